@@ -1,1 +1,10 @@
-//! placeholder
+//! A Kubernetes controller for AWS Application and Network Load Balancers, compatible with
+//! kubernetes-sigs/aws-load-balancer-controller (same annotations, CRDs, tags and finalizers).
+//!
+//! The pipeline (watch → collect → discover → build → observe → plan → apply → report) is laid
+//! out in `docs/architecture.md`. This crate holds the controller only; its test ground (the
+//! Kubernetes API emulator, the moto harness, end-to-end tests) lives under `e2e/`.
+
+#![forbid(unsafe_code)]
+
+pub mod aws_clients;

@@ -1,0 +1,12 @@
+//! Support for the end-to-end tier: a moto server per test binary ([`moto`]), kubectl run as a
+//! real client against the Kubernetes API emulator ([`kubectl`]), and an emulator with a kube
+//! client pointed at it ([`cluster`]).
+//!
+//! Nothing here installs anything: the test command (`e2e/run-tests`) prepares the virtualenv
+//! with the pinned moto, and kubectl is the machine's own.
+
+#![forbid(unsafe_code)]
+
+pub mod cluster;
+pub mod kubectl;
+pub mod moto;

@@ -1,0 +1,144 @@
+//! One moto server per test binary, on a free loopback port, shared by the tests of that binary
+//! one at a time: [`MotoServer::lease`] waits for the previous test to finish, resets moto's
+//! state, and hands out SDK clients whose retries are capped so that a call moto does not
+//! implement fails in milliseconds.
+//!
+//! The server is started through a small watchdog that kills it when the test process exits
+//! (its stdin pipe closes), so no moto outlives its tests. The moto executable comes from
+//! `$MOTO_SERVER`, else from the repository's `.venv` that the test command prepares.
+
+use aws_load_balancer_controller::aws_clients::{AwsClientSettings, AwsClients};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{Mutex as AsyncMutex, MutexGuard};
+
+pub const REGION: &str = "us-west-2";
+
+/// Kills moto when the test process's end closes the watchdog's stdin.
+const WATCHDOG: &str = "import subprocess, sys\n\
+server = subprocess.Popen([sys.argv[1], '-H', '127.0.0.1', '-p', sys.argv[2]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n\
+sys.stdin.read()\n\
+server.terminate()\n";
+
+/// The running moto server of this test binary.
+pub struct MotoServer {
+    pub endpoint: String,
+    _watchdog: Mutex<Child>,
+}
+
+static SERVER: OnceLock<MotoServer> = OnceLock::new();
+static TURN: AsyncMutex<()> = AsyncMutex::const_new(());
+
+fn moto_executable() -> PathBuf {
+    if let Some(path) = std::env::var_os("MOTO_SERVER") {
+        return PathBuf::from(path);
+    }
+    let repository = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let path = repository.join(".venv/bin/moto_server");
+    assert!(
+        path.exists(),
+        "no moto server at {}: run the test command (e2e/run-tests), which prepares the virtualenv, or set MOTO_SERVER",
+        path.display()
+    );
+    path
+}
+
+fn free_loopback_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free loopback port");
+    listener.local_addr().expect("local address").port()
+}
+
+fn answers(endpoint: &str) -> bool {
+    let address = endpoint.trim_start_matches("http://");
+    let Ok(mut stream) = std::net::TcpStream::connect(address) else {
+        return false;
+    };
+    use std::io::{Read, Write};
+    let request = format!("GET /moto-api/ HTTP/1.0\r\nHost: {address}\r\n\r\n");
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut response = [0u8; 16];
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read(&mut response).is_ok()
+        && (response.starts_with(b"HTTP/1.0 200") || response.starts_with(b"HTTP/1.1 200"))
+}
+
+impl MotoServer {
+    fn start() -> Self {
+        let executable = moto_executable();
+        let python = executable.with_file_name("python");
+        let port = free_loopback_port();
+        let watchdog = Command::new(&python)
+            .arg("-c")
+            .arg(WATCHDOG)
+            .arg(&executable)
+            .arg(port.to_string())
+            .env("MOTO_ACM_VALIDATION_WAIT", "0")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("start moto through {}: {error}", python.display()));
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while !answers(&endpoint) {
+            assert!(started.elapsed() < Duration::from_secs(60), "moto did not answer on {endpoint} within 60 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            endpoint,
+            _watchdog: Mutex::new(watchdog),
+        }
+    }
+
+    /// This binary's moto server, started on first use.
+    pub fn shared() -> &'static MotoServer {
+        SERVER.get_or_init(Self::start)
+    }
+
+    /// Waits for the other tests of this binary to be done with moto, then resets it.
+    pub async fn lease() -> MotoLease {
+        let turn = TURN.lock().await;
+        let server = Self::shared();
+        let lease = MotoLease {
+            endpoint: server.endpoint.clone(),
+            _turn: turn,
+        };
+        lease.reset().await;
+        lease
+    }
+}
+
+/// Exclusive use of the moto server for one test.
+pub struct MotoLease {
+    pub endpoint: String,
+    _turn: MutexGuard<'static, ()>,
+}
+
+impl MotoLease {
+    /// Wipes every resource moto holds.
+    pub async fn reset(&self) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/moto-api/reset", self.endpoint))
+            .send()
+            .await
+            .expect("reach moto's reset endpoint");
+        assert!(response.status().is_success(), "moto reset answered {}", response.status());
+    }
+
+    /// How the controller's own client builder should reach this moto: no retries.
+    pub fn settings(&self) -> AwsClientSettings {
+        AwsClientSettings {
+            region: Some(REGION.to_string()),
+            endpoint: Some(self.endpoint.clone()),
+            max_attempts: 1,
+            static_credentials: Some(("testing".to_string(), "testing".to_string())),
+            operation_timeout: Duration::from_secs(10),
+        }
+    }
+
+    pub async fn clients(&self) -> AwsClients {
+        AwsClients::from_settings(&self.settings()).await
+    }
+}

@@ -1,0 +1,9 @@
+//! The end-to-end tier, one test binary (it links the AWS SDK once) with a module per area:
+//! the Kubernetes API emulator as kube-rs and kubectl see it, its answers to bad input, and the
+//! moto harness.
+
+mod emulator_http;
+mod emulator_kube_rs;
+mod emulator_kubectl;
+mod moto_harness;
+mod waiting;
