@@ -10,5 +10,8 @@ struct Arguments {}
 
 fn main() {
     let _arguments = Arguments::parse();
-    println!("aws-load-balancer-controller {}: the reconcile pipeline is not built yet", env!("CARGO_PKG_VERSION"));
+    println!(
+        "aws-load-balancer-controller {}: the reconcile pipeline is not built yet",
+        env!("CARGO_PKG_VERSION")
+    );
 }

@@ -15,7 +15,8 @@ impl TestCluster {
             .await
             .expect("start the Kubernetes API emulator");
         let url = server.url().parse().expect("emulator URL");
-        let client = kube::Client::try_from(kube::Config::new(url)).expect("kube client for the emulator");
+        let client =
+            kube::Client::try_from(kube::Config::new(url)).expect("kube client for the emulator");
         Self { server, client }
     }
 

@@ -24,20 +24,35 @@ pub struct Kubectl {
 impl Kubectl {
     /// Uses `$KUBECTL`, else `kubectl` from `PATH`. Panics if no temp dir can be made.
     pub fn new(server: &str) -> Self {
-        let binary = std::env::var_os("KUBECTL").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("kubectl"));
+        let binary = std::env::var_os("KUBECTL")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("kubectl"));
         let home = tempfile::tempdir().expect("temporary kubectl home");
         let kubeconfig = home.path().join("config");
-        std::fs::write(&kubeconfig, "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
-            .expect("write an empty kubeconfig");
-        Self { server: server.to_string(), home, binary }
+        std::fs::write(
+            &kubeconfig,
+            "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n",
+        )
+        .expect("write an empty kubeconfig");
+        Self {
+            server: server.to_string(),
+            home,
+            binary,
+        }
     }
 
     fn command(&self, arguments: &[&str]) -> Command {
         let mut command = Command::new(&self.binary);
         command
             .arg(format!("--server={}", self.server))
-            .arg(format!("--kubeconfig={}", self.home.path().join("config").display()))
-            .arg(format!("--cache-dir={}", self.home.path().join("cache").display()))
+            .arg(format!(
+                "--kubeconfig={}",
+                self.home.path().join("config").display()
+            ))
+            .arg(format!(
+                "--cache-dir={}",
+                self.home.path().join("cache").display()
+            ))
             .args(arguments)
             .env("HOME", self.home.path())
             .stdin(Stdio::piped())
@@ -52,7 +67,9 @@ impl Kubectl {
         let mut child = self.command(arguments).spawn().expect("spawn kubectl");
         if let Some(mut pipe) = child.stdin.take() {
             if let Some(input) = stdin {
-                pipe.write_all(input.as_bytes()).await.expect("write kubectl stdin");
+                pipe.write_all(input.as_bytes())
+                    .await
+                    .expect("write kubectl stdin");
             }
         }
         let output = child.wait_with_output().await.expect("wait for kubectl");
@@ -70,13 +87,19 @@ impl Kubectl {
     /// Like [`Kubectl::run`], but panics with kubectl's stderr unless it succeeded.
     pub async fn ok(&self, arguments: &[&str]) -> String {
         let output = self.run(arguments).await;
-        assert!(output.success, "kubectl {arguments:?} failed: {}", output.stderr);
+        assert!(
+            output.success,
+            "kubectl {arguments:?} failed: {}",
+            output.stderr
+        );
         output.stdout
     }
 
     /// `kubectl apply -f -` of a manifest (no OpenAPI documents are served, so no validation).
     pub async fn apply(&self, manifest: &str) -> String {
-        let output = self.run_with_input(&["apply", "--validate=false", "-f", "-"], Some(manifest)).await;
+        let output = self
+            .run_with_input(&["apply", "--validate=false", "-f", "-"], Some(manifest))
+            .await;
         assert!(output.success, "kubectl apply failed: {}", output.stderr);
         output.stdout
     }

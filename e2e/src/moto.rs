@@ -83,7 +83,10 @@ impl MotoServer {
         let endpoint = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
         while !answers(&endpoint) {
-            assert!(started.elapsed() < Duration::from_secs(60), "moto did not answer on {endpoint} within 60 s");
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "moto did not answer on {endpoint} within 60 s"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         Self {
@@ -124,7 +127,11 @@ impl MotoLease {
             .send()
             .await
             .expect("reach moto's reset endpoint");
-        assert!(response.status().is_success(), "moto reset answered {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "moto reset answered {}",
+            response.status()
+        );
     }
 
     /// How the controller's own client builder should reach this moto: no retries.

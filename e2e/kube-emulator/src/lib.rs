@@ -56,13 +56,17 @@ impl Emulator {
     }
 
     pub(crate) fn with_store<T>(&self, work: impl FnOnce(&mut Store) -> T) -> T {
-        let mut store = self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut store = self
+            .store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         work(&mut store)
     }
 
     /// Stores an object exactly as given (status included), creating or overwriting it.
     pub fn seed(&self, object: Value) -> Result<Value, ApiError> {
-        self.with_store(|store| writes::seed(store, object)).map(|stored| stored.value.clone())
+        self.with_store(|store| writes::seed(store, object))
+            .map(|stored| stored.value.clone())
     }
 
     /// Drops the event log: resumed watches get `410 Expired`, live ones are ended with it.
@@ -71,24 +75,41 @@ impl Emulator {
     }
 
     /// Makes the next create, replace, patch or delete of `(api_version, plural)` fail with `error`.
-    pub fn fail_next_write(&self, api_version: &str, plural: &str, error: ApiError) -> Result<(), ApiError> {
+    pub fn fail_next_write(
+        &self,
+        api_version: &str,
+        plural: &str,
+        error: ApiError,
+    ) -> Result<(), ApiError> {
         let failure = server::injected_failure(self, api_version, plural, error)?;
         self.with_store(|store| store.inject_failure(failure));
         Ok(())
     }
 
     /// The stored object, for assertions (`namespace` is ignored for cluster-scoped kinds).
-    pub fn get(&self, api_version: &str, plural: &str, namespace: &str, name: &str) -> Option<Value> {
+    pub fn get(
+        &self,
+        api_version: &str,
+        plural: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Option<Value> {
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
         let resource = self.table.find(group, version, plural)?;
-        let namespace = if self.table.get(resource).namespaced { namespace } else { "" };
+        let namespace = if self.table.get(resource).namespaced {
+            namespace
+        } else {
+            ""
+        };
         self.with_store(|store| store.get(resource, &store::ObjectKey::new(namespace, name)))
             .map(|stored| stored.value.clone())
     }
 
     /// The axum router serving this emulator.
     pub fn router(&self) -> axum::Router {
-        axum::Router::new().fallback(server::handle).with_state(self.clone())
+        axum::Router::new()
+            .fallback(server::handle)
+            .with_state(self.clone())
     }
 
     /// Serves on `listener` until the task is dropped or aborted.
@@ -111,7 +132,11 @@ impl RunningEmulator {
         let address = listener.local_addr()?;
         let emulator = Emulator::new(table);
         let task = tokio::spawn(emulator.clone().serve(listener));
-        Ok(Self { emulator, address, task })
+        Ok(Self {
+            emulator,
+            address,
+            task,
+        })
     }
 
     /// `http://127.0.0.1:PORT`.

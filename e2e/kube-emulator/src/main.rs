@@ -18,7 +18,11 @@ async fn main() -> std::io::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
     let arguments = Arguments::parse();
-    let running = RunningEmulator::start(ResourceTable::for_load_balancer_controller(), arguments.port).await?;
+    let running = RunningEmulator::start(
+        ResourceTable::for_load_balancer_controller(),
+        arguments.port,
+    )
+    .await?;
     let url = running.url();
     println!("kube-emulator serving the Kubernetes API at {url}");
     println!("point kubectl at it with:");

@@ -48,7 +48,9 @@ pub fn apply_patch(kind: PatchKind, target: &mut Value, patch: &Value) -> Result
     match kind {
         PatchKind::Merge | PatchKind::Apply => {
             if !patch.is_object() {
-                return Err(PatchError::Malformed("a merge patch must be a JSON object".into()));
+                return Err(PatchError::Malformed(
+                    "a merge patch must be a JSON object".into(),
+                ));
             }
             json_patch::merge(target, patch);
             Ok(())
@@ -59,15 +61,17 @@ pub fn apply_patch(kind: PatchKind, target: &mut Value, patch: &Value) -> Result
                 merge_object_strategically(target, patch);
                 Ok(())
             }
-            _ => Err(PatchError::Malformed("a strategic merge patch must be a JSON object".into())),
+            _ => Err(PatchError::Malformed(
+                "a strategic merge patch must be a JSON object".into(),
+            )),
         },
     }
 }
 
 fn apply_json_patch(target: &mut Value, patch: &Value) -> Result<(), PatchError> {
-    let operations = patch
-        .as_array()
-        .ok_or_else(|| PatchError::Malformed("a JSON patch must be an array of operations".into()))?;
+    let operations = patch.as_array().ok_or_else(|| {
+        PatchError::Malformed("a JSON patch must be an array of operations".into())
+    })?;
     // The real server lets `{"op":"test","path":P,"value":null}` pass when P does not exist.
     let kept: Vec<Value> = operations
         .iter()
@@ -90,8 +94,13 @@ fn apply_json_patch(target: &mut Value, patch: &Value) -> Result<(), PatchError>
 /// The merge key of a list field, for the lists built-in kinds declare `patchStrategy=merge`.
 fn merge_key(field: &str, elements: &[Value]) -> Option<&'static str> {
     let key = match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes"
-        | "imagePullSecrets" | "resourceClaims" => "name",
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets"
+        | "resourceClaims" => "name",
         "volumeMounts" => "mountPath",
         "volumeDevices" => "devicePath",
         "conditions" | "addresses" => "type",
@@ -151,7 +160,9 @@ fn merge_object_strategically(target: &mut Map<String, Value>, patch: &Map<Strin
     }
     for (key, patch_value) in patch {
         if let Some(field) = key.strip_prefix("$deleteFromPrimitiveList/") {
-            if let (Some(Value::Array(current)), Some(removed)) = (target.get_mut(field), patch_value.as_array()) {
+            if let (Some(Value::Array(current)), Some(removed)) =
+                (target.get_mut(field), patch_value.as_array())
+            {
                 current.retain(|item| !removed.contains(item));
             }
             continue;
@@ -189,7 +200,9 @@ fn merge_object_strategically(target: &mut Map<String, Value>, patch: &Map<Strin
 }
 
 fn merge_list(field: &str, current: Option<Value>, patch_items: &[Value]) -> Value {
-    let replace_whole = patch_items.iter().any(|item| patch_directive(item) == Some("replace"));
+    let replace_whole = patch_items
+        .iter()
+        .any(|item| patch_directive(item) == Some("replace"));
     let mut current = match current {
         Some(Value::Array(items)) if !replace_whole => items,
         _ => Vec::new(),
@@ -218,14 +231,18 @@ fn merge_list(field: &str, current: Option<Value>, patch_items: &[Value]) -> Val
             current.push(without_directives(item));
             continue;
         };
-        let position = current.iter().position(|existing| existing.get(key) == Some(item_key));
+        let position = current
+            .iter()
+            .position(|existing| existing.get(key) == Some(item_key));
         match (patch_directive(item), position) {
             (Some("delete"), Some(index)) => {
                 current.remove(index);
             }
             (Some("delete"), None) => {}
             (_, Some(index)) => {
-                if let (Value::Object(existing), Value::Object(patch_map)) = (&mut current[index], item) {
+                if let (Value::Object(existing), Value::Object(patch_map)) =
+                    (&mut current[index], item)
+                {
                     merge_object_strategically(existing, patch_map);
                 }
             }
@@ -276,7 +293,9 @@ mod tests {
         assert_eq!(containers[0]["image"], "v2");
         assert_eq!(containers[0]["ports"][0]["containerPort"], 80);
         assert_eq!(containers[1]["image"], "s1");
-        assert!(deployment["spec"]["template"]["spec"].get("$setElementOrder/containers").is_none());
+        assert!(deployment["spec"]["template"]["spec"]
+            .get("$setElementOrder/containers")
+            .is_none());
     }
 
     #[test]
@@ -290,7 +309,10 @@ mod tests {
         });
         apply_patch(PatchKind::Strategic, &mut service, &patch).unwrap();
         assert_eq!(service["metadata"]["finalizers"], json!(["a", "b"]));
-        assert_eq!(service["spec"]["ports"], json!([{"port": 80, "name": "http"}]));
+        assert_eq!(
+            service["spec"]["ports"],
+            json!([{"port": 80, "name": "http"}])
+        );
         assert_eq!(service["spec"]["selector"], json!({"app": "z"}));
         let removal = json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["a"]}});
         apply_patch(PatchKind::Strategic, &mut service, &removal).unwrap();
@@ -300,14 +322,24 @@ mod tests {
     #[test]
     fn lists_without_a_merge_key_are_replaced() {
         let mut ingress = json!({"spec": {"rules": [{"host": "a"}, {"host": "b"}]}});
-        apply_patch(PatchKind::Strategic, &mut ingress, &json!({"spec": {"rules": [{"host": "c"}]}})).unwrap();
+        apply_patch(
+            PatchKind::Strategic,
+            &mut ingress,
+            &json!({"spec": {"rules": [{"host": "c"}]}}),
+        )
+        .unwrap();
         assert_eq!(ingress["spec"]["rules"], json!([{"host": "c"}]));
     }
 
     #[test]
     fn merge_patch_removes_nulls() {
         let mut object = json!({"metadata": {"annotations": {"a": "1", "b": "2"}}});
-        apply_patch(PatchKind::Merge, &mut object, &json!({"metadata": {"annotations": {"a": null}}})).unwrap();
+        apply_patch(
+            PatchKind::Merge,
+            &mut object,
+            &json!({"metadata": {"annotations": {"a": null}}}),
+        )
+        .unwrap();
         assert_eq!(object["metadata"]["annotations"], json!({"b": "2"}));
     }
 }

@@ -85,16 +85,26 @@ pub struct ResourceTable {
 impl ResourceTable {
     /// The built-in kinds a load-balancer controller, its tests and its Helm chart touch.
     pub fn kubernetes_built_ins() -> Self {
-        let core = |plural: &str, kind: &str, namespaced: bool| ResourceType::built_in("", "v1", plural, kind, namespaced);
+        let core = |plural: &str, kind: &str, namespaced: bool| {
+            ResourceType::built_in("", "v1", plural, kind, namespaced)
+        };
         let types = vec![
-            core("namespaces", "Namespace", false).with_status().with_short_names(&["ns"]),
-            core("services", "Service", true).with_status().with_short_names(&["svc"]),
+            core("namespaces", "Namespace", false)
+                .with_status()
+                .with_short_names(&["ns"]),
+            core("services", "Service", true)
+                .with_status()
+                .with_short_names(&["svc"]),
             core("endpoints", "Endpoints", true).with_short_names(&["ep"]),
-            core("pods", "Pod", true).with_status().with_short_names(&["po"]),
+            core("pods", "Pod", true)
+                .with_status()
+                .with_short_names(&["po"]),
             core("secrets", "Secret", true),
             core("configmaps", "ConfigMap", true).with_short_names(&["cm"]),
             core("serviceaccounts", "ServiceAccount", true).with_short_names(&["sa"]),
-            core("nodes", "Node", false).with_status().with_short_names(&["no"]),
+            core("nodes", "Node", false)
+                .with_status()
+                .with_short_names(&["no"]),
             core("events", "Event", true).with_short_names(&["ev"]),
             ResourceType::built_in("apps", "v1", "deployments", "Deployment", true)
                 .with_status()
@@ -102,17 +112,54 @@ impl ResourceTable {
             ResourceType::built_in("networking.k8s.io", "v1", "ingresses", "Ingress", true)
                 .with_status()
                 .with_short_names(&["ing"]),
-            ResourceType::built_in("networking.k8s.io", "v1", "ingressclasses", "IngressClass", false),
-            ResourceType::built_in("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", true),
+            ResourceType::built_in(
+                "networking.k8s.io",
+                "v1",
+                "ingressclasses",
+                "IngressClass",
+                false,
+            ),
+            ResourceType::built_in(
+                "discovery.k8s.io",
+                "v1",
+                "endpointslices",
+                "EndpointSlice",
+                true,
+            ),
             ResourceType::built_in("coordination.k8s.io", "v1", "leases", "Lease", true),
-            ResourceType::built_in("events.k8s.io", "v1", "events", "Event", true).with_short_names(&["ev"]),
+            ResourceType::built_in("events.k8s.io", "v1", "events", "Event", true)
+                .with_short_names(&["ev"]),
             ResourceType::built_in("rbac.authorization.k8s.io", "v1", "roles", "Role", true),
-            ResourceType::built_in("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true),
-            ResourceType::built_in("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false),
-            ResourceType::built_in("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false),
-            ResourceType::built_in("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true)
-                .with_status()
-                .with_short_names(&["pdb"]),
+            ResourceType::built_in(
+                "rbac.authorization.k8s.io",
+                "v1",
+                "rolebindings",
+                "RoleBinding",
+                true,
+            ),
+            ResourceType::built_in(
+                "rbac.authorization.k8s.io",
+                "v1",
+                "clusterroles",
+                "ClusterRole",
+                false,
+            ),
+            ResourceType::built_in(
+                "rbac.authorization.k8s.io",
+                "v1",
+                "clusterrolebindings",
+                "ClusterRoleBinding",
+                false,
+            ),
+            ResourceType::built_in(
+                "policy",
+                "v1",
+                "poddisruptionbudgets",
+                "PodDisruptionBudget",
+                true,
+            )
+            .with_status()
+            .with_short_names(&["pdb"]),
             ResourceType::built_in(
                 "admissionregistration.k8s.io",
                 "v1",
@@ -150,7 +197,16 @@ impl ResourceTable {
                 "IngressClassParams",
                 false,
             ))
-            .with(ResourceType::custom("elbv2.k8s.aws", "v1beta1", "targetgroupbindings", "TargetGroupBinding", true).with_status())
+            .with(
+                ResourceType::custom(
+                    "elbv2.k8s.aws",
+                    "v1beta1",
+                    "targetgroupbindings",
+                    "TargetGroupBinding",
+                    true,
+                )
+                .with_status(),
+            )
     }
 
     pub fn with(mut self, resource: ResourceType) -> Self {
@@ -247,7 +303,11 @@ impl ResourceTable {
     pub fn resource_list_document(&self, group: &str, version: &str) -> Option<Value> {
         let verbs = json!(["create", "delete", "get", "list", "patch", "update", "watch"]);
         let mut resources = Vec::new();
-        for t in self.types.iter().filter(|t| t.group == group && t.version == version) {
+        for t in self
+            .types
+            .iter()
+            .filter(|t| t.group == group && t.version == version)
+        {
             resources.push(json!({
                 "name": t.plural, "singularName": t.singular, "namespaced": t.namespaced,
                 "kind": t.kind, "verbs": verbs, "shortNames": t.short_names,
@@ -262,8 +322,14 @@ impl ResourceTable {
         if resources.is_empty() {
             return None;
         }
-        let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-        Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}))
+        let group_version = if group.is_empty() {
+            version.to_string()
+        } else {
+            format!("{group}/{version}")
+        };
+        Some(
+            json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}),
+        )
     }
 }
 
@@ -274,22 +340,40 @@ mod tests {
     #[test]
     fn custom_resources_are_found_by_path_and_kind() {
         let table = ResourceTable::for_load_balancer_controller();
-        let index = table.find("elbv2.k8s.aws", "v1beta1", "targetgroupbindings").unwrap();
+        let index = table
+            .find("elbv2.k8s.aws", "v1beta1", "targetgroupbindings")
+            .unwrap();
         assert!(table.get(index).status_subresource);
         assert!(!table.get(index).built_in);
-        assert_eq!(table.find_by_kind("elbv2.k8s.aws/v1beta1", "TargetGroupBinding"), Some(index));
-        assert_ne!(table.find("", "v1", "events"), table.find("events.k8s.io", "v1", "events"));
+        assert_eq!(
+            table.find_by_kind("elbv2.k8s.aws/v1beta1", "TargetGroupBinding"),
+            Some(index)
+        );
+        assert_ne!(
+            table.find("", "v1", "events"),
+            table.find("events.k8s.io", "v1", "events")
+        );
     }
 
     #[test]
     fn discovery_lists_status_subresources_and_groups() {
         let table = ResourceTable::for_load_balancer_controller();
         let core = table.resource_list_document("", "v1").unwrap();
-        let names: Vec<&str> = core["resources"].as_array().unwrap().iter().filter_map(|r| r["name"].as_str()).collect();
+        let names: Vec<&str> = core["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["name"].as_str())
+            .collect();
         assert!(names.contains(&"services/status"));
         assert!(!names.contains(&"secrets/status"));
         let groups = table.group_list_document();
-        let group_names: Vec<&str> = groups["groups"].as_array().unwrap().iter().filter_map(|g| g["name"].as_str()).collect();
+        let group_names: Vec<&str> = groups["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|g| g["name"].as_str())
+            .collect();
         assert!(group_names.contains(&"elbv2.k8s.aws"));
         assert!(!group_names.contains(&""));
         assert!(table.resource_list_document("nope.io", "v1").is_none());

@@ -125,19 +125,34 @@ fn parse_label_requirement(term: &str) -> Result<LabelRequirement, String> {
         return Ok(LabelRequirement::DoesNotExist(checked_key(key)?));
     }
     if let Some((key, value)) = term.split_once("!=") {
-        return Ok(LabelRequirement::NotEquals(checked_key(key)?, checked_value(value)?));
+        return Ok(LabelRequirement::NotEquals(
+            checked_key(key)?,
+            checked_value(value)?,
+        ));
     }
     if let Some((key, value)) = term.split_once("==") {
-        return Ok(LabelRequirement::Equals(checked_key(key)?, checked_value(value)?));
+        return Ok(LabelRequirement::Equals(
+            checked_key(key)?,
+            checked_value(value)?,
+        ));
     }
     if let Some((key, value)) = term.split_once('=') {
-        return Ok(LabelRequirement::Equals(checked_key(key)?, checked_value(value)?));
+        return Ok(LabelRequirement::Equals(
+            checked_key(key)?,
+            checked_value(value)?,
+        ));
     }
     if let Some((key, rest)) = term.split_once(" notin ") {
-        return Ok(LabelRequirement::NotIn(checked_key(key)?, parse_value_set(rest)?));
+        return Ok(LabelRequirement::NotIn(
+            checked_key(key)?,
+            parse_value_set(rest)?,
+        ));
     }
     if let Some((key, rest)) = term.split_once(" in ") {
-        return Ok(LabelRequirement::In(checked_key(key)?, parse_value_set(rest)?));
+        return Ok(LabelRequirement::In(
+            checked_key(key)?,
+            parse_value_set(rest)?,
+        ));
     }
     Ok(LabelRequirement::Exists(checked_key(term)?))
 }
@@ -157,14 +172,18 @@ impl LabelSelector {
     pub fn matches(&self, object: &Value) -> bool {
         let labels = object.pointer("/metadata/labels");
         let label = |key: &str| labels.and_then(|l| l.get(key)).and_then(Value::as_str);
-        self.requirements.iter().all(|requirement| match requirement {
-            LabelRequirement::Equals(key, value) => label(key) == Some(value.as_str()),
-            LabelRequirement::NotEquals(key, value) => label(key) != Some(value.as_str()),
-            LabelRequirement::In(key, values) => label(key).is_some_and(|v| values.contains(v)),
-            LabelRequirement::NotIn(key, values) => label(key).is_none_or(|v| !values.contains(v)),
-            LabelRequirement::Exists(key) => label(key).is_some(),
-            LabelRequirement::DoesNotExist(key) => label(key).is_none(),
-        })
+        self.requirements
+            .iter()
+            .all(|requirement| match requirement {
+                LabelRequirement::Equals(key, value) => label(key) == Some(value.as_str()),
+                LabelRequirement::NotEquals(key, value) => label(key) != Some(value.as_str()),
+                LabelRequirement::In(key, values) => label(key).is_some_and(|v| values.contains(v)),
+                LabelRequirement::NotIn(key, values) => {
+                    label(key).is_none_or(|v| !values.contains(v))
+                }
+                LabelRequirement::Exists(key) => label(key).is_some(),
+                LabelRequirement::DoesNotExist(key) => label(key).is_none(),
+            })
     }
 }
 
@@ -193,13 +212,15 @@ impl FieldSelector {
             } else if let Some((path, value)) = term.split_once('=') {
                 (path, value, false)
             } else {
-                return Err(format!("invalid field selector term {term:?}: expected an operator"));
+                return Err(format!(
+                    "invalid field selector term {term:?}: expected an operator"
+                ));
             };
             let path = path.trim();
             let path_ok = !path.is_empty()
-                && path
-                    .split('.')
-                    .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric()));
+                && path.split('.').all(|part| {
+                    !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric())
+                });
             if !path_ok {
                 return Err(format!("invalid field path {path:?}"));
             }
@@ -248,7 +269,13 @@ mod tests {
 
     #[test]
     fn malformed_label_selectors_are_rejected() {
-        for selector in ["app in web", "=web", "app=we b", "app in ()", "Bad_Prefix/x=y"] {
+        for selector in [
+            "app in web",
+            "=web",
+            "app=we b",
+            "app in ()",
+            "Bad_Prefix/x=y",
+        ] {
             assert!(LabelSelector::parse(selector).is_err(), "{selector}");
         }
     }
@@ -256,10 +283,15 @@ mod tests {
     #[test]
     fn field_selectors_follow_dotted_paths() {
         let object = pod(json!({}));
-        let matching = FieldSelector::parse("metadata.name=web-1,metadata.namespace==shop").unwrap();
+        let matching =
+            FieldSelector::parse("metadata.name=web-1,metadata.namespace==shop").unwrap();
         assert!(matching.matches(&object));
-        assert!(FieldSelector::parse("spec.nodeName!=n2").unwrap().matches(&object));
-        assert!(!FieldSelector::parse("metadata.name=web-2").unwrap().matches(&object));
+        assert!(FieldSelector::parse("spec.nodeName!=n2")
+            .unwrap()
+            .matches(&object));
+        assert!(!FieldSelector::parse("metadata.name=web-2")
+            .unwrap()
+            .matches(&object));
         assert!(FieldSelector::parse("metadata.name").is_err());
         assert!(FieldSelector::parse("meta..name=x").is_err());
     }

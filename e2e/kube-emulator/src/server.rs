@@ -62,9 +62,16 @@ fn error_response(error: &ApiError) -> Response {
     value_response(error.code, &error.to_status())
 }
 
-fn parse_resource_path(emulator: &Emulator, group: &str, version: &str, rest: &[&str]) -> Result<ResourcePath, ApiError> {
+fn parse_resource_path(
+    emulator: &Emulator,
+    group: &str,
+    version: &str,
+    rest: &[&str],
+) -> Result<ResourcePath, ApiError> {
     let (namespace, plural, tail) = match rest {
-        ["namespaces", namespace, plural, tail @ ..] => (Some(namespace.to_string()), *plural, tail),
+        ["namespaces", namespace, plural, tail @ ..] => {
+            (Some(namespace.to_string()), *plural, tail)
+        }
         [plural, tail @ ..] => (None, *plural, tail),
         [] => return Err(ApiError::path_not_found(group)),
     };
@@ -98,11 +105,15 @@ fn route(emulator: &Emulator, path: &str) -> Result<Route, ApiError> {
         ["emulator", action] => Ok(Route::Control(action.to_string())),
         ["api"] => Ok(Route::CoreVersions),
         ["api", "v1"] => Ok(Route::ResourceList(String::new(), "v1".into())),
-        ["api", "v1", rest @ ..] => parse_resource_path(emulator, "", "v1", rest).map(Route::Resource),
+        ["api", "v1", rest @ ..] => {
+            parse_resource_path(emulator, "", "v1", rest).map(Route::Resource)
+        }
         ["apis"] => Ok(Route::GroupList),
         ["apis", group] => Ok(Route::Group(group.to_string())),
         ["apis", group, version] => Ok(Route::ResourceList(group.to_string(), version.to_string())),
-        ["apis", group, version, rest @ ..] => parse_resource_path(emulator, group, version, rest).map(Route::Resource),
+        ["apis", group, version, rest @ ..] => {
+            parse_resource_path(emulator, group, version, rest).map(Route::Resource)
+        }
         _ => Err(ApiError::path_not_found(path)),
     }
 }
@@ -130,7 +141,9 @@ fn parse_object_body(content_type: &str, body: &[u8]) -> Result<Value, ApiError>
         "application/yaml" => serde_yaml::from_slice(body).map_err(|e| e.to_string()),
         _ => return Err(ApiError::unsupported_media_type(content_type)),
     };
-    let value = parsed.map_err(|error| ApiError::bad_request(format!("the request body could not be decoded: {error}")))?;
+    let value = parsed.map_err(|error| {
+        ApiError::bad_request(format!("the request body could not be decoded: {error}"))
+    })?;
     if value.is_object() {
         Ok(value)
     } else {
@@ -140,10 +153,12 @@ fn parse_object_body(content_type: &str, body: &[u8]) -> Result<Value, ApiError>
 
 fn parse_patch_body(kind: PatchKind, body: &[u8]) -> Result<Value, ApiError> {
     let parsed = match kind {
-        PatchKind::Apply => serde_json::from_slice(body).or_else(|_| serde_yaml::from_slice(body).map_err(|e| e.to_string())),
+        PatchKind::Apply => serde_json::from_slice(body)
+            .or_else(|_| serde_yaml::from_slice(body).map_err(|e| e.to_string())),
         _ => serde_json::from_slice(body).map_err(|e| e.to_string()),
     };
-    parsed.map_err(|error| ApiError::bad_request(format!("the patch could not be decoded: {error}")))
+    parsed
+        .map_err(|error| ApiError::bad_request(format!("the patch could not be decoded: {error}")))
 }
 
 pub async fn handle(State(emulator): State<Emulator>, request: Request) -> Response {
@@ -160,7 +175,9 @@ async fn dispatch(emulator: &Emulator, request: Request) -> Result<Response, Api
     let content_type = content_type(&request);
     let body = axum::body::to_bytes(request.into_body(), BODY_LIMIT)
         .await
-        .map_err(|error| ApiError::bad_request(format!("could not read the request body: {error}")))?;
+        .map_err(|error| {
+            ApiError::bad_request(format!("could not read the request body: {error}"))
+        })?;
     let table = &emulator.table;
     let not_found = || ApiError::path_not_found(&path);
     match route(emulator, &path)? {
@@ -168,14 +185,25 @@ async fn dispatch(emulator: &Emulator, request: Request) -> Result<Response, Api
         Route::Health => Ok(json_response(200, "ok")),
         Route::CoreVersions => Ok(value_response(200, &table.core_versions_document())),
         Route::GroupList => Ok(value_response(200, &table.group_list_document())),
-        Route::Group(group) => table.group_document_for(&group).map(|d| value_response(200, &d)).ok_or_else(not_found),
+        Route::Group(group) => table
+            .group_document_for(&group)
+            .map(|d| value_response(200, &d))
+            .ok_or_else(not_found),
         Route::ResourceList(group, version) => table
             .resource_list_document(&group, &version)
             .map(|d| value_response(200, &d))
             .ok_or_else(not_found),
         Route::Control(action) if method == Method::POST => control(emulator, &action, &body),
         Route::Control(_) => Err(ApiError::method_not_allowed(method.as_str(), &path)),
-        Route::Resource(target) => resource_request(emulator, &method, &path, target, &query, &content_type, &body),
+        Route::Resource(target) => resource_request(
+            emulator,
+            &method,
+            &path,
+            target,
+            &query,
+            &content_type,
+            &body,
+        ),
     }
 }
 
@@ -188,7 +216,11 @@ fn version_document() -> Value {
 
 fn object_key(emulator: &Emulator, target: &ResourcePath, name: &str) -> ObjectKey {
     let namespaced = emulator.table.get(target.resource).namespaced;
-    let namespace = if namespaced { target.namespace.as_deref().unwrap_or("default") } else { "" };
+    let namespace = if namespaced {
+        target.namespace.as_deref().unwrap_or("default")
+    } else {
+        ""
+    };
     ObjectKey::new(namespace, name)
 }
 
@@ -202,10 +234,16 @@ fn resource_request(
     body: &[u8],
 ) -> Result<Response, ApiError> {
     let resource = target.resource;
-    let subresource = if target.status { Target::Status } else { Target::Main };
+    let subresource = if target.status {
+        Target::Status
+    } else {
+        Target::Main
+    };
     let namespaced = emulator.table.get(resource).namespaced;
     match (method, target.name.as_deref()) {
-        (&Method::GET, None) if matches!(query.get("watch").map(String::as_str), Some("true" | "1")) => {
+        (&Method::GET, None)
+            if matches!(query.get("watch").map(String::as_str), Some("true" | "1")) =>
+        {
             watch(emulator, resource, target.namespace, query)
         }
         (&Method::GET, None) => list(emulator, resource, target.namespace.as_deref(), query),
@@ -213,7 +251,9 @@ fn resource_request(
             let key = object_key(emulator, &target, name);
             let object = emulator.with_store(|store| store.get(resource, &key));
             let plural = emulator.table.get(resource).qualified_plural();
-            object.map(|o| json_response(200, o.json.clone())).ok_or_else(|| ApiError::not_found(&plural, name))
+            object
+                .map(|o| json_response(200, o.json.clone()))
+                .ok_or_else(|| ApiError::not_found(&plural, name))
         }
         (&Method::POST, None) => {
             if namespaced && target.namespace.is_none() {
@@ -221,61 +261,97 @@ fn resource_request(
             }
             let object = parse_object_body(content_type, body)?;
             let namespace = target.namespace.unwrap_or_default();
-            let created = emulator.with_store(|store| writes::create(store, resource, &namespace, object))?;
+            let created =
+                emulator.with_store(|store| writes::create(store, resource, &namespace, object))?;
             Ok(json_response(201, created.json.clone()))
         }
         (&Method::PUT, Some(name)) => {
             let object = parse_object_body(content_type, body)?;
             let key = object_key(emulator, &target, name);
-            let replaced = emulator.with_store(|store| writes::replace(store, resource, &key, object, subresource))?;
+            let replaced = emulator
+                .with_store(|store| writes::replace(store, resource, &key, object, subresource))?;
             Ok(json_response(200, replaced.json.clone()))
         }
         (&Method::PATCH, Some(name)) => {
-            let kind = PatchKind::from_content_type(content_type).ok_or_else(|| ApiError::unsupported_media_type(content_type))?;
+            let kind = PatchKind::from_content_type(content_type)
+                .ok_or_else(|| ApiError::unsupported_media_type(content_type))?;
             let patch_body = parse_patch_body(kind, body)?;
             let key = object_key(emulator, &target, name);
             let (patched, created) = emulator.with_store(|store| {
                 let existed = store.contains(resource, &key);
-                writes::patch(store, resource, &key, kind, &patch_body, subresource).map(|o| (o, !existed))
+                writes::patch(store, resource, &key, kind, &patch_body, subresource)
+                    .map(|o| (o, !existed))
             })?;
-            Ok(json_response(if created { 201 } else { 200 }, patched.json.clone()))
+            Ok(json_response(
+                if created { 201 } else { 200 },
+                patched.json.clone(),
+            ))
         }
         (&Method::DELETE, Some(name)) => {
             let options = if body.is_empty() {
                 Value::Null
             } else {
-                serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("malformed DeleteOptions: {e}")))?
+                serde_json::from_slice(body)
+                    .map_err(|e| ApiError::bad_request(format!("malformed DeleteOptions: {e}")))?
             };
             let key = object_key(emulator, &target, name);
-            let deleted = emulator.with_store(|store| writes::delete(store, resource, &key, &options))?;
+            let deleted =
+                emulator.with_store(|store| writes::delete(store, resource, &key, &options))?;
             Ok(json_response(200, deleted.json.clone()))
         }
-        (&Method::DELETE, None) => delete_collection(emulator, resource, target.namespace.as_deref(), query),
+        (&Method::DELETE, None) => {
+            delete_collection(emulator, resource, target.namespace.as_deref(), query)
+        }
         _ => Err(ApiError::method_not_allowed(method.as_str(), path)),
     }
 }
 
 fn selectors(query: &HashMap<String, String>) -> Result<(LabelSelector, FieldSelector), ApiError> {
-    let labels = LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or_default())
-        .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
-    let fields = FieldSelector::parse(query.get("fieldSelector").map(String::as_str).unwrap_or_default())
-        .map_err(|e| ApiError::bad_request(format!("invalid field selector: {e}")))?;
+    let labels = LabelSelector::parse(
+        query
+            .get("labelSelector")
+            .map(String::as_str)
+            .unwrap_or_default(),
+    )
+    .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
+    let fields = FieldSelector::parse(
+        query
+            .get("fieldSelector")
+            .map(String::as_str)
+            .unwrap_or_default(),
+    )
+    .map_err(|e| ApiError::bad_request(format!("invalid field selector: {e}")))?;
     Ok((labels, fields))
 }
 
-fn list(emulator: &Emulator, resource: usize, namespace: Option<&str>, query: &HashMap<String, String>) -> Result<Response, ApiError> {
+fn list(
+    emulator: &Emulator,
+    resource: usize,
+    namespace: Option<&str>,
+    query: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
     let (labels, fields) = selectors(query)?;
-    let (objects, version) = emulator.with_store(|store| (store.list(resource, namespace), store.current_resource_version()));
+    let (objects, version) = emulator.with_store(|store| {
+        (
+            store.list(resource, namespace),
+            store.current_resource_version(),
+        )
+    });
     let resource_type = emulator.table.get(resource);
     let header = format!(
         "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{version}\"}},\"items\":[",
         resource_type.kind,
         resource_type.api_version()
     );
-    let mut body = BytesMut::with_capacity(header.len() + objects.iter().map(|o| o.json.len() + 1).sum::<usize>() + 2);
+    let mut body = BytesMut::with_capacity(
+        header.len() + objects.iter().map(|o| o.json.len() + 1).sum::<usize>() + 2,
+    );
     body.put_slice(header.as_bytes());
     let mut first = true;
-    for object in objects.iter().filter(|o| labels.matches(&o.value) && fields.matches(&o.value)) {
+    for object in objects
+        .iter()
+        .filter(|o| labels.matches(&o.value) && fields.matches(&o.value))
+    {
         if !first {
             body.put_u8(b',');
         }
@@ -286,7 +362,12 @@ fn list(emulator: &Emulator, resource: usize, namespace: Option<&str>, query: &H
     Ok(json_response(200, body.freeze()))
 }
 
-fn delete_collection(emulator: &Emulator, resource: usize, namespace: Option<&str>, query: &HashMap<String, String>) -> Result<Response, ApiError> {
+fn delete_collection(
+    emulator: &Emulator,
+    resource: usize,
+    namespace: Option<&str>,
+    query: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
     let (labels, fields) = selectors(query)?;
     emulator.with_store(|store| {
         for object in store.list(resource, namespace) {
@@ -304,9 +385,17 @@ fn delete_collection(emulator: &Emulator, resource: usize, namespace: Option<&st
     Ok(value_response(200, &success_status()))
 }
 
-fn watch(emulator: &Emulator, resource: usize, namespace: Option<String>, query: &HashMap<String, String>) -> Result<Response, ApiError> {
+fn watch(
+    emulator: &Emulator,
+    resource: usize,
+    namespace: Option<String>,
+    query: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
     let (labels, fields) = selectors(query)?;
-    let requested = query.get("resourceVersion").map(String::as_str).unwrap_or_default();
+    let requested = query
+        .get("resourceVersion")
+        .map(String::as_str)
+        .unwrap_or_default();
     let start = match requested {
         "" | "0" => WatchStart::CurrentState,
         text => WatchStart::After(
@@ -315,17 +404,22 @@ fn watch(emulator: &Emulator, resource: usize, namespace: Option<String>, query:
         ),
     };
     let timeout = match query.get("timeoutSeconds") {
-        Some(text) => Some(Duration::from_secs(
-            text.parse()
-                .map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds {text:?}")))?,
-        )),
+        Some(text) => Some(Duration::from_secs(text.parse().map_err(|_| {
+            ApiError::bad_request(format!("invalid timeoutSeconds {text:?}"))
+        })?)),
         None => None,
     };
     let resource_type = emulator.table.get(resource);
     let options = WatchOptions {
-        filter: WatchFilter { namespace, labels, fields },
+        filter: WatchFilter {
+            namespace,
+            labels,
+            fields,
+        },
         timeout,
-        bookmarks: query.get("allowWatchBookmarks").is_some_and(|v| v == "true"),
+        bookmarks: query
+            .get("allowWatchBookmarks")
+            .is_some_and(|v| v == "true"),
         initial_events_end: query.get("sendInitialEvents").is_some_and(|v| v == "true")
             && matches!(start, WatchStart::CurrentState),
         api_version: resource_type.api_version(),
@@ -348,7 +442,8 @@ fn watch(emulator: &Emulator, resource: usize, namespace: Option<String>, query:
 /// `/emulator/{seed,compact,fail-next-write}`: the test control interface over HTTP.
 fn control(emulator: &Emulator, action: &str, body: &[u8]) -> Result<Response, ApiError> {
     let parsed = || -> Result<Value, ApiError> {
-        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("malformed control body: {e}")))
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("malformed control body: {e}")))
     };
     match action {
         "seed" => {
@@ -369,9 +464,17 @@ fn control(emulator: &Emulator, action: &str, body: &[u8]) -> Result<Response, A
         }
         "fail-next-write" => {
             let body = parsed()?;
-            let field = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
+            let field = |name: &str| {
+                body.get(name)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
             let code = body.get("code").and_then(Value::as_u64).unwrap_or(500);
-            let reason = body.get("reason").and_then(Value::as_str).unwrap_or("InternalError");
+            let reason = body
+                .get("reason")
+                .and_then(Value::as_str)
+                .unwrap_or("InternalError");
             let error = ApiError::new(u16::try_from(code).unwrap_or(500), reason, field("message"));
             emulator.fail_next_write(&field("apiVersion"), &field("resource"), error)?;
             Ok(value_response(200, &success_status()))
@@ -381,7 +484,12 @@ fn control(emulator: &Emulator, action: &str, body: &[u8]) -> Result<Response, A
 }
 
 /// Queues `error` for the next write of the kind `(api_version, plural)`.
-pub(crate) fn injected_failure(emulator: &Emulator, api_version: &str, plural: &str, error: ApiError) -> Result<InjectedFailure, ApiError> {
+pub(crate) fn injected_failure(
+    emulator: &Emulator,
+    api_version: &str,
+    plural: &str,
+    error: ApiError,
+) -> Result<InjectedFailure, ApiError> {
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
     let resource = emulator
         .table

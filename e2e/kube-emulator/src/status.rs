@@ -34,15 +34,27 @@ impl ApiError {
     }
 
     pub fn path_not_found(path: &str) -> Self {
-        Self::new(404, "NotFound", format!("the server could not find the requested resource ({path})"))
+        Self::new(
+            404,
+            "NotFound",
+            format!("the server could not find the requested resource ({path})"),
+        )
     }
 
     pub fn method_not_allowed(method: &str, path: &str) -> Self {
-        Self::new(405, "MethodNotAllowed", format!("{method} is not supported on {path}"))
+        Self::new(
+            405,
+            "MethodNotAllowed",
+            format!("{method} is not supported on {path}"),
+        )
     }
 
     pub fn already_exists(resource: &str, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{resource} \"{name}\" already exists"))
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{resource} \"{name}\" already exists"),
+        )
     }
 
     pub fn conflict(resource: &str, name: &str) -> Self {
@@ -69,7 +81,11 @@ impl ApiError {
     }
 
     pub fn invalid(resource: &str, name: &str, detail: impl std::fmt::Display) -> Self {
-        Self::new(422, "Invalid", format!("{resource} \"{name}\" is invalid: {detail}"))
+        Self::new(
+            422,
+            "Invalid",
+            format!("{resource} \"{name}\" is invalid: {detail}"),
+        )
     }
 
     /// The `Status` object a real API server sends for this error.
@@ -100,6 +116,9 @@ mod tests {
         let status = ApiError::conflict("leases.coordination.k8s.io", "leader").to_status();
         assert_eq!(status["reason"], "Conflict");
         assert_eq!(status["code"], 409);
-        assert!(status["message"].as_str().unwrap_or_default().contains("\"leader\""));
+        assert!(status["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("\"leader\""));
     }
 }

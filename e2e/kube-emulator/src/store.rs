@@ -40,7 +40,11 @@ impl StoredObject {
 }
 
 pub fn resource_version_of(value: &Value) -> Option<u64> {
-    value.pointer("/metadata/resourceVersion")?.as_str()?.parse().ok()
+    value
+        .pointer("/metadata/resourceVersion")?
+        .as_str()?
+        .parse()
+        .ok()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,7 +241,9 @@ impl Store {
                         collection.compacted_through + 1
                     )));
                 }
-                let first = collection.log.partition_point(|event| event.resource_version <= version);
+                let first = collection
+                    .log
+                    .partition_point(|event| event.resource_version <= version);
                 collection.log.range(first..).cloned().collect()
             }
         };
@@ -290,7 +296,13 @@ mod tests {
     fn add(store: &mut Store, resource: usize, name: &str) {
         let version = store.next_resource_version();
         let value = json!({"metadata": {"name": name, "namespace": "a", "resourceVersion": version.to_string()}});
-        store.commit(resource, ObjectKey::new("a", name), EventType::Added, value, version);
+        store.commit(
+            resource,
+            ObjectKey::new("a", name),
+            EventType::Added,
+            value,
+            version,
+        );
     }
 
     #[test]
@@ -299,10 +311,17 @@ mod tests {
         add(&mut store, services, "one");
         add(&mut store, services, "two");
         let resumed = store.subscribe(services, WatchStart::After(1)).unwrap();
-        let names: Vec<_> = resumed.initial.iter().map(|e| e.object.value["metadata"]["name"].clone()).collect();
+        let names: Vec<_> = resumed
+            .initial
+            .iter()
+            .map(|e| e.object.value["metadata"]["name"].clone())
+            .collect();
         assert_eq!(names, vec![json!("two")]);
         store.compact();
-        let error = store.subscribe(services, WatchStart::After(1)).err().unwrap();
+        let error = store
+            .subscribe(services, WatchStart::After(1))
+            .err()
+            .unwrap();
         assert_eq!(error.code, 410);
         assert!(store.subscribe(services, WatchStart::After(2)).is_ok());
     }
@@ -315,7 +334,9 @@ mod tests {
         assert_eq!(subscription.initial.len(), 1);
         add(&mut store, services, "after");
         match subscription.live.try_recv() {
-            Ok(WatchMessage::Change(event)) => assert_eq!(event.object.value["metadata"]["name"], "after"),
+            Ok(WatchMessage::Change(event)) => {
+                assert_eq!(event.object.value["metadata"]["name"], "after")
+            }
             other => panic!("expected a change, got {other:?}"),
         }
     }
@@ -328,7 +349,10 @@ mod tests {
             error: ApiError::new(500, "InternalError", "boom"),
         });
         assert!(store.take_injected_failure(services + 1).is_ok());
-        assert_eq!(store.take_injected_failure(services).err().map(|e| e.code), Some(500));
+        assert_eq!(
+            store.take_injected_failure(services).err().map(|e| e.code),
+            Some(500)
+        );
         assert!(store.take_injected_failure(services).is_ok());
     }
 }

@@ -30,7 +30,11 @@ pub struct WatchFilter {
 impl WatchFilter {
     pub fn matches(&self, object: &StoredObject) -> bool {
         let namespace_ok = self.namespace.as_deref().is_none_or(|namespace| {
-            object.value.pointer("/metadata/namespace").and_then(|n| n.as_str()) == Some(namespace)
+            object
+                .value
+                .pointer("/metadata/namespace")
+                .and_then(|n| n.as_str())
+                == Some(namespace)
         });
         namespace_ok && self.labels.matches(&object.value) && self.fields.matches(&object.value)
     }
@@ -38,7 +42,10 @@ impl WatchFilter {
     /// The event this watcher sees for a change, if any.
     fn translate(&self, event: &ChangeEvent) -> Option<EventType> {
         let now_matches = self.matches(&event.object);
-        let before_matched = event.previous.as_ref().is_some_and(|previous| self.matches(previous));
+        let before_matched = event
+            .previous
+            .as_ref()
+            .is_some_and(|previous| self.matches(previous));
         match event.event_type {
             EventType::Added => now_matches.then_some(EventType::Added),
             EventType::Deleted => (now_matches || before_matched).then_some(EventType::Deleted),
@@ -78,7 +85,8 @@ fn bookmark_line(options: &WatchOptions, resource_version: u64, initial_events_e
     if initial_events_end {
         metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
     }
-    let object = json!({"apiVersion": options.api_version, "kind": options.kind, "metadata": metadata});
+    let object =
+        json!({"apiVersion": options.api_version, "kind": options.kind, "metadata": metadata});
     event_line("BOOKMARK", &Bytes::from(object.to_string()))
 }
 
@@ -87,7 +95,11 @@ fn error_line(error: &ApiError) -> Bytes {
 }
 
 /// Runs one watch until its client goes away, its timeout passes, or it expires.
-pub async fn stream_events(subscription: Subscription, options: WatchOptions, sink: mpsc::Sender<Bytes>) {
+pub async fn stream_events(
+    subscription: Subscription,
+    options: WatchOptions,
+    sink: mpsc::Sender<Bytes>,
+) {
     let Subscription {
         initial,
         mut live,
@@ -96,16 +108,27 @@ pub async fn stream_events(subscription: Subscription, options: WatchOptions, si
     let mut last_version = resource_version;
     for event in &initial {
         if let Some(event_type) = options.filter.translate(event) {
-            if sink.send(event_line(event_type.as_str(), &event.object.json)).await.is_err() {
+            if sink
+                .send(event_line(event_type.as_str(), &event.object.json))
+                .await
+                .is_err()
+            {
                 return;
             }
         }
         last_version = last_version.max(event.resource_version);
     }
-    if options.initial_events_end && sink.send(bookmark_line(&options, last_version, true)).await.is_err() {
+    if options.initial_events_end
+        && sink
+            .send(bookmark_line(&options, last_version, true))
+            .await
+            .is_err()
+    {
         return;
     }
-    let deadline = options.timeout.map(|timeout| tokio::time::Instant::now() + timeout);
+    let deadline = options
+        .timeout
+        .map(|timeout| tokio::time::Instant::now() + timeout);
     loop {
         let next = tokio::select! {
             message = live.recv() => Some(message),
@@ -123,7 +146,9 @@ pub async fn stream_events(subscription: Subscription, options: WatchOptions, si
             }
             Some(Ok(WatchMessage::Expired)) | Some(Err(broadcast::error::RecvError::Lagged(_))) => {
                 let _ = sink
-                    .send(error_line(&ApiError::expired("the event log was compacted; relist")))
+                    .send(error_line(&ApiError::expired(
+                        "the event log was compacted; relist",
+                    )))
                     .await;
                 return;
             }

@@ -24,7 +24,9 @@ pub enum Target {
 }
 
 fn now() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 fn metadata_mut(object: &mut Value) -> &mut Map<String, Value> {
@@ -38,14 +40,24 @@ fn metadata_mut(object: &mut Value) -> &mut Map<String, Value> {
 }
 
 fn metadata_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
-    object.get("metadata")?.get(field)?.as_str().filter(|text| !text.is_empty())
+    object
+        .get("metadata")?
+        .get(field)?
+        .as_str()
+        .filter(|text| !text.is_empty())
 }
 
 fn finalizers(object: &Value) -> Vec<String> {
     object
         .pointer("/metadata/finalizers")
         .and_then(Value::as_array)
-        .map(|items| items.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -53,22 +65,28 @@ fn is_deleting(object: &Value) -> bool {
     metadata_str(object, "deletionTimestamp").is_some()
 }
 
-/// Everything but `metadata` and `status`: a change here bumps `generation`.
-fn spec_part(object: &Value) -> Map<String, Value> {
-    object
-        .as_object()
-        .map(|map| {
-            map.iter()
-                .filter(|(key, _)| !matches!(key.as_str(), "metadata" | "status" | "apiVersion" | "kind"))
-                .map(|(key, value)| (key.clone(), value.clone()))
-                .collect()
-        })
-        .unwrap_or_default()
+/// Whether anything but `metadata` and `status` differs: such a change bumps `generation`.
+fn spec_changed(before: &Value, after: &Value) -> bool {
+    let is_spec_field =
+        |key: &String| !matches!(key.as_str(), "metadata" | "status" | "apiVersion" | "kind");
+    let (Some(before), Some(after)) = (before.as_object(), after.as_object()) else {
+        return before != after;
+    };
+    let differs_from = |one: &Map<String, Value>, other: &Map<String, Value>| {
+        one.iter()
+            .filter(|(key, _)| is_spec_field(key))
+            .any(|(key, value)| other.get(key) != Some(value))
+    };
+    differs_from(before, after) || differs_from(after, before)
 }
 
 fn valid_name(group: &str, name: &str) -> bool {
     if group == "rbac.authorization.k8s.io" {
-        return !name.is_empty() && !name.contains('/') && !name.contains('%') && name != "." && name != "..";
+        return !name.is_empty()
+            && !name.contains('/')
+            && !name.contains('%')
+            && name != "."
+            && name != "..";
     }
     name.len() <= 253
         && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
@@ -121,23 +139,37 @@ fn commit_versioned(
 }
 
 /// POST to a collection. `namespace` is the URL's namespace (empty for cluster-scoped kinds).
-pub fn create(store: &mut Store, resource: usize, namespace: &str, mut body: Value) -> Result<Arc<StoredObject>, ApiError> {
+pub fn create(
+    store: &mut Store,
+    resource: usize,
+    namespace: &str,
+    mut body: Value,
+) -> Result<Arc<StoredObject>, ApiError> {
     if !body.is_object() {
-        return Err(ApiError::bad_request("the request body must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
     }
     check_kind(store, resource, &body)?;
     let resource_type = store.table.get(resource).clone();
     let plural = resource_type.qualified_plural();
     if metadata_str(&body, "resourceVersion").is_some() {
-        return Err(ApiError::bad_request("resourceVersion should not be set on objects to be created"));
+        return Err(ApiError::bad_request(
+            "resourceVersion should not be set on objects to be created",
+        ));
     }
-    let body_namespace = metadata_str(&body, "namespace").unwrap_or_default().to_string();
+    let body_namespace = metadata_str(&body, "namespace")
+        .unwrap_or_default()
+        .to_string();
     if resource_type.namespaced && !body_namespace.is_empty() && body_namespace != namespace {
         return Err(ApiError::bad_request(format!(
             "the namespace of the object ({body_namespace}) does not match the namespace of the request ({namespace})"
         )));
     }
-    let name = match (metadata_str(&body, "name"), metadata_str(&body, "generateName")) {
+    let name = match (
+        metadata_str(&body, "name"),
+        metadata_str(&body, "generateName"),
+    ) {
         (Some(name), _) => name.to_string(),
         (None, Some(prefix)) => loop {
             let candidate = format!("{prefix}{}", generated_suffix());
@@ -145,17 +177,36 @@ pub fn create(store: &mut Store, resource: usize, namespace: &str, mut body: Val
                 break candidate;
             }
         },
-        (None, None) => return Err(ApiError::invalid(&plural, "", "metadata.name: Required value: name or generateName is required")),
+        (None, None) => {
+            return Err(ApiError::invalid(
+                &plural,
+                "",
+                "metadata.name: Required value: name or generateName is required",
+            ))
+        }
     };
     if !valid_name(&resource_type.group, &name) {
-        return Err(ApiError::invalid(&plural, &name, "metadata.name: Invalid value: must be a lower case RFC 1123 subdomain"));
+        return Err(ApiError::invalid(
+            &plural,
+            &name,
+            "metadata.name: Invalid value: must be a lower case RFC 1123 subdomain",
+        ));
     }
-    let key = ObjectKey::new(if resource_type.namespaced { namespace } else { "" }, &name);
+    let key = ObjectKey::new(
+        if resource_type.namespaced {
+            namespace
+        } else {
+            ""
+        },
+        &name,
+    );
     store.take_injected_failure(resource)?;
     if store.contains(resource, &key) {
         return Err(ApiError::already_exists(&plural, &name));
     }
-    let object = body.as_object_mut().ok_or_else(|| ApiError::bad_request("not an object"))?;
+    let object = body
+        .as_object_mut()
+        .ok_or_else(|| ApiError::bad_request("not an object"))?;
     object.insert("apiVersion".into(), json!(resource_type.api_version()));
     object.insert("kind".into(), json!(resource_type.kind));
     if resource_type.status_subresource {
@@ -165,7 +216,12 @@ pub fn create(store: &mut Store, resource: usize, namespace: &str, mut body: Val
         object.insert("status".into(), json!({"phase": "Active"}));
     }
     let metadata = metadata_mut(&mut body);
-    for server_owned in ["deletionTimestamp", "deletionGracePeriodSeconds", "managedFields", "selfLink"] {
+    for server_owned in [
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "managedFields",
+        "selfLink",
+    ] {
         metadata.remove(server_owned);
     }
     metadata.insert("name".into(), json!(name));
@@ -177,13 +233,27 @@ pub fn create(store: &mut Store, resource: usize, namespace: &str, mut body: Val
     metadata.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
     metadata.insert("creationTimestamp".into(), json!(now()));
     metadata.insert("generation".into(), json!(1));
-    Ok(commit_versioned(store, resource, key, EventType::Added, body))
+    Ok(commit_versioned(
+        store,
+        resource,
+        key,
+        EventType::Added,
+        body,
+    ))
 }
 
 /// PUT of an object or of its status.
-pub fn replace(store: &mut Store, resource: usize, key: &ObjectKey, body: Value, target: Target) -> Result<Arc<StoredObject>, ApiError> {
+pub fn replace(
+    store: &mut Store,
+    resource: usize,
+    key: &ObjectKey,
+    body: Value,
+    target: Target,
+) -> Result<Arc<StoredObject>, ApiError> {
     if !body.is_object() {
-        return Err(ApiError::bad_request("the request body must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
     }
     check_kind(store, resource, &body)?;
     if let Some(body_name) = metadata_str(&body, "name") {
@@ -200,13 +270,21 @@ pub fn replace(store: &mut Store, resource: usize, key: &ObjectKey, body: Value,
 
 /// The shared tail of replace and patch: merges `incoming` with what the server owns, then
 /// commits it unless nothing changed.
-fn update(store: &mut Store, resource: usize, key: &ObjectKey, incoming: Value, target: Target) -> Result<Arc<StoredObject>, ApiError> {
+fn update(
+    store: &mut Store,
+    resource: usize,
+    key: &ObjectKey,
+    incoming: Value,
+    target: Target,
+) -> Result<Arc<StoredObject>, ApiError> {
     let resource_type = store.table.get(resource).clone();
     let plural = resource_type.qualified_plural();
     let existing = store
         .get(resource, key)
         .ok_or_else(|| ApiError::not_found(&plural, &key.name))?;
-    let stored_version = metadata_str(&existing.value, "resourceVersion").unwrap_or_default().to_string();
+    let stored_version = metadata_str(&existing.value, "resourceVersion")
+        .unwrap_or_default()
+        .to_string();
     if let Some(version) = metadata_str(&incoming, "resourceVersion") {
         if version != stored_version {
             return Err(ApiError::conflict(&plural, &key.name));
@@ -255,7 +333,10 @@ fn update(store: &mut Store, resource: usize, key: &ObjectKey, incoming: Value, 
     metadata_mut(&mut merged).insert("resourceVersion".into(), json!(stored_version));
     if is_deleting(&existing.value) {
         let before = finalizers(&existing.value);
-        if let Some(added) = finalizers(&merged).into_iter().find(|f| !before.contains(f)) {
+        if let Some(added) = finalizers(&merged)
+            .into_iter()
+            .find(|f| !before.contains(f))
+        {
             return Err(ApiError::invalid(
                 &plural,
                 &key.name,
@@ -263,8 +344,12 @@ fn update(store: &mut Store, resource: usize, key: &ObjectKey, incoming: Value, 
             ));
         }
     }
-    if target == Target::Main && spec_part(&merged) != spec_part(&existing.value) {
-        let generation = existing.value.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+    if target == Target::Main && spec_changed(&existing.value, &merged) {
+        let generation = existing
+            .value
+            .pointer("/metadata/generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
         metadata_mut(&mut merged).insert("generation".into(), json!(generation + 1));
     }
     if merged == existing.value {
@@ -275,7 +360,13 @@ fn update(store: &mut Store, resource: usize, key: &ObjectKey, incoming: Value, 
     } else {
         EventType::Modified
     };
-    Ok(commit_versioned(store, resource, key.clone(), event_type, merged))
+    Ok(commit_versioned(
+        store,
+        resource,
+        key.clone(),
+        event_type,
+        merged,
+    ))
 }
 
 /// PATCH of an object or of its status. An apply patch of a missing object creates it.
@@ -318,16 +409,28 @@ pub fn patch(
 
 /// DELETE of one object, honouring `DeleteOptions.preconditions` and finalizers. Deleting a
 /// namespace deletes what it holds the same way.
-pub fn delete(store: &mut Store, resource: usize, key: &ObjectKey, options: &Value) -> Result<Arc<StoredObject>, ApiError> {
+pub fn delete(
+    store: &mut Store,
+    resource: usize,
+    key: &ObjectKey,
+    options: &Value,
+) -> Result<Arc<StoredObject>, ApiError> {
     let resource_type = store.table.get(resource).clone();
     let plural = resource_type.qualified_plural();
     let existing = store
         .get(resource, key)
         .ok_or_else(|| ApiError::not_found(&plural, &key.name))?;
     let preconditions = options.get("preconditions");
-    for (field, path) in [("uid", "/metadata/uid"), ("resourceVersion", "/metadata/resourceVersion")] {
-        let wanted = preconditions.and_then(|p| p.get(field)).and_then(Value::as_str);
-        if wanted.is_some_and(|wanted| existing.value.pointer(path).and_then(Value::as_str) != Some(wanted)) {
+    for (field, path) in [
+        ("uid", "/metadata/uid"),
+        ("resourceVersion", "/metadata/resourceVersion"),
+    ] {
+        let wanted = preconditions
+            .and_then(|p| p.get(field))
+            .and_then(Value::as_str);
+        if wanted.is_some_and(|wanted| {
+            existing.value.pointer(path).and_then(Value::as_str) != Some(wanted)
+        }) {
             return Err(ApiError::conflict(&plural, &key.name));
         }
     }
@@ -336,7 +439,13 @@ pub fn delete(store: &mut Store, resource: usize, key: &ObjectKey, options: &Val
         delete_namespace_contents(store, &key.name);
     }
     if finalizers(&existing.value).is_empty() {
-        return Ok(commit_versioned(store, resource, key.clone(), EventType::Deleted, existing.value.clone()));
+        return Ok(commit_versioned(
+            store,
+            resource,
+            key.clone(),
+            EventType::Deleted,
+            existing.value.clone(),
+        ));
     }
     if is_deleting(&existing.value) {
         return Ok(existing);
@@ -345,7 +454,13 @@ pub fn delete(store: &mut Store, resource: usize, key: &ObjectKey, options: &Val
     let metadata = metadata_mut(&mut marked);
     metadata.insert("deletionTimestamp".into(), json!(now()));
     metadata.insert("deletionGracePeriodSeconds".into(), json!(0));
-    Ok(commit_versioned(store, resource, key.clone(), EventType::Modified, marked))
+    Ok(commit_versioned(
+        store,
+        resource,
+        key.clone(),
+        EventType::Modified,
+        marked,
+    ))
 }
 
 fn delete_namespace_contents(store: &mut Store, namespace: &str) {
@@ -354,17 +469,30 @@ fn delete_namespace_contents(store: &mut Store, namespace: &str) {
             continue;
         }
         for object in store.list(resource, Some(namespace)) {
-            let name = metadata_str(&object.value, "name").unwrap_or_default().to_string();
+            let name = metadata_str(&object.value, "name")
+                .unwrap_or_default()
+                .to_string();
             // Each object is deleted as if by its own DELETE; one that fails stays behind.
-            let _ = delete(store, resource, &ObjectKey::new(namespace, &name), &Value::Null);
+            let _ = delete(
+                store,
+                resource,
+                &ObjectKey::new(namespace, &name),
+                &Value::Null,
+            );
         }
     }
 }
 
 /// Test control: stores `object` as given (status included), creating or overwriting it.
 pub fn seed(store: &mut Store, mut object: Value) -> Result<Arc<StoredObject>, ApiError> {
-    let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
-    let kind = object.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let api_version = object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let kind = object
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let resource = store
         .table
         .find_by_kind(api_version, kind)
@@ -374,7 +502,9 @@ pub fn seed(store: &mut Store, mut object: Value) -> Result<Arc<StoredObject>, A
         .ok_or_else(|| ApiError::bad_request("a seeded object needs metadata.name"))?
         .to_string();
     let namespace = if resource_type.namespaced {
-        metadata_str(&object, "namespace").unwrap_or("default").to_string()
+        metadata_str(&object, "namespace")
+            .unwrap_or("default")
+            .to_string()
     } else {
         String::new()
     };
@@ -389,8 +519,14 @@ pub fn seed(store: &mut Store, mut object: Value) -> Result<Arc<StoredObject>, A
         .and_then(|e| e.value.pointer("/metadata/uid").cloned())
         .unwrap_or_else(|| json!(uuid::Uuid::new_v4().to_string()));
     metadata.entry("uid").or_insert(uid);
-    metadata.entry("creationTimestamp").or_insert_with(|| json!(now()));
+    metadata
+        .entry("creationTimestamp")
+        .or_insert_with(|| json!(now()));
     metadata.entry("generation").or_insert(json!(1));
-    let event_type = if existing.is_some() { EventType::Modified } else { EventType::Added };
+    let event_type = if existing.is_some() {
+        EventType::Modified
+    } else {
+        EventType::Added
+    };
     Ok(commit_versioned(store, resource, key, event_type, object))
 }

@@ -74,7 +74,8 @@ spec:
 "#;
 
 fn parse(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|error| panic!("kubectl printed no JSON ({error}): {text}"))
+    serde_json::from_str(text)
+        .unwrap_or_else(|error| panic!("kubectl printed no JSON ({error}): {text}"))
 }
 
 #[tokio::test]
@@ -91,29 +92,89 @@ async fn kubectl_applies_gets_annotates_and_patches_the_2048_sample() {
         assert!(created.contains(line), "missing {line:?} in {created}");
     }
 
-    let ingress = parse(&kubectl.ok(&["get", "ingress", "ingress-2048", "-n", "game-2048", "-o", "json"]).await);
-    assert_eq!(ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/scheme"], "internet-facing");
-    assert_eq!(ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"], "service-2048");
+    let ingress = parse(
+        &kubectl
+            .ok(&[
+                "get",
+                "ingress",
+                "ingress-2048",
+                "-n",
+                "game-2048",
+                "-o",
+                "json",
+            ])
+            .await,
+    );
+    assert_eq!(
+        ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/scheme"],
+        "internet-facing"
+    );
+    assert_eq!(
+        ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"],
+        "service-2048"
+    );
 
     kubectl
-        .ok(&["annotate", "ingress", "ingress-2048", "-n", "game-2048", "alb.ingress.kubernetes.io/group.name=demo"])
+        .ok(&[
+            "annotate",
+            "ingress",
+            "ingress-2048",
+            "-n",
+            "game-2048",
+            "alb.ingress.kubernetes.io/group.name=demo",
+        ])
         .await;
     kubectl
-        .ok(&["patch", "service", "service-2048", "-n", "game-2048", "--type", "merge", "-p", r#"{"spec":{"type":"LoadBalancer"}}"#])
+        .ok(&[
+            "patch",
+            "service",
+            "service-2048",
+            "-n",
+            "game-2048",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"type":"LoadBalancer"}}"#,
+        ])
         .await;
     let emulator = &cluster.server.emulator;
-    let stored_ingress = emulator.get("networking.k8s.io/v1", "ingresses", "game-2048", "ingress-2048").unwrap();
-    assert_eq!(stored_ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/group.name"], "demo");
-    let stored_service = emulator.get("v1", "services", "game-2048", "service-2048").unwrap();
+    let stored_ingress = emulator
+        .get(
+            "networking.k8s.io/v1",
+            "ingresses",
+            "game-2048",
+            "ingress-2048",
+        )
+        .unwrap();
+    assert_eq!(
+        stored_ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/group.name"],
+        "demo"
+    );
+    let stored_service = emulator
+        .get("v1", "services", "game-2048", "service-2048")
+        .unwrap();
     assert_eq!(stored_service["spec"]["type"], "LoadBalancer");
     assert_eq!(stored_service["metadata"]["generation"], 2);
 
-    let reapplied = kubectl.apply(&GAME_2048.replace("replicas: 5", "replicas: 2")).await;
-    assert!(reapplied.contains("deployment.apps/deployment-2048 configured"), "{reapplied}");
-    assert!(reapplied.contains("namespace/game-2048 unchanged"), "{reapplied}");
-    let deployment = emulator.get("apps/v1", "deployments", "game-2048", "deployment-2048").unwrap();
+    let reapplied = kubectl
+        .apply(&GAME_2048.replace("replicas: 5", "replicas: 2"))
+        .await;
+    assert!(
+        reapplied.contains("deployment.apps/deployment-2048 configured"),
+        "{reapplied}"
+    );
+    assert!(
+        reapplied.contains("namespace/game-2048 unchanged"),
+        "{reapplied}"
+    );
+    let deployment = emulator
+        .get("apps/v1", "deployments", "game-2048", "deployment-2048")
+        .unwrap();
     assert_eq!(deployment["spec"]["replicas"], 2);
-    assert_eq!(deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"], 80);
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"],
+        80
+    );
 }
 
 #[tokio::test]
@@ -122,24 +183,100 @@ async fn kubectl_delete_leaves_a_finalized_object_until_its_finalizer_goes() {
     let kubectl = Kubectl::new(&cluster.url());
     kubectl.apply(GAME_2048).await;
     let finalizer = r#"{"metadata":{"finalizers":["ingress.k8s.aws/resources"]}}"#;
-    kubectl.ok(&["patch", "ingress", "ingress-2048", "-n", "game-2048", "--type", "merge", "-p", finalizer]).await;
+    kubectl
+        .ok(&[
+            "patch",
+            "ingress",
+            "ingress-2048",
+            "-n",
+            "game-2048",
+            "--type",
+            "merge",
+            "-p",
+            finalizer,
+        ])
+        .await;
 
-    kubectl.ok(&["delete", "ingress", "ingress-2048", "-n", "game-2048", "--wait=false"]).await;
-    let deleting = parse(&kubectl.ok(&["get", "ingress", "ingress-2048", "-n", "game-2048", "-o", "json"]).await);
-    assert!(deleting["metadata"]["deletionTimestamp"].is_string(), "{deleting}");
+    kubectl
+        .ok(&[
+            "delete",
+            "ingress",
+            "ingress-2048",
+            "-n",
+            "game-2048",
+            "--wait=false",
+        ])
+        .await;
+    let deleting = parse(
+        &kubectl
+            .ok(&[
+                "get",
+                "ingress",
+                "ingress-2048",
+                "-n",
+                "game-2048",
+                "-o",
+                "json",
+            ])
+            .await,
+    );
+    assert!(
+        deleting["metadata"]["deletionTimestamp"].is_string(),
+        "{deleting}"
+    );
 
     let adding = r#"{"metadata":{"finalizers":["ingress.k8s.aws/resources","another"]}}"#;
-    let refused = kubectl.run(&["patch", "ingress", "ingress-2048", "-n", "game-2048", "--type", "merge", "-p", adding]).await;
-    assert!(!refused.success && refused.stderr.contains("finalizers"), "{}", refused.stderr);
+    let refused = kubectl
+        .run(&[
+            "patch",
+            "ingress",
+            "ingress-2048",
+            "-n",
+            "game-2048",
+            "--type",
+            "merge",
+            "-p",
+            adding,
+        ])
+        .await;
+    assert!(
+        !refused.success && refused.stderr.contains("finalizers"),
+        "{}",
+        refused.stderr
+    );
 
     let removal = r#"[{"op":"remove","path":"/metadata/finalizers"}]"#;
-    kubectl.ok(&["patch", "ingress", "ingress-2048", "-n", "game-2048", "--type", "json", "-p", removal]).await;
-    let gone = kubectl.run(&["get", "ingress", "ingress-2048", "-n", "game-2048"]).await;
-    assert!(!gone.success && gone.stderr.contains("NotFound"), "{}", gone.stderr);
+    kubectl
+        .ok(&[
+            "patch",
+            "ingress",
+            "ingress-2048",
+            "-n",
+            "game-2048",
+            "--type",
+            "json",
+            "-p",
+            removal,
+        ])
+        .await;
+    let gone = kubectl
+        .run(&["get", "ingress", "ingress-2048", "-n", "game-2048"])
+        .await;
+    assert!(
+        !gone.success && gone.stderr.contains("NotFound"),
+        "{}",
+        gone.stderr
+    );
 
     // Without finalizers, a waiting delete returns once the object is gone.
-    kubectl.ok(&["delete", "service", "service-2048", "-n", "game-2048"]).await;
-    assert!(cluster.server.emulator.get("v1", "services", "game-2048", "service-2048").is_none());
+    kubectl
+        .ok(&["delete", "service", "service-2048", "-n", "game-2048"])
+        .await;
+    assert!(cluster
+        .server
+        .emulator
+        .get("v1", "services", "game-2048", "service-2048")
+        .is_none());
 }
 
 #[tokio::test]
@@ -150,15 +287,29 @@ async fn kubectl_watch_receives_a_change() {
         .apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: flags, namespace: default}\ndata: {mode: one}\n")
         .await;
     let template = r#"jsonpath={.type} {.object.metadata.name} {.object.data.mode}{"\n"}"#;
-    let mut watch = kubectl.spawn(&["get", "configmap", "flags", "-n", "default", "--watch", "--output-watch-events", "-o", template]);
+    let mut watch = kubectl.spawn(&[
+        "get",
+        "configmap",
+        "flags",
+        "-n",
+        "default",
+        "--watch",
+        "--output-watch-events",
+        "-o",
+        template,
+    ]);
     let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
     let first = lines.next_line().await.unwrap().unwrap_or_default();
     assert_eq!(first.trim(), "ADDED flags one");
 
     let api: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), "default");
-    api.patch("flags", &PatchParams::default(), &Patch::Merge(json!({"data": {"mode": "two"}})))
-        .await
-        .unwrap();
+    api.patch(
+        "flags",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"mode": "two"}})),
+    )
+    .await
+    .unwrap();
     let change = loop {
         let line = tokio::time::timeout(std::time::Duration::from_secs(15), lines.next_line())
             .await
