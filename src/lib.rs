@@ -7,4 +7,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod annotations;
 pub mod aws_clients;
+pub mod config;
+pub mod facts;
+pub mod model;
+pub mod naming;
+pub mod subnets;

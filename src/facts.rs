@@ -1,0 +1,229 @@
+//! What the pure steps know about the AWS account: subnets, route tables, security groups and
+//! availability zones of the cluster's VPC.
+//!
+//! The discover step fills this from the EC2 API; the offline `plan` command reads it from a file
+//! holding the AWS API's own JSON output (`aws ec2 describe-subnets`, `describe-route-tables`,
+//! `describe-security-groups`, `describe-availability-zones`), one document or several merged.
+//! Nothing here calls AWS.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AwsTag {
+    pub key: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+fn tag_map(tags: &[AwsTag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .map(|tag| (tag.key.clone(), tag.value.clone()))
+        .collect()
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Ipv6CidrAssociation {
+    #[serde(default)]
+    pub ipv6_cidr_block: String,
+    #[serde(default)]
+    pub ipv6_cidr_block_state: Option<CidrState>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CidrState {
+    #[serde(default)]
+    pub state: String,
+}
+
+/// One subnet, as `DescribeSubnets` returns it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Subnet {
+    pub subnet_id: String,
+    #[serde(default)]
+    pub vpc_id: String,
+    #[serde(default)]
+    pub availability_zone: String,
+    #[serde(default)]
+    pub availability_zone_id: String,
+    #[serde(default)]
+    pub available_ip_address_count: i64,
+    #[serde(default)]
+    pub cidr_block: String,
+    #[serde(default)]
+    pub ipv6_cidr_block_association_set: Vec<Ipv6CidrAssociation>,
+    #[serde(default)]
+    pub outpost_arn: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<AwsTag>,
+}
+
+impl Subnet {
+    pub fn tags(&self) -> BTreeMap<String, String> {
+        tag_map(&self.tags)
+    }
+
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|tag| tag.key == key)
+            .map(|tag| tag.value.as_str())
+    }
+
+    /// IPv6 CIDRs in state `associated`.
+    pub fn ipv6_cidrs(&self) -> Vec<&str> {
+        self.ipv6_cidr_block_association_set
+            .iter()
+            .filter(|association| {
+                association
+                    .ipv6_cidr_block_state
+                    .as_ref()
+                    .is_some_and(|s| s.state == "associated")
+            })
+            .map(|association| association.ipv6_cidr_block.as_str())
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RouteTableAssociation {
+    #[serde(default)]
+    pub main: bool,
+    #[serde(default)]
+    pub subnet_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Route {
+    #[serde(default)]
+    pub gateway_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RouteTable {
+    #[serde(default)]
+    pub route_table_id: String,
+    #[serde(default)]
+    pub vpc_id: String,
+    #[serde(default)]
+    pub associations: Vec<RouteTableAssociation>,
+    #[serde(default)]
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SecurityGroup {
+    pub group_id: String,
+    #[serde(default)]
+    pub group_name: String,
+    #[serde(default)]
+    pub vpc_id: String,
+    #[serde(default)]
+    pub tags: Vec<AwsTag>,
+}
+
+impl SecurityGroup {
+    pub fn tags(&self) -> BTreeMap<String, String> {
+        tag_map(&self.tags)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AvailabilityZone {
+    #[serde(default)]
+    pub zone_name: String,
+    #[serde(default)]
+    pub zone_id: String,
+    /// `availability-zone`, `local-zone` or `wavelength-zone`.
+    #[serde(default)]
+    pub zone_type: String,
+}
+
+/// The AWS facts the pure steps read, in the AWS API's own JSON shapes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CloudFacts {
+    #[serde(default)]
+    pub subnets: Vec<Subnet>,
+    #[serde(default)]
+    pub route_tables: Vec<RouteTable>,
+    #[serde(default)]
+    pub security_groups: Vec<SecurityGroup>,
+    #[serde(default)]
+    pub availability_zones: Vec<AvailabilityZone>,
+}
+
+impl CloudFacts {
+    /// Reads one or more AWS CLI outputs (JSON, or YAML with several documents) and merges them.
+    pub fn from_documents(text: &str) -> Result<Self, String> {
+        let mut facts = CloudFacts::default();
+        for document in serde_yaml::Deserializer::from_str(text) {
+            let value = serde_yaml::Value::deserialize(document)
+                .map_err(|error| format!("unreadable AWS facts: {error}"))?;
+            if value.is_null() {
+                continue;
+            }
+            let part: CloudFacts = serde_yaml::from_value(value)
+                .map_err(|error| format!("AWS facts are not in the AWS API's shape: {error}"))?;
+            facts.subnets.extend(part.subnets);
+            facts.route_tables.extend(part.route_tables);
+            facts.security_groups.extend(part.security_groups);
+            facts.availability_zones.extend(part.availability_zones);
+        }
+        Ok(facts)
+    }
+
+    /// The locale of a subnet: `outpost`, or its zone's type (`availability-zone` when unknown).
+    pub fn locale_of(&self, subnet: &Subnet) -> String {
+        if subnet
+            .outpost_arn
+            .as_deref()
+            .is_some_and(|arn| !arn.is_empty())
+        {
+            return "outpost".to_string();
+        }
+        self.availability_zones
+            .iter()
+            .find(|zone| {
+                zone.zone_name == subnet.availability_zone
+                    || (!zone.zone_id.is_empty() && zone.zone_id == subnet.availability_zone_id)
+            })
+            .map(|zone| zone.zone_type.clone())
+            .filter(|zone_type| !zone_type.is_empty())
+            .unwrap_or_else(|| "availability-zone".to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_and_merges_aws_cli_output() {
+        let text = r#"
+{"Subnets": [{"SubnetId": "subnet-1", "VpcId": "vpc-1", "AvailabilityZone": "us-west-2a",
+  "AvailableIpAddressCount": 250, "CidrBlock": "10.0.0.0/24",
+  "Ipv6CidrBlockAssociationSet": [{"Ipv6CidrBlock": "2600::/64", "Ipv6CidrBlockState": {"State": "associated"}}],
+  "Tags": [{"Key": "kubernetes.io/role/elb", "Value": "1"}]}]}
+---
+SecurityGroups:
+  - GroupId: sg-1
+    GroupName: web
+"#;
+        let facts = CloudFacts::from_documents(text).unwrap();
+        assert_eq!(facts.subnets[0].tag("kubernetes.io/role/elb"), Some("1"));
+        assert_eq!(facts.subnets[0].ipv6_cidrs(), ["2600::/64"]);
+        assert_eq!(facts.security_groups[0].group_name, "web");
+        assert_eq!(facts.locale_of(&facts.subnets[0]), "availability-zone");
+        assert!(CloudFacts::from_documents("{\"Subnets\": 3}").is_err());
+    }
+}

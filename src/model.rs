@@ -1,0 +1,298 @@
+//! The desired state of one stack (one Service, or one Ingress group): the load balancer, its
+//! listeners, target groups and managed security group, each under a stable resource id — the
+//! value of the `…/resource` tag that identifies it in AWS.
+//!
+//! Plain values only: they are built by the pure `build` step, compared by `plan`, printed by the
+//! dry run and stored in golden files. An empty stack (no load balancer) means "nothing should
+//! exist". Nothing here reads Kubernetes or AWS.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+pub type Tags = BTreeMap<String, String>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scheme {
+    Internal,
+    InternetFacing,
+}
+
+impl Scheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Internal => "internal",
+            Self::InternetFacing => "internet-facing",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "internal" => Some(Self::Internal),
+            "internet-facing" => Some(Self::InternetFacing),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetType {
+    Instance,
+    Ip,
+}
+
+impl TargetType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Instance => "instance",
+            Self::Ip => "ip",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IpAddressType {
+    Ipv4,
+    Dualstack,
+    DualstackWithoutPublicIpv4,
+}
+
+impl IpAddressType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ipv4 => "ipv4",
+            Self::Dualstack => "dualstack",
+            Self::DualstackWithoutPublicIpv4 => "dualstack-without-public-ipv4",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadBalancerType {
+    Network,
+    Application,
+}
+
+/// Listener and target-group protocols, spelled as the ELBv2 API spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Protocol {
+    #[serde(rename = "TCP")]
+    Tcp,
+    #[serde(rename = "UDP")]
+    Udp,
+    #[serde(rename = "TCP_UDP")]
+    TcpUdp,
+    #[serde(rename = "TLS")]
+    Tls,
+    #[serde(rename = "QUIC")]
+    Quic,
+    #[serde(rename = "TCP_QUIC")]
+    TcpQuic,
+    #[serde(rename = "HTTP")]
+    Http,
+    #[serde(rename = "HTTPS")]
+    Https,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tcp => "TCP",
+            Self::Udp => "UDP",
+            Self::TcpUdp => "TCP_UDP",
+            Self::Tls => "TLS",
+            Self::Quic => "QUIC",
+            Self::TcpQuic => "TCP_QUIC",
+            Self::Http => "HTTP",
+            Self::Https => "HTTPS",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// One subnet of a load balancer, with the static addresses mapped to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubnetMapping {
+    pub subnet_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allocation_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_ipv4_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipv6_address: Option<String>,
+}
+
+/// A security group attached to the load balancer.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind", content = "value")]
+pub enum SecurityGroupRef {
+    /// The stack's managed security group.
+    Managed,
+    /// The cluster's shared backend security group.
+    Backend,
+    /// A security group given by id.
+    Id(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadBalancerSpec {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub load_balancer_type: LoadBalancerType,
+    pub scheme: Scheme,
+    pub ip_address_type: IpAddressType,
+    pub subnet_mappings: Vec<SubnetMapping>,
+    pub security_groups: Vec<SecurityGroupRef>,
+    pub attributes: BTreeMap<String, String>,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WeightedTargetGroup {
+    /// Resource id of a target group of this stack, or an ARN given by the user.
+    pub target_group: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "type")]
+pub enum ListenerAction {
+    /// Forward to target groups (one without a weight is a plain forward).
+    #[serde(rename = "forward")]
+    Forward {
+        target_groups: Vec<WeightedTargetGroup>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stickiness: Option<bool>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenerSpec {
+    pub port: i32,
+    pub protocol: Protocol,
+    pub default_action: ListenerAction,
+    /// The first is the default certificate; all are listener certificates.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssl_policy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpn_policy: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthCheck {
+    pub protocol: Protocol,
+    /// `traffic-port` or a port number.
+    pub port: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    pub interval_seconds: i32,
+    pub timeout_seconds: i32,
+    pub healthy_threshold: i32,
+    pub unhealthy_threshold: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub success_codes: Option<String>,
+}
+
+/// What the TargetGroupBinding of a target group says (written to Kubernetes, not AWS).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetGroupBindingSpec {
+    pub name: String,
+    pub namespace: String,
+    pub service_name: String,
+    pub service_port: i32,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_selector: BTreeMap<String, String>,
+    pub multi_cluster: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetGroupSpec {
+    pub name: String,
+    pub target_type: TargetType,
+    pub protocol: Protocol,
+    pub port: i32,
+    pub ip_address_type: String,
+    pub vpc_id: String,
+    pub health_check: HealthCheck,
+    pub attributes: BTreeMap<String, String>,
+    pub tags: Tags,
+    pub binding: TargetGroupBindingSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressRule {
+    /// `tcp`, `udp`, `icmp`, `icmpv6`.
+    pub protocol: String,
+    pub from_port: i32,
+    pub to_port: i32,
+    /// An IPv4 or IPv6 CIDR, or a prefix list id.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityGroupSpec {
+    pub name: String,
+    pub description: String,
+    pub ingress: Vec<IngressRule>,
+    pub tags: Tags,
+}
+
+/// Everything one owner (Service or Ingress group) wants to exist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stack {
+    /// `namespace/name` for a Service, the group name for an Ingress group.
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_balancer: Option<LoadBalancerSpec>,
+    /// By resource id (the port for NLB listeners).
+    pub listeners: BTreeMap<String, ListenerSpec>,
+    /// By resource id (`namespace/service:port`).
+    pub target_groups: BTreeMap<String, TargetGroupSpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_group: Option<SecurityGroupSpec>,
+}
+
+impl Stack {
+    /// The stack that deletes everything of `id`.
+    pub fn empty(id: &str) -> Self {
+        Self {
+            id: id.to_string(),
+            load_balancer: None,
+            listeners: BTreeMap::new(),
+            target_groups: BTreeMap::new(),
+            security_group: None,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.load_balancer.is_none()
+            && self.listeners.is_empty()
+            && self.target_groups.is_empty()
+            && self.security_group.is_none()
+    }
+}
