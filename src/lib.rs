@@ -13,4 +13,5 @@ pub mod config;
 pub mod facts;
 pub mod model;
 pub mod naming;
+pub mod service;
 pub mod subnets;

@@ -171,7 +171,7 @@ pub struct WeightedTargetGroup {
 #[serde(rename_all = "camelCase", tag = "type")]
 pub enum ListenerAction {
     /// Forward to target groups (one without a weight is a plain forward).
-    #[serde(rename = "forward")]
+    #[serde(rename = "forward", rename_all = "camelCase")]
     Forward {
         target_groups: Vec<WeightedTargetGroup>,
         #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,403 @@
+//! Assembles a Service's whole stack: scheme, subnets and their static addresses, security
+//! groups (managed frontend group with its inbound rules, shared backend group, or the user's),
+//! tags, then the listeners and target groups. A Service that is not ours, or is being deleted,
+//! builds the empty stack.
+
+use super::listeners::{build_listener, plan_ports};
+use super::settings::ServiceSettings;
+use super::target_groups::build_target_group;
+use super::{is_managed, stack_id, Problem, ANNOTATION_PREFIX};
+use crate::config::ControllerConfig;
+use crate::facts::{CloudFacts, Subnet};
+use crate::model::{
+    IngressRule, IpAddressType, LoadBalancerSpec, LoadBalancerType, Scheme, SecurityGroupRef,
+    SecurityGroupSpec, Stack, SubnetMapping, Tags,
+};
+use crate::naming::{service_load_balancer_name, service_security_group_name};
+use crate::subnets::{choose_subnets, SubnetRequest};
+use k8s_openapi::api::core::v1::Service;
+use std::net::IpAddr;
+
+pub struct ServiceBuildInput<'a> {
+    pub service: &'a Service,
+    pub config: &'a ControllerConfig,
+    pub facts: &'a CloudFacts,
+    /// The scheme of the NLB already tagged for this Service, if one exists.
+    pub existing_scheme: Option<Scheme>,
+}
+
+/// A built stack, with the problems that did not stop it (upstream drops them silently).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltStack {
+    pub stack: Stack,
+    pub warnings: Vec<Problem>,
+}
+
+fn key(suffix: &str) -> String {
+    format!("{ANNOTATION_PREFIX}{suffix}")
+}
+
+/// Tracking tags first, then `--default-tags` over the annotation's tags.
+fn resource_tags(input: &ServiceBuildInput, settings: &ServiceSettings, resource_id: &str) -> Tags {
+    let mut tags = settings.additional_tags.clone();
+    tags.extend(input.config.default_tags.clone());
+    tags.insert(
+        "elbv2.k8s.aws/cluster".into(),
+        input.config.cluster_name.clone(),
+    );
+    tags.insert("service.k8s.aws/stack".into(), stack_id(input.service));
+    tags.insert("service.k8s.aws/resource".into(), resource_id.to_string());
+    tags
+}
+
+fn subnet_mappings(
+    subnets: &[Subnet],
+    settings: &ServiceSettings,
+    scheme: Scheme,
+    ip_type: IpAddressType,
+) -> Result<Vec<SubnetMapping>, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut mappings: Vec<SubnetMapping> = subnets
+        .iter()
+        .map(|subnet| SubnetMapping {
+            subnet_id: subnet.subnet_id.clone(),
+            allocation_id: None,
+            private_ipv4_address: None,
+            ipv6_address: None,
+        })
+        .collect();
+    let count_matches = |location: &str, count: usize, problems: &mut Vec<Problem>| {
+        let matches = count == subnets.len();
+        if !matches {
+            problems.push(Problem::new(
+                key(location),
+                format!(
+                    "{count} values for {} subnets: give one per subnet",
+                    subnets.len()
+                ),
+            ));
+        }
+        matches
+    };
+    if let Some(allocations) = &settings.eip_allocations {
+        if scheme != Scheme::InternetFacing {
+            problems.push(Problem::new(
+                key("aws-load-balancer-eip-allocations"),
+                "EIP allocations need an internet-facing load balancer",
+            ));
+        } else if count_matches(
+            "aws-load-balancer-eip-allocations",
+            allocations.len(),
+            &mut problems,
+        ) {
+            for (mapping, allocation) in mappings.iter_mut().zip(allocations) {
+                mapping.allocation_id = Some(allocation.clone());
+            }
+        }
+    }
+    if let Some(addresses) = &settings.private_ipv4_addresses {
+        let location = "aws-load-balancer-private-ipv4-addresses";
+        if scheme != Scheme::Internal {
+            problems.push(Problem::new(
+                key(location),
+                "private IPv4 addresses need an internal load balancer",
+            ));
+        } else if count_matches(location, addresses.len(), &mut problems) {
+            for (mapping, subnet) in mappings.iter_mut().zip(subnets) {
+                let network = subnet.cidr_block.parse::<ipnet::Ipv4Net>().ok();
+                let inside: Vec<_> = addresses
+                    .iter()
+                    .filter(|a| network.is_some_and(|n| n.contains(*a)))
+                    .collect();
+                match inside.as_slice() {
+                    [one] => mapping.private_ipv4_address = Some(one.to_string()),
+                    _ => problems.push(Problem::new(
+                        key(location),
+                        format!(
+                            "expected exactly one address inside subnet {} ({})",
+                            subnet.subnet_id, subnet.cidr_block
+                        ),
+                    )),
+                }
+            }
+        }
+    }
+    if let Some(addresses) = &settings.ipv6_addresses {
+        let location = "aws-load-balancer-ipv6-addresses";
+        if ip_type == IpAddressType::Ipv4 {
+            problems.push(Problem::new(
+                key(location),
+                "IPv6 addresses need a dualstack load balancer",
+            ));
+        } else if count_matches(location, addresses.len(), &mut problems) {
+            for (mapping, subnet) in mappings.iter_mut().zip(subnets) {
+                let networks: Vec<ipnet::Ipv6Net> = subnet
+                    .ipv6_cidrs()
+                    .iter()
+                    .filter_map(|c| c.parse().ok())
+                    .collect();
+                let inside: Vec<_> = addresses
+                    .iter()
+                    .filter(|a| networks.iter().any(|n| n.contains(*a)))
+                    .collect();
+                match inside.as_slice() {
+                    [one] => mapping.ipv6_address = Some(one.to_string()),
+                    _ => problems.push(Problem::new(
+                        key(location),
+                        format!(
+                            "expected exactly one address inside subnet {}'s IPv6 CIDR",
+                            subnet.subnet_id
+                        ),
+                    )),
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(mappings)
+    } else {
+        Err(problems)
+    }
+}
+
+fn managed_security_group(
+    input: &ServiceBuildInput,
+    settings: &ServiceSettings,
+    ip_type: IpAddressType,
+) -> Result<SecurityGroupSpec, Vec<Problem>> {
+    let service = input.service;
+    let mut problems = Vec::new();
+    let mut sources: Vec<String> = Vec::new();
+    for range in &settings.source_ranges {
+        if matches!(range.addr(), IpAddr::V6(_)) && ip_type == IpAddressType::Ipv4 {
+            problems.push(Problem::new(
+                "source ranges",
+                format!("IPv6 range {range} needs a dualstack load balancer"),
+            ));
+        }
+        sources.push(range.to_string());
+    }
+    if sources.is_empty() && settings.prefix_lists.is_empty() {
+        sources.push("0.0.0.0/0".into());
+        if ip_type != IpAddressType::Ipv4 {
+            sources.push("::/0".into());
+        }
+    }
+    let mut ingress = Vec::new();
+    for port in service
+        .spec
+        .as_ref()
+        .and_then(|s| s.ports.as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let protocol = port
+            .protocol
+            .as_deref()
+            .unwrap_or("TCP")
+            .to_ascii_lowercase();
+        for source in sources.iter().chain(&settings.prefix_lists) {
+            ingress.push(IngressRule {
+                protocol: protocol.clone(),
+                from_port: port.port,
+                to_port: port.port,
+                source: source.clone(),
+            });
+        }
+    }
+    if settings.icmp_for_path_mtu {
+        for source in &sources {
+            let (protocol, kind, code) = if source.contains(':') {
+                ("icmpv6", 2, 0)
+            } else {
+                ("icmp", 3, 4)
+            };
+            ingress.push(IngressRule {
+                protocol: protocol.into(),
+                from_port: kind,
+                to_port: code,
+                source: source.clone(),
+            });
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let metadata = &service.metadata;
+    Ok(SecurityGroupSpec {
+        name: service_security_group_name(
+            &input.config.cluster_name,
+            metadata.namespace.as_deref().unwrap_or("default"),
+            metadata.name.as_deref().unwrap_or_default(),
+            metadata.uid.as_deref().unwrap_or_default(),
+        ),
+        description: "[k8s] Managed SecurityGroup for LoadBalancer".into(),
+        ingress,
+        tags: resource_tags(input, settings, "ManagedLBSecurityGroup"),
+    })
+}
+
+/// The NLB's security groups and, in the default mode, the managed group to create.
+fn security_groups(
+    input: &ServiceBuildInput,
+    settings: &ServiceSettings,
+    ip_type: IpAddressType,
+) -> Result<(Vec<SecurityGroupRef>, Option<SecurityGroupSpec>), Vec<Problem>> {
+    let config = input.config;
+    if !config.feature_gates.nlb_security_group || settings.disable_security_groups {
+        return Ok((Vec::new(), None));
+    }
+    let Some(requested) = &settings.security_groups else {
+        let managed = managed_security_group(input, settings, ip_type)?;
+        let mut groups = vec![SecurityGroupRef::Managed];
+        if config.enable_backend_security_group {
+            groups.push(SecurityGroupRef::Backend);
+        }
+        return Ok((groups, Some(managed)));
+    };
+    let location = key("aws-load-balancer-security-groups");
+    let mut groups = Vec::new();
+    let mut missing = Vec::new();
+    for entry in requested {
+        let found = input.facts.security_groups.iter().find(|group| {
+            group.vpc_id == config.vpc_id
+                && (group.group_id == *entry || group.tags().get("Name") == Some(entry))
+        });
+        match found {
+            Some(group) => groups.push(SecurityGroupRef::Id(group.group_id.clone())),
+            None => missing.push(entry.clone()),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(vec![Problem::new(
+            location,
+            format!("security groups {missing:?} were not found in the VPC"),
+        )]);
+    }
+    if settings.manage_backend_rules.unwrap_or(false) {
+        if !config.enable_backend_security_group {
+            let message = "managing backend rules for user security groups needs the backend security group (--enable-backend-security-group)";
+            return Err(vec![Problem::new(
+                key("aws-load-balancer-manage-backend-security-group-rules"),
+                message,
+            )]);
+        }
+        groups.push(SecurityGroupRef::Backend);
+    }
+    Ok((groups, None))
+}
+
+/// The stack a Service wants: empty when it is not ours or is being deleted.
+pub fn build_service_stack(input: &ServiceBuildInput) -> Result<BuiltStack, Vec<Problem>> {
+    let service = input.service;
+    let id = stack_id(service);
+    if !is_managed(service, input.config) {
+        return Ok(BuiltStack {
+            stack: Stack::empty(&id),
+            warnings: Vec::new(),
+        });
+    }
+    let settings = ServiceSettings::read(service, input.config)?;
+    let config = input.config;
+    let scheme = settings
+        .scheme
+        .or(input.existing_scheme)
+        .unwrap_or(config.default_scheme);
+    let ip_type = settings.ip_address_type.unwrap_or(IpAddressType::Ipv4);
+    let target_type = settings.target_type.unwrap_or(config.default_target_type);
+    let mut problems = Vec::new();
+    let request = SubnetRequest {
+        cluster_name: &config.cluster_name,
+        vpc_id: &config.vpc_id,
+        scheme,
+        load_balancer_type: LoadBalancerType::Network,
+        ip_address_type: ip_type,
+        explicit: settings.subnets.as_deref(),
+        cluster_tag_check: config.feature_gates.subnets_cluster_tag_check,
+    };
+    let location = if settings.subnets.is_some() {
+        key("aws-load-balancer-subnets")
+    } else {
+        "subnet discovery".to_string()
+    };
+    let subnets = choose_subnets(input.facts, &request).unwrap_or_else(|error| {
+        problems.push(Problem::new(location, error.to_string()));
+        Vec::new()
+    });
+    let mappings = subnet_mappings(&subnets, &settings, scheme, ip_type).unwrap_or_else(|more| {
+        problems.extend(more);
+        Vec::new()
+    });
+    let (groups, managed_group) =
+        security_groups(input, &settings, ip_type).unwrap_or_else(|more| {
+            problems.extend(more);
+            (Vec::new(), None)
+        });
+    let ipv6_targets = service
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.ip_families.as_ref())
+        .is_some_and(|families| families.iter().any(|family| family == "IPv6"));
+    if ipv6_targets && ip_type == IpAddressType::Ipv4 {
+        problems.push(Problem::new("spec.ipFamilies", "IPv6 targets need a dualstack load balancer (aws-load-balancer-ip-address-type: dualstack)"));
+    }
+    let mut warnings = Vec::new();
+    let plans = plan_ports(service, &settings, config, &mut warnings).unwrap_or_else(|more| {
+        problems.extend(more);
+        Vec::new()
+    });
+    let mut stack = Stack::empty(&id);
+    for plan in &plans {
+        let target_group_id = format!("{id}:{}", plan.port);
+        match build_target_group(
+            plan,
+            service,
+            &settings,
+            config,
+            target_type,
+            ipv6_targets,
+            resource_tags(input, &settings, &target_group_id),
+        ) {
+            Ok(target_group) => {
+                stack
+                    .target_groups
+                    .insert(target_group_id.clone(), target_group);
+            }
+            Err(problem) => problems.push(problem),
+        }
+        let listener_id = plan.port.to_string();
+        let listener = build_listener(
+            plan,
+            &settings,
+            config,
+            &target_group_id,
+            resource_tags(input, &settings, &listener_id),
+        );
+        stack.listeners.insert(listener_id, listener);
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let metadata = &service.metadata;
+    let name = settings.name.clone().unwrap_or_else(|| {
+        service_load_balancer_name(
+            &config.cluster_name,
+            metadata.namespace.as_deref().unwrap_or("default"),
+            metadata.name.as_deref().unwrap_or_default(),
+            metadata.uid.as_deref().unwrap_or_default(),
+            scheme.as_str(),
+        )
+    });
+    stack.load_balancer = Some(LoadBalancerSpec {
+        name,
+        load_balancer_type: LoadBalancerType::Network,
+        scheme,
+        ip_address_type: ip_type,
+        subnet_mappings: mappings,
+        security_groups: groups,
+        attributes: settings.load_balancer_attributes.clone(),
+        tags: resource_tags(input, &settings, "LoadBalancer"),
+    });
+    stack.security_group = managed_group;
+    Ok(BuiltStack { stack, warnings })
+}
