@@ -290,8 +290,8 @@ fn target_group_attributes(reader: &mut Reader, settings: &mut ServiceSettings) 
     let per_port: Vec<(String, String)> = reader
         .annotations
         .with_suffix_prefix("aws-load-balancer-target-group-attributes.")
-        .into_iter()
-        .map(|(port, _)| (port.to_string(), format!("{global_suffix}.{port}")))
+        .into_keys()
+        .map(|port| (port.to_string(), format!("{global_suffix}.{port}")))
         .collect();
     for (port, suffix) in per_port {
         let Ok(port_number) = port.parse::<i32>() else {
