@@ -9,8 +9,11 @@
 
 pub mod annotations;
 pub mod aws_clients;
+pub mod cli;
 pub mod config;
+pub mod dry_run;
 pub mod facts;
+pub mod manifests;
 pub mod model;
 pub mod naming;
 pub mod service;

@@ -77,6 +77,15 @@ pub enum LoadBalancerType {
     Application,
 }
 
+impl LoadBalancerType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Network => "network",
+            Self::Application => "application",
+        }
+    }
+}
+
 /// Listener and target-group protocols, spelled as the ELBv2 API spells them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum Protocol {

@@ -1,0 +1,214 @@
+//! The command line: argument parsing and the `plan` command, returning what to print and the
+//! exit code instead of printing, so the whole command is testable without a process.
+//!
+//! Exit codes: 0 success, 1 when some object has problems (the others are still planned),
+//! 2 when the command cannot run at all (unreadable file, malformed manifest or facts, bad flag).
+
+use crate::config::{ControllerConfig, FeatureGates};
+use crate::dry_run::{dry_run, render_problems, render_table};
+use crate::facts::CloudFacts;
+use crate::manifests::read_manifests;
+use crate::model::{Scheme, TargetType};
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// What a command wants printed, and how the process should exit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandOutput {
+    pub stdout: String,
+    pub stderr: String,
+    pub exit_code: u8,
+}
+
+impl CommandOutput {
+    fn failure(message: String) -> Self {
+        Self {
+            stdout: String::new(),
+            stderr: format!("error: {message}\n"),
+            exit_code: 2,
+        }
+    }
+}
+
+const EXAMPLE_MANIFESTS: &str = include_str!("../examples/services.yaml");
+const EXAMPLE_FACTS: &str = include_str!("../examples/aws-facts.json");
+
+/// Kubernetes controller for AWS Application and Network Load Balancers.
+#[derive(Parser)]
+#[command(name = "aws-load-balancer-controller", version, about)]
+pub struct Arguments {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Show the load balancers the controller would build for some manifests, offline.
+    ///
+    /// Without -f, plans the embedded examples (examples/services.yaml with examples/aws-facts.json).
+    Plan(PlanArguments),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+#[derive(clap::Args)]
+pub struct PlanArguments {
+    /// Manifest files (multi-document YAML or JSON); `-` reads standard input.
+    #[arg(short = 'f', long = "filename")]
+    files: Vec<String>,
+    /// AWS facts: output of `aws ec2 describe-subnets` (and describe-security-groups,
+    /// describe-route-tables, describe-availability-zones), one or several documents.
+    #[arg(long)]
+    facts: Option<String>,
+    #[arg(long)]
+    cluster_name: Option<String>,
+    /// The cluster's VPC; defaults to the only VPC the facts' subnets are in.
+    #[arg(long)]
+    vpc_id: Option<String>,
+    #[arg(long, value_parser = ["internal", "internet-facing"], default_value = "internal")]
+    default_load_balancer_scheme: String,
+    #[arg(long, value_parser = ["instance", "ip"], default_value = "instance")]
+    default_target_type: String,
+    #[arg(long, default_value = "ELBSecurityPolicy-2016-08")]
+    default_ssl_policy: String,
+    #[arg(long, default_value = "service.k8s.aws/nlb")]
+    load_balancer_class: String,
+    /// Tags for every resource, `k=v,k2=v2`.
+    #[arg(long, default_value = "")]
+    default_tags: String,
+    /// Tag keys managed outside the controller, comma-separated.
+    #[arg(long, default_value = "")]
+    external_managed_tags: String,
+    /// `Name=true,Other=false` for EnableTCPUDPListener, SubnetsClusterTagCheck,
+    /// NLBHealthCheckAdvancedConfig, ListenerRulesTagging, EnableIPTargetType, NLBSecurityGroup.
+    #[arg(long, default_value = "")]
+    feature_gates: String,
+    #[arg(long, default_value = "true")]
+    enable_backend_security_group: bool,
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    output: Output,
+}
+
+fn read_source(
+    path: &str,
+    stdin: &mut dyn FnMut() -> Result<String, String>,
+) -> Result<String, String> {
+    if path == "-" {
+        return stdin();
+    }
+    std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))
+}
+
+fn feature_gates(text: &str) -> Result<FeatureGates, String> {
+    let mut gates = FeatureGates::default();
+    for (name, value) in crate::annotations::parse_string_map(text)? {
+        let enabled = crate::annotations::parse_boolean(&value)
+            .ok_or_else(|| format!("--feature-gates: {name}={value:?} is not a boolean"))?;
+        let gate = match name.as_str() {
+            "EnableTCPUDPListener" => &mut gates.tcp_udp_listener,
+            "SubnetsClusterTagCheck" => &mut gates.subnets_cluster_tag_check,
+            "NLBHealthCheckAdvancedConfig" => &mut gates.nlb_health_check_advanced_config,
+            "ListenerRulesTagging" => &mut gates.listener_rules_tagging,
+            "EnableIPTargetType" => &mut gates.ip_target_type,
+            "NLBSecurityGroup" => &mut gates.nlb_security_group,
+            other => return Err(format!("--feature-gates: unknown gate {other}")),
+        };
+        *gate = enabled;
+    }
+    Ok(gates)
+}
+
+/// The controller configuration the `plan` flags describe.
+fn plan_config(
+    arguments: &PlanArguments,
+    facts: &CloudFacts,
+    embedded: bool,
+) -> Result<ControllerConfig, String> {
+    let cluster_name = match (&arguments.cluster_name, embedded) {
+        (Some(name), _) => name.clone(),
+        (None, true) => "prod".to_string(),
+        (None, false) => return Err("--cluster-name is required".to_string()),
+    };
+    let vpcs: std::collections::BTreeSet<&str> =
+        facts.subnets.iter().map(|s| s.vpc_id.as_str()).collect();
+    let vpc_id = match (&arguments.vpc_id, vpcs.iter().next()) {
+        (Some(vpc), _) => vpc.clone(),
+        (None, Some(only)) if vpcs.len() == 1 => only.to_string(),
+        (None, _) => {
+            return Err(
+                "--vpc-id is required when the facts do not hold exactly one VPC's subnets"
+                    .to_string(),
+            )
+        }
+    };
+    let mut config = ControllerConfig::new(&cluster_name, &vpc_id);
+    config.default_scheme =
+        Scheme::parse(&arguments.default_load_balancer_scheme).unwrap_or(Scheme::Internal);
+    config.default_target_type = if arguments.default_target_type == "ip" {
+        TargetType::Ip
+    } else {
+        TargetType::Instance
+    };
+    config.default_ssl_policy = arguments.default_ssl_policy.clone();
+    config.load_balancer_class = arguments.load_balancer_class.clone();
+    config.default_tags = crate::annotations::parse_string_map(&arguments.default_tags)
+        .map_err(|e| format!("--default-tags: {e}"))?;
+    config.external_managed_tags =
+        crate::annotations::parse_string_list(&arguments.external_managed_tags)
+            .into_iter()
+            .collect();
+    config.feature_gates = feature_gates(&arguments.feature_gates)?;
+    config.enable_backend_security_group = arguments.enable_backend_security_group;
+    config.validate().map_err(|problems| problems.join("; "))?;
+    Ok(config)
+}
+
+fn plan(
+    arguments: &PlanArguments,
+    stdin: &mut dyn FnMut() -> Result<String, String>,
+) -> Result<CommandOutput, String> {
+    let embedded = arguments.files.is_empty();
+    let mut objects = Vec::new();
+    if embedded {
+        objects = read_manifests("examples/services.yaml", EXAMPLE_MANIFESTS)
+            .map_err(|e| e.to_string())?;
+    }
+    for file in &arguments.files {
+        let text = read_source(file, stdin)?;
+        objects.extend(read_manifests(file, &text).map_err(|e| e.to_string())?);
+    }
+    let facts_text = match (&arguments.facts, embedded) {
+        (Some(path), _) => read_source(path, stdin)?,
+        (None, true) => EXAMPLE_FACTS.to_string(),
+        (None, false) => String::new(),
+    };
+    let facts = CloudFacts::from_documents(&facts_text)?;
+    let config = plan_config(arguments, &facts, embedded)?;
+    let report = dry_run(&objects, &config, &facts);
+    let stdout = match arguments.output {
+        Output::Table => render_table(&report),
+        Output::Json => serde_json::to_string_pretty(&report).map_err(|e| e.to_string())? + "\n",
+    };
+    Ok(CommandOutput {
+        stdout,
+        stderr: render_problems(&report),
+        exit_code: if report.problems.is_empty() { 0 } else { 1 },
+    })
+}
+
+/// Runs a parsed command line. `stdin` is read only when a file argument is `-`.
+pub fn execute(
+    arguments: &Arguments,
+    stdin: &mut dyn FnMut() -> Result<String, String>,
+) -> CommandOutput {
+    let outcome = match &arguments.command {
+        Command::Plan(plan_arguments) => plan(plan_arguments, stdin),
+    };
+    outcome.unwrap_or_else(CommandOutput::failure)
+}
+
+#[cfg(test)]
+mod tests;

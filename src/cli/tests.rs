@@ -1,0 +1,145 @@
+use super::*;
+use serde_json::Value;
+
+fn run(arguments: &[&str], stdin: &str) -> CommandOutput {
+    let mut line = vec!["aws-load-balancer-controller"];
+    line.extend(arguments);
+    let parsed = Arguments::try_parse_from(line).expect("valid arguments");
+    let input = stdin.to_string();
+    execute(&parsed, &mut || Ok(input.clone()))
+}
+
+fn example(path: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(path)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn plan_without_files_plans_the_embedded_examples() {
+    let output = run(&["plan"], "");
+    assert_eq!(output.exit_code, 0, "{}", output.stderr);
+    assert!(
+        output.stdout.contains("Service demo/echo"),
+        "{}",
+        output.stdout
+    );
+    assert!(output.stderr.is_empty());
+}
+
+#[test]
+fn plan_json_is_the_documented_report() {
+    let services = example("examples/services.yaml");
+    let facts = example("examples/aws-facts.json");
+    let output = run(
+        &[
+            "plan",
+            "-f",
+            &services,
+            "--facts",
+            &facts,
+            "--cluster-name",
+            "prod",
+            "-o",
+            "json",
+        ],
+        "",
+    );
+    assert_eq!(output.exit_code, 0, "{}", output.stderr);
+    let report: Value = serde_json::from_str(&output.stdout).expect("plan -o json prints JSON");
+    let echo = &report["stacks"][0];
+    assert_eq!(
+        echo["owner"],
+        serde_json::json!({"kind": "Service", "namespace": "demo", "name": "echo"})
+    );
+    assert_eq!(echo["managed"], true);
+    let stack = &echo["stack"];
+    assert_eq!(stack["id"], "demo/echo");
+    assert_eq!(stack["loadBalancer"]["type"], "network");
+    assert_eq!(stack["loadBalancer"]["scheme"], "internet-facing");
+    assert_eq!(
+        stack["loadBalancer"]["tags"]["service.k8s.aws/stack"],
+        "demo/echo"
+    );
+    assert_eq!(
+        stack["listeners"]["80"]["defaultAction"]["targetGroups"][0]["targetGroup"],
+        "demo/echo:80"
+    );
+    assert_eq!(
+        stack["targetGroups"]["demo/echo:80"]["attributes"]["deregistration_delay.timeout_seconds"],
+        "30"
+    );
+    assert_eq!(report["problems"], serde_json::json!([]));
+}
+
+#[test]
+fn plan_reads_manifests_from_stdin_and_exits_1_naming_the_bad_annotation() {
+    let facts = example("examples/aws-facts.json");
+    let manifest = std::fs::read_to_string(example("examples/invalid-service.yaml")).unwrap();
+    let output = run(
+        &[
+            "plan",
+            "-f",
+            "-",
+            "--facts",
+            &facts,
+            "--cluster-name",
+            "prod",
+        ],
+        &manifest,
+    );
+    assert_eq!(output.exit_code, 1);
+    assert!(
+        output
+            .stderr
+            .contains("Service demo/typo: service.beta.kubernetes.io/aws-load-balancer-scheme"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn plan_cannot_run_on_unreadable_input_and_says_why() {
+    let missing = run(
+        &[
+            "plan",
+            "-f",
+            "/nonexistent/manifest.yaml",
+            "--cluster-name",
+            "x",
+            "--vpc-id",
+            "vpc-1",
+        ],
+        "",
+    );
+    assert_eq!(missing.exit_code, 2);
+    assert!(missing.stderr.contains("/nonexistent/manifest.yaml"));
+    let malformed = run(
+        &[
+            "plan",
+            "-f",
+            "-",
+            "--cluster-name",
+            "x",
+            "--vpc-id",
+            "vpc-1",
+        ],
+        "kind: [\n",
+    );
+    assert_eq!(malformed.exit_code, 2);
+    assert!(
+        malformed.stderr.contains("document 1"),
+        "{}",
+        malformed.stderr
+    );
+    let no_cluster = run(&["plan", "-f", "-"], "");
+    assert!(
+        no_cluster.stderr.contains("--cluster-name"),
+        "{}",
+        no_cluster.stderr
+    );
+    let bad_gate = run(&["plan", "--feature-gates", "Teleport=true"], "");
+    assert_eq!(bad_gate.exit_code, 2);
+    assert!(bad_gate.stderr.contains("Teleport"));
+}

@@ -1,0 +1,335 @@
+//! The offline dry run behind `plan`: every Service in a set of manifests is put through the same
+//! selection and build code the controller runs, against AWS facts given as data, and the result
+//! is reported per object — the desired stack, its warnings, or every problem with its input.
+//!
+//! Pure: no Kubernetes, no AWS, no clock. Reading files and printing is the binary's job; the
+//! table and JSON renderings live here so tests can check them.
+
+use crate::config::ControllerConfig;
+use crate::facts::CloudFacts;
+use crate::model::{ListenerAction, SecurityGroupRef, Stack};
+use crate::service::{build_service_stack, is_managed, Problem, ServiceBuildInput};
+use k8s_openapi::api::core::v1::Service;
+use serde::Serialize;
+use serde_json::Value;
+use std::fmt::Write;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Owner {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "{} {}/{}", self.kind, self.namespace, self.name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OwnerStack {
+    pub owner: Owner,
+    /// Whether this controller manages the object; unmanaged objects get an empty stack.
+    pub managed: bool,
+    pub stack: Stack,
+    pub warnings: Vec<Problem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OwnerProblem {
+    pub owner: Owner,
+    pub location: String,
+    pub message: String,
+}
+
+/// What `plan -o json` prints (schema in `docs/plan.md`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DryRunReport {
+    pub stacks: Vec<OwnerStack>,
+    pub problems: Vec<OwnerProblem>,
+}
+
+fn owner_of(object: &Value) -> Owner {
+    Owner {
+        kind: object["kind"].as_str().unwrap_or_default().to_string(),
+        namespace: object["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("default")
+            .to_string(),
+        name: object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    }
+}
+
+/// Builds the stack of every Service among `objects`; other kinds are ignored for now.
+pub fn dry_run(objects: &[Value], config: &ControllerConfig, facts: &CloudFacts) -> DryRunReport {
+    let mut report = DryRunReport::default();
+    for object in objects
+        .iter()
+        .filter(|o| o["kind"] == "Service" && o["apiVersion"] == "v1")
+    {
+        let owner = owner_of(object);
+        let mut service: Service = match serde_json::from_value(object.clone()) {
+            Ok(service) => service,
+            Err(error) => {
+                let message = format!("not a valid Service: {error}");
+                report.problems.push(OwnerProblem {
+                    owner,
+                    location: "manifest".into(),
+                    message,
+                });
+                continue;
+            }
+        };
+        service
+            .metadata
+            .namespace
+            .get_or_insert_with(|| "default".to_string());
+        let input = ServiceBuildInput {
+            service: &service,
+            config,
+            facts,
+            existing_scheme: None,
+        };
+        match build_service_stack(&input) {
+            Ok(built) => report.stacks.push(OwnerStack {
+                owner,
+                managed: is_managed(&service, config),
+                stack: built.stack,
+                warnings: built.warnings,
+            }),
+            Err(problems) => {
+                report
+                    .problems
+                    .extend(problems.into_iter().map(|problem| OwnerProblem {
+                        owner: owner.clone(),
+                        location: problem.location,
+                        message: problem.message,
+                    }))
+            }
+        }
+    }
+    report
+}
+
+fn security_group_label(group: &SecurityGroupRef) -> String {
+    match group {
+        SecurityGroupRef::Managed => "managed".into(),
+        SecurityGroupRef::Backend => "shared backend".into(),
+        SecurityGroupRef::Id(id) => id.clone(),
+    }
+}
+
+fn render_stack(out: &mut String, entry: &OwnerStack) -> std::fmt::Result {
+    let stack = &entry.stack;
+    writeln!(out, "{}  (stack {})", entry.owner, stack.id)?;
+    let Some(lb) = &stack.load_balancer else {
+        let reason = if entry.managed {
+            "nothing to create"
+        } else {
+            "not managed by this controller"
+        };
+        return writeln!(out, "  {reason}");
+    };
+    writeln!(
+        out,
+        "  load balancer   {}  {}, {}, {}",
+        lb.name,
+        lb.load_balancer_type.as_str(),
+        lb.scheme.as_str(),
+        lb.ip_address_type.as_str()
+    )?;
+    let subnets: Vec<String> = lb
+        .subnet_mappings
+        .iter()
+        .map(|m| {
+            let extra: Vec<&str> = [
+                m.allocation_id.as_deref(),
+                m.private_ipv4_address.as_deref(),
+                m.ipv6_address.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            if extra.is_empty() {
+                m.subnet_id.clone()
+            } else {
+                format!("{} ({})", m.subnet_id, extra.join(", "))
+            }
+        })
+        .collect();
+    writeln!(out, "                  subnets: {}", subnets.join(", "))?;
+    let groups: Vec<String> = lb
+        .security_groups
+        .iter()
+        .map(security_group_label)
+        .collect();
+    writeln!(
+        out,
+        "                  security groups: {}",
+        if groups.is_empty() {
+            "none".into()
+        } else {
+            groups.join(", ")
+        }
+    )?;
+    for (key, value) in &lb.attributes {
+        writeln!(out, "                  attribute {key}={value}")?;
+    }
+    let mut listeners: Vec<_> = stack.listeners.values().collect();
+    listeners.sort_by_key(|listener| listener.port);
+    for listener in listeners {
+        let ListenerAction::Forward { target_groups, .. } = &listener.default_action;
+        let targets: Vec<&str> = target_groups
+            .iter()
+            .map(|t| t.target_group.as_str())
+            .collect();
+        let tls = listener
+            .ssl_policy
+            .as_ref()
+            .map(|policy| {
+                format!(
+                    "  [{policy}, {} certificate(s)]",
+                    listener.certificates.len()
+                )
+            })
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "  listener {:<6} {} → {}{tls}",
+            listener.port,
+            listener.protocol,
+            targets.join(", ")
+        )?;
+    }
+    for (id, group) in &stack.target_groups {
+        let check = &group.health_check;
+        writeln!(
+            out,
+            "  target group    {id}  {}  {} port {} ({} targets), health {} {} every {}s",
+            group.name,
+            group.protocol,
+            group.port,
+            group.target_type.as_str(),
+            check.protocol,
+            check.port,
+            check.interval_seconds
+        )?;
+    }
+    if let Some(group) = &stack.security_group {
+        let rules: Vec<String> = group
+            .ingress
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {}-{} from {}",
+                    r.protocol, r.from_port, r.to_port, r.source
+                )
+            })
+            .collect();
+        writeln!(
+            out,
+            "  security group  {}  inbound: {}",
+            group.name,
+            rules.join("; ")
+        )?;
+    }
+    for warning in &entry.warnings {
+        writeln!(out, "  warning         {warning}")?;
+    }
+    Ok(())
+}
+
+/// The readable form of a report's stacks: one block per object.
+pub fn render_table(report: &DryRunReport) -> String {
+    let mut out = String::new();
+    for entry in &report.stacks {
+        // Writing into a String cannot fail.
+        let _ = render_stack(&mut out, entry);
+        out.push('\n');
+    }
+    out
+}
+
+/// One line per problem, naming the object and the annotation or field.
+pub fn render_problems(report: &DryRunReport) -> String {
+    report
+        .problems
+        .iter()
+        .map(|problem| {
+            format!(
+                "error: {}: {}: {}\n",
+                problem.owner, problem.location, problem.message
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifests::read_manifests;
+
+    fn report_for(manifest: &str) -> DryRunReport {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let manifests = std::fs::read_to_string(root.join(manifest)).unwrap();
+        let facts = std::fs::read_to_string(root.join("examples/aws-facts.json")).unwrap();
+        let objects = read_manifests(manifest, &manifests).unwrap();
+        let config = ControllerConfig::new("prod", "vpc-0example");
+        dry_run(
+            &objects,
+            &config,
+            &CloudFacts::from_documents(&facts).unwrap(),
+        )
+    }
+
+    #[test]
+    fn the_examples_build_a_stack_per_service() {
+        let report = report_for("examples/services.yaml");
+        let owners: Vec<String> = report.stacks.iter().map(|s| s.owner.to_string()).collect();
+        assert_eq!(
+            owners,
+            [
+                "Service demo/echo",
+                "Service demo/game",
+                "Service demo/classic"
+            ]
+        );
+        assert!(report.stacks[0].stack.load_balancer.is_some());
+        assert!(!report.stacks[2].managed && report.stacks[2].stack.is_empty());
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+    }
+
+    #[test]
+    fn the_table_names_every_resource() {
+        let report = report_for("examples/services.yaml");
+        let table = render_table(&report);
+        let lb_name = &report.stacks[0].stack.load_balancer.as_ref().unwrap().name;
+        assert!(table.contains(lb_name.as_str()), "{table}");
+        let http = table.find("listener 80 ").unwrap();
+        let https = table.find("listener 443").unwrap();
+        assert!(http < https, "listeners are listed by port:\n{table}");
+        assert!(table.contains("not managed by this controller"), "{table}");
+    }
+
+    #[test]
+    fn a_broken_service_is_reported_with_its_annotation_and_builds_nothing() {
+        let report = report_for("examples/invalid-service.yaml");
+        assert!(report.stacks.is_empty());
+        assert_eq!(report.problems.len(), 1);
+        assert_eq!(
+            report.problems[0].location,
+            "service.beta.kubernetes.io/aws-load-balancer-scheme"
+        );
+        let lines = render_problems(&report);
+        assert!(
+            lines.starts_with(
+                "error: Service demo/typo: service.beta.kubernetes.io/aws-load-balancer-scheme: "
+            ),
+            "{lines}"
+        );
+    }
+}
