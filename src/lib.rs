@@ -10,6 +10,7 @@
 pub mod annotations;
 pub mod aws_clients;
 pub mod cli;
+pub mod cloud;
 pub mod config;
 pub mod dry_run;
 pub mod facts;

@@ -1,0 +1,178 @@
+//! The AWS port: one trait, [`Cloud`], in our own types, whose methods map one-to-one onto AWS API
+//! calls so that call counts mean what AWS would bill and throttle. Implemented by the in-memory
+//! [`simulator::Simulator`] (which enforces the AWS rules our ordering depends on) and, later, by
+//! the SDK. Errors are classified once into [`ErrorKind`] so callers decide retries by kind.
+//!
+//! Every create carries its tags, so a crash between "create" and "tag" cannot leave an orphan.
+
+pub mod call_log;
+pub mod simulator;
+mod types;
+
+pub use call_log::{Call, CallLog};
+pub use types::*;
+
+use crate::model::Tags;
+use std::collections::BTreeMap;
+use std::future::Future;
+
+/// What kind of failure an AWS call had; retries and requeues are decided on this alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub enum ErrorKind {
+    NotFound,
+    /// The resource is used by another (a target group by a listener, a group by an ENI).
+    InUse,
+    /// A name or priority is taken, or the resource changed under us.
+    Conflict,
+    Throttled,
+    /// AWS refused the input (including operations not permitted, e.g. deletion protection).
+    Invalid,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{operation}: {kind:?}: {message}")]
+pub struct CloudError {
+    pub kind: ErrorKind,
+    pub operation: String,
+    pub message: String,
+}
+
+impl CloudError {
+    pub fn new(kind: ErrorKind, operation: &str, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            operation: operation.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+pub type CloudResult<T> = Result<T, CloudError>;
+
+/// AWS, as the controller uses it.
+pub trait Cloud: Send + Sync {
+    // Reads.
+
+    /// Load balancers and target groups carrying every one of `tags`, with all their tags (one
+    /// Resource Groups Tagging API call, however many other resources the account holds).
+    fn find_tagged(
+        &self,
+        tags: &Tags,
+    ) -> impl Future<Output = CloudResult<Vec<TaggedResource>>> + Send;
+    fn describe_load_balancers(
+        &self,
+        arns: &[String],
+    ) -> impl Future<Output = CloudResult<Vec<ObservedLoadBalancer>>> + Send;
+    fn describe_load_balancer_attributes(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = CloudResult<BTreeMap<String, String>>> + Send;
+    fn describe_listeners(
+        &self,
+        load_balancer_arn: &str,
+    ) -> impl Future<Output = CloudResult<Vec<ObservedListener>>> + Send;
+    fn describe_target_groups(
+        &self,
+        arns: &[String],
+    ) -> impl Future<Output = CloudResult<Vec<ObservedTargetGroup>>> + Send;
+    fn describe_target_group_attributes(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = CloudResult<BTreeMap<String, String>>> + Send;
+    /// Tags of load balancers, listeners and target groups, by ARN.
+    fn describe_tags(
+        &self,
+        arns: &[String],
+    ) -> impl Future<Output = CloudResult<BTreeMap<String, Tags>>> + Send;
+    /// Security groups of the VPC carrying every one of `tags`, with their inbound rules.
+    fn find_security_groups(
+        &self,
+        vpc_id: &str,
+        tags: &Tags,
+    ) -> impl Future<Output = CloudResult<Vec<ObservedSecurityGroup>>> + Send;
+
+    // Writes.
+
+    fn create_load_balancer(
+        &self,
+        input: &LoadBalancerInput,
+    ) -> impl Future<Output = CloudResult<ObservedLoadBalancer>> + Send;
+    fn delete_load_balancer(&self, arn: &str) -> impl Future<Output = CloudResult<()>> + Send;
+    fn modify_load_balancer_attributes(
+        &self,
+        arn: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+    fn set_security_groups(
+        &self,
+        arn: &str,
+        group_ids: &[String],
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+    fn set_subnets(
+        &self,
+        arn: &str,
+        mappings: &[crate::model::SubnetMapping],
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+    fn set_ip_address_type(
+        &self,
+        arn: &str,
+        ip_address_type: crate::model::IpAddressType,
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+
+    fn create_target_group(
+        &self,
+        input: &TargetGroupInput,
+    ) -> impl Future<Output = CloudResult<ObservedTargetGroup>> + Send;
+    fn modify_target_group(
+        &self,
+        arn: &str,
+        health_check: &crate::model::HealthCheck,
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+    fn modify_target_group_attributes(
+        &self,
+        arn: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+    fn delete_target_group(&self, arn: &str) -> impl Future<Output = CloudResult<()>> + Send;
+
+    fn create_listener(
+        &self,
+        input: &ListenerInput,
+    ) -> impl Future<Output = CloudResult<ObservedListener>> + Send;
+    fn modify_listener(
+        &self,
+        arn: &str,
+        input: &ListenerInput,
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+    fn delete_listener(&self, arn: &str) -> impl Future<Output = CloudResult<()>> + Send;
+
+    /// Adds or overwrites tags on load balancers, listeners or target groups.
+    fn add_tags(
+        &self,
+        arns: &[String],
+        tags: &Tags,
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+    fn remove_tags(
+        &self,
+        arns: &[String],
+        keys: &[String],
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+
+    fn create_security_group(
+        &self,
+        input: &SecurityGroupInput,
+    ) -> impl Future<Output = CloudResult<String>> + Send;
+    fn authorize_ingress(
+        &self,
+        group_id: &str,
+        rules: &[crate::model::IngressRule],
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+    fn revoke_ingress(
+        &self,
+        group_id: &str,
+        rules: &[crate::model::IngressRule],
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+    fn delete_security_group(&self, group_id: &str)
+        -> impl Future<Output = CloudResult<()>> + Send;
+}

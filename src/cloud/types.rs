@@ -1,0 +1,118 @@
+//! What the [`super::Cloud`] port reads and writes, in our own types.
+
+use crate::model::{
+    HealthCheck, IngressRule, IpAddressType, LoadBalancerType, Protocol, Scheme, SubnetMapping,
+    Tags, TargetType,
+};
+
+/// The kinds of ELBv2 resources found by tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaggedKind {
+    LoadBalancer,
+    TargetGroup,
+}
+
+/// A resource found by its tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaggedResource {
+    pub arn: String,
+    pub kind: TaggedKind,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedLoadBalancer {
+    pub arn: String,
+    pub name: String,
+    pub load_balancer_type: LoadBalancerType,
+    pub scheme: Scheme,
+    pub ip_address_type: IpAddressType,
+    pub subnet_mappings: Vec<SubnetMapping>,
+    pub security_groups: Vec<String>,
+    pub dns_name: String,
+    /// `provisioning`, `active`, `failed`.
+    pub state: String,
+}
+
+/// A listener's default action with target groups given by ARN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardAction {
+    pub target_groups: Vec<(String, Option<i32>)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedListener {
+    pub arn: String,
+    pub load_balancer_arn: String,
+    pub port: i32,
+    pub protocol: Protocol,
+    pub default_action: ForwardAction,
+    pub certificates: Vec<String>,
+    pub ssl_policy: Option<String>,
+    pub alpn_policy: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedTargetGroup {
+    pub arn: String,
+    pub name: String,
+    pub target_type: TargetType,
+    pub protocol: Protocol,
+    pub port: i32,
+    pub vpc_id: String,
+    pub health_check: HealthCheck,
+    /// Load balancers whose listeners use it.
+    pub load_balancer_arns: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedSecurityGroup {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub ingress: Vec<IngressRule>,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadBalancerInput {
+    pub name: String,
+    pub load_balancer_type: LoadBalancerType,
+    pub scheme: Scheme,
+    pub ip_address_type: IpAddressType,
+    pub subnet_mappings: Vec<SubnetMapping>,
+    pub security_groups: Vec<String>,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetGroupInput {
+    pub name: String,
+    pub target_type: TargetType,
+    pub protocol: Protocol,
+    pub port: i32,
+    pub ip_address_type: String,
+    pub vpc_id: String,
+    pub health_check: HealthCheck,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerInput {
+    pub load_balancer_arn: String,
+    pub port: i32,
+    pub protocol: Protocol,
+    pub default_action: ForwardAction,
+    pub certificates: Vec<String>,
+    pub ssl_policy: Option<String>,
+    pub alpn_policy: Option<String>,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityGroupInput {
+    pub name: String,
+    pub description: String,
+    pub vpc_id: String,
+    pub tags: Tags,
+}
