@@ -8,14 +8,18 @@
 #![forbid(unsafe_code)]
 
 pub mod annotations;
+pub mod apply;
 pub mod aws_clients;
 pub mod cli;
 pub mod cloud;
 pub mod config;
+pub mod deploy;
 pub mod dry_run;
 pub mod facts;
 pub mod manifests;
 pub mod model;
 pub mod naming;
+pub mod observe;
+pub mod plan;
 pub mod service;
 pub mod subnets;

@@ -85,6 +85,11 @@ pub trait Cloud: Send + Sync {
         &self,
         arns: &[String],
     ) -> impl Future<Output = CloudResult<BTreeMap<String, Tags>>> + Send;
+    /// Security groups by id, with their inbound rules and tags.
+    fn describe_security_groups(
+        &self,
+        group_ids: &[String],
+    ) -> impl Future<Output = CloudResult<Vec<ObservedSecurityGroup>>> + Send;
     /// Security groups of the VPC carrying every one of `tags`, with their inbound rules.
     fn find_security_groups(
         &self,

@@ -382,6 +382,24 @@ impl Cloud for Simulator {
         Ok(found)
     }
 
+    async fn describe_security_groups(
+        &self,
+        group_ids: &[String],
+    ) -> CloudResult<Vec<ObservedSecurityGroup>> {
+        let state = self.begin("DescribeSecurityGroups", false)?;
+        group_ids
+            .iter()
+            .map(|id| match state.security_groups.get(id) {
+                Some(group) => Ok(group.observed.clone()),
+                None => error(
+                    ErrorKind::NotFound,
+                    "DescribeSecurityGroups",
+                    format!("security group {id} not found"),
+                ),
+            })
+            .collect()
+    }
+
     async fn find_security_groups(
         &self,
         vpc_id: &str,

@@ -1,0 +1,367 @@
+//! Apply: carries out a [`Plan`] through the [`Cloud`] port, in order, resolving resource ids to
+//! ARNs as resources appear. It stops at the first failure and keeps no memory: the next
+//! reconcile observes again (creates carry their tags, so whatever was made is found) and plans
+//! only what is left. A delete of something already gone counts as done.
+
+use crate::cloud::{
+    Cloud, CloudError, ErrorKind, ForwardAction, ListenerInput, LoadBalancerInput,
+    SecurityGroupInput, TargetGroupInput,
+};
+use crate::model::{ListenerAction, ListenerSpec, SecurityGroupRef, Stack, Tags};
+use crate::observe::{ObservedStack, StackIdentity};
+use crate::plan::{Change, Plan, LOAD_BALANCER_ID};
+use std::collections::BTreeMap;
+
+/// What exists after a successful apply.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub load_balancer_arn: Option<String>,
+    /// Lower-cased, as it goes into the object's status.
+    pub dns_name: Option<String>,
+    /// By resource id.
+    pub target_group_arns: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{change}: {error}")]
+pub struct ApplyError {
+    pub change: String,
+    #[source]
+    pub error: CloudError,
+}
+
+/// Ids and ARNs known so far in one apply.
+struct Known {
+    load_balancer: Option<(String, String)>,
+    target_groups: BTreeMap<String, String>,
+    listeners: BTreeMap<i32, String>,
+    managed_group: Option<String>,
+    backend_group: Option<String>,
+}
+
+impl Known {
+    fn from_observed(observed: &ObservedStack, plan: &Plan) -> Self {
+        let deleted: Vec<&str> = plan
+            .changes
+            .iter()
+            .filter_map(|change| match change {
+                Change::DeleteLoadBalancer { arn, .. } => Some(arn.as_str()),
+                _ => None,
+            })
+            .collect();
+        let kept = observed.load_balancers.iter().find(|lb| {
+            lb.resource_id.as_deref() == Some(LOAD_BALANCER_ID)
+                && !deleted.contains(&lb.load_balancer.arn.as_str())
+        });
+        Self {
+            load_balancer: kept.map(|lb| {
+                (
+                    lb.load_balancer.arn.clone(),
+                    lb.load_balancer.dns_name.clone(),
+                )
+            }),
+            target_groups: observed
+                .target_groups
+                .iter()
+                .filter_map(|tg| {
+                    tg.resource_id
+                        .clone()
+                        .map(|id| (id, tg.target_group.arn.clone()))
+                })
+                .collect(),
+            listeners: kept
+                .map(|lb| {
+                    lb.listeners
+                        .iter()
+                        .map(|l| (l.port, l.arn.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            managed_group: observed.security_groups.first().map(|g| g.id.clone()),
+            backend_group: observed.backend_security_group.clone(),
+        }
+    }
+
+    fn missing(&self, what: &str) -> CloudError {
+        CloudError::new(
+            ErrorKind::Other,
+            "apply",
+            format!("{what} is not known yet (plan out of order)"),
+        )
+    }
+
+    fn security_groups(&self, refs: &[SecurityGroupRef]) -> Result<Vec<String>, CloudError> {
+        refs.iter()
+            .map(|group| match group {
+                SecurityGroupRef::Managed => self
+                    .managed_group
+                    .clone()
+                    .ok_or_else(|| self.missing("the managed security group")),
+                SecurityGroupRef::Backend => self
+                    .backend_group
+                    .clone()
+                    .ok_or_else(|| self.missing("the backend security group")),
+                SecurityGroupRef::Id(id) => Ok(id.clone()),
+            })
+            .collect()
+    }
+
+    fn load_balancer_arn(&self) -> Result<String, CloudError> {
+        self.load_balancer
+            .as_ref()
+            .map(|(arn, _)| arn.clone())
+            .ok_or_else(|| self.missing("the load balancer"))
+    }
+
+    fn listener_input(&self, spec: &ListenerSpec) -> Result<ListenerInput, CloudError> {
+        let ListenerAction::Forward { target_groups, .. } = &spec.default_action;
+        let targets = target_groups
+            .iter()
+            .map(|t| {
+                self.target_groups
+                    .get(&t.target_group)
+                    .map(|arn| (arn.clone(), t.weight))
+                    .ok_or_else(|| self.missing(&format!("target group {}", t.target_group)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ListenerInput {
+            load_balancer_arn: self.load_balancer_arn()?,
+            port: spec.port,
+            protocol: spec.protocol,
+            default_action: ForwardAction {
+                target_groups: targets,
+            },
+            certificates: spec.certificates.clone(),
+            ssl_policy: spec.ssl_policy.clone(),
+            alpn_policy: spec.alpn_policy.clone(),
+            tags: spec.tags.clone(),
+        })
+    }
+}
+
+fn gone_is_done(outcome: Result<(), CloudError>) -> Result<(), CloudError> {
+    match outcome {
+        Err(error) if error.kind == ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+fn not_in_stack(what: &str) -> CloudError {
+    CloudError::new(
+        ErrorKind::Other,
+        "apply",
+        format!("{what} is not in the desired stack"),
+    )
+}
+
+async fn apply_change(
+    cloud: &impl Cloud,
+    change: &Change,
+    desired: &Stack,
+    context: &ApplyContext<'_>,
+    known: &mut Known,
+) -> Result<(), CloudError> {
+    match change {
+        Change::CreateBackendSecurityGroup { name } => {
+            let mut tags = context.default_tags.clone();
+            tags.extend(context.identity.backend_tags());
+            let input = SecurityGroupInput {
+                name: name.clone(),
+                description: "[k8s] Shared Backend SecurityGroup for LoadBalancer".into(),
+                vpc_id: context.vpc_id.to_string(),
+                tags,
+            };
+            known.backend_group = Some(cloud.create_security_group(&input).await?);
+        }
+        Change::CreateSecurityGroup { .. } => {
+            let spec = desired
+                .security_group
+                .as_ref()
+                .ok_or_else(|| not_in_stack("the managed security group"))?;
+            let input = SecurityGroupInput {
+                name: spec.name.clone(),
+                description: spec.description.clone(),
+                vpc_id: context.vpc_id.to_string(),
+                tags: spec.tags.clone(),
+            };
+            known.managed_group = Some(cloud.create_security_group(&input).await?);
+        }
+        Change::AuthorizeIngress { group_id, rules } => {
+            let group = match group_id {
+                Some(id) => id.clone(),
+                None => known
+                    .managed_group
+                    .clone()
+                    .ok_or_else(|| known.missing("the managed security group"))?,
+            };
+            cloud.authorize_ingress(&group, rules).await?;
+        }
+        Change::RevokeIngress { group_id, rules } => cloud.revoke_ingress(group_id, rules).await?,
+        Change::CreateTargetGroup { resource_id, .. } => {
+            let spec = desired
+                .target_groups
+                .get(resource_id)
+                .ok_or_else(|| not_in_stack(resource_id))?;
+            let input = TargetGroupInput {
+                name: spec.name.clone(),
+                target_type: spec.target_type,
+                protocol: spec.protocol,
+                port: spec.port,
+                ip_address_type: spec.ip_address_type.clone(),
+                vpc_id: spec.vpc_id.clone(),
+                health_check: spec.health_check.clone(),
+                tags: spec.tags.clone(),
+            };
+            let created = cloud.create_target_group(&input).await?;
+            if !spec.attributes.is_empty() {
+                cloud
+                    .modify_target_group_attributes(&created.arn, &spec.attributes)
+                    .await?;
+            }
+            known.target_groups.insert(resource_id.clone(), created.arn);
+        }
+        Change::ModifyTargetGroup { resource_id, arn } => {
+            let spec = desired
+                .target_groups
+                .get(resource_id)
+                .ok_or_else(|| not_in_stack(resource_id))?;
+            cloud.modify_target_group(arn, &spec.health_check).await?;
+        }
+        Change::ModifyTargetGroupAttributes {
+            arn, attributes, ..
+        } => {
+            cloud
+                .modify_target_group_attributes(arn, attributes)
+                .await?
+        }
+        Change::DeleteLoadBalancer { arn, .. } => {
+            gone_is_done(cloud.delete_load_balancer(arn).await)?
+        }
+        Change::CreateLoadBalancer { .. } => {
+            let spec = desired
+                .load_balancer
+                .as_ref()
+                .ok_or_else(|| not_in_stack("the load balancer"))?;
+            let input = LoadBalancerInput {
+                name: spec.name.clone(),
+                load_balancer_type: spec.load_balancer_type,
+                scheme: spec.scheme,
+                ip_address_type: spec.ip_address_type,
+                subnet_mappings: spec.subnet_mappings.clone(),
+                security_groups: known.security_groups(&spec.security_groups)?,
+                tags: spec.tags.clone(),
+            };
+            let created = cloud.create_load_balancer(&input).await?;
+            if !spec.attributes.is_empty() {
+                cloud
+                    .modify_load_balancer_attributes(&created.arn, &spec.attributes)
+                    .await?;
+            }
+            known.load_balancer = Some((created.arn, created.dns_name));
+            known.listeners.clear();
+        }
+        Change::SetSecurityGroups { arn } => {
+            let spec = desired
+                .load_balancer
+                .as_ref()
+                .ok_or_else(|| not_in_stack("the load balancer"))?;
+            cloud
+                .set_security_groups(arn, &known.security_groups(&spec.security_groups)?)
+                .await?;
+        }
+        Change::SetSubnets { arn } => {
+            let spec = desired
+                .load_balancer
+                .as_ref()
+                .ok_or_else(|| not_in_stack("the load balancer"))?;
+            cloud.set_subnets(arn, &spec.subnet_mappings).await?;
+        }
+        Change::SetIpAddressType {
+            arn,
+            ip_address_type,
+        } => cloud.set_ip_address_type(arn, *ip_address_type).await?,
+        Change::ModifyLoadBalancerAttributes { arn, attributes } => {
+            cloud
+                .modify_load_balancer_attributes(arn, attributes)
+                .await?
+        }
+        Change::UpdateTags { arn, add, remove } => {
+            if !add.is_empty() {
+                cloud.add_tags(std::slice::from_ref(arn), add).await?;
+            }
+            if !remove.is_empty() {
+                cloud.remove_tags(std::slice::from_ref(arn), remove).await?;
+            }
+        }
+        Change::DeleteListener { arn, port } => {
+            gone_is_done(cloud.delete_listener(arn).await)?;
+            known.listeners.remove(port);
+        }
+        Change::CreateListener { port } => {
+            let spec = desired
+                .listeners
+                .values()
+                .find(|l| l.port == *port)
+                .ok_or_else(|| not_in_stack(&format!("listener {port}")))?;
+            let created = cloud.create_listener(&known.listener_input(spec)?).await?;
+            known.listeners.insert(*port, created.arn);
+        }
+        Change::ModifyListener { arn, port } => {
+            let spec = desired
+                .listeners
+                .values()
+                .find(|l| l.port == *port)
+                .ok_or_else(|| not_in_stack(&format!("listener {port}")))?;
+            cloud
+                .modify_listener(arn, &known.listener_input(spec)?)
+                .await?;
+        }
+        Change::DeleteTargetGroup { arn, .. } => {
+            gone_is_done(cloud.delete_target_group(arn).await)?
+        }
+        Change::DeleteSecurityGroup { group_id, .. } => {
+            gone_is_done(cloud.delete_security_group(group_id).await)?
+        }
+    }
+    Ok(())
+}
+
+/// What `apply` needs beyond the plan and the stacks.
+pub struct ApplyContext<'a> {
+    pub identity: &'a StackIdentity,
+    pub vpc_id: &'a str,
+    /// `--default-tags`, also put on the shared backend security group.
+    pub default_tags: &'a Tags,
+}
+
+/// Carries out `plan`, which was made from `observed` towards `desired`.
+pub async fn apply(
+    cloud: &impl Cloud,
+    desired: &Stack,
+    observed: &ObservedStack,
+    plan: &Plan,
+    context: &ApplyContext<'_>,
+) -> Result<Applied, ApplyError> {
+    let mut known = Known::from_observed(observed, plan);
+    for change in &plan.changes {
+        apply_change(cloud, change, desired, context, &mut known)
+            .await
+            .map_err(|error| ApplyError {
+                change: change.to_string(),
+                error,
+            })?;
+    }
+    let load_balancer = desired
+        .load_balancer
+        .as_ref()
+        .and(known.load_balancer.clone());
+    Ok(Applied {
+        load_balancer_arn: load_balancer.as_ref().map(|(arn, _)| arn.clone()),
+        dns_name: load_balancer.map(|(_, dns)| dns.to_lowercase()),
+        target_group_arns: known
+            .target_groups
+            .into_iter()
+            .filter(|(id, _)| desired.target_groups.contains_key(id))
+            .collect(),
+    })
+}

@@ -1,0 +1,64 @@
+//! Deploy: the AWS half of one reconcile — observe what AWS holds for a stack, plan the changes
+//! towards the desired stack, apply them. Deleting an owner is deploying its empty stack.
+//!
+//! It does not build the desired stack (the `service` module does) nor write anything back to
+//! Kubernetes (the report step does).
+
+use crate::apply::{apply, Applied, ApplyContext, ApplyError};
+use crate::cloud::{Cloud, CloudError};
+use crate::config::ControllerConfig;
+use crate::model::{SecurityGroupRef, Stack};
+use crate::naming::backend_security_group_name;
+use crate::observe::{observe_stack, StackIdentity};
+use crate::plan::{plan, Plan, PlanContext, PlanError};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeployError {
+    #[error("reading the stack's AWS resources failed: {0}")]
+    Observe(#[source] CloudError),
+    #[error("the stack cannot be planned: {0}")]
+    Plan(#[source] PlanError),
+    #[error("applying the plan failed at {0}")]
+    Apply(#[source] ApplyError),
+}
+
+/// What one deploy did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployed {
+    pub plan: Plan,
+    pub applied: Applied,
+}
+
+/// Takes AWS from whatever it holds for `identity` to `desired`.
+pub async fn deploy_stack(
+    cloud: &impl Cloud,
+    desired: &Stack,
+    identity: &StackIdentity,
+    config: &ControllerConfig,
+) -> Result<Deployed, DeployError> {
+    let wants_backend = desired
+        .load_balancer
+        .as_ref()
+        .is_some_and(|lb| lb.security_groups.contains(&SecurityGroupRef::Backend));
+    let observed = observe_stack(cloud, identity, &config.vpc_id, wants_backend)
+        .await
+        .map_err(DeployError::Observe)?;
+    let backend_name = backend_security_group_name(&config.cluster_name);
+    let context = PlanContext {
+        external_managed_tags: &config.external_managed_tags,
+        backend_security_group_name: &backend_name,
+    };
+    let plan = plan(desired, &observed, &context).map_err(DeployError::Plan)?;
+    let apply_context = ApplyContext {
+        identity,
+        vpc_id: &config.vpc_id,
+        default_tags: &config.default_tags,
+    };
+    let applied = apply(cloud, desired, &observed, &plan, &apply_context)
+        .await
+        .map_err(DeployError::Apply)?;
+    Ok(Deployed { plan, applied })
+}
+
+#[cfg(test)]
+mod tests;

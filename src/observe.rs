@@ -1,0 +1,196 @@
+//! Observe: what AWS holds for one stack, found by the stack's tags — never by memory — and read
+//! with as few calls as the stack's size allows: one tag search for the load balancer and target
+//! groups, then their descriptions, attributes and listeners, and one read of the security
+//! groups attached to the load balancer. How many other load balancers the account holds does
+//! not change the number of calls.
+//!
+//! Reads only; deciding what to change is `plan`'s job.
+
+use crate::cloud::{
+    Cloud, CloudResult, ObservedListener, ObservedLoadBalancer, ObservedSecurityGroup,
+    ObservedTargetGroup, TaggedKind,
+};
+use crate::model::Tags;
+use std::collections::BTreeMap;
+
+pub const CLUSTER_TAG: &str = "elbv2.k8s.aws/cluster";
+pub const BACKEND_RESOURCE_TAG: &str = "elbv2.k8s.aws/resource";
+pub const BACKEND_RESOURCE_VALUE: &str = "backend-sg";
+
+/// How one stack's resources are tagged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackIdentity {
+    pub cluster_name: String,
+    /// `service.k8s.aws/stack` or `ingress.k8s.aws/stack`.
+    pub stack_tag_key: String,
+    pub stack_id: String,
+    /// `service.k8s.aws/resource` or `ingress.k8s.aws/resource`.
+    pub resource_tag_key: String,
+}
+
+impl StackIdentity {
+    pub fn for_service(cluster_name: &str, stack_id: &str) -> Self {
+        Self {
+            cluster_name: cluster_name.to_string(),
+            stack_tag_key: "service.k8s.aws/stack".into(),
+            stack_id: stack_id.to_string(),
+            resource_tag_key: "service.k8s.aws/resource".into(),
+        }
+    }
+
+    /// The tags every resource of the stack carries.
+    pub fn tags(&self) -> Tags {
+        Tags::from([
+            (CLUSTER_TAG.to_string(), self.cluster_name.clone()),
+            (self.stack_tag_key.clone(), self.stack_id.clone()),
+        ])
+    }
+
+    pub fn backend_tags(&self) -> Tags {
+        Tags::from([
+            (CLUSTER_TAG.to_string(), self.cluster_name.clone()),
+            (
+                BACKEND_RESOURCE_TAG.to_string(),
+                BACKEND_RESOURCE_VALUE.to_string(),
+            ),
+        ])
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadBalancerState {
+    pub load_balancer: ObservedLoadBalancer,
+    pub resource_id: Option<String>,
+    pub tags: Tags,
+    pub attributes: BTreeMap<String, String>,
+    pub listeners: Vec<ObservedListener>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetGroupState {
+    pub target_group: ObservedTargetGroup,
+    pub resource_id: Option<String>,
+    pub tags: Tags,
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// Everything AWS holds for one stack.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObservedStack {
+    pub load_balancers: Vec<LoadBalancerState>,
+    pub target_groups: Vec<TargetGroupState>,
+    /// Security groups carrying the stack's tags (the managed group).
+    pub security_groups: Vec<ObservedSecurityGroup>,
+    /// The cluster's shared backend security group, when it exists.
+    pub backend_security_group: Option<String>,
+}
+
+impl ObservedStack {
+    pub fn is_empty(&self) -> bool {
+        self.load_balancers.is_empty()
+            && self.target_groups.is_empty()
+            && self.security_groups.is_empty()
+    }
+}
+
+fn classify_security_groups(
+    identity: &StackIdentity,
+    groups: Vec<ObservedSecurityGroup>,
+    observed: &mut ObservedStack,
+) {
+    let stack_tags = identity.tags();
+    let backend_tags = identity.backend_tags();
+    let carries = |group: &ObservedSecurityGroup, tags: &Tags| {
+        tags.iter().all(|(k, v)| group.tags.get(k) == Some(v))
+    };
+    for group in groups {
+        if carries(&group, &backend_tags) {
+            observed.backend_security_group = Some(group.id.clone());
+        } else if carries(&group, &stack_tags) {
+            observed.security_groups.push(group);
+        }
+    }
+}
+
+/// Reads the stack identified by `identity` in `vpc_id`. `wants_backend_group` asks for the shared
+/// backend security group to be looked up when no load balancer shows it.
+pub async fn observe_stack(
+    cloud: &impl Cloud,
+    identity: &StackIdentity,
+    vpc_id: &str,
+    wants_backend_group: bool,
+) -> CloudResult<ObservedStack> {
+    let mut observed = ObservedStack::default();
+    let tagged = cloud.find_tagged(&identity.tags()).await?;
+    let resource_id = |tags: &Tags| tags.get(&identity.resource_tag_key).cloned();
+    let (load_balancers, target_groups): (Vec<_>, Vec<_>) = tagged
+        .into_iter()
+        .partition(|r| r.kind == TaggedKind::LoadBalancer);
+
+    if !load_balancers.is_empty() {
+        let arns: Vec<String> = load_balancers.iter().map(|r| r.arn.clone()).collect();
+        for load_balancer in cloud.describe_load_balancers(&arns).await? {
+            let tags = load_balancers
+                .iter()
+                .find(|r| r.arn == load_balancer.arn)
+                .map(|r| r.tags.clone())
+                .unwrap_or_default();
+            let attributes = cloud
+                .describe_load_balancer_attributes(&load_balancer.arn)
+                .await?;
+            let listeners = cloud.describe_listeners(&load_balancer.arn).await?;
+            observed.load_balancers.push(LoadBalancerState {
+                resource_id: resource_id(&tags),
+                load_balancer,
+                tags,
+                attributes,
+                listeners,
+            });
+        }
+    }
+    if !target_groups.is_empty() {
+        let arns: Vec<String> = target_groups.iter().map(|r| r.arn.clone()).collect();
+        for target_group in cloud.describe_target_groups(&arns).await? {
+            let tags = target_groups
+                .iter()
+                .find(|r| r.arn == target_group.arn)
+                .map(|r| r.tags.clone())
+                .unwrap_or_default();
+            let attributes = cloud
+                .describe_target_group_attributes(&target_group.arn)
+                .await?;
+            observed.target_groups.push(TargetGroupState {
+                resource_id: resource_id(&tags),
+                target_group,
+                tags,
+                attributes,
+            });
+        }
+    }
+
+    let attached: Vec<String> = observed
+        .load_balancers
+        .iter()
+        .flat_map(|lb| lb.load_balancer.security_groups.clone())
+        .collect();
+    if attached.is_empty() {
+        let groups = cloud.find_security_groups(vpc_id, &identity.tags()).await?;
+        classify_security_groups(identity, groups, &mut observed);
+        if wants_backend_group {
+            let backend = cloud
+                .find_security_groups(vpc_id, &identity.backend_tags())
+                .await?;
+            classify_security_groups(identity, backend, &mut observed);
+        }
+    } else {
+        let groups = cloud.describe_security_groups(&attached).await?;
+        classify_security_groups(identity, groups, &mut observed);
+        if wants_backend_group && observed.backend_security_group.is_none() {
+            let backend = cloud
+                .find_security_groups(vpc_id, &identity.backend_tags())
+                .await?;
+            classify_security_groups(identity, backend, &mut observed);
+        }
+    }
+    Ok(observed)
+}

@@ -1,0 +1,453 @@
+//! Plan: the ordered changes that take what AWS holds (an [`ObservedStack`]) to what a stack wants
+//! (a [`Stack`]). Pure and deterministic; its `Display` is one line per change, which is also the
+//! dry run's "plan of changes".
+//!
+//! Order, as upstream deploys: security groups; target groups (create, modify); the load balancer
+//! (a replaced one is deleted first, then created or updated); listeners (delete, create, modify);
+//! then target groups no longer wanted, and last the managed security group. Unchanged resources
+//! get no change at all. What is only modified in place is never replaced: a load balancer is
+//! replaced only when its type or scheme differs, a target group only when its target type or
+//! protocol does.
+
+mod tags;
+
+use crate::model::{
+    IngressRule, IpAddressType, ListenerAction, ListenerSpec, SecurityGroupRef, Stack, Tags,
+};
+use crate::observe::{ObservedStack, TargetGroupState};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+pub use tags::tag_changes;
+
+/// The resource id of a stack's load balancer.
+pub const LOAD_BALANCER_ID: &str = "LoadBalancer";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "change", rename_all = "camelCase")]
+pub enum Change {
+    CreateBackendSecurityGroup {
+        name: String,
+    },
+    CreateSecurityGroup {
+        name: String,
+    },
+    /// `group_id` is `None` for the managed group created earlier in the same plan.
+    AuthorizeIngress {
+        group_id: Option<String>,
+        rules: Vec<IngressRule>,
+    },
+    RevokeIngress {
+        group_id: String,
+        rules: Vec<IngressRule>,
+    },
+    CreateTargetGroup {
+        resource_id: String,
+        name: String,
+    },
+    ModifyTargetGroup {
+        resource_id: String,
+        arn: String,
+    },
+    ModifyTargetGroupAttributes {
+        resource_id: String,
+        arn: String,
+        attributes: BTreeMap<String, String>,
+    },
+    DeleteLoadBalancer {
+        arn: String,
+        name: String,
+        reason: String,
+    },
+    CreateLoadBalancer {
+        name: String,
+    },
+    SetSecurityGroups {
+        arn: String,
+    },
+    SetSubnets {
+        arn: String,
+    },
+    SetIpAddressType {
+        arn: String,
+        ip_address_type: IpAddressType,
+    },
+    ModifyLoadBalancerAttributes {
+        arn: String,
+        attributes: BTreeMap<String, String>,
+    },
+    UpdateTags {
+        arn: String,
+        add: Tags,
+        remove: Vec<String>,
+    },
+    DeleteListener {
+        arn: String,
+        port: i32,
+    },
+    CreateListener {
+        port: i32,
+    },
+    ModifyListener {
+        arn: String,
+        port: i32,
+    },
+    DeleteTargetGroup {
+        arn: String,
+        name: String,
+    },
+    DeleteSecurityGroup {
+        group_id: String,
+        name: String,
+    },
+}
+
+impl Change {
+    pub fn is_delete(&self) -> bool {
+        matches!(
+            self,
+            Self::DeleteLoadBalancer { .. }
+                | Self::DeleteListener { .. }
+                | Self::DeleteTargetGroup { .. }
+                | Self::DeleteSecurityGroup { .. }
+        )
+    }
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::CreateBackendSecurityGroup { name } => {
+                write!(formatter, "create shared backend security group {name}")
+            }
+            Self::CreateSecurityGroup { name } => write!(formatter, "create security group {name}"),
+            Self::AuthorizeIngress { group_id, rules } => {
+                write!(
+                    formatter,
+                    "allow {} inbound rule(s) on {}",
+                    rules.len(),
+                    group_id.as_deref().unwrap_or("the managed security group")
+                )
+            }
+            Self::RevokeIngress { group_id, rules } => write!(
+                formatter,
+                "revoke {} inbound rule(s) on {group_id}",
+                rules.len()
+            ),
+            Self::CreateTargetGroup { resource_id, name } => {
+                write!(formatter, "create target group {name} ({resource_id})")
+            }
+            Self::ModifyTargetGroup { resource_id, .. } => write!(
+                formatter,
+                "modify health check of target group {resource_id}"
+            ),
+            Self::ModifyTargetGroupAttributes {
+                resource_id,
+                attributes,
+                ..
+            } => {
+                write!(
+                    formatter,
+                    "set attributes {attributes:?} on target group {resource_id}"
+                )
+            }
+            Self::DeleteLoadBalancer { name, reason, .. } => {
+                write!(formatter, "delete load balancer {name} ({reason})")
+            }
+            Self::CreateLoadBalancer { name } => write!(formatter, "create load balancer {name}"),
+            Self::SetSecurityGroups { .. } => {
+                write!(formatter, "set the load balancer's security groups")
+            }
+            Self::SetSubnets { .. } => write!(formatter, "set the load balancer's subnets"),
+            Self::SetIpAddressType {
+                ip_address_type, ..
+            } => write!(
+                formatter,
+                "set the load balancer's IP address type to {}",
+                ip_address_type.as_str()
+            ),
+            Self::ModifyLoadBalancerAttributes { attributes, .. } => {
+                write!(formatter, "set load balancer attributes {attributes:?}")
+            }
+            Self::UpdateTags { arn, add, remove } => {
+                write!(formatter, "retag {arn}: set {add:?}, remove {remove:?}")
+            }
+            Self::DeleteListener { port, .. } => write!(formatter, "delete listener {port}"),
+            Self::CreateListener { port } => write!(formatter, "create listener {port}"),
+            Self::ModifyListener { port, .. } => write!(formatter, "modify listener {port}"),
+            Self::DeleteTargetGroup { name, .. } => write!(formatter, "delete target group {name}"),
+            Self::DeleteSecurityGroup { name, .. } => {
+                write!(formatter, "delete security group {name}")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for change in &self.changes {
+            writeln!(formatter, "{change}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What `plan` needs beyond the two stacks.
+pub struct PlanContext<'a> {
+    /// Tag keys never added or removed by the controller.
+    pub external_managed_tags: &'a BTreeSet<String>,
+    /// The name of the shared backend security group, created when a stack needs it.
+    pub backend_security_group_name: &'a str,
+}
+
+/// Why the stack cannot be planned: AWS holds something tagged as ours that we cannot place.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PlanError(pub String);
+
+fn kept_target_groups<'a>(
+    desired: &Stack,
+    observed: &'a ObservedStack,
+) -> BTreeMap<String, &'a TargetGroupState> {
+    let mut kept = BTreeMap::new();
+    for (id, spec) in &desired.target_groups {
+        let found = observed
+            .target_groups
+            .iter()
+            .find(|state| state.resource_id.as_deref() == Some(id.as_str()));
+        if let Some(state) = found {
+            let replace = state.target_group.target_type != spec.target_type
+                || state.target_group.protocol != spec.protocol;
+            if !replace {
+                kept.insert(id.clone(), state);
+            }
+        }
+    }
+    kept
+}
+
+fn plan_security_groups(
+    desired: &Stack,
+    observed: &ObservedStack,
+    context: &PlanContext,
+    changes: &mut Vec<Change>,
+) {
+    let wants_backend = desired
+        .load_balancer
+        .as_ref()
+        .is_some_and(|lb| lb.security_groups.contains(&SecurityGroupRef::Backend));
+    if wants_backend && observed.backend_security_group.is_none() {
+        changes.push(Change::CreateBackendSecurityGroup {
+            name: context.backend_security_group_name.to_string(),
+        });
+    }
+    let Some(spec) = &desired.security_group else {
+        return;
+    };
+    match observed.security_groups.first() {
+        None => {
+            changes.push(Change::CreateSecurityGroup {
+                name: spec.name.clone(),
+            });
+            if !spec.ingress.is_empty() {
+                changes.push(Change::AuthorizeIngress {
+                    group_id: None,
+                    rules: spec.ingress.clone(),
+                });
+            }
+        }
+        Some(group) => {
+            let missing: Vec<IngressRule> = spec
+                .ingress
+                .iter()
+                .filter(|r| !group.ingress.contains(r))
+                .cloned()
+                .collect();
+            let extra: Vec<IngressRule> = group
+                .ingress
+                .iter()
+                .filter(|r| !spec.ingress.contains(r))
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                changes.push(Change::AuthorizeIngress {
+                    group_id: Some(group.id.clone()),
+                    rules: missing,
+                });
+            }
+            if !extra.is_empty() {
+                changes.push(Change::RevokeIngress {
+                    group_id: group.id.clone(),
+                    rules: extra,
+                });
+            }
+        }
+    }
+}
+
+fn changed_attributes(
+    desired: &BTreeMap<String, String>,
+    observed: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    desired
+        .iter()
+        .filter(|(key, value)| observed.get(*key) != Some(*value))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn plan_target_groups(
+    desired: &Stack,
+    kept: &BTreeMap<String, &TargetGroupState>,
+    context: &PlanContext,
+    changes: &mut Vec<Change>,
+) {
+    for (id, spec) in &desired.target_groups {
+        let Some(state) = kept.get(id) else {
+            changes.push(Change::CreateTargetGroup {
+                resource_id: id.clone(),
+                name: spec.name.clone(),
+            });
+            continue;
+        };
+        let arn = state.target_group.arn.clone();
+        if state.target_group.health_check != spec.health_check {
+            changes.push(Change::ModifyTargetGroup {
+                resource_id: id.clone(),
+                arn: arn.clone(),
+            });
+        }
+        let attributes = changed_attributes(&spec.attributes, &state.attributes);
+        if !attributes.is_empty() {
+            changes.push(Change::ModifyTargetGroupAttributes {
+                resource_id: id.clone(),
+                arn: arn.clone(),
+                attributes,
+            });
+        }
+        if let Some(change) =
+            tag_changes(&arn, &spec.tags, &state.tags, context.external_managed_tags)
+        {
+            changes.push(change);
+        }
+    }
+}
+
+/// The target-group ARNs a desired listener forwards to, when all of them already exist.
+fn resolved_forward(
+    listener: &ListenerSpec,
+    kept: &BTreeMap<String, &TargetGroupState>,
+) -> Option<Vec<(String, Option<i32>)>> {
+    let ListenerAction::Forward { target_groups, .. } = &listener.default_action;
+    target_groups
+        .iter()
+        .map(|t| {
+            kept.get(&t.target_group)
+                .map(|state| (state.target_group.arn.clone(), t.weight))
+        })
+        .collect()
+}
+
+/// Plans the changes from `observed` to `desired`.
+pub fn plan(
+    desired: &Stack,
+    observed: &ObservedStack,
+    context: &PlanContext,
+) -> Result<Plan, PlanError> {
+    if let Some(untagged) = observed
+        .load_balancers
+        .iter()
+        .find(|lb| lb.resource_id.is_none())
+    {
+        return Err(PlanError(format!(
+            "load balancer {} carries the stack's tags but no resource id tag",
+            untagged.load_balancer.arn
+        )));
+    }
+    let mut changes = Vec::new();
+    plan_security_groups(desired, observed, context, &mut changes);
+    let kept = kept_target_groups(desired, observed);
+    plan_target_groups(desired, &kept, context, &mut changes);
+
+    let mut current = None;
+    for state in &observed.load_balancers {
+        let wanted = desired.load_balancer.as_ref().filter(|_| {
+            state.resource_id.as_deref() == Some(LOAD_BALANCER_ID) && current.is_none()
+        });
+        match wanted {
+            Some(spec)
+                if spec.load_balancer_type == state.load_balancer.load_balancer_type
+                    && spec.scheme == state.load_balancer.scheme =>
+            {
+                current = Some(state);
+            }
+            Some(_) => changes.push(Change::DeleteLoadBalancer {
+                arn: state.load_balancer.arn.clone(),
+                name: state.load_balancer.name.clone(),
+                reason: "its type or scheme changed: replaced".into(),
+            }),
+            None => changes.push(Change::DeleteLoadBalancer {
+                arn: state.load_balancer.arn.clone(),
+                name: state.load_balancer.name.clone(),
+                reason: "no longer wanted".into(),
+            }),
+        }
+    }
+    if let Some(spec) = &desired.load_balancer {
+        match current {
+            None => {
+                changes.push(Change::CreateLoadBalancer {
+                    name: spec.name.clone(),
+                });
+                changes.extend(
+                    desired
+                        .listeners
+                        .values()
+                        .map(|l| Change::CreateListener { port: l.port }),
+                );
+            }
+            Some(state) => {
+                load_balancer::plan_update(spec, state, observed, context, &mut changes);
+                load_balancer::plan_listeners(desired, state, &kept, &mut changes);
+            }
+        }
+    }
+    for state in &observed.target_groups {
+        let still_used = state.resource_id.as_ref().is_some_and(|id| {
+            kept.get(id)
+                .is_some_and(|k| k.target_group.arn == state.target_group.arn)
+        });
+        if !still_used {
+            changes.push(Change::DeleteTargetGroup {
+                arn: state.target_group.arn.clone(),
+                name: state.target_group.name.clone(),
+            });
+        }
+    }
+    if desired.security_group.is_none() {
+        for group in &observed.security_groups {
+            changes.push(Change::DeleteSecurityGroup {
+                group_id: group.id.clone(),
+                name: group.name.clone(),
+            });
+        }
+    }
+    Ok(Plan { changes })
+}
+
+mod load_balancer;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,103 @@
+//! Updates of a kept load balancer and its listeners: security groups, subnets, IP address type,
+//! attributes (listed keys only), tags; listeners matched by port, modified in place.
+
+use super::{changed_attributes, resolved_forward, tag_changes, Change, PlanContext};
+use crate::model::{LoadBalancerSpec, SecurityGroupRef, Stack};
+use crate::observe::{LoadBalancerState, ObservedStack, TargetGroupState};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The security-group ids a desired load balancer would have now; `None` when one is yet to be created.
+fn resolved_security_groups(
+    spec: &LoadBalancerSpec,
+    observed: &ObservedStack,
+) -> Option<Vec<String>> {
+    spec.security_groups
+        .iter()
+        .map(|group| match group {
+            SecurityGroupRef::Managed => observed.security_groups.first().map(|g| g.id.clone()),
+            SecurityGroupRef::Backend => observed.backend_security_group.clone(),
+            SecurityGroupRef::Id(id) => Some(id.clone()),
+        })
+        .collect()
+}
+
+pub(super) fn plan_update(
+    spec: &LoadBalancerSpec,
+    state: &LoadBalancerState,
+    observed: &ObservedStack,
+    context: &PlanContext,
+    changes: &mut Vec<Change>,
+) {
+    let current = &state.load_balancer;
+    let arn = current.arn.clone();
+    let groups_now: BTreeSet<&String> = current.security_groups.iter().collect();
+    let groups_match = resolved_security_groups(spec, observed)
+        .is_some_and(|wanted| wanted.iter().collect::<BTreeSet<_>>() == groups_now);
+    if !groups_match {
+        changes.push(Change::SetSecurityGroups { arn: arn.clone() });
+    }
+    let subnets_now: BTreeSet<&String> = current
+        .subnet_mappings
+        .iter()
+        .map(|m| &m.subnet_id)
+        .collect();
+    let subnets_wanted: BTreeSet<&String> =
+        spec.subnet_mappings.iter().map(|m| &m.subnet_id).collect();
+    if subnets_now != subnets_wanted {
+        changes.push(Change::SetSubnets { arn: arn.clone() });
+    }
+    if current.ip_address_type != spec.ip_address_type {
+        changes.push(Change::SetIpAddressType {
+            arn: arn.clone(),
+            ip_address_type: spec.ip_address_type,
+        });
+    }
+    let attributes = changed_attributes(&spec.attributes, &state.attributes);
+    if !attributes.is_empty() {
+        changes.push(Change::ModifyLoadBalancerAttributes {
+            arn: arn.clone(),
+            attributes,
+        });
+    }
+    if let Some(change) = tag_changes(&arn, &spec.tags, &state.tags, context.external_managed_tags)
+    {
+        changes.push(change);
+    }
+}
+
+pub(super) fn plan_listeners(
+    desired: &Stack,
+    state: &LoadBalancerState,
+    kept: &BTreeMap<String, &TargetGroupState>,
+    changes: &mut Vec<Change>,
+) {
+    let wanted_ports: BTreeSet<i32> = desired.listeners.values().map(|l| l.port).collect();
+    for listener in &state.listeners {
+        if !wanted_ports.contains(&listener.port) {
+            changes.push(Change::DeleteListener {
+                arn: listener.arn.clone(),
+                port: listener.port,
+            });
+        }
+    }
+    for spec in desired.listeners.values() {
+        let Some(current) = state.listeners.iter().find(|l| l.port == spec.port) else {
+            changes.push(Change::CreateListener { port: spec.port });
+            continue;
+        };
+        let forward_matches = resolved_forward(spec, kept)
+            .is_some_and(|targets| targets == current.default_action.target_groups);
+        let alpn_matches = spec.alpn_policy.is_none() || spec.alpn_policy == current.alpn_policy;
+        let same = current.protocol == spec.protocol
+            && forward_matches
+            && current.certificates == spec.certificates
+            && current.ssl_policy == spec.ssl_policy
+            && alpn_matches;
+        if !same {
+            changes.push(Change::ModifyListener {
+                arn: current.arn.clone(),
+                port: spec.port,
+            });
+        }
+    }
+}
