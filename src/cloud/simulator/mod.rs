@@ -1,0 +1,386 @@
+//! An in-memory AWS for pipeline tests and benchmarks. Unlike moto it enforces the rules our
+//! ordering depends on: create is idempotent for identical input and a conflict otherwise; a
+//! target group used by a listener, or a security group attached to a load balancer, cannot be
+//! deleted; listener ports are unique per load balancer; subnets must be in distinct zones (two
+//! at least for an ALB); deletion protection blocks deletes. ARNs and DNS names are deterministic.
+//!
+//! Failures can be injected ("fail the Nth next call of operation X with kind K"), and every call
+//! is recorded in [`CallLog`].
+
+mod load_balancers;
+mod security_groups;
+mod target_groups;
+
+use super::*;
+use crate::facts::Subnet;
+use crate::model::{HealthCheck, IngressRule, IpAddressType, LoadBalancerType, SubnetMapping};
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+const ARN_PREFIX: &str = "arn:aws:elasticloadbalancing:us-west-2:123456789012";
+
+#[derive(Debug, Clone)]
+struct StoredLoadBalancer {
+    observed: ObservedLoadBalancer,
+    attributes: BTreeMap<String, String>,
+    tags: Tags,
+}
+
+#[derive(Debug, Clone)]
+struct StoredListener {
+    observed: ObservedListener,
+    tags: Tags,
+}
+
+#[derive(Debug, Clone)]
+struct StoredTargetGroup {
+    observed: ObservedTargetGroup,
+    attributes: BTreeMap<String, String>,
+    tags: Tags,
+}
+
+#[derive(Debug, Clone)]
+struct StoredSecurityGroup {
+    observed: ObservedSecurityGroup,
+    vpc_id: String,
+}
+
+struct InjectedFailure {
+    operation: String,
+    remaining: usize,
+    kind: ErrorKind,
+}
+
+#[derive(Default)]
+struct State {
+    counter: u64,
+    subnets: Vec<Subnet>,
+    load_balancers: BTreeMap<String, StoredLoadBalancer>,
+    listeners: BTreeMap<String, StoredListener>,
+    target_groups: BTreeMap<String, StoredTargetGroup>,
+    security_groups: BTreeMap<String, StoredSecurityGroup>,
+    failures: Vec<InjectedFailure>,
+}
+
+impl State {
+    fn next_id(&mut self) -> String {
+        self.counter += 1;
+        format!("{:016x}", self.counter)
+    }
+
+    fn find_tags_mut(&mut self, arn: &str) -> Option<&mut Tags> {
+        if let Some(lb) = self.load_balancers.get_mut(arn) {
+            return Some(&mut lb.tags);
+        }
+        if let Some(listener) = self.listeners.get_mut(arn) {
+            return Some(&mut listener.tags);
+        }
+        self.target_groups.get_mut(arn).map(|tg| &mut tg.tags)
+    }
+
+    fn target_group_users(&self, target_group_arn: &str) -> Vec<String> {
+        let users: BTreeSet<String> = self
+            .listeners
+            .values()
+            .filter(|l| {
+                l.observed
+                    .default_action
+                    .target_groups
+                    .iter()
+                    .any(|(arn, _)| arn == target_group_arn)
+            })
+            .map(|l| l.observed.load_balancer_arn.clone())
+            .collect();
+        users.into_iter().collect()
+    }
+}
+
+#[derive(Default)]
+pub struct Simulator {
+    state: Mutex<State>,
+    pub calls: CallLog,
+}
+
+fn has_all_tags(tags: &Tags, wanted: &Tags) -> bool {
+    wanted
+        .iter()
+        .all(|(key, value)| tags.get(key) == Some(value))
+}
+
+fn error<T>(kind: ErrorKind, operation: &str, message: impl Into<String>) -> CloudResult<T> {
+    Err(CloudError::new(kind, operation, message))
+}
+
+impl Simulator {
+    /// A simulator that knows the VPC's subnets (for the zone rules of load balancers).
+    pub fn with_subnets(subnets: Vec<Subnet>) -> Self {
+        let simulator = Self::default();
+        simulator.lock().subnets = subnets;
+        simulator
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Makes the `nth` next call (1 = the very next) of `operation` fail with `kind`.
+    pub fn fail_call(&self, operation: &str, nth: usize, kind: ErrorKind) {
+        self.lock().failures.push(InjectedFailure {
+            operation: operation.to_string(),
+            remaining: nth.max(1),
+            kind,
+        });
+    }
+
+    /// Records the call and fires an injected failure when one is due.
+    fn begin(
+        &self,
+        operation: &'static str,
+        write: bool,
+    ) -> CloudResult<std::sync::MutexGuard<'_, State>> {
+        self.calls.record(operation, write);
+        let mut state = self.lock();
+        let mut fired = None;
+        for failure in state
+            .failures
+            .iter_mut()
+            .filter(|f| f.operation == operation)
+        {
+            failure.remaining -= 1;
+            if failure.remaining == 0 {
+                fired = Some(failure.kind);
+            }
+        }
+        state.failures.retain(|f| f.remaining > 0);
+        match fired {
+            Some(kind) => error(kind, operation, "injected failure"),
+            None => Ok(state),
+        }
+    }
+
+    // Views for assertions.
+
+    pub fn load_balancer_names(&self) -> Vec<String> {
+        self.lock()
+            .load_balancers
+            .values()
+            .map(|lb| lb.observed.name.clone())
+            .collect()
+    }
+
+    pub fn target_group_names(&self) -> Vec<String> {
+        self.lock()
+            .target_groups
+            .values()
+            .map(|tg| tg.observed.name.clone())
+            .collect()
+    }
+
+    pub fn listener_ports(&self) -> Vec<i32> {
+        self.lock()
+            .listeners
+            .values()
+            .map(|l| l.observed.port)
+            .collect()
+    }
+
+    pub fn security_group_names(&self) -> Vec<String> {
+        self.lock()
+            .security_groups
+            .values()
+            .map(|g| g.observed.name.clone())
+            .collect()
+    }
+
+    pub fn load_balancer_attributes_by_name(&self, name: &str) -> Option<BTreeMap<String, String>> {
+        self.lock()
+            .load_balancers
+            .values()
+            .find(|lb| lb.observed.name == name)
+            .map(|lb| lb.attributes.clone())
+    }
+
+    pub fn target_group_attributes_by_name(&self, name: &str) -> Option<BTreeMap<String, String>> {
+        self.lock()
+            .target_groups
+            .values()
+            .find(|tg| tg.observed.name == name)
+            .map(|tg| tg.attributes.clone())
+    }
+}
+
+impl Cloud for Simulator {
+    async fn find_tagged(&self, tags: &Tags) -> CloudResult<Vec<TaggedResource>> {
+        self.begin("GetResources", false)?.find_tagged(tags)
+    }
+
+    async fn describe_load_balancers(
+        &self,
+        arns: &[String],
+    ) -> CloudResult<Vec<ObservedLoadBalancer>> {
+        self.begin("DescribeLoadBalancers", false)?
+            .describe_load_balancers(arns)
+    }
+
+    async fn describe_load_balancer_attributes(
+        &self,
+        arn: &str,
+    ) -> CloudResult<BTreeMap<String, String>> {
+        self.begin("DescribeLoadBalancerAttributes", false)?
+            .describe_load_balancer_attributes(arn)
+    }
+
+    async fn describe_listeners(
+        &self,
+        load_balancer_arn: &str,
+    ) -> CloudResult<Vec<ObservedListener>> {
+        self.begin("DescribeListeners", false)?
+            .describe_listeners(load_balancer_arn)
+    }
+
+    async fn describe_target_groups(
+        &self,
+        arns: &[String],
+    ) -> CloudResult<Vec<ObservedTargetGroup>> {
+        self.begin("DescribeTargetGroups", false)?
+            .describe_target_groups(arns)
+    }
+
+    async fn describe_target_group_attributes(
+        &self,
+        arn: &str,
+    ) -> CloudResult<BTreeMap<String, String>> {
+        self.begin("DescribeTargetGroupAttributes", false)?
+            .describe_target_group_attributes(arn)
+    }
+
+    async fn describe_tags(&self, arns: &[String]) -> CloudResult<BTreeMap<String, Tags>> {
+        self.begin("DescribeTags", false)?.describe_tags(arns)
+    }
+
+    async fn describe_security_groups(
+        &self,
+        group_ids: &[String],
+    ) -> CloudResult<Vec<ObservedSecurityGroup>> {
+        self.begin("DescribeSecurityGroups", false)?
+            .describe_security_groups(group_ids)
+    }
+
+    async fn find_security_groups(
+        &self,
+        vpc_id: &str,
+        tags: &Tags,
+    ) -> CloudResult<Vec<ObservedSecurityGroup>> {
+        self.begin("DescribeSecurityGroups", false)?
+            .find_security_groups(vpc_id, tags)
+    }
+
+    async fn create_load_balancer(
+        &self,
+        input: &LoadBalancerInput,
+    ) -> CloudResult<ObservedLoadBalancer> {
+        self.begin("CreateLoadBalancer", true)?
+            .create_load_balancer(input)
+    }
+
+    async fn delete_load_balancer(&self, arn: &str) -> CloudResult<()> {
+        self.begin("DeleteLoadBalancer", true)?
+            .delete_load_balancer(arn)
+    }
+
+    async fn modify_load_balancer_attributes(
+        &self,
+        arn: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> CloudResult<()> {
+        self.begin("ModifyLoadBalancerAttributes", true)?
+            .modify_load_balancer_attributes(arn, attributes)
+    }
+
+    async fn set_security_groups(&self, arn: &str, group_ids: &[String]) -> CloudResult<()> {
+        self.begin("SetSecurityGroups", true)?
+            .set_security_groups(arn, group_ids)
+    }
+
+    async fn set_subnets(&self, arn: &str, mappings: &[SubnetMapping]) -> CloudResult<()> {
+        self.begin("SetSubnets", true)?.set_subnets(arn, mappings)
+    }
+
+    async fn set_ip_address_type(
+        &self,
+        arn: &str,
+        ip_address_type: IpAddressType,
+    ) -> CloudResult<()> {
+        self.begin("SetIpAddressType", true)?.set_ip_address_type(arn, ip_address_type)
+    }
+
+    async fn create_target_group(
+        &self,
+        input: &TargetGroupInput,
+    ) -> CloudResult<ObservedTargetGroup> {
+        self.begin("CreateTargetGroup", true)?
+            .create_target_group(input)
+    }
+
+    async fn modify_target_group(&self, arn: &str, health_check: &HealthCheck) -> CloudResult<()> {
+        self.begin("ModifyTargetGroup", true)?
+            .modify_target_group(arn, health_check)
+    }
+
+    async fn modify_target_group_attributes(
+        &self,
+        arn: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> CloudResult<()> {
+        self.begin("ModifyTargetGroupAttributes", true)?
+            .modify_target_group_attributes(arn, attributes)
+    }
+
+    async fn delete_target_group(&self, arn: &str) -> CloudResult<()> {
+        self.begin("DeleteTargetGroup", true)?
+            .delete_target_group(arn)
+    }
+
+    async fn create_listener(&self, input: &ListenerInput) -> CloudResult<ObservedListener> {
+        self.begin("CreateListener", true)?.create_listener(input)
+    }
+
+    async fn modify_listener(&self, arn: &str, input: &ListenerInput) -> CloudResult<()> {
+        self.begin("ModifyListener", true)?
+            .modify_listener(arn, input)
+    }
+
+    async fn delete_listener(&self, arn: &str) -> CloudResult<()> {
+        self.begin("DeleteListener", true)?.delete_listener(arn)
+    }
+
+    async fn add_tags(&self, arns: &[String], tags: &Tags) -> CloudResult<()> {
+        self.begin("AddTags", true)?.add_tags(arns, tags)
+    }
+
+    async fn remove_tags(&self, arns: &[String], keys: &[String]) -> CloudResult<()> {
+        self.begin("RemoveTags", true)?.remove_tags(arns, keys)
+    }
+
+    async fn create_security_group(&self, input: &SecurityGroupInput) -> CloudResult<String> {
+        self.begin("CreateSecurityGroup", true)?
+            .create_security_group(input)
+    }
+
+    async fn authorize_ingress(&self, group_id: &str, rules: &[IngressRule]) -> CloudResult<()> {
+        self.begin("AuthorizeSecurityGroupIngress", true)?
+            .authorize_ingress(group_id, rules)
+    }
+
+    async fn revoke_ingress(&self, group_id: &str, rules: &[IngressRule]) -> CloudResult<()> {
+        self.begin("RevokeSecurityGroupIngress", true)?
+            .revoke_ingress(group_id, rules)
+    }
+
+    async fn delete_security_group(&self, group_id: &str) -> CloudResult<()> {
+        self.begin("DeleteSecurityGroup", true)?
+            .delete_security_group(group_id)
+    }
+}

@@ -1,0 +1,275 @@
+//! Target groups and listeners in the simulator.
+
+use super::*;
+
+impl State {
+    pub(super) fn describe_listeners(
+        &mut self,
+        load_balancer_arn: &str,
+    ) -> CloudResult<Vec<ObservedListener>> {
+        if !self.load_balancers.contains_key(load_balancer_arn) {
+            return error(
+                ErrorKind::NotFound,
+                "DescribeListeners",
+                format!("load balancer {load_balancer_arn} not found"),
+            );
+        }
+        Ok(self
+            .listeners
+            .values()
+            .filter(|l| l.observed.load_balancer_arn == load_balancer_arn)
+            .map(|l| l.observed.clone())
+            .collect())
+    }
+
+    pub(super) fn describe_target_groups(
+        &mut self,
+        arns: &[String],
+    ) -> CloudResult<Vec<ObservedTargetGroup>> {
+        arns.iter()
+            .map(|arn| match self.target_groups.get(arn) {
+                Some(tg) => {
+                    let mut observed = tg.observed.clone();
+                    observed.load_balancer_arns = self.target_group_users(arn);
+                    Ok(observed)
+                }
+                None => error(
+                    ErrorKind::NotFound,
+                    "DescribeTargetGroups",
+                    format!("target group {arn} not found"),
+                ),
+            })
+            .collect()
+    }
+
+    pub(super) fn describe_target_group_attributes(
+        &mut self,
+        arn: &str,
+    ) -> CloudResult<BTreeMap<String, String>> {
+        match self.target_groups.get(arn) {
+            Some(tg) => Ok(tg.attributes.clone()),
+            None => error(
+                ErrorKind::NotFound,
+                "DescribeTargetGroupAttributes",
+                format!("target group {arn} not found"),
+            ),
+        }
+    }
+
+    pub(super) fn create_target_group(
+        &mut self,
+        input: &TargetGroupInput,
+    ) -> CloudResult<ObservedTargetGroup> {
+        if input.name.len() > 32 {
+            return error(
+                ErrorKind::Invalid,
+                "CreateTargetGroup",
+                "a target group name has at most 32 characters",
+            );
+        }
+        if let Some(existing) = self
+            .target_groups
+            .values()
+            .find(|tg| tg.observed.name == input.name)
+        {
+            let same = existing.observed.protocol == input.protocol
+                && existing.observed.port == input.port
+                && existing.observed.target_type == input.target_type
+                && existing.observed.vpc_id == input.vpc_id
+                && existing.observed.health_check == input.health_check;
+            return if same {
+                Ok(existing.observed.clone())
+            } else {
+                error(
+                    ErrorKind::Conflict,
+                    "CreateTargetGroup",
+                    format!(
+                        "a target group named {} exists with other settings",
+                        input.name
+                    ),
+                )
+            };
+        }
+        let id = self.next_id();
+        let observed = ObservedTargetGroup {
+            arn: format!("{ARN_PREFIX}:targetgroup/{}/{id}", input.name),
+            name: input.name.clone(),
+            target_type: input.target_type,
+            protocol: input.protocol,
+            port: input.port,
+            vpc_id: input.vpc_id.clone(),
+            health_check: input.health_check.clone(),
+            load_balancer_arns: Vec::new(),
+        };
+        let stored = StoredTargetGroup {
+            observed: observed.clone(),
+            attributes: BTreeMap::new(),
+            tags: input.tags.clone(),
+        };
+        self.target_groups.insert(observed.arn.clone(), stored);
+        Ok(observed)
+    }
+
+    pub(super) fn modify_target_group(
+        &mut self,
+        arn: &str,
+        health_check: &HealthCheck,
+    ) -> CloudResult<()> {
+        match self.target_groups.get_mut(arn) {
+            Some(tg) => {
+                tg.observed.health_check = health_check.clone();
+                Ok(())
+            }
+            None => error(
+                ErrorKind::NotFound,
+                "ModifyTargetGroup",
+                format!("target group {arn} not found"),
+            ),
+        }
+    }
+
+    pub(super) fn modify_target_group_attributes(
+        &mut self,
+        arn: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> CloudResult<()> {
+        match self.target_groups.get_mut(arn) {
+            Some(tg) => {
+                tg.attributes.extend(attributes.clone());
+                Ok(())
+            }
+            None => error(
+                ErrorKind::NotFound,
+                "ModifyTargetGroupAttributes",
+                format!("target group {arn} not found"),
+            ),
+        }
+    }
+
+    pub(super) fn delete_target_group(&mut self, arn: &str) -> CloudResult<()> {
+        if !self.target_groups.contains_key(arn) {
+            return error(
+                ErrorKind::NotFound,
+                "DeleteTargetGroup",
+                format!("target group {arn} not found"),
+            );
+        }
+        if !self.target_group_users(arn).is_empty() {
+            return error(
+                ErrorKind::InUse,
+                "DeleteTargetGroup",
+                format!("target group {arn} is used by a listener"),
+            );
+        }
+        self.target_groups.remove(arn);
+        Ok(())
+    }
+
+    pub(super) fn create_listener(
+        &mut self,
+        input: &ListenerInput,
+    ) -> CloudResult<ObservedListener> {
+        let Some(lb) = self.load_balancers.get(&input.load_balancer_arn) else {
+            return error(
+                ErrorKind::NotFound,
+                "CreateListener",
+                format!("load balancer {} not found", input.load_balancer_arn),
+            );
+        };
+        let lb_name = lb.observed.name.clone();
+        if self.listeners.values().any(|l| {
+            l.observed.load_balancer_arn == input.load_balancer_arn && l.observed.port == input.port
+        }) {
+            return error(
+                ErrorKind::Conflict,
+                "CreateListener",
+                format!("a listener on port {} exists", input.port),
+            );
+        }
+        if let Some((missing, _)) = input
+            .default_action
+            .target_groups
+            .iter()
+            .find(|(arn, _)| !self.target_groups.contains_key(arn))
+        {
+            return error(
+                ErrorKind::NotFound,
+                "CreateListener",
+                format!("target group {missing} not found"),
+            );
+        }
+        if matches!(
+            input.protocol,
+            crate::model::Protocol::Tls | crate::model::Protocol::Https
+        ) && input.certificates.is_empty()
+        {
+            return error(
+                ErrorKind::Invalid,
+                "CreateListener",
+                "a TLS listener needs a certificate",
+            );
+        }
+        let id = self.next_id();
+        let observed = ObservedListener {
+            arn: format!("{ARN_PREFIX}:listener/net/{lb_name}/{id}"),
+            load_balancer_arn: input.load_balancer_arn.clone(),
+            port: input.port,
+            protocol: input.protocol,
+            default_action: input.default_action.clone(),
+            certificates: input.certificates.clone(),
+            ssl_policy: input.ssl_policy.clone(),
+            alpn_policy: input.alpn_policy.clone(),
+        };
+        self.listeners.insert(
+            observed.arn.clone(),
+            StoredListener {
+                observed: observed.clone(),
+                tags: input.tags.clone(),
+            },
+        );
+        Ok(observed)
+    }
+
+    pub(super) fn modify_listener(&mut self, arn: &str, input: &ListenerInput) -> CloudResult<()> {
+        if let Some((missing, _)) = input
+            .default_action
+            .target_groups
+            .iter()
+            .find(|(tg, _)| !self.target_groups.contains_key(tg))
+        {
+            return error(
+                ErrorKind::NotFound,
+                "ModifyListener",
+                format!("target group {missing} not found"),
+            );
+        }
+        match self.listeners.get_mut(arn) {
+            Some(listener) => {
+                let observed = &mut listener.observed;
+                observed.port = input.port;
+                observed.protocol = input.protocol;
+                observed.default_action = input.default_action.clone();
+                observed.certificates = input.certificates.clone();
+                observed.ssl_policy = input.ssl_policy.clone();
+                observed.alpn_policy = input.alpn_policy.clone();
+                Ok(())
+            }
+            None => error(
+                ErrorKind::NotFound,
+                "ModifyListener",
+                format!("listener {arn} not found"),
+            ),
+        }
+    }
+
+    pub(super) fn delete_listener(&mut self, arn: &str) -> CloudResult<()> {
+        match self.listeners.remove(arn) {
+            Some(_) => Ok(()),
+            None => error(
+                ErrorKind::NotFound,
+                "DeleteListener",
+                format!("listener {arn} not found"),
+            ),
+        }
+    }
+}
