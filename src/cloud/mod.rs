@@ -6,6 +6,7 @@
 //! Every create carries its tags, so a crash between "create" and "tag" cannot leave an orphan.
 
 pub mod call_log;
+pub mod sdk;
 pub mod simulator;
 mod types;
 
@@ -53,6 +54,12 @@ pub type CloudResult<T> = Result<T, CloudError>;
 /// AWS, as the controller uses it.
 pub trait Cloud: Send + Sync {
     // Reads.
+
+    /// The VPC's subnets, for subnet discovery (the discover step).
+    fn describe_subnets(
+        &self,
+        vpc_id: &str,
+    ) -> impl Future<Output = CloudResult<Vec<crate::facts::Subnet>>> + Send;
 
     /// Load balancers and target groups carrying every one of `tags`, with all their tags (one
     /// Resource Groups Tagging API call, however many other resources the account holds).

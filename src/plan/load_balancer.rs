@@ -2,7 +2,7 @@
 //! attributes (listed keys only), tags; listeners matched by port, modified in place.
 
 use super::{changed_attributes, resolved_forward, tag_changes, Change, PlanContext};
-use crate::model::{LoadBalancerSpec, SecurityGroupRef, Stack};
+use crate::model::{LoadBalancerSpec, Protocol, SecurityGroupRef, Stack};
 use crate::observe::{LoadBalancerState, ObservedStack, TargetGroupState};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -87,12 +87,15 @@ pub(super) fn plan_listeners(
         };
         let forward_matches = resolved_forward(spec, kept)
             .is_some_and(|targets| targets == current.default_action.target_groups);
+        // SSL policy and certificates only exist on TLS/HTTPS listeners (some APIs report a policy
+        // on others); DescribeListeners returns only the default certificate.
+        let secure = matches!(spec.protocol, Protocol::Tls | Protocol::Https);
+        let tls_matches = !secure
+            || (current.ssl_policy == spec.ssl_policy
+                && current.certificates.first() == spec.certificates.first());
         let alpn_matches = spec.alpn_policy.is_none() || spec.alpn_policy == current.alpn_policy;
-        let same = current.protocol == spec.protocol
-            && forward_matches
-            && current.certificates == spec.certificates
-            && current.ssl_policy == spec.ssl_policy
-            && alpn_matches;
+        let same =
+            current.protocol == spec.protocol && forward_matches && tls_matches && alpn_matches;
         if !same {
             changes.push(Change::ModifyListener {
                 arn: current.arn.clone(),

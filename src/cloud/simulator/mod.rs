@@ -212,6 +212,16 @@ impl Simulator {
 }
 
 impl Cloud for Simulator {
+    async fn describe_subnets(&self, vpc_id: &str) -> CloudResult<Vec<Subnet>> {
+        let state = self.begin("DescribeSubnets", false)?;
+        Ok(state
+            .subnets
+            .iter()
+            .filter(|s| s.vpc_id == vpc_id)
+            .cloned()
+            .collect())
+    }
+
     async fn find_tagged(&self, tags: &Tags) -> CloudResult<Vec<TaggedResource>> {
         self.begin("GetResources", false)?.find_tagged(tags)
     }
@@ -313,7 +323,8 @@ impl Cloud for Simulator {
         arn: &str,
         ip_address_type: IpAddressType,
     ) -> CloudResult<()> {
-        self.begin("SetIpAddressType", true)?.set_ip_address_type(arn, ip_address_type)
+        self.begin("SetIpAddressType", true)?
+            .set_ip_address_type(arn, ip_address_type)
     }
 
     async fn create_target_group(

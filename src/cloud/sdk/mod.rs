@@ -1,0 +1,294 @@
+//! The [`Cloud`] port over the AWS SDK: ELBv2, EC2 and the Resource Groups Tagging API. Each
+//! trait method is one AWS call (pagination aside), recorded in [`CallLog`]; errors are
+//! classified by their AWS error code into [`ErrorKind`].
+//!
+//! Finding a stack's resources uses the tagging API (one call whatever the account holds). When
+//! the role may not call it (upstream's IAM policy does not grant `tag:GetResources`), it falls
+//! back, once and for the life of the process, to listing load balancers and target groups and
+//! reading their tags in chunks of 20, as upstream does.
+
+mod load_balancers;
+mod security_groups;
+mod tags;
+mod target_groups;
+
+use super::*;
+use crate::aws_clients::AwsClients;
+use crate::model::{HealthCheck, IngressRule, IpAddressType, SubnetMapping};
+use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
+use std::sync::atomic::AtomicBool;
+
+/// AWS through the SDK.
+pub struct SdkCloud {
+    elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    ec2: aws_sdk_ec2::Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
+    /// Set when the tagging API answered AccessDenied: use the ELBv2 listing instead.
+    tagging_denied: AtomicBool,
+    pub calls: CallLog,
+}
+
+impl SdkCloud {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        let clients = AwsClients::new(config);
+        Self {
+            elbv2: clients.elbv2,
+            ec2: clients.ec2,
+            tagging: aws_sdk_resourcegroupstagging::Client::new(config),
+            tagging_denied: AtomicBool::new(false),
+            calls: CallLog::default(),
+        }
+    }
+}
+
+/// Turns an SDK error into our classification, by AWS error code.
+pub(crate) fn classify<E, R>(
+    operation: &str,
+    error: aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> CloudError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let code = error.code().unwrap_or_default().to_string();
+    let message = error.message().map(str::to_string).unwrap_or_else(|| {
+        aws_smithy_types::error::display::DisplayErrorContext(&error).to_string()
+    });
+    let kind = match code.as_str() {
+        "LoadBalancerNotFound"
+        | "TargetGroupNotFound"
+        | "ListenerNotFound"
+        | "RuleNotFound"
+        | "InvalidGroup.NotFound"
+        | "InvalidGroupId.NotFound"
+        | "InvalidPermission.NotFound" => ErrorKind::NotFound,
+        "ResourceInUse" | "DependencyViolation" => ErrorKind::InUse,
+        "DuplicateLoadBalancerName"
+        | "DuplicateTargetGroupName"
+        | "DuplicateListener"
+        | "InvalidGroup.Duplicate"
+        | "InvalidPermission.Duplicate"
+        | "PriorityInUse"
+        | "DuplicateTagKeys" => ErrorKind::Conflict,
+        "Throttling"
+        | "ThrottlingException"
+        | "RequestLimitExceeded"
+        | "TooManyRequestsException" => ErrorKind::Throttled,
+        "ValidationError"
+        | "InvalidConfigurationRequest"
+        | "OperationNotPermitted"
+        | "InvalidParameterValue"
+        | "InvalidParameterCombination"
+        | "InvalidSubnet"
+        | "InvalidSecurityGroup"
+        | "UnsupportedProtocol"
+        | "InvalidScheme"
+        | "CertificateNotFound"
+        | "TooManyLoadBalancers"
+        | "TooManyTargetGroups"
+        | "TooManyListeners" => ErrorKind::Invalid,
+        _ => ErrorKind::Other,
+    };
+    let message = if code.is_empty() {
+        message
+    } else {
+        format!("{code}: {message}")
+    };
+    CloudError::new(kind, operation, message)
+}
+
+fn tags_of(tags: &Tags) -> Vec<aws_sdk_elasticloadbalancingv2::types::Tag> {
+    tags.iter()
+        .map(|(key, value)| {
+            aws_sdk_elasticloadbalancingv2::types::Tag::builder()
+                .key(key)
+                .value(value)
+                .build()
+        })
+        .collect()
+}
+
+impl Cloud for SdkCloud {
+    async fn describe_subnets(&self, vpc_id: &str) -> CloudResult<Vec<crate::facts::Subnet>> {
+        self.calls.record("DescribeSubnets", false);
+        security_groups::describe_subnets(&self.ec2, vpc_id).await
+    }
+
+    async fn find_tagged(&self, wanted: &Tags) -> CloudResult<Vec<TaggedResource>> {
+        tags::find_tagged(self, wanted).await
+    }
+
+    async fn describe_load_balancers(
+        &self,
+        arns: &[String],
+    ) -> CloudResult<Vec<ObservedLoadBalancer>> {
+        self.calls.record("DescribeLoadBalancers", false);
+        load_balancers::describe(&self.elbv2, arns).await
+    }
+
+    async fn describe_load_balancer_attributes(
+        &self,
+        arn: &str,
+    ) -> CloudResult<BTreeMap<String, String>> {
+        self.calls.record("DescribeLoadBalancerAttributes", false);
+        load_balancers::describe_attributes(&self.elbv2, arn).await
+    }
+
+    async fn describe_listeners(
+        &self,
+        load_balancer_arn: &str,
+    ) -> CloudResult<Vec<ObservedListener>> {
+        self.calls.record("DescribeListeners", false);
+        target_groups::describe_listeners(&self.elbv2, load_balancer_arn).await
+    }
+
+    async fn describe_target_groups(
+        &self,
+        arns: &[String],
+    ) -> CloudResult<Vec<ObservedTargetGroup>> {
+        self.calls.record("DescribeTargetGroups", false);
+        target_groups::describe(&self.elbv2, arns).await
+    }
+
+    async fn describe_target_group_attributes(
+        &self,
+        arn: &str,
+    ) -> CloudResult<BTreeMap<String, String>> {
+        self.calls.record("DescribeTargetGroupAttributes", false);
+        target_groups::describe_attributes(&self.elbv2, arn).await
+    }
+
+    async fn describe_tags(&self, arns: &[String]) -> CloudResult<BTreeMap<String, Tags>> {
+        tags::describe_tags(self, arns).await
+    }
+
+    async fn describe_security_groups(
+        &self,
+        group_ids: &[String],
+    ) -> CloudResult<Vec<ObservedSecurityGroup>> {
+        self.calls.record("DescribeSecurityGroups", false);
+        security_groups::describe(&self.ec2, Some(group_ids), None, &Tags::new()).await
+    }
+
+    async fn find_security_groups(
+        &self,
+        vpc_id: &str,
+        tags: &Tags,
+    ) -> CloudResult<Vec<ObservedSecurityGroup>> {
+        self.calls.record("DescribeSecurityGroups", false);
+        security_groups::describe(&self.ec2, None, Some(vpc_id), tags).await
+    }
+
+    async fn create_load_balancer(
+        &self,
+        input: &LoadBalancerInput,
+    ) -> CloudResult<ObservedLoadBalancer> {
+        self.calls.record("CreateLoadBalancer", true);
+        load_balancers::create(&self.elbv2, input).await
+    }
+
+    async fn delete_load_balancer(&self, arn: &str) -> CloudResult<()> {
+        self.calls.record("DeleteLoadBalancer", true);
+        load_balancers::delete(&self.elbv2, arn).await
+    }
+
+    async fn modify_load_balancer_attributes(
+        &self,
+        arn: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> CloudResult<()> {
+        self.calls.record("ModifyLoadBalancerAttributes", true);
+        load_balancers::modify_attributes(&self.elbv2, arn, attributes).await
+    }
+
+    async fn set_security_groups(&self, arn: &str, group_ids: &[String]) -> CloudResult<()> {
+        self.calls.record("SetSecurityGroups", true);
+        load_balancers::set_security_groups(&self.elbv2, arn, group_ids).await
+    }
+
+    async fn set_subnets(&self, arn: &str, mappings: &[SubnetMapping]) -> CloudResult<()> {
+        self.calls.record("SetSubnets", true);
+        load_balancers::set_subnets(&self.elbv2, arn, mappings).await
+    }
+
+    async fn set_ip_address_type(
+        &self,
+        arn: &str,
+        ip_address_type: IpAddressType,
+    ) -> CloudResult<()> {
+        self.calls.record("SetIpAddressType", true);
+        load_balancers::set_ip_address_type(&self.elbv2, arn, ip_address_type).await
+    }
+
+    async fn create_target_group(
+        &self,
+        input: &TargetGroupInput,
+    ) -> CloudResult<ObservedTargetGroup> {
+        self.calls.record("CreateTargetGroup", true);
+        target_groups::create(&self.elbv2, input).await
+    }
+
+    async fn modify_target_group(&self, arn: &str, health_check: &HealthCheck) -> CloudResult<()> {
+        self.calls.record("ModifyTargetGroup", true);
+        target_groups::modify(&self.elbv2, arn, health_check).await
+    }
+
+    async fn modify_target_group_attributes(
+        &self,
+        arn: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> CloudResult<()> {
+        self.calls.record("ModifyTargetGroupAttributes", true);
+        target_groups::modify_attributes(&self.elbv2, arn, attributes).await
+    }
+
+    async fn delete_target_group(&self, arn: &str) -> CloudResult<()> {
+        self.calls.record("DeleteTargetGroup", true);
+        target_groups::delete(&self.elbv2, arn).await
+    }
+
+    async fn create_listener(&self, input: &ListenerInput) -> CloudResult<ObservedListener> {
+        self.calls.record("CreateListener", true);
+        target_groups::create_listener(&self.elbv2, input).await
+    }
+
+    async fn modify_listener(&self, arn: &str, input: &ListenerInput) -> CloudResult<()> {
+        self.calls.record("ModifyListener", true);
+        target_groups::modify_listener(&self.elbv2, arn, input).await
+    }
+
+    async fn delete_listener(&self, arn: &str) -> CloudResult<()> {
+        self.calls.record("DeleteListener", true);
+        target_groups::delete_listener(&self.elbv2, arn).await
+    }
+
+    async fn add_tags(&self, arns: &[String], tags: &Tags) -> CloudResult<()> {
+        self.calls.record("AddTags", true);
+        tags::add_tags(&self.elbv2, arns, tags).await
+    }
+
+    async fn remove_tags(&self, arns: &[String], keys: &[String]) -> CloudResult<()> {
+        self.calls.record("RemoveTags", true);
+        tags::remove_tags(&self.elbv2, arns, keys).await
+    }
+
+    async fn create_security_group(&self, input: &SecurityGroupInput) -> CloudResult<String> {
+        self.calls.record("CreateSecurityGroup", true);
+        security_groups::create(&self.ec2, input).await
+    }
+
+    async fn authorize_ingress(&self, group_id: &str, rules: &[IngressRule]) -> CloudResult<()> {
+        self.calls.record("AuthorizeSecurityGroupIngress", true);
+        security_groups::authorize(&self.ec2, group_id, rules).await
+    }
+
+    async fn revoke_ingress(&self, group_id: &str, rules: &[IngressRule]) -> CloudResult<()> {
+        self.calls.record("RevokeSecurityGroupIngress", true);
+        security_groups::revoke(&self.ec2, group_id, rules).await
+    }
+
+    async fn delete_security_group(&self, group_id: &str) -> CloudResult<()> {
+        self.calls.record("DeleteSecurityGroup", true);
+        security_groups::delete(&self.ec2, group_id).await
+    }
+}

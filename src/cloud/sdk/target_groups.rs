@@ -1,0 +1,357 @@
+//! Target group and listener calls and their conversions.
+
+use super::{classify, tags_of};
+use crate::cloud::{
+    CloudError, CloudResult, ErrorKind, ForwardAction, ListenerInput, ObservedListener,
+    ObservedTargetGroup, TargetGroupInput,
+};
+use crate::model::{HealthCheck, Protocol, TargetType};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, Certificate, ForwardActionConfig, Listener, Matcher, ProtocolEnum,
+    TargetGroup, TargetGroupAttribute, TargetGroupIpAddressTypeEnum, TargetGroupTuple,
+    TargetTypeEnum,
+};
+use aws_sdk_elasticloadbalancingv2::Client;
+use std::collections::BTreeMap;
+
+fn protocol(value: Option<&ProtocolEnum>) -> Protocol {
+    match value.map(|p| p.as_str()) {
+        Some("UDP") => Protocol::Udp,
+        Some("TCP_UDP") => Protocol::TcpUdp,
+        Some("TLS") => Protocol::Tls,
+        Some("QUIC") => Protocol::Quic,
+        Some("TCP_QUIC") => Protocol::TcpQuic,
+        Some("HTTP") => Protocol::Http,
+        Some("HTTPS") => Protocol::Https,
+        _ => Protocol::Tcp,
+    }
+}
+
+fn observed_target_group(group: &TargetGroup) -> ObservedTargetGroup {
+    let health_protocol = protocol(group.health_check_protocol());
+    let http = matches!(health_protocol, Protocol::Http | Protocol::Https);
+    ObservedTargetGroup {
+        arn: group.target_group_arn().unwrap_or_default().to_string(),
+        name: group.target_group_name().unwrap_or_default().to_string(),
+        target_type: match group.target_type() {
+            Some(TargetTypeEnum::Ip) => TargetType::Ip,
+            _ => TargetType::Instance,
+        },
+        protocol: protocol(group.protocol()),
+        port: group.port().unwrap_or_default(),
+        vpc_id: group.vpc_id().unwrap_or_default().to_string(),
+        health_check: HealthCheck {
+            protocol: health_protocol,
+            port: group
+                .health_check_port()
+                .unwrap_or("traffic-port")
+                .to_string(),
+            path: group
+                .health_check_path()
+                .filter(|_| http)
+                .map(str::to_string),
+            interval_seconds: group.health_check_interval_seconds().unwrap_or_default(),
+            timeout_seconds: group.health_check_timeout_seconds().unwrap_or_default(),
+            healthy_threshold: group.healthy_threshold_count().unwrap_or_default(),
+            unhealthy_threshold: group.unhealthy_threshold_count().unwrap_or_default(),
+            success_codes: group
+                .matcher()
+                .and_then(|m| m.http_code())
+                .filter(|_| http)
+                .map(str::to_string),
+        },
+        load_balancer_arns: group.load_balancer_arns().to_vec(),
+    }
+}
+
+fn forward_of(actions: &[Action]) -> ForwardAction {
+    let Some(action) = actions.first() else {
+        return ForwardAction {
+            target_groups: Vec::new(),
+        };
+    };
+    let tuples = action
+        .forward_config()
+        .map(|c| c.target_groups())
+        .unwrap_or_default();
+    let target_groups = if tuples.len() > 1 {
+        tuples
+            .iter()
+            .map(|t| {
+                (
+                    t.target_group_arn().unwrap_or_default().to_string(),
+                    t.weight(),
+                )
+            })
+            .collect()
+    } else {
+        action
+            .target_group_arn()
+            .map(|arn| vec![(arn.to_string(), None)])
+            .unwrap_or_default()
+    };
+    ForwardAction { target_groups }
+}
+
+fn observed_listener(listener: &Listener) -> ObservedListener {
+    ObservedListener {
+        arn: listener.listener_arn().unwrap_or_default().to_string(),
+        load_balancer_arn: listener.load_balancer_arn().unwrap_or_default().to_string(),
+        port: listener.port().unwrap_or_default(),
+        protocol: protocol(listener.protocol()),
+        default_action: forward_of(listener.default_actions()),
+        certificates: listener
+            .certificates()
+            .iter()
+            .filter_map(|c| c.certificate_arn().map(str::to_string))
+            .collect(),
+        ssl_policy: listener.ssl_policy().map(str::to_string),
+        alpn_policy: listener.alpn_policy().first().cloned(),
+    }
+}
+
+fn sdk_action(forward: &ForwardAction) -> Action {
+    match forward.target_groups.as_slice() {
+        [(arn, None)] => Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .target_group_arn(arn)
+            .build(),
+        groups => {
+            let tuples = groups
+                .iter()
+                .map(|(arn, weight)| {
+                    TargetGroupTuple::builder()
+                        .target_group_arn(arn)
+                        .set_weight(*weight)
+                        .build()
+                })
+                .collect();
+            let config = ForwardActionConfig::builder()
+                .set_target_groups(Some(tuples))
+                .build();
+            Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .forward_config(config)
+                .build()
+        }
+    }
+}
+
+pub(super) async fn describe(
+    client: &Client,
+    arns: &[String],
+) -> CloudResult<Vec<ObservedTargetGroup>> {
+    let output = client
+        .describe_target_groups()
+        .set_target_group_arns(Some(arns.to_vec()))
+        .send()
+        .await
+        .map_err(|e| classify("DescribeTargetGroups", e))?;
+    Ok(output
+        .target_groups()
+        .iter()
+        .map(observed_target_group)
+        .collect())
+}
+
+pub(super) async fn describe_attributes(
+    client: &Client,
+    arn: &str,
+) -> CloudResult<BTreeMap<String, String>> {
+    let output = client
+        .describe_target_group_attributes()
+        .target_group_arn(arn)
+        .send()
+        .await
+        .map_err(|e| classify("DescribeTargetGroupAttributes", e))?;
+    Ok(output
+        .attributes()
+        .iter()
+        .map(|a| {
+            (
+                a.key().unwrap_or_default().to_string(),
+                a.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect())
+}
+
+pub(super) async fn create(
+    client: &Client,
+    input: &TargetGroupInput,
+) -> CloudResult<ObservedTargetGroup> {
+    let check = &input.health_check;
+    let output = client
+        .create_target_group()
+        .name(&input.name)
+        .protocol(ProtocolEnum::from(input.protocol.as_str()))
+        .port(input.port)
+        .vpc_id(&input.vpc_id)
+        .target_type(TargetTypeEnum::from(input.target_type.as_str()))
+        .set_ip_address_type(
+            (input.ip_address_type != "ipv4")
+                .then(|| TargetGroupIpAddressTypeEnum::from(input.ip_address_type.as_str())),
+        )
+        .health_check_enabled(true)
+        .health_check_protocol(ProtocolEnum::from(check.protocol.as_str()))
+        .health_check_port(&check.port)
+        .set_health_check_path(check.path.clone())
+        .health_check_interval_seconds(check.interval_seconds)
+        .health_check_timeout_seconds(check.timeout_seconds)
+        .healthy_threshold_count(check.healthy_threshold)
+        .unhealthy_threshold_count(check.unhealthy_threshold)
+        .set_matcher(
+            check
+                .success_codes
+                .as_ref()
+                .map(|codes| Matcher::builder().http_code(codes).build()),
+        )
+        .set_tags(Some(tags_of(&input.tags)))
+        .send()
+        .await
+        .map_err(|e| classify("CreateTargetGroup", e))?;
+    output
+        .target_groups()
+        .first()
+        .map(observed_target_group)
+        .ok_or_else(|| {
+            CloudError::new(
+                ErrorKind::Other,
+                "CreateTargetGroup",
+                "AWS returned no target group",
+            )
+        })
+}
+
+pub(super) async fn modify(client: &Client, arn: &str, check: &HealthCheck) -> CloudResult<()> {
+    client
+        .modify_target_group()
+        .target_group_arn(arn)
+        .health_check_enabled(true)
+        .health_check_protocol(ProtocolEnum::from(check.protocol.as_str()))
+        .health_check_port(&check.port)
+        .set_health_check_path(check.path.clone())
+        .health_check_interval_seconds(check.interval_seconds)
+        .health_check_timeout_seconds(check.timeout_seconds)
+        .healthy_threshold_count(check.healthy_threshold)
+        .unhealthy_threshold_count(check.unhealthy_threshold)
+        .set_matcher(
+            check
+                .success_codes
+                .as_ref()
+                .map(|codes| Matcher::builder().http_code(codes).build()),
+        )
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| classify("ModifyTargetGroup", e))
+}
+
+pub(super) async fn modify_attributes(
+    client: &Client,
+    arn: &str,
+    attributes: &BTreeMap<String, String>,
+) -> CloudResult<()> {
+    let attributes = attributes
+        .iter()
+        .map(|(k, v)| TargetGroupAttribute::builder().key(k).value(v).build())
+        .collect();
+    client
+        .modify_target_group_attributes()
+        .target_group_arn(arn)
+        .set_attributes(Some(attributes))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| classify("ModifyTargetGroupAttributes", e))
+}
+
+pub(super) async fn delete(client: &Client, arn: &str) -> CloudResult<()> {
+    client
+        .delete_target_group()
+        .target_group_arn(arn)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| classify("DeleteTargetGroup", e))
+}
+
+pub(super) async fn describe_listeners(
+    client: &Client,
+    load_balancer_arn: &str,
+) -> CloudResult<Vec<ObservedListener>> {
+    let output = client
+        .describe_listeners()
+        .load_balancer_arn(load_balancer_arn)
+        .send()
+        .await
+        .map_err(|e| classify("DescribeListeners", e))?;
+    Ok(output.listeners().iter().map(observed_listener).collect())
+}
+
+fn default_certificate(input: &ListenerInput) -> Option<Vec<Certificate>> {
+    input
+        .certificates
+        .first()
+        .map(|arn| vec![Certificate::builder().certificate_arn(arn).build()])
+}
+
+pub(super) async fn create_listener(
+    client: &Client,
+    input: &ListenerInput,
+) -> CloudResult<ObservedListener> {
+    let output = client
+        .create_listener()
+        .load_balancer_arn(&input.load_balancer_arn)
+        .port(input.port)
+        .protocol(ProtocolEnum::from(input.protocol.as_str()))
+        .default_actions(sdk_action(&input.default_action))
+        .set_certificates(default_certificate(input))
+        .set_ssl_policy(input.ssl_policy.clone())
+        .set_alpn_policy(input.alpn_policy.clone().map(|policy| vec![policy]))
+        .set_tags((!input.tags.is_empty()).then(|| tags_of(&input.tags)))
+        .send()
+        .await
+        .map_err(|e| classify("CreateListener", e))?;
+    output
+        .listeners()
+        .first()
+        .map(observed_listener)
+        .ok_or_else(|| {
+            CloudError::new(
+                ErrorKind::Other,
+                "CreateListener",
+                "AWS returned no listener",
+            )
+        })
+}
+
+pub(super) async fn modify_listener(
+    client: &Client,
+    arn: &str,
+    input: &ListenerInput,
+) -> CloudResult<()> {
+    client
+        .modify_listener()
+        .listener_arn(arn)
+        .port(input.port)
+        .protocol(ProtocolEnum::from(input.protocol.as_str()))
+        .default_actions(sdk_action(&input.default_action))
+        .set_certificates(default_certificate(input))
+        .set_ssl_policy(input.ssl_policy.clone())
+        .set_alpn_policy(input.alpn_policy.clone().map(|policy| vec![policy]))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| classify("ModifyListener", e))
+}
+
+pub(super) async fn delete_listener(client: &Client, arn: &str) -> CloudResult<()> {
+    client
+        .delete_listener()
+        .listener_arn(arn)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| classify("DeleteListener", e))
+}
