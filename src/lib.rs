@@ -13,6 +13,7 @@ pub mod aws_clients;
 pub mod cli;
 pub mod cloud;
 pub mod config;
+pub mod controller;
 pub mod deploy;
 pub mod dry_run;
 pub mod facts;

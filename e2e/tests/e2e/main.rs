@@ -7,4 +7,5 @@ mod emulator_http;
 mod emulator_kube_rs;
 mod emulator_kubectl;
 mod moto_harness;
+mod service_controller;
 mod waiting;

@@ -1,0 +1,232 @@
+//! The Service controller end to end: kubectl against the emulator, the controller's loop in
+//! process with the SDK Cloud against moto. A Service becomes an NLB with upstream's tags and a
+//! hostname in its status; an annotation edited with kubectl changes the target group in AWS;
+//! `kubectl delete` removes every AWS resource and the finalizer; a malformed annotation gets a
+//! Warning event naming it and creates nothing.
+
+use crate::waiting::eventually;
+use aws_load_balancer_controller::aws_clients::load_sdk_config;
+use aws_load_balancer_controller::cloud::sdk::SdkCloud;
+use aws_load_balancer_controller::config::ControllerConfig;
+use aws_load_balancer_controller::controller::{
+    run_service_controller, ServiceReconciler, CONDITION_TYPE,
+};
+use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+use e2e::cluster::TestCluster;
+use e2e::kubectl::Kubectl;
+use e2e::moto::MotoServer;
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, ListParams};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+const SERVICE: &str = r#"apiVersion: v1
+kind: Service
+metadata:
+  name: echo
+  namespace: default
+  annotations:
+    service.beta.kubernetes.io/aws-load-balancer-nlb-target-type: ip
+    service.beta.kubernetes.io/aws-load-balancer-scheme: internet-facing
+spec:
+  type: LoadBalancer
+  loadBalancerClass: service.k8s.aws/nlb
+  ports:
+    - {name: http, port: 80, targetPort: 8080, protocol: TCP}
+"#;
+
+async fn create_vpc(ec2: &aws_sdk_ec2::Client) -> String {
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.1.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).unwrap().to_string();
+    for (index, zone) in ["us-west-2a", "us-west-2b"].iter().enumerate() {
+        let tags = TagSpecification::builder()
+            .resource_type(ResourceType::Subnet)
+            .tags(
+                Tag::builder()
+                    .key("kubernetes.io/role/elb")
+                    .value("1")
+                    .build(),
+            )
+            .build();
+        ec2.create_subnet()
+            .vpc_id(&vpc_id)
+            .cidr_block(format!("10.1.{index}.0/24"))
+            .availability_zone(*zone)
+            .tag_specifications(tags)
+            .send()
+            .await
+            .unwrap();
+    }
+    vpc_id
+}
+
+fn parse(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("kubectl printed no JSON ({e}): {text}"))
+}
+
+#[tokio::test]
+async fn kubectl_drives_a_service_through_its_whole_life_in_moto() {
+    let moto = MotoServer::lease().await;
+    let aws = moto.clients().await;
+    let vpc_id = create_vpc(&aws.ec2).await;
+    let cluster = TestCluster::start().await;
+    let kubectl = Kubectl::new(&cluster.url());
+    let cloud = SdkCloud::new(&load_sdk_config(&moto.settings()).await);
+    let config = ControllerConfig::new("e2e-cluster", &vpc_id);
+    let reconciler = Arc::new(ServiceReconciler::new(
+        cluster.client.clone(),
+        cloud,
+        config,
+        Duration::from_secs(600),
+    ));
+    let loop_task = tokio::spawn(run_service_controller(reconciler));
+
+    kubectl.apply(SERVICE).await;
+    let dns_name = eventually("the NLB in moto", || async {
+        let described = aws.elbv2.describe_load_balancers().send().await.ok()?;
+        described
+            .load_balancers()
+            .first()
+            .and_then(|lb| lb.dns_name())
+            .map(str::to_lowercase)
+    })
+    .await;
+    let service = eventually("the hostname in the Service status", || async {
+        let output = kubectl.run(&["get", "svc", "echo", "-o", "json"]).await;
+        let service = parse(&output.stdout);
+        (service["status"]["loadBalancer"]["ingress"][0]["hostname"] == dns_name.as_str())
+            .then_some(service)
+    })
+    .await;
+    assert_eq!(
+        service["metadata"]["finalizers"],
+        serde_json::json!(["service.k8s.aws/resources"])
+    );
+    assert_eq!(
+        service["status"]["loadBalancer"]["ingress"][0]["ports"][0]["port"],
+        80
+    );
+    let condition = service["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == CONDITION_TYPE)
+        .cloned()
+        .unwrap();
+    assert_eq!(condition["status"], "True");
+    let arn = aws
+        .elbv2
+        .describe_load_balancers()
+        .send()
+        .await
+        .unwrap()
+        .load_balancers()[0]
+        .load_balancer_arn()
+        .unwrap()
+        .to_string();
+    let tags = aws
+        .elbv2
+        .describe_tags()
+        .resource_arns(&arn)
+        .send()
+        .await
+        .unwrap();
+    let stack_tag = tags.tag_descriptions()[0]
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some("service.k8s.aws/stack"))
+        .and_then(|t| t.value());
+    assert_eq!(stack_tag, Some("default/echo"));
+
+    kubectl
+        .ok(&["annotate", "svc", "echo", "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes=deregistration_delay.timeout_seconds=42"])
+        .await;
+    eventually("the target group attribute in moto", || async {
+        let groups = aws.elbv2.describe_target_groups().send().await.ok()?;
+        let arn = groups
+            .target_groups()
+            .first()?
+            .target_group_arn()?
+            .to_string();
+        let attributes = aws
+            .elbv2
+            .describe_target_group_attributes()
+            .target_group_arn(arn)
+            .send()
+            .await
+            .ok()?;
+        attributes
+            .attributes()
+            .iter()
+            .any(|a| {
+                a.key() == Some("deregistration_delay.timeout_seconds") && a.value() == Some("42")
+            })
+            .then_some(())
+    })
+    .await;
+
+    let bad = SERVICE
+        .replace("name: echo", "name: broken")
+        .replace("scheme: internet-facing", "scheme: public-ish");
+    kubectl.apply(&bad).await;
+    let events: Api<Event> = Api::namespaced(cluster.client.clone(), "default");
+    let warning = eventually("a Warning event for the broken Service", || async {
+        let listed = events.list(&ListParams::default()).await.ok()?;
+        listed.items.into_iter().find(|e| {
+            e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("broken")
+                && e.reason.as_deref() == Some("FailedBuildModel")
+        })
+    })
+    .await;
+    assert_eq!(warning.type_.as_deref(), Some("Warning"));
+    assert!(warning
+        .note
+        .unwrap_or_default()
+        .contains("service.beta.kubernetes.io/aws-load-balancer-scheme"));
+    let broken = parse(&kubectl.ok(&["get", "svc", "broken", "-o", "json"]).await);
+    assert!(
+        broken["metadata"]["finalizers"].is_null(),
+        "no finalizer: nothing was created for it"
+    );
+    assert_eq!(
+        aws.elbv2
+            .describe_load_balancers()
+            .send()
+            .await
+            .unwrap()
+            .load_balancers()
+            .len(),
+        1
+    );
+
+    kubectl
+        .ok(&["delete", "svc", "echo", "--timeout=30s"])
+        .await;
+    assert!(
+        aws.elbv2
+            .describe_load_balancers()
+            .send()
+            .await
+            .unwrap()
+            .load_balancers()
+            .is_empty(),
+        "the NLB is deleted"
+    );
+    assert!(
+        aws.elbv2
+            .describe_target_groups()
+            .send()
+            .await
+            .unwrap()
+            .target_groups()
+            .is_empty(),
+        "the target groups are deleted"
+    );
+    loop_task.abort();
+}

@@ -1,0 +1,322 @@
+//! The in-cluster loop for Services: watch them, and for each one ours (or still holding our
+//! finalizer) run collect → discover → build → deploy (observe, plan, apply) → report.
+//!
+//! - The finalizer is added before any AWS write; it is removed only after the empty stack was
+//!   deployed, so nothing is left behind and nothing is deleted by surprise.
+//! - Bad input gets a Warning event (`FailedBuildModel`) and a `False` condition naming every
+//!   problem, no AWS write, and no retry until the Service changes.
+//! - A Service whose inputs did not change since its last successful apply costs no AWS call
+//!   until its drift check is due (`drift_check_interval`).
+//! - Failures are retried with a backoff capped at one minute.
+//!
+//! It does not register targets (that is the target-registration loop's job).
+
+mod report;
+
+pub use report::CONDITION_TYPE;
+
+use crate::cloud::{Cloud, CloudError};
+use crate::config::ControllerConfig;
+use crate::deploy::{deploy_stack, DeployError};
+use crate::facts::CloudFacts;
+use crate::model::Stack;
+use crate::observe::StackIdentity;
+use crate::service::{
+    build_service_stack, is_managed, stack_id, ServiceBuildInput, SERVICE_FINALIZER,
+};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Service;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::{watcher, Controller};
+use kube::ResourceExt;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const MAXIMUM_BACKOFF: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("discovering AWS facts: {0}")]
+    Discover(#[source] CloudError),
+    #[error("{0}")]
+    Deploy(#[from] DeployError),
+}
+
+/// What the loop remembers between reconciles of one Service (never AWS state).
+#[derive(Debug, Clone, Copy)]
+struct Remembered {
+    inputs: u64,
+    at: Instant,
+    /// The inputs failed to build: wait for a change.
+    invalid: bool,
+}
+
+pub struct ServiceReconciler<C> {
+    pub client: kube::Client,
+    pub cloud: C,
+    pub config: ControllerConfig,
+    pub drift_check_interval: Duration,
+    recorder: Recorder,
+    remembered: Mutex<HashMap<String, Remembered>>,
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+/// A fingerprint of everything a Service's stack is built from.
+fn inputs_of(service: &Service) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let relevant = serde_json::json!([
+        service.metadata.uid,
+        service.metadata.annotations,
+        service.spec
+    ]);
+    relevant.to_string().hash(&mut hasher);
+    hasher.finish()
+}
+
+impl<C: Cloud + 'static> ServiceReconciler<C> {
+    pub fn new(
+        client: kube::Client,
+        cloud: C,
+        config: ControllerConfig,
+        drift_check_interval: Duration,
+    ) -> Self {
+        let recorder = Recorder::new(client.clone(), Reporter::from("service-controller"));
+        Self {
+            client,
+            cloud,
+            config,
+            drift_check_interval,
+            recorder,
+            remembered: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<String, Remembered>> {
+        self.remembered
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
+        self.failures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// One reconcile of one Service.
+    pub async fn reconcile(&self, service: &Service) -> Result<Action, ReconcileError> {
+        let id = stack_id(service);
+        let managed = is_managed(service, &self.config);
+        let holds_finalizer = service.finalizers().iter().any(|f| f == SERVICE_FINALIZER);
+        let api: Api<Service> = Api::namespaced(
+            self.client.clone(),
+            service.metadata.namespace.as_deref().unwrap_or("default"),
+        );
+        if !managed {
+            if holds_finalizer {
+                self.clean_up(&api, service, &id).await?;
+            }
+            return Ok(Action::await_change());
+        }
+        let inputs = inputs_of(service);
+        if let Some(last) = self.remembered().get(&id).copied() {
+            if last.inputs == inputs && last.invalid {
+                return Ok(Action::await_change());
+            }
+            let since = last.at.elapsed();
+            if last.inputs == inputs && since < self.drift_check_interval {
+                return Ok(Action::requeue(self.drift_check_interval - since));
+            }
+        }
+        let facts = CloudFacts {
+            subnets: self
+                .cloud
+                .describe_subnets(&self.config.vpc_id)
+                .await
+                .map_err(ReconcileError::Discover)?,
+            ..CloudFacts::default()
+        };
+        let input = ServiceBuildInput {
+            service,
+            config: &self.config,
+            facts: &facts,
+            existing_scheme: None,
+        };
+        let built = match build_service_stack(&input) {
+            Ok(built) => built,
+            Err(problems) => {
+                let message = problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                report::publish(
+                    &self.recorder,
+                    service,
+                    true,
+                    "FailedBuildModel",
+                    &format!("Failed build model: {message}"),
+                )
+                .await;
+                report::update_status(
+                    &api,
+                    service,
+                    None,
+                    false,
+                    (false, "FailedBuildModel", &message),
+                )
+                .await?;
+                self.remembered().insert(
+                    id,
+                    Remembered {
+                        inputs,
+                        at: Instant::now(),
+                        invalid: true,
+                    },
+                );
+                return Ok(Action::await_change());
+            }
+        };
+        for warning in &built.warnings {
+            report::publish(
+                &self.recorder,
+                service,
+                true,
+                "UnsupportedConfiguration",
+                &warning.to_string(),
+            )
+            .await;
+        }
+        report::add_finalizer(&api, service, SERVICE_FINALIZER).await?;
+        let identity = StackIdentity::for_service(&self.config.cluster_name, &id);
+        let deployed = match deploy_stack(&self.cloud, &built.stack, &identity, &self.config).await
+        {
+            Ok(deployed) => deployed,
+            Err(error) => {
+                report::publish(
+                    &self.recorder,
+                    service,
+                    true,
+                    "FailedDeployModel",
+                    &format!("Failed deploy model: {error}"),
+                )
+                .await;
+                report::update_status(
+                    &api,
+                    service,
+                    None,
+                    false,
+                    (false, "FailedDeployModel", &error.to_string()),
+                )
+                .await?;
+                return Err(error.into());
+            }
+        };
+        let hostname = deployed.applied.dns_name.clone();
+        report::update_status(
+            &api,
+            service,
+            hostname.as_deref(),
+            false,
+            (
+                true,
+                "SuccessfullyReconciled",
+                "the load balancer matches the Service",
+            ),
+        )
+        .await?;
+        if !deployed.plan.is_empty() {
+            report::publish(
+                &self.recorder,
+                service,
+                false,
+                "SuccessfullyReconciled",
+                "Successfully reconciled",
+            )
+            .await;
+        }
+        self.remembered().insert(
+            id.clone(),
+            Remembered {
+                inputs,
+                at: Instant::now(),
+                invalid: false,
+            },
+        );
+        self.failures().remove(&id);
+        Ok(Action::requeue(self.drift_check_interval))
+    }
+
+    /// Deploys the empty stack, clears the status, then lets the Service go.
+    async fn clean_up(
+        &self,
+        api: &Api<Service>,
+        service: &Service,
+        id: &str,
+    ) -> Result<(), ReconcileError> {
+        let identity = StackIdentity::for_service(&self.config.cluster_name, id);
+        if let Err(error) =
+            deploy_stack(&self.cloud, &Stack::empty(id), &identity, &self.config).await
+        {
+            report::publish(
+                &self.recorder,
+                service,
+                true,
+                "FailedDeployModel",
+                &format!("Failed to delete the load balancer: {error}"),
+            )
+            .await;
+            return Err(error.into());
+        }
+        if service.metadata.deletion_timestamp.is_none() {
+            report::update_status(
+                api,
+                service,
+                None,
+                true,
+                (
+                    false,
+                    "NotManaged",
+                    "the Service is no longer managed by this controller",
+                ),
+            )
+            .await?;
+        }
+        report::remove_finalizer(api, service, SERVICE_FINALIZER).await?;
+        self.remembered().remove(id);
+        self.failures().remove(id);
+        Ok(())
+    }
+
+    fn backoff(&self, service: &Service) -> Duration {
+        let mut failures = self.failures();
+        let count = failures.entry(stack_id(service)).or_insert(0);
+        *count = count.saturating_add(1);
+        Duration::from_secs(1u64 << (*count).min(6)).min(MAXIMUM_BACKOFF)
+    }
+}
+
+/// Runs the Service loop until the stream of Services ends.
+pub async fn run_service_controller<C: Cloud + 'static>(reconciler: Arc<ServiceReconciler<C>>) {
+    let services: Api<Service> = Api::all(reconciler.client.clone());
+    Controller::new(services, watcher::Config::default())
+        .run(
+            |service, reconciler: Arc<ServiceReconciler<C>>| async move {
+                reconciler.reconcile(&service).await
+            },
+            |service, error, reconciler| {
+                tracing::warn!(service = %stack_id(&service), %error, "reconcile failed");
+                Action::requeue(reconciler.backoff(&service))
+            },
+            reconciler,
+        )
+        .for_each(|_| async {})
+        .await;
+}

@@ -1,0 +1,193 @@
+//! Report: what a reconcile writes back to Kubernetes — the finalizer, the Service's
+//! `status.loadBalancer`, its `service.k8s.aws/Reconciled` condition, and events. Each write is
+//! made only when something differs, so a no-op reconcile writes nothing.
+
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Resource, ResourceExt};
+use serde_json::{json, Value};
+
+/// The condition type the controller keeps on each Service it manages.
+pub const CONDITION_TYPE: &str = "service.k8s.aws/Reconciled";
+
+/// Adds `finalizer` unless present; guarded by a JSON-patch test so a concurrent change conflicts.
+pub async fn add_finalizer(
+    api: &Api<Service>,
+    service: &Service,
+    finalizer: &str,
+) -> Result<(), kube::Error> {
+    let current = service.finalizers();
+    if current.iter().any(|f| f == finalizer) {
+        return Ok(());
+    }
+    let patch: Value = if current.is_empty() {
+        json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata/finalizers", "value": [finalizer]}
+        ])
+    } else {
+        json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": current},
+            {"op": "add", "path": "/metadata/finalizers/-", "value": finalizer}
+        ])
+    };
+    let patch: json_patch::Patch =
+        serde_json::from_value(patch).map_err(kube::Error::SerdeError)?;
+    api.patch(
+        &service.name_any(),
+        &PatchParams::default(),
+        &Patch::Json::<()>(patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Removes `finalizer` if present.
+pub async fn remove_finalizer(
+    api: &Api<Service>,
+    service: &Service,
+    finalizer: &str,
+) -> Result<(), kube::Error> {
+    let current = service.finalizers();
+    if !current.iter().any(|f| f == finalizer) {
+        return Ok(());
+    }
+    let kept: Vec<&String> = current.iter().filter(|f| *f != finalizer).collect();
+    let patch = json!([
+        {"op": "test", "path": "/metadata/finalizers", "value": current},
+        {"op": "replace", "path": "/metadata/finalizers", "value": kept}
+    ]);
+    let patch: json_patch::Patch =
+        serde_json::from_value(patch).map_err(kube::Error::SerdeError)?;
+    api.patch(
+        &service.name_any(),
+        &PatchParams::default(),
+        &Patch::Json::<()>(patch),
+    )
+    .await?;
+    Ok(())
+}
+
+fn hostname_entry(service: &Service, hostname: &str) -> Value {
+    let ports: Vec<Value> = service
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.ports.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|port| json!({"port": port.port, "protocol": port.protocol.as_deref().unwrap_or("TCP")}))
+        .collect();
+    json!({"hostname": hostname, "ports": ports})
+}
+
+fn condition(
+    status: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    previous: Option<&Condition>,
+) -> Condition {
+    let status = if status { "True" } else { "False" };
+    let unchanged =
+        previous.is_some_and(|p| p.status == status && p.reason == reason && p.message == message);
+    Condition {
+        type_: CONDITION_TYPE.to_string(),
+        status: status.to_string(),
+        reason: reason.to_string(),
+        message: message.to_string(),
+        observed_generation: generation,
+        last_transition_time: match previous {
+            Some(p) if unchanged => p.last_transition_time.clone(),
+            _ => Time(jiff::Timestamp::now()),
+        },
+    }
+}
+
+/// Sets `status.loadBalancer` (when `hostname` is given, or clears it when `clear`) and the
+/// condition, patching the status only when something differs.
+pub async fn update_status(
+    api: &Api<Service>,
+    service: &Service,
+    hostname: Option<&str>,
+    clear_load_balancer: bool,
+    reconciled: (bool, &str, &str),
+) -> Result<(), kube::Error> {
+    let status = service.status.clone().unwrap_or_default();
+    let conditions = status.conditions.clone().unwrap_or_default();
+    let previous = conditions.iter().find(|c| c.type_ == CONDITION_TYPE);
+    let (ok, reason, message) = reconciled;
+    let wanted = condition(ok, reason, message, service.metadata.generation, previous);
+    let condition_same = previous.is_some_and(|p| {
+        p.status == wanted.status
+            && p.reason == wanted.reason
+            && p.message == wanted.message
+            && p.observed_generation == wanted.observed_generation
+    });
+    let current_ingress = serde_json::to_value(
+        status
+            .load_balancer
+            .as_ref()
+            .and_then(|lb| lb.ingress.clone())
+            .unwrap_or_default(),
+    )
+    .unwrap_or_default();
+    let wanted_ingress = match hostname {
+        Some(hostname) => Some(json!([hostname_entry(service, hostname)])),
+        None if clear_load_balancer => Some(json!([])),
+        None => None,
+    };
+    let ingress_same = wanted_ingress
+        .as_ref()
+        .is_none_or(|wanted| *wanted == current_ingress);
+    if condition_same && ingress_same {
+        return Ok(());
+    }
+    let mut others: Vec<Condition> = conditions
+        .into_iter()
+        .filter(|c| c.type_ != CONDITION_TYPE)
+        .collect();
+    others.push(wanted);
+    let mut patch = json!({"status": {"conditions": others}});
+    if let Some(ingress) = wanted_ingress {
+        // An empty list clears the field: the load balancer status becomes `{}`.
+        let ingress = if ingress == json!([]) {
+            Value::Null
+        } else {
+            ingress
+        };
+        patch["status"]["loadBalancer"] = json!({"ingress": ingress});
+    }
+    api.patch_status(
+        &service.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Publishes an event about `service`; a failure to publish is logged, not fatal.
+pub async fn publish(
+    recorder: &Recorder,
+    service: &Service,
+    warning: bool,
+    reason: &str,
+    note: &str,
+) {
+    let event = Event {
+        type_: if warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        },
+        reason: reason.to_string(),
+        note: Some(note.chars().take(1024).collect()),
+        action: "Reconcile".to_string(),
+        secondary: None,
+    };
+    if let Err(error) = recorder.publish(&event, &service.object_ref(&())).await {
+        tracing::warn!(%error, reason, "could not publish an event");
+    }
+}
