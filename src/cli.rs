@@ -46,6 +46,8 @@ pub enum Command {
     ///
     /// Without -f, plans the embedded examples (examples/services.yaml with examples/aws-facts.json).
     Plan(PlanArguments),
+    /// Run the controller against the cluster (in-cluster config or KUBECONFIG) and AWS.
+    Run(run::RunArguments),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -54,19 +56,13 @@ pub enum Output {
     Json,
 }
 
+/// The controller's own flags, shared by `plan` and `run` (upstream's names and defaults).
 #[derive(clap::Args)]
-pub struct PlanArguments {
-    /// Manifest files (multi-document YAML or JSON); `-` reads standard input.
-    #[arg(short = 'f', long = "filename")]
-    files: Vec<String>,
-    /// AWS facts: output of `aws ec2 describe-subnets` (and describe-security-groups,
-    /// describe-route-tables, describe-availability-zones), one or several documents.
-    #[arg(long)]
-    facts: Option<String>,
+pub struct ControllerFlags {
     #[arg(long)]
     cluster_name: Option<String>,
-    /// The cluster's VPC; defaults to the only VPC the facts' subnets are in.
-    #[arg(long)]
+    /// The cluster's VPC; `plan` defaults to the only VPC the facts' subnets are in.
+    #[arg(long = "aws-vpc-id", alias = "vpc-id")]
     vpc_id: Option<String>,
     #[arg(long, value_parser = ["internal", "internet-facing"], default_value = "internal")]
     default_load_balancer_scheme: String,
@@ -88,6 +84,19 @@ pub struct PlanArguments {
     feature_gates: String,
     #[arg(long, default_value = "true")]
     enable_backend_security_group: bool,
+}
+
+#[derive(clap::Args)]
+pub struct PlanArguments {
+    /// Manifest files (multi-document YAML or JSON); `-` reads standard input.
+    #[arg(short = 'f', long = "filename")]
+    files: Vec<String>,
+    /// AWS facts: output of `aws ec2 describe-subnets` (and describe-security-groups,
+    /// describe-route-tables, describe-availability-zones), one or several documents.
+    #[arg(long)]
+    facts: Option<String>,
+    #[command(flatten)]
+    controller: ControllerFlags,
     #[arg(short = 'o', long, value_enum, default_value = "table")]
     output: Output,
 }
@@ -121,49 +130,60 @@ fn feature_gates(text: &str) -> Result<FeatureGates, String> {
     Ok(gates)
 }
 
-/// The controller configuration the `plan` flags describe.
+/// The controller configuration `flags` describe, for the given cluster and VPC.
+fn controller_config(
+    flags: &ControllerFlags,
+    cluster_name: &str,
+    vpc_id: &str,
+) -> Result<ControllerConfig, String> {
+    let mut config = ControllerConfig::new(cluster_name, vpc_id);
+    config.default_scheme =
+        Scheme::parse(&flags.default_load_balancer_scheme).unwrap_or(Scheme::Internal);
+    config.default_target_type = if flags.default_target_type == "ip" {
+        TargetType::Ip
+    } else {
+        TargetType::Instance
+    };
+    config.default_ssl_policy = flags.default_ssl_policy.clone();
+    config.load_balancer_class = flags.load_balancer_class.clone();
+    config.default_tags = crate::annotations::parse_string_map(&flags.default_tags)
+        .map_err(|e| format!("--default-tags: {e}"))?;
+    config.external_managed_tags =
+        crate::annotations::parse_string_list(&flags.external_managed_tags)
+            .into_iter()
+            .collect();
+    config.feature_gates = feature_gates(&flags.feature_gates)?;
+    config.enable_backend_security_group = flags.enable_backend_security_group;
+    config.validate().map_err(|problems| problems.join("; "))?;
+    Ok(config)
+}
+
+/// The configuration of a `plan` run: the embedded examples default to cluster `prod`, and the VPC
+/// to the only one the facts hold.
 fn plan_config(
     arguments: &PlanArguments,
     facts: &CloudFacts,
     embedded: bool,
 ) -> Result<ControllerConfig, String> {
-    let cluster_name = match (&arguments.cluster_name, embedded) {
+    let flags = &arguments.controller;
+    let cluster_name = match (&flags.cluster_name, embedded) {
         (Some(name), _) => name.clone(),
         (None, true) => "prod".to_string(),
         (None, false) => return Err("--cluster-name is required".to_string()),
     };
     let vpcs: std::collections::BTreeSet<&str> =
         facts.subnets.iter().map(|s| s.vpc_id.as_str()).collect();
-    let vpc_id = match (&arguments.vpc_id, vpcs.iter().next()) {
+    let vpc_id = match (&flags.vpc_id, vpcs.iter().next()) {
         (Some(vpc), _) => vpc.clone(),
         (None, Some(only)) if vpcs.len() == 1 => only.to_string(),
         (None, _) => {
             return Err(
-                "--vpc-id is required when the facts do not hold exactly one VPC's subnets"
+                "--aws-vpc-id is required when the facts do not hold exactly one VPC's subnets"
                     .to_string(),
             )
         }
     };
-    let mut config = ControllerConfig::new(&cluster_name, &vpc_id);
-    config.default_scheme =
-        Scheme::parse(&arguments.default_load_balancer_scheme).unwrap_or(Scheme::Internal);
-    config.default_target_type = if arguments.default_target_type == "ip" {
-        TargetType::Ip
-    } else {
-        TargetType::Instance
-    };
-    config.default_ssl_policy = arguments.default_ssl_policy.clone();
-    config.load_balancer_class = arguments.load_balancer_class.clone();
-    config.default_tags = crate::annotations::parse_string_map(&arguments.default_tags)
-        .map_err(|e| format!("--default-tags: {e}"))?;
-    config.external_managed_tags =
-        crate::annotations::parse_string_list(&arguments.external_managed_tags)
-            .into_iter()
-            .collect();
-    config.feature_gates = feature_gates(&arguments.feature_gates)?;
-    config.enable_backend_security_group = arguments.enable_backend_security_group;
-    config.validate().map_err(|problems| problems.join("; "))?;
-    Ok(config)
+    controller_config(flags, &cluster_name, &vpc_id)
 }
 
 fn plan(
@@ -206,9 +226,12 @@ pub fn execute(
 ) -> CommandOutput {
     let outcome = match &arguments.command {
         Command::Plan(plan_arguments) => plan(plan_arguments, stdin),
+        Command::Run(_) => Err("run is executed by the binary's runtime, not here".to_string()),
     };
     outcome.unwrap_or_else(CommandOutput::failure)
 }
+
+pub mod run;
 
 #[cfg(test)]
 mod tests;
