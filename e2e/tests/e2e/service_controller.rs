@@ -230,3 +230,65 @@ async fn kubectl_drives_a_service_through_its_whole_life_in_moto() {
     );
     loop_task.abort();
 }
+
+#[tokio::test]
+async fn an_unchanged_service_costs_no_aws_call_until_its_drift_check_is_due() {
+    use aws_load_balancer_controller::cloud::simulator::Simulator;
+    use aws_load_balancer_controller::facts::CloudFacts;
+    use k8s_openapi::api::core::v1::Service;
+    let facts_path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/aws-facts.json");
+    let facts = CloudFacts::from_documents(&std::fs::read_to_string(facts_path).unwrap()).unwrap();
+    let cluster = TestCluster::start().await;
+    Kubectl::new(&cluster.url()).apply(SERVICE).await;
+    let services: Api<Service> = Api::namespaced(cluster.client.clone(), "default");
+    let config = ControllerConfig::new("prod", "vpc-0example");
+    let reconcile_with = |interval| {
+        ServiceReconciler::new(
+            cluster.client.clone(),
+            Simulator::with_subnets(facts.subnets.clone()),
+            config.clone(),
+            interval,
+        )
+    };
+
+    let reconciler = reconcile_with(Duration::from_secs(600));
+    reconciler
+        .reconcile(&services.get("echo").await.unwrap())
+        .await
+        .unwrap();
+    assert!(
+        !reconciler.cloud.calls.writes().is_empty(),
+        "the first reconcile creates the stack"
+    );
+    reconciler.cloud.calls.clear();
+    // The reconcile wrote the finalizer and status; the Service's inputs are unchanged.
+    reconciler
+        .reconcile(&services.get("echo").await.unwrap())
+        .await
+        .unwrap();
+    assert!(
+        reconciler.cloud.calls.calls().is_empty(),
+        "no AWS call: {:?}",
+        reconciler.cloud.calls.calls()
+    );
+
+    let drifting = reconcile_with(Duration::ZERO);
+    drifting
+        .reconcile(&services.get("echo").await.unwrap())
+        .await
+        .unwrap();
+    drifting.cloud.calls.clear();
+    drifting
+        .reconcile(&services.get("echo").await.unwrap())
+        .await
+        .unwrap();
+    assert!(
+        drifting.cloud.calls.writes().is_empty(),
+        "a due drift check of a converged stack writes nothing"
+    );
+    assert!(
+        !drifting.cloud.calls.reads().is_empty(),
+        "a due drift check reads AWS"
+    );
+}
