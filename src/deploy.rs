@@ -9,7 +9,7 @@ use crate::cloud::{Cloud, CloudError};
 use crate::config::ControllerConfig;
 use crate::model::{SecurityGroupRef, Stack};
 use crate::naming::backend_security_group_name;
-use crate::observe::{observe_stack, StackIdentity};
+use crate::observe::{observe_stack, ObservedStack, StackIdentity};
 use crate::plan::{plan, Plan, PlanContext, PlanError};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,6 +29,44 @@ pub struct Deployed {
     pub applied: Applied,
 }
 
+/// Reads what AWS holds for `identity` (the first half of a deploy, done before building when
+/// the build needs to know the existing load balancer).
+pub async fn observe_for(
+    cloud: &impl Cloud,
+    identity: &StackIdentity,
+    config: &ControllerConfig,
+    wants_backend_group: bool,
+) -> Result<ObservedStack, DeployError> {
+    observe_stack(cloud, identity, &config.vpc_id, wants_backend_group)
+        .await
+        .map_err(DeployError::Observe)
+}
+
+/// Plans and applies the changes from `observed` to `desired`.
+pub async fn converge(
+    cloud: &impl Cloud,
+    desired: &Stack,
+    observed: &ObservedStack,
+    identity: &StackIdentity,
+    config: &ControllerConfig,
+) -> Result<Deployed, DeployError> {
+    let backend_name = backend_security_group_name(&config.cluster_name);
+    let context = PlanContext {
+        external_managed_tags: &config.external_managed_tags,
+        backend_security_group_name: &backend_name,
+    };
+    let plan = plan(desired, observed, &context).map_err(DeployError::Plan)?;
+    let apply_context = ApplyContext {
+        identity,
+        vpc_id: &config.vpc_id,
+        default_tags: &config.default_tags,
+    };
+    let applied = apply(cloud, desired, observed, &plan, &apply_context)
+        .await
+        .map_err(DeployError::Apply)?;
+    Ok(Deployed { plan, applied })
+}
+
 /// Takes AWS from whatever it holds for `identity` to `desired`.
 pub async fn deploy_stack(
     cloud: &impl Cloud,
@@ -40,24 +78,8 @@ pub async fn deploy_stack(
         .load_balancer
         .as_ref()
         .is_some_and(|lb| lb.security_groups.contains(&SecurityGroupRef::Backend));
-    let observed = observe_stack(cloud, identity, &config.vpc_id, wants_backend)
-        .await
-        .map_err(DeployError::Observe)?;
-    let backend_name = backend_security_group_name(&config.cluster_name);
-    let context = PlanContext {
-        external_managed_tags: &config.external_managed_tags,
-        backend_security_group_name: &backend_name,
-    };
-    let plan = plan(desired, &observed, &context).map_err(DeployError::Plan)?;
-    let apply_context = ApplyContext {
-        identity,
-        vpc_id: &config.vpc_id,
-        default_tags: &config.default_tags,
-    };
-    let applied = apply(cloud, desired, &observed, &plan, &apply_context)
-        .await
-        .map_err(DeployError::Apply)?;
-    Ok(Deployed { plan, applied })
+    let observed = observe_for(cloud, identity, config, wants_backend).await?;
+    converge(cloud, desired, &observed, identity, config).await
 }
 
 #[cfg(test)]

@@ -92,7 +92,7 @@ pub fn dry_run(objects: &[Value], config: &ControllerConfig, facts: &CloudFacts)
             service: &service,
             config,
             facts,
-            existing_scheme: None,
+            existing: None,
         };
         match build_service_stack(&input) {
             Ok(built) => report.stacks.push(OwnerStack {

@@ -270,6 +270,14 @@ pub struct SecurityGroupSpec {
     pub tags: Tags,
 }
 
+/// What the build needs to know about the load balancer AWS already holds for a stack: upstream
+/// keeps its scheme when none is annotated, and its subnets when none are given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExistingLoadBalancer {
+    pub scheme: Scheme,
+    pub subnet_ids: Vec<String>,
+}
+
 /// Everything one owner (Service or Ingress group) wants to exist.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -86,6 +86,22 @@ pub struct ObservedStack {
 }
 
 impl ObservedStack {
+    /// The stack's load balancer as the build sees it, when AWS holds one.
+    pub fn existing_load_balancer(&self) -> Option<crate::model::ExistingLoadBalancer> {
+        self.load_balancers
+            .iter()
+            .find(|state| state.resource_id.as_deref() == Some(crate::plan::LOAD_BALANCER_ID))
+            .map(|state| crate::model::ExistingLoadBalancer {
+                scheme: state.load_balancer.scheme,
+                subnet_ids: state
+                    .load_balancer
+                    .subnet_mappings
+                    .iter()
+                    .map(|m| m.subnet_id.clone())
+                    .collect(),
+            })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.load_balancers.is_empty()
             && self.target_groups.is_empty()

@@ -123,7 +123,7 @@ async fn main() {
                     service: &service,
                     config: &config,
                     facts: &facts,
-                    existing_scheme: None,
+                    existing: None,
                 };
                 let stack = build_service_stack(&input).expect("build").stack;
                 (StackIdentity::for_service("bench", &stack.id), stack)

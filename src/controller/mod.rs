@@ -17,7 +17,7 @@ pub use report::CONDITION_TYPE;
 
 use crate::cloud::{Cloud, CloudError};
 use crate::config::ControllerConfig;
-use crate::deploy::{deploy_stack, DeployError};
+use crate::deploy::{converge, deploy_stack, observe_for, DeployError};
 use crate::facts::CloudFacts;
 use crate::model::Stack;
 use crate::observe::StackIdentity;
@@ -135,6 +135,15 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
                 return Ok(Action::requeue(self.drift_check_interval - since));
             }
         }
+        let identity = StackIdentity::for_service(&self.config.cluster_name, &id);
+        let observed = observe_for(
+            &self.cloud,
+            &identity,
+            &self.config,
+            self.config.enable_backend_security_group,
+        )
+        .await?;
+        let existing = observed.existing_load_balancer();
         let facts = CloudFacts {
             subnets: self
                 .cloud
@@ -147,7 +156,7 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
             service,
             config: &self.config,
             facts: &facts,
-            existing_scheme: None,
+            existing: existing.as_ref(),
         };
         let built = match build_service_stack(&input) {
             Ok(built) => built,
@@ -195,8 +204,14 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
             .await;
         }
         report::add_finalizer(&api, service, SERVICE_FINALIZER).await?;
-        let identity = StackIdentity::for_service(&self.config.cluster_name, &id);
-        let deployed = match deploy_stack(&self.cloud, &built.stack, &identity, &self.config).await
+        let deployed = match converge(
+            &self.cloud,
+            &built.stack,
+            &observed,
+            &identity,
+            &self.config,
+        )
+        .await
         {
             Ok(deployed) => deployed,
             Err(error) => {

@@ -58,7 +58,7 @@ fn desired(service: &Service) -> Stack {
         service,
         config: &config,
         facts: &facts,
-        existing_scheme: None,
+        existing: None,
     };
     build_service_stack(&input).unwrap().stack
 }

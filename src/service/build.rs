@@ -10,8 +10,8 @@ use super::{is_managed, stack_id, Problem, ANNOTATION_PREFIX};
 use crate::config::ControllerConfig;
 use crate::facts::{CloudFacts, Subnet};
 use crate::model::{
-    IngressRule, IpAddressType, LoadBalancerSpec, LoadBalancerType, Scheme, SecurityGroupRef,
-    SecurityGroupSpec, Stack, SubnetMapping, Tags,
+    ExistingLoadBalancer, IngressRule, IpAddressType, LoadBalancerSpec, LoadBalancerType, Scheme,
+    SecurityGroupRef, SecurityGroupSpec, Stack, SubnetMapping, Tags,
 };
 use crate::naming::{service_load_balancer_name, service_security_group_name};
 use crate::subnets::{choose_subnets, SubnetRequest};
@@ -22,8 +22,9 @@ pub struct ServiceBuildInput<'a> {
     pub service: &'a Service,
     pub config: &'a ControllerConfig,
     pub facts: &'a CloudFacts,
-    /// The scheme of the NLB already tagged for this Service, if one exists.
-    pub existing_scheme: Option<Scheme>,
+    /// The NLB AWS already holds for this Service, if any: its scheme is kept when none is
+    /// annotated, and its subnets when none are given and the scheme is unchanged.
+    pub existing: Option<&'a ExistingLoadBalancer>,
 }
 
 /// A built stack, with the problems that did not stop it (upstream drops them silently).
@@ -301,22 +302,32 @@ pub fn build_service_stack(input: &ServiceBuildInput) -> Result<BuiltStack, Vec<
     let config = input.config;
     let scheme = settings
         .scheme
-        .or(input.existing_scheme)
+        .or(input.existing.map(|existing| existing.scheme))
         .unwrap_or(config.default_scheme);
     let ip_type = settings.ip_address_type.unwrap_or(IpAddressType::Ipv4);
     let target_type = settings.target_type.unwrap_or(config.default_target_type);
     let mut problems = Vec::new();
+    // Upstream keeps an existing load balancer's subnets when no subnets are annotated and the
+    // scheme stays, so subnet tag changes never move a live load balancer.
+    let reused_subnets = match (&settings.subnets, input.existing) {
+        (None, Some(existing)) if existing.scheme == scheme && !existing.subnet_ids.is_empty() => {
+            Some(existing.subnet_ids.clone())
+        }
+        _ => None,
+    };
     let request = SubnetRequest {
         cluster_name: &config.cluster_name,
         vpc_id: &config.vpc_id,
         scheme,
         load_balancer_type: LoadBalancerType::Network,
         ip_address_type: ip_type,
-        explicit: settings.subnets.as_deref(),
+        explicit: settings.subnets.as_deref().or(reused_subnets.as_deref()),
         cluster_tag_check: config.feature_gates.subnets_cluster_tag_check,
     };
     let location = if settings.subnets.is_some() {
         key("aws-load-balancer-subnets")
+    } else if reused_subnets.is_some() {
+        "subnets of the existing load balancer".to_string()
     } else {
         "subnet discovery".to_string()
     };

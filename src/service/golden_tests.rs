@@ -23,7 +23,7 @@ fn render(service: &Service, config: &ControllerConfig, facts: &CloudFacts) -> S
         service,
         config,
         facts,
-        existing_scheme: None,
+        existing: None,
     };
     let outcome = match build_service_stack(&input) {
         Ok(built) => json!({"stack": built.stack, "warnings": built.warnings}),

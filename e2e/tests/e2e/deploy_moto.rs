@@ -81,7 +81,7 @@ async fn a_service_stack_is_created_converged_and_deleted_in_moto() {
         service: &service,
         config: &config,
         facts: &facts,
-        existing_scheme: None,
+        existing: None,
     })
     .unwrap();
     let identity = StackIdentity::for_service("e2e-cluster", "demo/echo");

@@ -292,3 +292,54 @@ async fn an_unchanged_service_costs_no_aws_call_until_its_drift_check_is_due() {
         "a due drift check reads AWS"
     );
 }
+
+#[tokio::test]
+async fn a_load_balancer_keeps_its_scheme_when_the_scheme_annotation_goes() {
+    use aws_load_balancer_controller::cloud::simulator::Simulator;
+    use aws_load_balancer_controller::facts::CloudFacts;
+    use k8s_openapi::api::core::v1::Service;
+    let facts_path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/aws-facts.json");
+    let facts = CloudFacts::from_documents(&std::fs::read_to_string(facts_path).unwrap()).unwrap();
+    let cluster = TestCluster::start().await;
+    let kubectl = Kubectl::new(&cluster.url());
+    kubectl.apply(SERVICE).await;
+    let services: Api<Service> = Api::namespaced(cluster.client.clone(), "default");
+    let config = ControllerConfig::new("prod", "vpc-0example");
+    let reconciler = ServiceReconciler::new(
+        cluster.client.clone(),
+        Simulator::with_subnets(facts.subnets.clone()),
+        config,
+        Duration::from_secs(600),
+    );
+    reconciler
+        .reconcile(&services.get("echo").await.unwrap())
+        .await
+        .unwrap();
+    let created = reconciler.cloud.load_balancer_names();
+
+    // The default scheme is internal; upstream keeps the existing load balancer's scheme instead.
+    kubectl
+        .ok(&[
+            "annotate",
+            "svc",
+            "echo",
+            "service.beta.kubernetes.io/aws-load-balancer-scheme-",
+        ])
+        .await;
+    reconciler.cloud.calls.clear();
+    reconciler
+        .reconcile(&services.get("echo").await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        reconciler.cloud.load_balancer_names(),
+        created,
+        "the internet-facing NLB is kept"
+    );
+    let writes = reconciler.cloud.calls.writes();
+    assert!(
+        !writes.contains(&"DeleteLoadBalancer") && !writes.contains(&"CreateLoadBalancer"),
+        "writes: {writes:?}"
+    );
+}
