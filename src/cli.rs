@@ -91,10 +91,11 @@ pub struct PlanArguments {
     /// Manifest files (multi-document YAML or JSON); `-` reads standard input.
     #[arg(short = 'f', long = "filename")]
     files: Vec<String>,
-    /// AWS facts: output of `aws ec2 describe-subnets` (and describe-security-groups,
-    /// describe-route-tables, describe-availability-zones), one or several documents.
+    /// AWS facts (repeatable, merged): output of `aws ec2 describe-subnets`, and optionally
+    /// describe-security-groups, describe-route-tables, describe-availability-zones, and for a
+    /// plan of changes `aws elbv2` describe-load-balancers, -target-groups, -listeners, -tags.
     #[arg(long)]
-    facts: Option<String>,
+    facts: Vec<String>,
     #[command(flatten)]
     controller: ControllerFlags,
     #[arg(short = 'o', long, value_enum, default_value = "table")]
@@ -200,11 +201,14 @@ fn plan(
         let text = read_source(file, stdin)?;
         objects.extend(read_manifests(file, &text).map_err(|e| e.to_string())?);
     }
-    let facts_text = match (&arguments.facts, embedded) {
-        (Some(path), _) => read_source(path, stdin)?,
-        (None, true) => EXAMPLE_FACTS.to_string(),
-        (None, false) => String::new(),
-    };
+    let mut facts_text = String::new();
+    for path in &arguments.facts {
+        facts_text.push_str("\n---\n");
+        facts_text.push_str(&read_source(path, stdin)?);
+    }
+    if arguments.facts.is_empty() && embedded {
+        facts_text = EXAMPLE_FACTS.to_string();
+    }
     let facts = CloudFacts::from_documents(&facts_text)?;
     let config = plan_config(arguments, &facts, embedded)?;
     let report = dry_run(&objects, &config, &facts);

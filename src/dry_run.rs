@@ -8,6 +8,9 @@
 use crate::config::ControllerConfig;
 use crate::facts::CloudFacts;
 use crate::model::{ListenerAction, SecurityGroupRef, Stack};
+use crate::naming::backend_security_group_name;
+use crate::observe::{observe_from_facts, StackIdentity};
+use crate::plan::{plan, Change, PlanContext};
 use crate::service::{build_service_stack, is_managed, Problem, ServiceBuildInput};
 use k8s_openapi::api::core::v1::Service;
 use serde::Serialize;
@@ -34,6 +37,9 @@ pub struct OwnerStack {
     pub managed: bool,
     pub stack: Stack,
     pub warnings: Vec<Problem>,
+    /// What would change in AWS, given the existing resources in the facts (all creates when
+    /// the facts hold none of this stack's resources).
+    pub changes: Vec<Change>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -88,19 +94,18 @@ pub fn dry_run(objects: &[Value], config: &ControllerConfig, facts: &CloudFacts)
             .metadata
             .namespace
             .get_or_insert_with(|| "default".to_string());
+        let identity =
+            StackIdentity::for_service(&config.cluster_name, &crate::service::stack_id(&service));
+        let observed = observe_from_facts(facts, &identity, &config.vpc_id);
+        let existing = observed.existing_load_balancer();
         let input = ServiceBuildInput {
             service: &service,
             config,
             facts,
-            existing: None,
+            existing: existing.as_ref(),
         };
-        match build_service_stack(&input) {
-            Ok(built) => report.stacks.push(OwnerStack {
-                owner,
-                managed: is_managed(&service, config),
-                stack: built.stack,
-                warnings: built.warnings,
-            }),
+        let built = match build_service_stack(&input) {
+            Ok(built) => built,
             Err(problems) => {
                 report
                     .problems
@@ -108,8 +113,28 @@ pub fn dry_run(objects: &[Value], config: &ControllerConfig, facts: &CloudFacts)
                         owner: owner.clone(),
                         location: problem.location,
                         message: problem.message,
-                    }))
+                    }));
+                continue;
             }
+        };
+        let backend_name = backend_security_group_name(&config.cluster_name);
+        let context = PlanContext {
+            external_managed_tags: &config.external_managed_tags,
+            backend_security_group_name: &backend_name,
+        };
+        match plan(&built.stack, &observed, &context) {
+            Ok(planned) => report.stacks.push(OwnerStack {
+                owner,
+                managed: is_managed(&service, config),
+                stack: built.stack,
+                warnings: built.warnings,
+                changes: planned.changes,
+            }),
+            Err(error) => report.problems.push(OwnerProblem {
+                owner,
+                location: "existing AWS resources".into(),
+                message: error.to_string(),
+            }),
         }
     }
     report
@@ -132,7 +157,8 @@ fn render_stack(out: &mut String, entry: &OwnerStack) -> std::fmt::Result {
         } else {
             "not managed by this controller"
         };
-        return writeln!(out, "  {reason}");
+        writeln!(out, "  {reason}")?;
+        return write_changes(out, entry);
     };
     writeln!(
         out,
@@ -240,6 +266,21 @@ fn render_stack(out: &mut String, entry: &OwnerStack) -> std::fmt::Result {
     for warning in &entry.warnings {
         writeln!(out, "  warning         {warning}")?;
     }
+    write_changes(out, entry)
+}
+
+fn write_changes(out: &mut String, entry: &OwnerStack) -> std::fmt::Result {
+    if entry.changes.is_empty() {
+        return if entry.stack.is_empty() {
+            Ok(())
+        } else {
+            writeln!(out, "  changes         none: AWS already matches")
+        };
+    }
+    writeln!(out, "  changes:")?;
+    for change in &entry.changes {
+        writeln!(out, "    {change}")?;
+    }
     Ok(())
 }
 
@@ -274,9 +315,17 @@ mod tests {
     use crate::manifests::read_manifests;
 
     fn report_for(manifest: &str) -> DryRunReport {
+        report_with(manifest, &["examples/aws-facts.json"])
+    }
+
+    fn report_with(manifest: &str, fact_files: &[&str]) -> DryRunReport {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let manifests = std::fs::read_to_string(root.join(manifest)).unwrap();
-        let facts = std::fs::read_to_string(root.join("examples/aws-facts.json")).unwrap();
+        let facts: Vec<String> = fact_files
+            .iter()
+            .map(|f| std::fs::read_to_string(root.join(f)).unwrap())
+            .collect();
+        let facts = facts.join("\n---\n");
         let objects = read_manifests(manifest, &manifests).unwrap();
         let config = ControllerConfig::new("prod", "vpc-0example");
         dry_run(
@@ -330,6 +379,43 @@ mod tests {
                 "error: Service demo/typo: service.beta.kubernetes.io/aws-load-balancer-scheme: "
             ),
             "{lines}"
+        );
+    }
+
+    #[test]
+    fn with_existing_resources_only_the_differences_are_planned() {
+        let report = report_with(
+            "examples/services.yaml",
+            &["examples/aws-facts.json", "examples/existing-aws.json"],
+        );
+        let echo = &report.stacks[0];
+        assert_eq!(echo.owner.to_string(), "Service demo/echo");
+        let changes: Vec<String> = echo.changes.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            changes,
+            [
+                "set attributes {\"deregistration_delay.timeout_seconds\": \"30\"} on target group demo/echo:80",
+                "delete target group k8s-demo-echo-9f8e7d6c5b",
+            ]
+        );
+        let table = render_table(&report);
+        assert!(
+            table.contains("delete target group k8s-demo-echo-9f8e7d6c5b"),
+            "{table}"
+        );
+        let game = &report.stacks[1];
+        assert!(
+            game.changes
+                .iter()
+                .any(|c| matches!(c, Change::CreateLoadBalancer { .. })),
+            "demo/game does not exist yet"
+        );
+        assert!(
+            !game
+                .changes
+                .iter()
+                .any(|c| matches!(c, Change::CreateBackendSecurityGroup { .. })),
+            "the shared backend group exists in the facts"
         );
     }
 }

@@ -119,11 +119,51 @@ pub struct RouteTable {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct CidrIpv4 {
+    #[serde(rename = "CidrIp", default)]
+    pub cidr: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct CidrIpv6 {
+    #[serde(rename = "CidrIpv6", default)]
+    pub cidr: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct PrefixList {
+    #[serde(rename = "PrefixListId", default)]
+    pub id: String,
+}
+
+/// One inbound permission of a security group, as `DescribeSecurityGroups` returns it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IpPermission {
+    #[serde(default)]
+    pub ip_protocol: String,
+    #[serde(default)]
+    pub from_port: i32,
+    #[serde(default)]
+    pub to_port: i32,
+    #[serde(default)]
+    pub ip_ranges: Vec<CidrIpv4>,
+    #[serde(default)]
+    pub ipv6_ranges: Vec<CidrIpv6>,
+    #[serde(default)]
+    pub prefix_list_ids: Vec<PrefixList>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SecurityGroup {
     pub group_id: String,
     #[serde(default)]
     pub group_name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub ip_permissions: Vec<IpPermission>,
     #[serde(default)]
     pub vpc_id: String,
     #[serde(default)]
@@ -148,6 +188,166 @@ pub struct AvailabilityZone {
     pub zone_type: String,
 }
 
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyValue {
+    pub key: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+/// An ELBv2 resource's tags, as `DescribeTags` returns them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TagDescription {
+    pub resource_arn: String,
+    #[serde(default)]
+    pub tags: Vec<AwsTag>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct LoadBalancerAddress {
+    #[serde(rename = "AllocationId", default)]
+    pub allocation_id: Option<String>,
+    #[serde(rename = "PrivateIPv4Address", default)]
+    pub private_ipv4_address: Option<String>,
+    #[serde(rename = "IPv6Address", default)]
+    pub ipv6_address: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LoadBalancerZone {
+    #[serde(default)]
+    pub subnet_id: String,
+    #[serde(default)]
+    pub load_balancer_addresses: Vec<LoadBalancerAddress>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StateCode {
+    #[serde(default)]
+    pub code: String,
+}
+
+/// One load balancer, as `DescribeLoadBalancers` returns it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LoadBalancer {
+    pub load_balancer_arn: String,
+    #[serde(default)]
+    pub load_balancer_name: String,
+    #[serde(default, rename = "Type")]
+    pub load_balancer_type: String,
+    #[serde(default)]
+    pub scheme: String,
+    #[serde(default)]
+    pub ip_address_type: String,
+    #[serde(default)]
+    pub availability_zones: Vec<LoadBalancerZone>,
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+    #[serde(default, rename = "DNSName")]
+    pub dns_name: String,
+    #[serde(default)]
+    pub state: Option<StateCode>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Matcher {
+    #[serde(default)]
+    pub http_code: Option<String>,
+}
+
+/// One target group, as `DescribeTargetGroups` returns it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TargetGroup {
+    pub target_group_arn: String,
+    #[serde(default)]
+    pub target_group_name: String,
+    #[serde(default)]
+    pub protocol: String,
+    #[serde(default)]
+    pub port: i32,
+    #[serde(default)]
+    pub vpc_id: String,
+    #[serde(default)]
+    pub target_type: String,
+    #[serde(default)]
+    pub health_check_protocol: String,
+    #[serde(default)]
+    pub health_check_port: String,
+    #[serde(default)]
+    pub health_check_path: Option<String>,
+    #[serde(default)]
+    pub health_check_interval_seconds: i32,
+    #[serde(default)]
+    pub health_check_timeout_seconds: i32,
+    #[serde(default)]
+    pub healthy_threshold_count: i32,
+    #[serde(default)]
+    pub unhealthy_threshold_count: i32,
+    #[serde(default)]
+    pub matcher: Option<Matcher>,
+    #[serde(default)]
+    pub load_balancer_arns: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TargetGroupTuple {
+    pub target_group_arn: String,
+    #[serde(default)]
+    pub weight: Option<i32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ForwardConfig {
+    #[serde(default)]
+    pub target_groups: Vec<TargetGroupTuple>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Action {
+    #[serde(default)]
+    pub target_group_arn: Option<String>,
+    #[serde(default)]
+    pub forward_config: Option<ForwardConfig>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Certificate {
+    #[serde(default)]
+    pub certificate_arn: String,
+}
+
+/// One listener, as `DescribeListeners` returns it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Listener {
+    pub listener_arn: String,
+    #[serde(default)]
+    pub load_balancer_arn: String,
+    #[serde(default)]
+    pub port: i32,
+    #[serde(default)]
+    pub protocol: String,
+    #[serde(default)]
+    pub default_actions: Vec<Action>,
+    #[serde(default)]
+    pub certificates: Vec<Certificate>,
+    #[serde(default)]
+    pub ssl_policy: Option<String>,
+    #[serde(default)]
+    pub alpn_policy: Vec<String>,
+}
+
 /// The AWS facts the pure steps read, in the AWS API's own JSON shapes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -160,6 +360,21 @@ pub struct CloudFacts {
     pub security_groups: Vec<SecurityGroup>,
     #[serde(default)]
     pub availability_zones: Vec<AvailabilityZone>,
+    /// Existing load balancers (`describe-load-balancers`), for a plan of changes.
+    #[serde(default)]
+    pub load_balancers: Vec<LoadBalancer>,
+    #[serde(default)]
+    pub target_groups: Vec<TargetGroup>,
+    #[serde(default)]
+    pub listeners: Vec<Listener>,
+    #[serde(default)]
+    pub tag_descriptions: Vec<TagDescription>,
+    /// Attributes by load balancer ARN (the `Attributes` of `describe-load-balancer-attributes`).
+    #[serde(default)]
+    pub load_balancer_attributes: BTreeMap<String, Vec<KeyValue>>,
+    /// Attributes by target group ARN (the `Attributes` of `describe-target-group-attributes`).
+    #[serde(default)]
+    pub target_group_attributes: BTreeMap<String, Vec<KeyValue>>,
 }
 
 impl CloudFacts {
@@ -178,6 +393,16 @@ impl CloudFacts {
             facts.route_tables.extend(part.route_tables);
             facts.security_groups.extend(part.security_groups);
             facts.availability_zones.extend(part.availability_zones);
+            facts.load_balancers.extend(part.load_balancers);
+            facts.target_groups.extend(part.target_groups);
+            facts.listeners.extend(part.listeners);
+            facts.tag_descriptions.extend(part.tag_descriptions);
+            facts
+                .load_balancer_attributes
+                .extend(part.load_balancer_attributes);
+            facts
+                .target_group_attributes
+                .extend(part.target_group_attributes);
         }
         Ok(facts)
     }

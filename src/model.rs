@@ -44,6 +44,14 @@ pub enum TargetType {
 }
 
 impl TargetType {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "instance" => Some(Self::Instance),
+            "ip" => Some(Self::Ip),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Instance => "instance",
@@ -61,6 +69,15 @@ pub enum IpAddressType {
 }
 
 impl IpAddressType {
+    /// Unknown values read as `ipv4`, the ELBv2 default.
+    pub fn parse_or_ipv4(text: &str) -> Self {
+        match text {
+            "dualstack" => Self::Dualstack,
+            "dualstack-without-public-ipv4" => Self::DualstackWithoutPublicIpv4,
+            _ => Self::Ipv4,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ipv4 => "ipv4",
@@ -78,6 +95,14 @@ pub enum LoadBalancerType {
 }
 
 impl LoadBalancerType {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "network" => Some(Self::Network),
+            "application" => Some(Self::Application),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Network => "network",
@@ -108,6 +133,20 @@ pub enum Protocol {
 }
 
 impl Protocol {
+    /// Unknown values read as `TCP`.
+    pub fn parse_or_tcp(text: &str) -> Self {
+        match text {
+            "UDP" => Self::Udp,
+            "TCP_UDP" => Self::TcpUdp,
+            "TLS" => Self::Tls,
+            "QUIC" => Self::Quic,
+            "TCP_QUIC" => Self::TcpQuic,
+            "HTTP" => Self::Http,
+            "HTTPS" => Self::Https,
+            _ => Self::Tcp,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Tcp => "TCP",

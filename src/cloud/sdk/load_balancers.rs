@@ -10,19 +10,14 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_sdk_elasticloadbalancingv2::Client;
 use std::collections::BTreeMap;
 
-fn ip_address_type(value: Option<&SdkIpAddressType>) -> IpAddressType {
-    match value.map(|v| v.as_str()) {
-        Some("dualstack") => IpAddressType::Dualstack,
-        Some("dualstack-without-public-ipv4") => IpAddressType::DualstackWithoutPublicIpv4,
-        _ => IpAddressType::Ipv4,
-    }
-}
-
 fn observed(load_balancer: &LoadBalancer) -> Result<ObservedLoadBalancer, CloudError> {
-    let load_balancer_type = match load_balancer.r#type().map(|t| t.as_str()) {
-        Some("network") => LoadBalancerType::Network,
-        Some("application") => LoadBalancerType::Application,
-        other => {
+    let load_balancer_type = match load_balancer
+        .r#type()
+        .and_then(|t| LoadBalancerType::parse(t.as_str()))
+    {
+        Some(known) => known,
+        None => {
+            let other = load_balancer.r#type();
             let message =
                 format!("load balancer type {other:?} is not one this controller manages");
             return Err(CloudError::new(
@@ -61,7 +56,12 @@ fn observed(load_balancer: &LoadBalancer) -> Result<ObservedLoadBalancer, CloudE
             Some(LoadBalancerSchemeEnum::InternetFacing) => Scheme::InternetFacing,
             _ => Scheme::Internal,
         },
-        ip_address_type: ip_address_type(load_balancer.ip_address_type()),
+        ip_address_type: IpAddressType::parse_or_ipv4(
+            load_balancer
+                .ip_address_type()
+                .map(|t| t.as_str())
+                .unwrap_or_default(),
+        ),
         subnet_mappings,
         security_groups: load_balancer.security_groups().to_vec(),
         dns_name: load_balancer.dns_name().unwrap_or_default().to_string(),

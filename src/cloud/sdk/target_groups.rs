@@ -15,16 +15,7 @@ use aws_sdk_elasticloadbalancingv2::Client;
 use std::collections::BTreeMap;
 
 fn protocol(value: Option<&ProtocolEnum>) -> Protocol {
-    match value.map(|p| p.as_str()) {
-        Some("UDP") => Protocol::Udp,
-        Some("TCP_UDP") => Protocol::TcpUdp,
-        Some("TLS") => Protocol::Tls,
-        Some("QUIC") => Protocol::Quic,
-        Some("TCP_QUIC") => Protocol::TcpQuic,
-        Some("HTTP") => Protocol::Http,
-        Some("HTTPS") => Protocol::Https,
-        _ => Protocol::Tcp,
-    }
+    Protocol::parse_or_tcp(value.map(|p| p.as_str()).unwrap_or_default())
 }
 
 fn observed_target_group(group: &TargetGroup) -> ObservedTargetGroup {
@@ -33,10 +24,10 @@ fn observed_target_group(group: &TargetGroup) -> ObservedTargetGroup {
     ObservedTargetGroup {
         arn: group.target_group_arn().unwrap_or_default().to_string(),
         name: group.target_group_name().unwrap_or_default().to_string(),
-        target_type: match group.target_type() {
-            Some(TargetTypeEnum::Ip) => TargetType::Ip,
-            _ => TargetType::Instance,
-        },
+        target_type: group
+            .target_type()
+            .and_then(|t| TargetType::parse(t.as_str()))
+            .unwrap_or(TargetType::Instance),
         protocol: protocol(group.protocol()),
         port: group.port().unwrap_or_default(),
         vpc_id: group.vpc_id().unwrap_or_default().to_string(),

@@ -6,6 +6,10 @@
 //!
 //! Reads only; deciding what to change is `plan`'s job.
 
+mod offline;
+
+pub use offline::observe_from_facts;
+
 use crate::cloud::{
     Cloud, CloudResult, ObservedListener, ObservedLoadBalancer, ObservedSecurityGroup,
     ObservedTargetGroup, TaggedKind,
