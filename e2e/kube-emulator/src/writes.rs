@@ -126,6 +126,23 @@ fn check_kind(store: &Store, resource: usize, body: &Value) -> Result<(), ApiErr
     }
 }
 
+/// Drops empty `finalizers`, `labels` and `annotations`, as the real server's serialization
+/// (Go's `omitempty`) does: clients see the field absent, never empty.
+fn omit_empty_metadata(value: &mut Value) {
+    let metadata = metadata_mut(value);
+    for field in ["finalizers", "labels", "annotations", "ownerReferences"] {
+        let empty = match metadata.get(field) {
+            Some(Value::Array(items)) => items.is_empty(),
+            Some(Value::Object(map)) => map.is_empty(),
+            Some(Value::Null) => true,
+            _ => false,
+        };
+        if empty {
+            metadata.remove(field);
+        }
+    }
+}
+
 fn commit_versioned(
     store: &mut Store,
     resource: usize,
@@ -133,6 +150,7 @@ fn commit_versioned(
     event_type: EventType,
     mut value: Value,
 ) -> Arc<StoredObject> {
+    omit_empty_metadata(&mut value);
     let version = store.next_resource_version();
     metadata_mut(&mut value).insert("resourceVersion".into(), json!(version.to_string()));
     store.commit(resource, key, event_type, value, version)
@@ -352,6 +370,7 @@ fn update(
             .unwrap_or(1);
         metadata_mut(&mut merged).insert("generation".into(), json!(generation + 1));
     }
+    omit_empty_metadata(&mut merged);
     if merged == existing.value {
         return Ok(existing);
     }

@@ -343,3 +343,63 @@ async fn a_load_balancer_keeps_its_scheme_when_the_scheme_annotation_goes() {
         "writes: {writes:?}"
     );
 }
+
+#[tokio::test]
+async fn a_service_that_stops_being_ours_is_cleaned_up_and_released() {
+    use aws_load_balancer_controller::cloud::simulator::Simulator;
+    use aws_load_balancer_controller::facts::CloudFacts;
+    use k8s_openapi::api::core::v1::Service;
+    let facts_path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/aws-facts.json");
+    let facts = CloudFacts::from_documents(&std::fs::read_to_string(facts_path).unwrap()).unwrap();
+    let cluster = TestCluster::start().await;
+    let kubectl = Kubectl::new(&cluster.url());
+    // The annotation route: no class, `aws-load-balancer-type: external` with a target type.
+    let annotated = SERVICE
+        .replace("  loadBalancerClass: service.k8s.aws/nlb\n", "")
+        .replace(
+            "  annotations:\n",
+            "  annotations:\n    service.beta.kubernetes.io/aws-load-balancer-type: external\n",
+        );
+    kubectl.apply(&annotated).await;
+    let services: Api<Service> = Api::namespaced(cluster.client.clone(), "default");
+    let config = ControllerConfig::new("prod", "vpc-0example");
+    let reconciler = ServiceReconciler::new(
+        cluster.client.clone(),
+        Simulator::with_subnets(facts.subnets.clone()),
+        config,
+        Duration::from_secs(600),
+    );
+    reconciler
+        .reconcile(&services.get("echo").await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(reconciler.cloud.load_balancer_names().len(), 1);
+
+    kubectl
+        .ok(&[
+            "annotate",
+            "svc",
+            "echo",
+            "service.beta.kubernetes.io/aws-load-balancer-type-",
+        ])
+        .await;
+    reconciler
+        .reconcile(&services.get("echo").await.unwrap())
+        .await
+        .unwrap();
+    assert!(
+        reconciler.cloud.load_balancer_names().is_empty(),
+        "the NLB of a Service no longer ours is deleted"
+    );
+    assert!(reconciler.cloud.target_group_names().is_empty());
+    let released = parse(&kubectl.ok(&["get", "svc", "echo", "-o", "json"]).await);
+    assert!(
+        released["metadata"]["finalizers"].is_null(),
+        "the finalizer is removed: {released}"
+    );
+    assert!(
+        released["status"]["loadBalancer"]["ingress"].is_null(),
+        "the status no longer points at a load balancer: {released}"
+    );
+}
