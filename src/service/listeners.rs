@@ -109,6 +109,21 @@ pub(super) fn plan_ports(
             } else {
                 (protocol, protocol)
             };
+        let quic = settings.quic_ports.iter().any(|entry| {
+            first.name.as_deref() == Some(entry.as_str()) || first.port.to_string() == *entry
+        });
+        let (listener_protocol, target_group_protocol) = match (quic, listener_protocol) {
+            (false, _) => (listener_protocol, target_group_protocol),
+            (true, Protocol::Udp) => (Protocol::Quic, Protocol::Quic),
+            (true, Protocol::TcpUdp) => (Protocol::TcpQuic, Protocol::TcpQuic),
+            (true, other) => {
+                problems.push(Problem::new(
+                    format!("{ANNOTATION_PREFIX}aws-load-balancer-quic-enabled-ports"),
+                    format!("port {number} is {other}: only UDP and TCP_UDP listeners can be upgraded to QUIC"),
+                ));
+                continue;
+            }
+        };
         plans.push(PortPlan {
             port: number,
             listener_protocol,

@@ -51,6 +51,8 @@ pub struct ServiceSettings {
     pub ipv6_addresses: Option<Vec<Ipv6Addr>>,
     pub certificates: Vec<String>,
     pub ssl_ports: Option<Vec<String>>,
+    /// Ports (names or numbers) whose UDP / TCP_UDP listener becomes QUIC / TCP_QUIC.
+    pub quic_ports: Vec<String>,
     pub ssl_policy: Option<String>,
     pub backend_tls: bool,
     pub alpn_policy: Option<String>,
@@ -404,6 +406,9 @@ impl ServiceSettings {
             .string_list("aws-load-balancer-ssl-cert")
             .unwrap_or_default();
         settings.ssl_ports = annotations.string_list("aws-load-balancer-ssl-ports");
+        settings.quic_ports = annotations
+            .string_list("aws-load-balancer-quic-enabled-ports")
+            .unwrap_or_default();
         settings.ssl_policy = annotations
             .string("aws-load-balancer-ssl-negotiation-policy")
             .map(str::to_string);
