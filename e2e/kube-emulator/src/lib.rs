@@ -13,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 
+mod event_mirror;
 pub mod patch;
 pub mod resources;
 pub mod selectors;

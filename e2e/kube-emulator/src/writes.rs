@@ -143,6 +143,34 @@ fn omit_empty_metadata(value: &mut Value) {
     }
 }
 
+/// Mirrors a change of an `events.k8s.io` Event into the core `v1` events (see `event_mirror`).
+fn mirror_event(
+    store: &mut Store,
+    resource: usize,
+    key: &ObjectKey,
+    event_type: EventType,
+    value: &Value,
+) {
+    let table = &store.table;
+    let is_events_api =
+        table.get(resource).group == "events.k8s.io" && table.get(resource).plural == "events";
+    let Some(core) = table.find("", "v1", "events").filter(|_| is_events_api) else {
+        return;
+    };
+    let mut mirrored = crate::event_mirror::core_event(value);
+    if event_type == EventType::Deleted && !store.contains(core, key) {
+        return;
+    }
+    let version = store.next_resource_version();
+    metadata_mut(&mut mirrored).insert("resourceVersion".into(), json!(version.to_string()));
+    let core_type = match (event_type, store.contains(core, key)) {
+        (EventType::Deleted, _) => EventType::Deleted,
+        (_, true) => EventType::Modified,
+        (_, false) => EventType::Added,
+    };
+    store.commit(core, key.clone(), core_type, mirrored, version);
+}
+
 fn commit_versioned(
     store: &mut Store,
     resource: usize,
@@ -151,6 +179,7 @@ fn commit_versioned(
     mut value: Value,
 ) -> Arc<StoredObject> {
     omit_empty_metadata(&mut value);
+    mirror_event(store, resource, &key, event_type, &value);
     let version = store.next_resource_version();
     metadata_mut(&mut value).insert("resourceVersion".into(), json!(version.to_string()));
     store.commit(resource, key, event_type, value, version)

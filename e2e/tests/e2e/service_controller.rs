@@ -189,6 +189,20 @@ async fn kubectl_drives_a_service_through_its_whole_life_in_moto() {
         .note
         .unwrap_or_default()
         .contains("service.beta.kubernetes.io/aws-load-balancer-scheme"));
+    let listed = parse(&kubectl.ok(&["get", "events", "-o", "json"]).await);
+    let seen_by_kubectl = listed["items"].as_array().unwrap().iter().any(|event| {
+        event["involvedObject"]["name"] == "broken"
+            && event["reason"] == "FailedBuildModel"
+            && event["type"] == "Warning"
+            && event["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("service.beta.kubernetes.io/aws-load-balancer-scheme")
+    });
+    assert!(
+        seen_by_kubectl,
+        "kubectl get events shows the warning: {listed}"
+    );
     let broken = parse(&kubectl.ok(&["get", "svc", "broken", "-o", "json"]).await);
     assert!(
         broken["metadata"]["finalizers"].is_null(),
