@@ -304,6 +304,11 @@ async fn apply_change(
                 .find(|l| l.port == *port)
                 .ok_or_else(|| not_in_stack(&format!("listener {port}")))?;
             let created = cloud.create_listener(&known.listener_input(spec)?).await?;
+            if spec.certificates.len() > 1 {
+                cloud
+                    .add_listener_certificates(&created.arn, &spec.certificates[1..])
+                    .await?;
+            }
             known.listeners.insert(*port, created.arn);
         }
         Change::ModifyListener { arn, port } => {
@@ -315,6 +320,16 @@ async fn apply_change(
             cloud
                 .modify_listener(arn, &known.listener_input(spec)?)
                 .await?;
+        }
+        Change::UpdateListenerCertificates {
+            arn, add, remove, ..
+        } => {
+            if !add.is_empty() {
+                cloud.add_listener_certificates(arn, add).await?;
+            }
+            if !remove.is_empty() {
+                cloud.remove_listener_certificates(arn, remove).await?;
+            }
         }
         Change::DeleteTargetGroup { arn, .. } => {
             gone_is_done(cloud.delete_target_group(arn).await)?

@@ -93,6 +93,13 @@ pub enum Change {
         arn: String,
         port: i32,
     },
+    /// SNI certificates of a TLS/HTTPS listener, beyond its default one.
+    UpdateListenerCertificates {
+        arn: String,
+        port: i32,
+        add: Vec<String>,
+        remove: Vec<String>,
+    },
     DeleteTargetGroup {
         arn: String,
         name: String,
@@ -176,6 +183,14 @@ impl fmt::Display for Change {
             Self::DeleteListener { port, .. } => write!(formatter, "delete listener {port}"),
             Self::CreateListener { port } => write!(formatter, "create listener {port}"),
             Self::ModifyListener { port, .. } => write!(formatter, "modify listener {port}"),
+            Self::UpdateListenerCertificates {
+                port, add, remove, ..
+            } => {
+                write!(
+                    formatter,
+                    "listener {port} certificates: add {add:?}, remove {remove:?}"
+                )
+            }
             Self::DeleteTargetGroup { name, .. } => write!(formatter, "delete target group {name}"),
             Self::DeleteSecurityGroup { name, .. } => {
                 write!(formatter, "delete security group {name}")

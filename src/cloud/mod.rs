@@ -158,6 +158,21 @@ pub trait Cloud: Send + Sync {
         input: &ListenerInput,
     ) -> impl Future<Output = CloudResult<()>> + Send;
     fn delete_listener(&self, arn: &str) -> impl Future<Output = CloudResult<()>> + Send;
+    /// The listener's certificates other than its default one (SNI certificates).
+    fn describe_listener_certificates(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = CloudResult<Vec<String>>> + Send;
+    fn add_listener_certificates(
+        &self,
+        arn: &str,
+        certificates: &[String],
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+    fn remove_listener_certificates(
+        &self,
+        arn: &str,
+        certificates: &[String],
+    ) -> impl Future<Output = CloudResult<()>> + Send;
 
     /// Adds or overwrites tags on load balancers, listeners or target groups.
     fn add_tags(

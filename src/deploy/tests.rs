@@ -421,3 +421,53 @@ async fn a_failure_at_any_write_of_a_delete_converges_with_nothing_left() {
         );
     }
 }
+
+#[tokio::test]
+async fn listener_certificates_beyond_the_default_are_attached_and_reconciled() {
+    let cloud = simulator();
+    let with = |certificates: &str| {
+        service(
+            "web",
+            &[
+                ("aws-load-balancer-ssl-cert", certificates),
+                ("aws-load-balancer-ssl-ports", "443"),
+            ],
+        )
+    };
+    let first = with("arn:cert/a, arn:cert/b");
+    deploy(&cloud, &first, &desired(&first)).await.unwrap();
+    assert_eq!(
+        cloud.listener_certificates(443),
+        ["arn:cert/a", "arn:cert/b"]
+    );
+    cloud.calls.clear();
+    deploy(&cloud, &first, &desired(&first)).await.unwrap();
+    assert!(
+        cloud.calls.writes().is_empty(),
+        "writes: {:?}",
+        cloud.calls.writes()
+    );
+
+    let swapped = with("arn:cert/a, arn:cert/c");
+    cloud.calls.clear();
+    deploy(&cloud, &swapped, &desired(&swapped)).await.unwrap();
+    assert_eq!(
+        cloud.calls.writes(),
+        ["AddListenerCertificates", "RemoveListenerCertificates"]
+    );
+    assert_eq!(
+        cloud.listener_certificates(443),
+        ["arn:cert/a", "arn:cert/c"]
+    );
+
+    let new_default = with("arn:cert/d, arn:cert/c");
+    cloud.calls.clear();
+    deploy(&cloud, &new_default, &desired(&new_default))
+        .await
+        .unwrap();
+    assert_eq!(cloud.calls.writes(), ["ModifyListener"]);
+    assert_eq!(
+        cloud.listener_certificates(443),
+        ["arn:cert/d", "arn:cert/c"]
+    );
+}

@@ -14,7 +14,7 @@ use crate::cloud::{
     Cloud, CloudResult, ObservedListener, ObservedLoadBalancer, ObservedSecurityGroup,
     ObservedTargetGroup, TaggedKind,
 };
-use crate::model::Tags;
+use crate::model::{Protocol, Tags};
 use std::collections::BTreeMap;
 
 pub const CLUSTER_TAG: &str = "elbv2.k8s.aws/cluster";
@@ -158,7 +158,16 @@ pub async fn observe_stack(
             let attributes = cloud
                 .describe_load_balancer_attributes(&load_balancer.arn)
                 .await?;
-            let listeners = cloud.describe_listeners(&load_balancer.arn).await?;
+            let mut listeners = cloud.describe_listeners(&load_balancer.arn).await?;
+            for listener in listeners
+                .iter_mut()
+                .filter(|l| matches!(l.protocol, Protocol::Tls | Protocol::Https))
+            {
+                // DescribeListeners reports the default certificate only.
+                listener
+                    .certificates
+                    .extend(cloud.describe_listener_certificates(&listener.arn).await?);
+            }
             observed.load_balancers.push(LoadBalancerState {
                 resource_id: resource_id(&tags),
                 load_balancer,

@@ -102,5 +102,19 @@ pub(super) fn plan_listeners(
                 port: spec.port,
             });
         }
+        if secure {
+            let wanted: BTreeSet<&String> = spec.certificates.iter().skip(1).collect();
+            let attached: BTreeSet<&String> = current.certificates.iter().skip(1).collect();
+            let add: Vec<String> = wanted.difference(&attached).map(|c| (*c).clone()).collect();
+            let remove: Vec<String> = attached.difference(&wanted).map(|c| (*c).clone()).collect();
+            if !add.is_empty() || !remove.is_empty() {
+                changes.push(Change::UpdateListenerCertificates {
+                    arn: current.arn.clone(),
+                    port: spec.port,
+                    add,
+                    remove,
+                });
+            }
+        }
     }
 }

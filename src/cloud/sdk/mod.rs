@@ -109,6 +109,29 @@ fn tags_of(tags: &Tags) -> Vec<aws_sdk_elasticloadbalancingv2::types::Tag> {
 }
 
 impl Cloud for SdkCloud {
+    async fn describe_listener_certificates(&self, arn: &str) -> CloudResult<Vec<String>> {
+        self.calls.record("DescribeListenerCertificates", false);
+        target_groups::describe_listener_certificates(&self.elbv2, arn).await
+    }
+
+    async fn add_listener_certificates(
+        &self,
+        arn: &str,
+        certificates: &[String],
+    ) -> CloudResult<()> {
+        self.calls.record("AddListenerCertificates", true);
+        target_groups::add_listener_certificates(&self.elbv2, arn, certificates).await
+    }
+
+    async fn remove_listener_certificates(
+        &self,
+        arn: &str,
+        certificates: &[String],
+    ) -> CloudResult<()> {
+        self.calls.record("RemoveListenerCertificates", true);
+        target_groups::remove_listener_certificates(&self.elbv2, arn, certificates).await
+    }
+
     async fn describe_subnets(&self, vpc_id: &str) -> CloudResult<Vec<crate::facts::Subnet>> {
         self.calls.record("DescribeSubnets", false);
         security_groups::describe_subnets(&self.ec2, vpc_id).await

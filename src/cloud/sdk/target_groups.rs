@@ -346,3 +346,57 @@ pub(super) async fn delete_listener(client: &Client, arn: &str) -> CloudResult<(
         .map(|_| ())
         .map_err(|e| classify("DeleteListener", e))
 }
+
+fn certificates_of(arns: &[String]) -> Vec<Certificate> {
+    arns.iter()
+        .map(|arn| Certificate::builder().certificate_arn(arn).build())
+        .collect()
+}
+
+pub(super) async fn describe_listener_certificates(
+    client: &Client,
+    arn: &str,
+) -> CloudResult<Vec<String>> {
+    let output = client
+        .describe_listener_certificates()
+        .listener_arn(arn)
+        .send()
+        .await
+        .map_err(|e| classify("DescribeListenerCertificates", e))?;
+    Ok(output
+        .certificates()
+        .iter()
+        .filter(|c| c.is_default() != Some(true))
+        .filter_map(|c| c.certificate_arn().map(str::to_string))
+        .collect())
+}
+
+pub(super) async fn add_listener_certificates(
+    client: &Client,
+    arn: &str,
+    certificates: &[String],
+) -> CloudResult<()> {
+    client
+        .add_listener_certificates()
+        .listener_arn(arn)
+        .set_certificates(Some(certificates_of(certificates)))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| classify("AddListenerCertificates", e))
+}
+
+pub(super) async fn remove_listener_certificates(
+    client: &Client,
+    arn: &str,
+    certificates: &[String],
+) -> CloudResult<()> {
+    client
+        .remove_listener_certificates()
+        .listener_arn(arn)
+        .set_certificates(Some(certificates_of(certificates)))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| classify("RemoveListenerCertificates", e))
+}

@@ -178,6 +178,16 @@ impl Simulator {
             .collect()
     }
 
+    /// The certificates (default first) of the listeners on `port`.
+    pub fn listener_certificates(&self, port: i32) -> Vec<String> {
+        self.lock()
+            .listeners
+            .values()
+            .filter(|l| l.observed.port == port)
+            .flat_map(|l| l.observed.certificates.clone())
+            .collect()
+    }
+
     pub fn listener_ports(&self) -> Vec<i32> {
         self.lock()
             .listeners
@@ -212,6 +222,29 @@ impl Simulator {
 }
 
 impl Cloud for Simulator {
+    async fn describe_listener_certificates(&self, arn: &str) -> CloudResult<Vec<String>> {
+        self.begin("DescribeListenerCertificates", false)?
+            .describe_listener_certificates(arn)
+    }
+
+    async fn add_listener_certificates(
+        &self,
+        arn: &str,
+        certificates: &[String],
+    ) -> CloudResult<()> {
+        self.begin("AddListenerCertificates", true)?
+            .add_listener_certificates(arn, certificates)
+    }
+
+    async fn remove_listener_certificates(
+        &self,
+        arn: &str,
+        certificates: &[String],
+    ) -> CloudResult<()> {
+        self.begin("RemoveListenerCertificates", true)?
+            .remove_listener_certificates(arn, certificates)
+    }
+
     async fn describe_subnets(&self, vpc_id: &str) -> CloudResult<Vec<Subnet>> {
         let state = self.begin("DescribeSubnets", false)?;
         Ok(state

@@ -18,7 +18,11 @@ impl State {
             .listeners
             .values()
             .filter(|l| l.observed.load_balancer_arn == load_balancer_arn)
-            .map(|l| l.observed.clone())
+            .map(|l| {
+                let mut observed = l.observed.clone();
+                observed.certificates.truncate(1);
+                observed
+            })
             .collect())
     }
 
@@ -216,7 +220,8 @@ impl State {
             port: input.port,
             protocol: input.protocol,
             default_action: input.default_action.clone(),
-            certificates: input.certificates.clone(),
+            // CreateListener takes the default certificate only; others are listener certificates.
+            certificates: input.certificates.iter().take(1).cloned().collect(),
             ssl_policy: input.ssl_policy.clone(),
             alpn_policy: input.alpn_policy.clone(),
         };
@@ -249,7 +254,15 @@ impl State {
                 observed.port = input.port;
                 observed.protocol = input.protocol;
                 observed.default_action = input.default_action.clone();
-                observed.certificates = input.certificates.clone();
+                // ModifyListener sets the default certificate; listener certificates stay.
+                match (
+                    observed.certificates.first_mut(),
+                    input.certificates.first(),
+                ) {
+                    (Some(current), Some(default)) => *current = default.clone(),
+                    (None, Some(default)) => observed.certificates.push(default.clone()),
+                    (_, None) => observed.certificates.clear(),
+                }
                 observed.ssl_policy = input.ssl_policy.clone();
                 observed.alpn_policy = input.alpn_policy.clone();
                 Ok(())
@@ -268,6 +281,67 @@ impl State {
             None => error(
                 ErrorKind::NotFound,
                 "DeleteListener",
+                format!("listener {arn} not found"),
+            ),
+        }
+    }
+
+    pub(super) fn describe_listener_certificates(&mut self, arn: &str) -> CloudResult<Vec<String>> {
+        match self.listeners.get(arn) {
+            Some(listener) => Ok(listener
+                .observed
+                .certificates
+                .iter()
+                .skip(1)
+                .cloned()
+                .collect()),
+            None => error(
+                ErrorKind::NotFound,
+                "DescribeListenerCertificates",
+                format!("listener {arn} not found"),
+            ),
+        }
+    }
+
+    pub(super) fn add_listener_certificates(
+        &mut self,
+        arn: &str,
+        certificates: &[String],
+    ) -> CloudResult<()> {
+        match self.listeners.get_mut(arn) {
+            Some(listener) => {
+                for certificate in certificates {
+                    if !listener.observed.certificates.contains(certificate) {
+                        listener.observed.certificates.push(certificate.clone());
+                    }
+                }
+                Ok(())
+            }
+            None => error(
+                ErrorKind::NotFound,
+                "AddListenerCertificates",
+                format!("listener {arn} not found"),
+            ),
+        }
+    }
+
+    pub(super) fn remove_listener_certificates(
+        &mut self,
+        arn: &str,
+        certificates: &[String],
+    ) -> CloudResult<()> {
+        match self.listeners.get_mut(arn) {
+            Some(listener) => {
+                let default = listener.observed.certificates.first().cloned();
+                listener
+                    .observed
+                    .certificates
+                    .retain(|c| Some(c) == default.as_ref() || !certificates.contains(c));
+                Ok(())
+            }
+            None => error(
+                ErrorKind::NotFound,
+                "RemoveListenerCertificates",
                 format!("listener {arn} not found"),
             ),
         }
