@@ -261,6 +261,23 @@ pub struct HealthCheck {
     pub success_codes: Option<String>,
 }
 
+impl HealthCheck {
+    /// An NLB target group's default check: TCP on the traffic port every 10 s, 10 s timeout,
+    /// 3 healthy / 3 unhealthy.
+    pub fn nlb_default() -> Self {
+        Self {
+            protocol: Protocol::Tcp,
+            port: "traffic-port".into(),
+            path: None,
+            interval_seconds: 10,
+            timeout_seconds: 10,
+            healthy_threshold: 3,
+            unhealthy_threshold: 3,
+            success_codes: None,
+        }
+    }
+}
+
 /// What the TargetGroupBinding of a target group says (written to Kubernetes, not AWS).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -12,8 +12,7 @@ use aws_load_balancer_controller::facts::CloudFacts;
 use aws_load_balancer_controller::model::Stack;
 use aws_load_balancer_controller::observe::StackIdentity;
 use aws_load_balancer_controller::service::{build_service_stack, ServiceBuildInput};
-use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
-use e2e::moto::MotoServer;
+use e2e::moto::{create_vpc_with_subnets, MotoServer};
 use k8s_openapi::api::core::v1::Service;
 use std::time::{Duration, Instant};
 
@@ -78,38 +77,13 @@ async fn main() {
     for count in [1usize, 100] {
         let moto = MotoServer::lease().await;
         let aws = moto.clients().await;
-        let vpc = aws
-            .ec2
-            .create_vpc()
-            .cidr_block("10.0.0.0/16")
-            .send()
-            .await
-            .expect("vpc");
-        let vpc_id = vpc
-            .vpc()
-            .and_then(|v| v.vpc_id())
-            .expect("vpc id")
-            .to_string();
-        for (index, zone) in ["us-west-2a", "us-west-2b"].iter().enumerate() {
-            let tags = TagSpecification::builder()
-                .resource_type(ResourceType::Subnet)
-                .tags(
-                    Tag::builder()
-                        .key("kubernetes.io/role/internal-elb")
-                        .value("1")
-                        .build(),
-                )
-                .build();
-            aws.ec2
-                .create_subnet()
-                .vpc_id(&vpc_id)
-                .cidr_block(format!("10.0.{index}.0/24"))
-                .availability_zone(*zone)
-                .tag_specifications(tags)
-                .send()
-                .await
-                .expect("subnet");
-        }
+        let (vpc_id, _) = create_vpc_with_subnets(
+            &aws.ec2,
+            0,
+            &["us-west-2a", "us-west-2b"],
+            "kubernetes.io/role/internal-elb",
+        )
+        .await;
         let cloud = SdkCloud::new(&load_sdk_config(&moto.settings()).await);
         let config = ControllerConfig::new("bench", &vpc_id);
         let facts = CloudFacts {

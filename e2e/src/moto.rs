@@ -149,3 +149,50 @@ impl MotoLease {
         AwsClients::from_settings(&self.settings()).await
     }
 }
+
+/// Creates a VPC with one subnet per zone, each tagged with `role_tag` (e.g.
+/// `kubernetes.io/role/elb`) = `1`, and returns the VPC id and the subnet ids. `second_octet`
+/// keeps VPCs of one test apart (`10.<second_octet>.0.0/16`).
+pub async fn create_vpc_with_subnets(
+    ec2: &aws_sdk_ec2::Client,
+    second_octet: u8,
+    zones: &[&str],
+    role_tag: &str,
+) -> (String, Vec<String>) {
+    use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block(format!("10.{second_octet}.0.0/16"))
+        .send()
+        .await
+        .expect("moto creates the VPC");
+    let vpc_id = vpc
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .expect("a VPC id")
+        .to_string();
+    let mut subnet_ids = Vec::new();
+    for (index, zone) in zones.iter().enumerate() {
+        let tags = TagSpecification::builder()
+            .resource_type(ResourceType::Subnet)
+            .tags(Tag::builder().key(role_tag).value("1").build())
+            .build();
+        let subnet = ec2
+            .create_subnet()
+            .vpc_id(&vpc_id)
+            .cidr_block(format!("10.{second_octet}.{index}.0/24"))
+            .availability_zone(*zone)
+            .tag_specifications(tags)
+            .send()
+            .await
+            .expect("moto creates the subnet");
+        subnet_ids.push(
+            subnet
+                .subnet()
+                .and_then(|s| s.subnet_id())
+                .expect("a subnet id")
+                .to_string(),
+        );
+    }
+    (vpc_id, subnet_ids)
+}

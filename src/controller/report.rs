@@ -12,6 +12,23 @@ use serde_json::{json, Value};
 /// The condition type the controller keeps on each Service it manages.
 pub const CONDITION_TYPE: &str = "service.k8s.aws/Reconciled";
 
+/// Sends a JSON patch of `metadata.finalizers` (guarded by its `test` operation).
+async fn patch_finalizers(
+    api: &Api<Service>,
+    service: &Service,
+    patch: Value,
+) -> Result<(), kube::Error> {
+    let patch: json_patch::Patch =
+        serde_json::from_value(patch).map_err(kube::Error::SerdeError)?;
+    api.patch(
+        &service.name_any(),
+        &PatchParams::default(),
+        &Patch::Json::<()>(patch),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Adds `finalizer` unless present; guarded by a JSON-patch test so a concurrent change conflicts.
 pub async fn add_finalizer(
     api: &Api<Service>,
@@ -33,15 +50,7 @@ pub async fn add_finalizer(
             {"op": "add", "path": "/metadata/finalizers/-", "value": finalizer}
         ])
     };
-    let patch: json_patch::Patch =
-        serde_json::from_value(patch).map_err(kube::Error::SerdeError)?;
-    api.patch(
-        &service.name_any(),
-        &PatchParams::default(),
-        &Patch::Json::<()>(patch),
-    )
-    .await?;
-    Ok(())
+    patch_finalizers(api, service, patch).await
 }
 
 /// Removes `finalizer` if present.
@@ -59,15 +68,7 @@ pub async fn remove_finalizer(
         {"op": "test", "path": "/metadata/finalizers", "value": current},
         {"op": "replace", "path": "/metadata/finalizers", "value": kept}
     ]);
-    let patch: json_patch::Patch =
-        serde_json::from_value(patch).map_err(kube::Error::SerdeError)?;
-    api.patch(
-        &service.name_any(),
-        &PatchParams::default(),
-        &Patch::Json::<()>(patch),
-    )
-    .await?;
-    Ok(())
+    patch_finalizers(api, service, patch).await
 }
 
 fn hostname_entry(service: &Service, hostname: &str) -> Value {

@@ -285,16 +285,7 @@ async fn deleting_removes_exactly_our_resources_and_leaves_look_alikes() {
         port: 80,
         ip_address_type: "ipv4".into(),
         vpc_id: "vpc-0example".into(),
-        health_check: HealthCheck {
-            protocol: Protocol::Tcp,
-            port: "traffic-port".into(),
-            path: None,
-            interval_seconds: 10,
-            timeout_seconds: 10,
-            healthy_threshold: 3,
-            unhealthy_threshold: 3,
-            success_codes: None,
-        },
+        health_check: HealthCheck::nlb_default(),
         tags: Tags::new(),
     };
     cloud.create_target_group(&untagged_group).await.unwrap();

@@ -11,16 +11,7 @@ fn context() -> (BTreeSet<String>, String) {
 }
 
 fn observed_stack(load_balancer_resource_id: Option<&str>) -> ObservedStack {
-    let health_check = HealthCheck {
-        protocol: Protocol::Tcp,
-        port: "traffic-port".into(),
-        path: None,
-        interval_seconds: 10,
-        timeout_seconds: 10,
-        healthy_threshold: 3,
-        unhealthy_threshold: 3,
-        success_codes: None,
-    };
+    let health_check = HealthCheck::nlb_default();
     ObservedStack {
         load_balancers: vec![LoadBalancerState {
             load_balancer: ObservedLoadBalancer {

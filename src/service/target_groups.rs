@@ -93,16 +93,7 @@ fn health_check(
             success_codes: None,
         }
     } else {
-        HealthCheck {
-            protocol: Protocol::Tcp,
-            port: "traffic-port".into(),
-            path: None,
-            interval_seconds: 10,
-            timeout_seconds: 10,
-            healthy_threshold: 3,
-            unhealthy_threshold: 3,
-            success_codes: None,
-        }
+        HealthCheck::nlb_default()
     };
     if let Some(protocol) = overrides.protocol {
         check.protocol = protocol;

@@ -10,43 +10,9 @@ use aws_load_balancer_controller::facts::CloudFacts;
 use aws_load_balancer_controller::model::Stack;
 use aws_load_balancer_controller::observe::StackIdentity;
 use aws_load_balancer_controller::service::{build_service_stack, ServiceBuildInput};
-use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
-use e2e::moto::MotoServer;
+use e2e::moto::{create_vpc_with_subnets, MotoServer};
 use k8s_openapi::api::core::v1::Service;
 use serde_json::json;
-
-async fn create_vpc(ec2: &aws_sdk_ec2::Client) -> String {
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.0.0.0/16")
-        .send()
-        .await
-        .unwrap();
-    let vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).unwrap().to_string();
-    for (index, zone) in ["us-west-2a", "us-west-2b", "us-west-2c"]
-        .iter()
-        .enumerate()
-    {
-        let tags = TagSpecification::builder()
-            .resource_type(ResourceType::Subnet)
-            .tags(
-                Tag::builder()
-                    .key("kubernetes.io/role/elb")
-                    .value("1")
-                    .build(),
-            )
-            .build();
-        ec2.create_subnet()
-            .vpc_id(&vpc_id)
-            .cidr_block(format!("10.0.{index}.0/24"))
-            .availability_zone(*zone)
-            .tag_specifications(tags)
-            .send()
-            .await
-            .unwrap();
-    }
-    vpc_id
-}
 
 fn service() -> Service {
     serde_json::from_value(json!({
@@ -67,7 +33,13 @@ fn service() -> Service {
 async fn a_service_stack_is_created_converged_and_deleted_in_moto() {
     let moto = MotoServer::lease().await;
     let aws = moto.clients().await;
-    let vpc_id = create_vpc(&aws.ec2).await;
+    let (vpc_id, _) = create_vpc_with_subnets(
+        &aws.ec2,
+        0,
+        &["us-west-2a", "us-west-2b", "us-west-2c"],
+        "kubernetes.io/role/elb",
+    )
+    .await;
     let config = ControllerConfig::new("e2e-cluster", &vpc_id);
     let cloud = SdkCloud::new(
         &aws_load_balancer_controller::aws_clients::load_sdk_config(&moto.settings()).await,

@@ -1,64 +1,18 @@
 //! The moto harness: the SDK clients built by the controller's own configuration code reach
 //! moto, a whole load-balancer stack can be created and read back, and a reset wipes it.
 
-use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::Filter;
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, ProtocolEnum, TargetTypeEnum};
-use e2e::moto::MotoServer;
-
-fn subnet_tags() -> TagSpecification {
-    TagSpecification::builder()
-        .resource_type(ResourceType::Subnet)
-        .tags(
-            Tag::builder()
-                .key("kubernetes.io/role/elb")
-                .value("1")
-                .build(),
-        )
-        .tags(
-            Tag::builder()
-                .key("kubernetes.io/cluster/test-cluster")
-                .value("owned")
-                .build(),
-        )
-        .build()
-}
+use e2e::moto::{create_vpc_with_subnets, MotoServer};
 
 #[tokio::test]
 async fn a_load_balancer_stack_is_created_read_back_and_reset_away() {
     let moto = MotoServer::lease().await;
     let aws = moto.clients().await;
 
-    let vpc = aws
-        .ec2
-        .create_vpc()
-        .cidr_block("10.0.0.0/16")
-        .send()
-        .await
-        .unwrap();
-    let vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).unwrap().to_string();
-    let mut subnet_ids = Vec::new();
-    for (index, zone) in ["us-west-2a", "us-west-2b", "us-west-2c"]
-        .iter()
-        .enumerate()
-    {
-        let subnet = aws
-            .ec2
-            .create_subnet()
-            .vpc_id(&vpc_id)
-            .cidr_block(format!("10.0.{index}.0/24"))
-            .availability_zone(*zone)
-            .tag_specifications(subnet_tags())
-            .send()
-            .await
-            .unwrap();
-        subnet_ids.push(
-            subnet
-                .subnet()
-                .and_then(|s| s.subnet_id())
-                .unwrap()
-                .to_string(),
-        );
-    }
+    let zones = ["us-west-2a", "us-west-2b", "us-west-2c"];
+    let (vpc_id, subnet_ids) =
+        create_vpc_with_subnets(&aws.ec2, 0, &zones, "kubernetes.io/role/elb").await;
     let tagged = aws
         .ec2
         .describe_subnets()

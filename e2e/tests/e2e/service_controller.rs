@@ -11,10 +11,9 @@ use aws_load_balancer_controller::config::ControllerConfig;
 use aws_load_balancer_controller::controller::{
     run_service_controller, ServiceReconciler, CONDITION_TYPE,
 };
-use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use e2e::cluster::TestCluster;
 use e2e::kubectl::Kubectl;
-use e2e::moto::MotoServer;
+use e2e::moto::{create_vpc_with_subnets, MotoServer};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
 use serde_json::Value;
@@ -36,34 +35,39 @@ spec:
     - {name: http, port: 80, targetPort: 8080, protocol: TCP}
 "#;
 
-async fn create_vpc(ec2: &aws_sdk_ec2::Client) -> String {
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.1.0.0/16")
-        .send()
+/// A cluster with `manifest` applied, and a reconciler whose AWS is the in-memory simulator
+/// seeded with the example VPC's subnets.
+async fn simulated(
+    manifest: &str,
+    drift_check_interval: Duration,
+) -> (
+    TestCluster,
+    Kubectl,
+    ServiceReconciler<aws_load_balancer_controller::cloud::simulator::Simulator>,
+) {
+    use aws_load_balancer_controller::cloud::simulator::Simulator;
+    use aws_load_balancer_controller::facts::CloudFacts;
+    let facts_path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/aws-facts.json");
+    let facts = CloudFacts::from_documents(&std::fs::read_to_string(facts_path).unwrap()).unwrap();
+    let cluster = TestCluster::start().await;
+    let kubectl = Kubectl::new(&cluster.url());
+    kubectl.apply(manifest).await;
+    let config = ControllerConfig::new("prod", "vpc-0example");
+    let reconciler = ServiceReconciler::new(
+        cluster.client.clone(),
+        Simulator::with_subnets(facts.subnets),
+        config,
+        drift_check_interval,
+    );
+    (cluster, kubectl, reconciler)
+}
+
+async fn current(cluster: &TestCluster, name: &str) -> k8s_openapi::api::core::v1::Service {
+    Api::namespaced(cluster.client.clone(), "default")
+        .get(name)
         .await
-        .unwrap();
-    let vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).unwrap().to_string();
-    for (index, zone) in ["us-west-2a", "us-west-2b"].iter().enumerate() {
-        let tags = TagSpecification::builder()
-            .resource_type(ResourceType::Subnet)
-            .tags(
-                Tag::builder()
-                    .key("kubernetes.io/role/elb")
-                    .value("1")
-                    .build(),
-            )
-            .build();
-        ec2.create_subnet()
-            .vpc_id(&vpc_id)
-            .cidr_block(format!("10.1.{index}.0/24"))
-            .availability_zone(*zone)
-            .tag_specifications(tags)
-            .send()
-            .await
-            .unwrap();
-    }
-    vpc_id
+        .unwrap()
 }
 
 fn parse(text: &str) -> Value {
@@ -74,7 +78,13 @@ fn parse(text: &str) -> Value {
 async fn kubectl_drives_a_service_through_its_whole_life_in_moto() {
     let moto = MotoServer::lease().await;
     let aws = moto.clients().await;
-    let vpc_id = create_vpc(&aws.ec2).await;
+    let (vpc_id, _) = create_vpc_with_subnets(
+        &aws.ec2,
+        1,
+        &["us-west-2a", "us-west-2b"],
+        "kubernetes.io/role/elb",
+    )
+    .await;
     let cluster = TestCluster::start().await;
     let kubectl = Kubectl::new(&cluster.url());
     let cloud = SdkCloud::new(&load_sdk_config(&moto.settings()).await);
@@ -247,28 +257,9 @@ async fn kubectl_drives_a_service_through_its_whole_life_in_moto() {
 
 #[tokio::test]
 async fn an_unchanged_service_costs_no_aws_call_until_its_drift_check_is_due() {
-    use aws_load_balancer_controller::cloud::simulator::Simulator;
-    use aws_load_balancer_controller::facts::CloudFacts;
-    use k8s_openapi::api::core::v1::Service;
-    let facts_path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/aws-facts.json");
-    let facts = CloudFacts::from_documents(&std::fs::read_to_string(facts_path).unwrap()).unwrap();
-    let cluster = TestCluster::start().await;
-    Kubectl::new(&cluster.url()).apply(SERVICE).await;
-    let services: Api<Service> = Api::namespaced(cluster.client.clone(), "default");
-    let config = ControllerConfig::new("prod", "vpc-0example");
-    let reconcile_with = |interval| {
-        ServiceReconciler::new(
-            cluster.client.clone(),
-            Simulator::with_subnets(facts.subnets.clone()),
-            config.clone(),
-            interval,
-        )
-    };
-
-    let reconciler = reconcile_with(Duration::from_secs(600));
+    let (cluster, _kubectl, reconciler) = simulated(SERVICE, Duration::from_secs(600)).await;
     reconciler
-        .reconcile(&services.get("echo").await.unwrap())
+        .reconcile(&current(&cluster, "echo").await)
         .await
         .unwrap();
     assert!(
@@ -278,7 +269,7 @@ async fn an_unchanged_service_costs_no_aws_call_until_its_drift_check_is_due() {
     reconciler.cloud.calls.clear();
     // The reconcile wrote the finalizer and status; the Service's inputs are unchanged.
     reconciler
-        .reconcile(&services.get("echo").await.unwrap())
+        .reconcile(&current(&cluster, "echo").await)
         .await
         .unwrap();
     assert!(
@@ -287,14 +278,14 @@ async fn an_unchanged_service_costs_no_aws_call_until_its_drift_check_is_due() {
         reconciler.cloud.calls.calls()
     );
 
-    let drifting = reconcile_with(Duration::ZERO);
+    let (cluster, _kubectl, drifting) = simulated(SERVICE, Duration::ZERO).await;
     drifting
-        .reconcile(&services.get("echo").await.unwrap())
+        .reconcile(&current(&cluster, "echo").await)
         .await
         .unwrap();
     drifting.cloud.calls.clear();
     drifting
-        .reconcile(&services.get("echo").await.unwrap())
+        .reconcile(&current(&cluster, "echo").await)
         .await
         .unwrap();
     assert!(
@@ -309,25 +300,9 @@ async fn an_unchanged_service_costs_no_aws_call_until_its_drift_check_is_due() {
 
 #[tokio::test]
 async fn a_load_balancer_keeps_its_scheme_when_the_scheme_annotation_goes() {
-    use aws_load_balancer_controller::cloud::simulator::Simulator;
-    use aws_load_balancer_controller::facts::CloudFacts;
-    use k8s_openapi::api::core::v1::Service;
-    let facts_path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/aws-facts.json");
-    let facts = CloudFacts::from_documents(&std::fs::read_to_string(facts_path).unwrap()).unwrap();
-    let cluster = TestCluster::start().await;
-    let kubectl = Kubectl::new(&cluster.url());
-    kubectl.apply(SERVICE).await;
-    let services: Api<Service> = Api::namespaced(cluster.client.clone(), "default");
-    let config = ControllerConfig::new("prod", "vpc-0example");
-    let reconciler = ServiceReconciler::new(
-        cluster.client.clone(),
-        Simulator::with_subnets(facts.subnets.clone()),
-        config,
-        Duration::from_secs(600),
-    );
+    let (cluster, kubectl, reconciler) = simulated(SERVICE, Duration::from_secs(600)).await;
     reconciler
-        .reconcile(&services.get("echo").await.unwrap())
+        .reconcile(&current(&cluster, "echo").await)
         .await
         .unwrap();
     let created = reconciler.cloud.load_balancer_names();
@@ -343,7 +318,7 @@ async fn a_load_balancer_keeps_its_scheme_when_the_scheme_annotation_goes() {
         .await;
     reconciler.cloud.calls.clear();
     reconciler
-        .reconcile(&services.get("echo").await.unwrap())
+        .reconcile(&current(&cluster, "echo").await)
         .await
         .unwrap();
     assert_eq!(
@@ -360,14 +335,6 @@ async fn a_load_balancer_keeps_its_scheme_when_the_scheme_annotation_goes() {
 
 #[tokio::test]
 async fn a_service_that_stops_being_ours_is_cleaned_up_and_released() {
-    use aws_load_balancer_controller::cloud::simulator::Simulator;
-    use aws_load_balancer_controller::facts::CloudFacts;
-    use k8s_openapi::api::core::v1::Service;
-    let facts_path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/aws-facts.json");
-    let facts = CloudFacts::from_documents(&std::fs::read_to_string(facts_path).unwrap()).unwrap();
-    let cluster = TestCluster::start().await;
-    let kubectl = Kubectl::new(&cluster.url());
     // The annotation route: no class, `aws-load-balancer-type: external` with a target type.
     let annotated = SERVICE
         .replace("  loadBalancerClass: service.k8s.aws/nlb\n", "")
@@ -375,17 +342,9 @@ async fn a_service_that_stops_being_ours_is_cleaned_up_and_released() {
             "  annotations:\n",
             "  annotations:\n    service.beta.kubernetes.io/aws-load-balancer-type: external\n",
         );
-    kubectl.apply(&annotated).await;
-    let services: Api<Service> = Api::namespaced(cluster.client.clone(), "default");
-    let config = ControllerConfig::new("prod", "vpc-0example");
-    let reconciler = ServiceReconciler::new(
-        cluster.client.clone(),
-        Simulator::with_subnets(facts.subnets.clone()),
-        config,
-        Duration::from_secs(600),
-    );
+    let (cluster, kubectl, reconciler) = simulated(&annotated, Duration::from_secs(600)).await;
     reconciler
-        .reconcile(&services.get("echo").await.unwrap())
+        .reconcile(&current(&cluster, "echo").await)
         .await
         .unwrap();
     assert_eq!(reconciler.cloud.load_balancer_names().len(), 1);
@@ -399,7 +358,7 @@ async fn a_service_that_stops_being_ours_is_cleaned_up_and_released() {
         ])
         .await;
     reconciler
-        .reconcile(&services.get("echo").await.unwrap())
+        .reconcile(&current(&cluster, "echo").await)
         .await
         .unwrap();
     assert!(
