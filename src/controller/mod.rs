@@ -166,20 +166,12 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join("; ");
-                report::publish(
-                    &self.recorder,
-                    service,
-                    true,
-                    "FailedBuildModel",
-                    &format!("Failed build model: {message}"),
-                )
-                .await;
-                report::update_status(
+                self.report_failure(
                     &api,
                     service,
-                    None,
-                    false,
-                    (false, "FailedBuildModel", &message),
+                    "FailedBuildModel",
+                    &format!("Failed build model: {message}"),
+                    &message,
                 )
                 .await?;
                 self.remembered().insert(
@@ -215,20 +207,12 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
         {
             Ok(deployed) => deployed,
             Err(error) => {
-                report::publish(
-                    &self.recorder,
-                    service,
-                    true,
-                    "FailedDeployModel",
-                    &format!("Failed deploy model: {error}"),
-                )
-                .await;
-                report::update_status(
+                self.report_failure(
                     &api,
                     service,
-                    None,
-                    false,
-                    (false, "FailedDeployModel", &error.to_string()),
+                    "FailedDeployModel",
+                    &format!("Failed deploy model: {error}"),
+                    &error.to_string(),
                 )
                 .await?;
                 return Err(error.into());
@@ -308,6 +292,26 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
         self.remembered().remove(id);
         self.failures().remove(id);
         Ok(())
+    }
+
+    /// A Warning event and a `False` condition, both with `reason`.
+    async fn report_failure(
+        &self,
+        api: &Api<Service>,
+        service: &Service,
+        reason: &str,
+        note: &str,
+        condition_message: &str,
+    ) -> Result<(), kube::Error> {
+        report::publish(&self.recorder, service, true, reason, note).await;
+        report::update_status(
+            api,
+            service,
+            None,
+            false,
+            (false, reason, condition_message),
+        )
+        .await
     }
 
     fn backoff(&self, service: &Service) -> Duration {
