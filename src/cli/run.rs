@@ -4,6 +4,7 @@
 use super::{controller_config, ControllerFlags};
 use crate::aws_clients::{load_sdk_config, AwsClientSettings};
 use crate::cloud::sdk::SdkCloud;
+use crate::cloud::throttle::{rules_with_overrides, ThrottleRule};
 use crate::config::ControllerConfig;
 use crate::controller::{run_service_controller, ServiceReconciler};
 use std::sync::Arc;
@@ -23,6 +24,10 @@ pub struct RunArguments {
     /// Attempts per AWS call, the first included.
     #[arg(long, default_value_t = 10)]
     aws_max_retries: u32,
+    /// Client-side rate limits, comma-separated `serviceID:operationRegex=rate:burst` entries;
+    /// a service named here loses its default rules (see docs/operations.md).
+    #[arg(long, default_value = "")]
+    aws_api_throttle: String,
     /// How often an unchanged Service's load balancer is checked against AWS for drift
     /// (`10h`, `30m`, `10h0m0s`).
     #[arg(long, default_value = "10h", value_parser = humantime::parse_duration)]
@@ -30,11 +35,12 @@ pub struct RunArguments {
 }
 
 /// What `run` will use, derived from its flags.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunSettings {
     pub config: ControllerConfig,
     pub aws: AwsClientSettings,
     pub drift_check_interval: Duration,
+    pub throttle: Vec<ThrottleRule>,
 }
 
 impl RunArguments {
@@ -54,8 +60,16 @@ impl RunArguments {
                 ..AwsClientSettings::default()
             },
             drift_check_interval: self.sync_period,
+            throttle: rules_with_overrides(&throttle_overrides(&self.aws_api_throttle)?),
         })
     }
+}
+
+fn throttle_overrides(entries: &str) -> Result<Vec<ThrottleRule>, String> {
+    crate::annotations::parse_string_list(entries)
+        .iter()
+        .map(|entry| ThrottleRule::parse(entry))
+        .collect()
 }
 
 /// Runs the controller until interrupted.
@@ -64,7 +78,7 @@ pub async fn run(arguments: &RunArguments) -> Result<(), String> {
     let client = kube::Client::try_default()
         .await
         .map_err(|e| format!("cannot reach the Kubernetes API: {e}"))?;
-    let cloud = SdkCloud::new(&load_sdk_config(&settings.aws).await);
+    let cloud = SdkCloud::with_throttle(&load_sdk_config(&settings.aws).await, settings.throttle);
     let reconciler = Arc::new(ServiceReconciler::new(
         client,
         cloud,
@@ -82,6 +96,7 @@ pub async fn run(arguments: &RunArguments) -> Result<(), String> {
 mod tests {
     use super::*;
     use crate::cli::{Arguments, Command};
+    use crate::cloud::throttle::ELBV2;
     use clap::Parser;
 
     fn run_arguments(line: &[&str]) -> RunArguments {
@@ -121,6 +136,29 @@ mod tests {
         );
         assert_eq!(settings.aws.max_attempts, 3);
         assert_eq!(settings.drift_check_interval, Duration::from_secs(36_000));
+        assert_eq!(
+            settings
+                .throttle
+                .iter()
+                .filter(|rule| rule.service == ELBV2)
+                .count(),
+            3,
+            "upstream's default rules"
+        );
+        let throttled = run_arguments(&[
+            "--cluster-name=prod",
+            "--aws-vpc-id=vpc-1",
+            "--aws-api-throttle=Elastic Load Balancing v2:.*=5:5",
+        ])
+        .settings()
+        .unwrap();
+        let elbv2: Vec<_> = throttled
+            .throttle
+            .iter()
+            .filter(|rule| rule.service == ELBV2)
+            .collect();
+        assert_eq!(elbv2.len(), 1, "an entry replaces the service's defaults");
+        assert_eq!((elbv2[0].rate, elbv2[0].burst), (5.0, 5));
     }
 
     #[test]
@@ -141,6 +179,14 @@ mod tests {
         .settings()
         .unwrap_err();
         assert!(tracking.contains("service.k8s.aws/stack"), "{tracking}");
+        let throttle = run_arguments(&[
+            "--cluster-name=prod",
+            "--aws-vpc-id=v",
+            "--aws-api-throttle=EC2:^Describe=fast:1",
+        ])
+        .settings()
+        .unwrap_err();
+        assert!(throttle.contains("--aws-api-throttle"), "{throttle}");
         let mut line = vec!["aws-load-balancer-controller", "run", "--sync-period=soon"];
         assert!(Arguments::try_parse_from(line.drain(..)).is_err());
     }

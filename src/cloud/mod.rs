@@ -8,6 +8,7 @@
 pub mod call_log;
 pub mod sdk;
 pub mod simulator;
+pub mod throttle;
 mod types;
 
 pub use call_log::{Call, CallLog};

@@ -12,6 +12,7 @@ mod security_groups;
 mod tags;
 mod target_groups;
 
+use super::throttle::{rules_with_overrides, Throttle, ThrottleRule, EC2, ELBV2};
 use super::*;
 use crate::aws_clients::AwsClients;
 use crate::model::{HealthCheck, IngressRule, IpAddressType, SubnetMapping};
@@ -25,19 +26,32 @@ pub struct SdkCloud {
     tagging: aws_sdk_resourcegroupstagging::Client,
     /// Set when the tagging API answered AccessDenied: use the ELBv2 listing instead.
     tagging_denied: AtomicBool,
+    throttle: Throttle,
     pub calls: CallLog,
 }
 
 impl SdkCloud {
+    /// Clients for `config`, paced by upstream's default throttle rules.
     pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self::with_throttle(config, rules_with_overrides(&[]))
+    }
+
+    pub fn with_throttle(config: &aws_config::SdkConfig, rules: Vec<ThrottleRule>) -> Self {
         let clients = AwsClients::new(config);
         Self {
             elbv2: clients.elbv2,
             ec2: clients.ec2,
             tagging: aws_sdk_resourcegroupstagging::Client::new(config),
             tagging_denied: AtomicBool::new(false),
+            throttle: Throttle::new(rules),
             calls: CallLog::default(),
         }
+    }
+
+    /// Records the call and waits for the throttle rules it matches.
+    async fn begin(&self, service: &str, operation: &'static str, write: bool) {
+        self.calls.record(operation, write);
+        self.throttle.wait(service, operation).await;
     }
 }
 
@@ -110,7 +124,8 @@ fn tags_of(tags: &Tags) -> Vec<aws_sdk_elasticloadbalancingv2::types::Tag> {
 
 impl Cloud for SdkCloud {
     async fn describe_listener_certificates(&self, arn: &str) -> CloudResult<Vec<String>> {
-        self.calls.record("DescribeListenerCertificates", false);
+        self.begin(ELBV2, "DescribeListenerCertificates", false)
+            .await;
         target_groups::describe_listener_certificates(&self.elbv2, arn).await
     }
 
@@ -119,7 +134,7 @@ impl Cloud for SdkCloud {
         arn: &str,
         certificates: &[String],
     ) -> CloudResult<()> {
-        self.calls.record("AddListenerCertificates", true);
+        self.begin(ELBV2, "AddListenerCertificates", true).await;
         target_groups::add_listener_certificates(&self.elbv2, arn, certificates).await
     }
 
@@ -128,12 +143,12 @@ impl Cloud for SdkCloud {
         arn: &str,
         certificates: &[String],
     ) -> CloudResult<()> {
-        self.calls.record("RemoveListenerCertificates", true);
+        self.begin(ELBV2, "RemoveListenerCertificates", true).await;
         target_groups::remove_listener_certificates(&self.elbv2, arn, certificates).await
     }
 
     async fn describe_subnets(&self, vpc_id: &str) -> CloudResult<Vec<crate::facts::Subnet>> {
-        self.calls.record("DescribeSubnets", false);
+        self.begin(EC2, "DescribeSubnets", false).await;
         security_groups::describe_subnets(&self.ec2, vpc_id).await
     }
 
@@ -145,7 +160,7 @@ impl Cloud for SdkCloud {
         &self,
         arns: &[String],
     ) -> CloudResult<Vec<ObservedLoadBalancer>> {
-        self.calls.record("DescribeLoadBalancers", false);
+        self.begin(ELBV2, "DescribeLoadBalancers", false).await;
         load_balancers::describe(&self.elbv2, arns).await
     }
 
@@ -153,7 +168,8 @@ impl Cloud for SdkCloud {
         &self,
         arn: &str,
     ) -> CloudResult<BTreeMap<String, String>> {
-        self.calls.record("DescribeLoadBalancerAttributes", false);
+        self.begin(ELBV2, "DescribeLoadBalancerAttributes", false)
+            .await;
         load_balancers::describe_attributes(&self.elbv2, arn).await
     }
 
@@ -161,7 +177,7 @@ impl Cloud for SdkCloud {
         &self,
         load_balancer_arn: &str,
     ) -> CloudResult<Vec<ObservedListener>> {
-        self.calls.record("DescribeListeners", false);
+        self.begin(ELBV2, "DescribeListeners", false).await;
         target_groups::describe_listeners(&self.elbv2, load_balancer_arn).await
     }
 
@@ -169,7 +185,7 @@ impl Cloud for SdkCloud {
         &self,
         arns: &[String],
     ) -> CloudResult<Vec<ObservedTargetGroup>> {
-        self.calls.record("DescribeTargetGroups", false);
+        self.begin(ELBV2, "DescribeTargetGroups", false).await;
         target_groups::describe(&self.elbv2, arns).await
     }
 
@@ -177,7 +193,8 @@ impl Cloud for SdkCloud {
         &self,
         arn: &str,
     ) -> CloudResult<BTreeMap<String, String>> {
-        self.calls.record("DescribeTargetGroupAttributes", false);
+        self.begin(ELBV2, "DescribeTargetGroupAttributes", false)
+            .await;
         target_groups::describe_attributes(&self.elbv2, arn).await
     }
 
@@ -189,7 +206,7 @@ impl Cloud for SdkCloud {
         &self,
         group_ids: &[String],
     ) -> CloudResult<Vec<ObservedSecurityGroup>> {
-        self.calls.record("DescribeSecurityGroups", false);
+        self.begin(EC2, "DescribeSecurityGroups", false).await;
         security_groups::describe(&self.ec2, Some(group_ids), None, &Tags::new()).await
     }
 
@@ -198,7 +215,7 @@ impl Cloud for SdkCloud {
         vpc_id: &str,
         tags: &Tags,
     ) -> CloudResult<Vec<ObservedSecurityGroup>> {
-        self.calls.record("DescribeSecurityGroups", false);
+        self.begin(EC2, "DescribeSecurityGroups", false).await;
         security_groups::describe(&self.ec2, None, Some(vpc_id), tags).await
     }
 
@@ -206,12 +223,12 @@ impl Cloud for SdkCloud {
         &self,
         input: &LoadBalancerInput,
     ) -> CloudResult<ObservedLoadBalancer> {
-        self.calls.record("CreateLoadBalancer", true);
+        self.begin(ELBV2, "CreateLoadBalancer", true).await;
         load_balancers::create(&self.elbv2, input).await
     }
 
     async fn delete_load_balancer(&self, arn: &str) -> CloudResult<()> {
-        self.calls.record("DeleteLoadBalancer", true);
+        self.begin(ELBV2, "DeleteLoadBalancer", true).await;
         load_balancers::delete(&self.elbv2, arn).await
     }
 
@@ -220,17 +237,18 @@ impl Cloud for SdkCloud {
         arn: &str,
         attributes: &BTreeMap<String, String>,
     ) -> CloudResult<()> {
-        self.calls.record("ModifyLoadBalancerAttributes", true);
+        self.begin(ELBV2, "ModifyLoadBalancerAttributes", true)
+            .await;
         load_balancers::modify_attributes(&self.elbv2, arn, attributes).await
     }
 
     async fn set_security_groups(&self, arn: &str, group_ids: &[String]) -> CloudResult<()> {
-        self.calls.record("SetSecurityGroups", true);
+        self.begin(ELBV2, "SetSecurityGroups", true).await;
         load_balancers::set_security_groups(&self.elbv2, arn, group_ids).await
     }
 
     async fn set_subnets(&self, arn: &str, mappings: &[SubnetMapping]) -> CloudResult<()> {
-        self.calls.record("SetSubnets", true);
+        self.begin(ELBV2, "SetSubnets", true).await;
         load_balancers::set_subnets(&self.elbv2, arn, mappings).await
     }
 
@@ -239,7 +257,7 @@ impl Cloud for SdkCloud {
         arn: &str,
         ip_address_type: IpAddressType,
     ) -> CloudResult<()> {
-        self.calls.record("SetIpAddressType", true);
+        self.begin(ELBV2, "SetIpAddressType", true).await;
         load_balancers::set_ip_address_type(&self.elbv2, arn, ip_address_type).await
     }
 
@@ -247,12 +265,12 @@ impl Cloud for SdkCloud {
         &self,
         input: &TargetGroupInput,
     ) -> CloudResult<ObservedTargetGroup> {
-        self.calls.record("CreateTargetGroup", true);
+        self.begin(ELBV2, "CreateTargetGroup", true).await;
         target_groups::create(&self.elbv2, input).await
     }
 
     async fn modify_target_group(&self, arn: &str, health_check: &HealthCheck) -> CloudResult<()> {
-        self.calls.record("ModifyTargetGroup", true);
+        self.begin(ELBV2, "ModifyTargetGroup", true).await;
         target_groups::modify(&self.elbv2, arn, health_check).await
     }
 
@@ -261,57 +279,57 @@ impl Cloud for SdkCloud {
         arn: &str,
         attributes: &BTreeMap<String, String>,
     ) -> CloudResult<()> {
-        self.calls.record("ModifyTargetGroupAttributes", true);
+        self.begin(ELBV2, "ModifyTargetGroupAttributes", true).await;
         target_groups::modify_attributes(&self.elbv2, arn, attributes).await
     }
 
     async fn delete_target_group(&self, arn: &str) -> CloudResult<()> {
-        self.calls.record("DeleteTargetGroup", true);
+        self.begin(ELBV2, "DeleteTargetGroup", true).await;
         target_groups::delete(&self.elbv2, arn).await
     }
 
     async fn create_listener(&self, input: &ListenerInput) -> CloudResult<ObservedListener> {
-        self.calls.record("CreateListener", true);
+        self.begin(ELBV2, "CreateListener", true).await;
         target_groups::create_listener(&self.elbv2, input).await
     }
 
     async fn modify_listener(&self, arn: &str, input: &ListenerInput) -> CloudResult<()> {
-        self.calls.record("ModifyListener", true);
+        self.begin(ELBV2, "ModifyListener", true).await;
         target_groups::modify_listener(&self.elbv2, arn, input).await
     }
 
     async fn delete_listener(&self, arn: &str) -> CloudResult<()> {
-        self.calls.record("DeleteListener", true);
+        self.begin(ELBV2, "DeleteListener", true).await;
         target_groups::delete_listener(&self.elbv2, arn).await
     }
 
     async fn add_tags(&self, arns: &[String], tags: &Tags) -> CloudResult<()> {
-        self.calls.record("AddTags", true);
+        self.begin(ELBV2, "AddTags", true).await;
         tags::add_tags(&self.elbv2, arns, tags).await
     }
 
     async fn remove_tags(&self, arns: &[String], keys: &[String]) -> CloudResult<()> {
-        self.calls.record("RemoveTags", true);
+        self.begin(ELBV2, "RemoveTags", true).await;
         tags::remove_tags(&self.elbv2, arns, keys).await
     }
 
     async fn create_security_group(&self, input: &SecurityGroupInput) -> CloudResult<String> {
-        self.calls.record("CreateSecurityGroup", true);
+        self.begin(EC2, "CreateSecurityGroup", true).await;
         security_groups::create(&self.ec2, input).await
     }
 
     async fn authorize_ingress(&self, group_id: &str, rules: &[IngressRule]) -> CloudResult<()> {
-        self.calls.record("AuthorizeSecurityGroupIngress", true);
+        self.begin(EC2, "AuthorizeSecurityGroupIngress", true).await;
         security_groups::authorize(&self.ec2, group_id, rules).await
     }
 
     async fn revoke_ingress(&self, group_id: &str, rules: &[IngressRule]) -> CloudResult<()> {
-        self.calls.record("RevokeSecurityGroupIngress", true);
+        self.begin(EC2, "RevokeSecurityGroupIngress", true).await;
         security_groups::revoke(&self.ec2, group_id, rules).await
     }
 
     async fn delete_security_group(&self, group_id: &str) -> CloudResult<()> {
-        self.calls.record("DeleteSecurityGroup", true);
+        self.begin(EC2, "DeleteSecurityGroup", true).await;
         security_groups::delete(&self.ec2, group_id).await
     }
 }

@@ -1,6 +1,7 @@
 //! Finding resources by tag (tagging API, or ELBv2 listing as a fallback) and ELBv2 tag writes.
 
 use super::{classify, tags_of, SdkCloud};
+use crate::cloud::throttle::{ELBV2, TAGGING};
 use crate::cloud::{CloudError, CloudResult, ErrorKind, TaggedKind, TaggedResource};
 use crate::model::Tags;
 use aws_sdk_resourcegroupstagging::types::TagFilter;
@@ -59,7 +60,7 @@ async fn find_with_tagging_api(
     let mut found = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        cloud.calls.record("GetResources", false);
+        cloud.begin(TAGGING, "GetResources", false).await;
         let page = cloud
             .tagging
             .get_resources()
@@ -96,7 +97,7 @@ async fn find_by_listing(cloud: &SdkCloud, wanted: &Tags) -> CloudResult<Vec<Tag
     let mut arns = Vec::new();
     let mut marker: Option<String> = None;
     loop {
-        cloud.calls.record("DescribeLoadBalancers", false);
+        cloud.begin(ELBV2, "DescribeLoadBalancers", false).await;
         let page = cloud
             .elbv2
             .describe_load_balancers()
@@ -115,7 +116,7 @@ async fn find_by_listing(cloud: &SdkCloud, wanted: &Tags) -> CloudResult<Vec<Tag
         }
     }
     loop {
-        cloud.calls.record("DescribeTargetGroups", false);
+        cloud.begin(ELBV2, "DescribeTargetGroups", false).await;
         let page = cloud
             .elbv2
             .describe_target_groups()
@@ -147,7 +148,7 @@ pub(super) async fn describe_tags(
 ) -> CloudResult<BTreeMap<String, Tags>> {
     let mut found = BTreeMap::new();
     for chunk in arns.chunks(TAG_CHUNK) {
-        cloud.calls.record("DescribeTags", false);
+        cloud.begin(ELBV2, "DescribeTags", false).await;
         let output = cloud
             .elbv2
             .describe_tags()
