@@ -252,6 +252,22 @@ async fn kubectl_drives_a_service_through_its_whole_life_in_moto() {
             .is_empty(),
         "the target groups are deleted"
     );
+    let stack_groups = aws
+        .ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:service.k8s.aws/stack")
+                .values("default/echo")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        stack_groups.security_groups().is_empty(),
+        "the managed security group is deleted"
+    );
     loop_task.abort();
 }
 
