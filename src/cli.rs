@@ -48,6 +48,8 @@ pub enum Command {
     Plan(PlanArguments),
     /// Run the controller against the cluster (in-cluster config or KUBECONFIG) and AWS.
     Run(run::RunArguments),
+    /// Print the controller's CustomResourceDefinitions (YAML, for `kubectl apply -f -`).
+    Crds,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -231,6 +233,11 @@ pub fn execute(
     let outcome = match &arguments.command {
         Command::Plan(plan_arguments) => plan(plan_arguments, stdin),
         Command::Run(_) => Err("run is executed by the binary's runtime, not here".to_string()),
+        Command::Crds => crate::crd::all_crds_yaml().map(|stdout| CommandOutput {
+            stdout,
+            stderr: String::new(),
+            exit_code: 0,
+        }),
     };
     outcome.unwrap_or_else(CommandOutput::failure)
 }

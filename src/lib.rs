@@ -14,6 +14,7 @@ pub mod cli;
 pub mod cloud;
 pub mod config;
 pub mod controller;
+pub mod crd;
 pub mod deploy;
 pub mod dry_run;
 pub mod facts;

@@ -107,7 +107,7 @@ mod tests {
             .command
         {
             Command::Run(arguments) => arguments,
-            Command::Plan(_) => panic!("parsed as plan"),
+            _ => panic!("not parsed as run"),
         }
     }
 

@@ -143,3 +143,13 @@ fn plan_cannot_run_on_unreadable_input_and_says_why() {
     assert_eq!(bad_gate.exit_code, 2);
     assert!(bad_gate.stderr.contains("Teleport"));
 }
+
+#[test]
+fn crds_prints_the_generated_definitions() {
+    let output = run(&["crds"], "");
+    assert_eq!(output.exit_code, 0);
+    assert_eq!(output.stdout, crate::crd::all_crds_yaml().unwrap());
+    assert!(output
+        .stdout
+        .contains("name: targetgroupbindings.elbv2.k8s.aws"));
+}

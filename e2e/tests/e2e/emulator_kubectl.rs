@@ -324,3 +324,24 @@ async fn kubectl_watch_receives_a_change() {
     };
     assert_eq!(change.trim(), "MODIFIED flags two");
 }
+
+#[tokio::test]
+async fn kubectl_applies_the_generated_crd_and_lists_bindings() {
+    let cluster = TestCluster::start().await;
+    let kubectl = Kubectl::new(&cluster.url());
+    let crds = include_str!("../../../crds/elbv2.k8s.aws_targetgroupbindings.yaml");
+    let applied = kubectl.apply(crds).await;
+    assert!(applied.contains("customresourcedefinition.apiextensions.k8s.io/targetgroupbindings.elbv2.k8s.aws created"), "{applied}");
+    kubectl
+        .apply(
+            "apiVersion: elbv2.k8s.aws/v1beta1\nkind: TargetGroupBinding\nmetadata: {name: web, namespace: default}\n\
+             spec: {targetGroupARN: 'arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/web/1', serviceRef: {name: web, port: 80}}\n",
+        )
+        .await;
+    let listed = parse(
+        &kubectl
+            .ok(&["get", "targetgroupbindings", "-A", "-o", "json"])
+            .await,
+    );
+    assert_eq!(listed["items"][0]["spec"]["serviceRef"]["name"], "web");
+}
