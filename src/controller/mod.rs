@@ -9,9 +9,13 @@
 //!   until its drift check is due (`drift_check_interval`).
 //! - Failures are retried with a backoff capped at one minute.
 //!
-//! It does not register targets (that is the target-registration loop's job).
+//! It writes one TargetGroupBinding per target group; registering targets from them is the
+//! target-registration loop's job, not this one's.
 
+mod bindings;
 mod report;
+
+pub use bindings::{desired_bindings, STACK_NAMESPACE_LABEL, STACK_NAME_LABEL};
 
 pub use report::CONDITION_TYPE;
 
@@ -218,6 +222,9 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
                 return Err(error.into());
             }
         };
+        let namespace = service.metadata.namespace.as_deref().unwrap_or("default");
+        let wanted = bindings::desired_bindings(&built.stack, &deployed.applied.target_group_arns);
+        bindings::reconcile_bindings(&self.client, namespace, &id, &wanted).await?;
         let hostname = deployed.applied.dns_name.clone();
         report::update_status(
             &api,
@@ -260,6 +267,9 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
         service: &Service,
         id: &str,
     ) -> Result<(), ReconcileError> {
+        let namespace = service.metadata.namespace.as_deref().unwrap_or("default");
+        // Bindings go first: their targets are deregistered before the target groups go.
+        bindings::reconcile_bindings(&self.client, namespace, id, &[]).await?;
         let identity = StackIdentity::for_service(&self.config.cluster_name, id);
         if let Err(error) =
             deploy_stack(&self.cloud, &Stack::empty(id), &identity, &self.config).await

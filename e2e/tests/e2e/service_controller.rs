@@ -364,6 +364,29 @@ async fn a_service_that_stops_being_ours_is_cleaned_up_and_released() {
         .await
         .unwrap();
     assert_eq!(reconciler.cloud.load_balancer_names().len(), 1);
+    let bindings = parse(
+        &kubectl
+            .ok(&["get", "targetgroupbindings", "-o", "json"])
+            .await,
+    );
+    let binding = &bindings["items"][0];
+    assert_eq!(
+        binding["metadata"]["name"].as_str(),
+        reconciler
+            .cloud
+            .target_group_names()
+            .first()
+            .map(String::as_str)
+    );
+    assert_eq!(
+        binding["metadata"]["labels"]["service.k8s.aws/stack-name"],
+        "echo"
+    );
+    assert_eq!(
+        binding["spec"]["serviceRef"],
+        serde_json::json!({"name": "echo", "port": 80})
+    );
+    assert_eq!(binding["spec"]["targetType"], "ip");
 
     kubectl
         .ok(&[
@@ -382,6 +405,16 @@ async fn a_service_that_stops_being_ours_is_cleaned_up_and_released() {
         "the NLB of a Service no longer ours is deleted"
     );
     assert!(reconciler.cloud.target_group_names().is_empty());
+    let left = parse(
+        &kubectl
+            .ok(&["get", "targetgroupbindings", "-o", "json"])
+            .await,
+    );
+    assert_eq!(
+        left["items"],
+        serde_json::json!([]),
+        "the stack's bindings are deleted"
+    );
     let released = parse(&kubectl.ok(&["get", "svc", "echo", "-o", "json"]).await);
     assert!(
         released["metadata"]["finalizers"].is_null(),

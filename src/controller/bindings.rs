@@ -1,0 +1,205 @@
+//! The TargetGroupBindings of a Service's stack: one per target group, named after it, labelled
+//! with the stack, pointing at its ARN (upstream's §3.6). Existing bindings are found by the
+//! stack labels and matched by ARN; changed ones are patched, unwanted ones deleted.
+//!
+//! Registering targets from these bindings is the target-registration loop's job, not this
+//! module's; `spec.networking` (node security-group rules) is not written yet.
+
+use crate::crd::target_group_binding::{
+    BindingIpAddressType, BindingProtocol, BindingTargetType, ServiceReference, TargetGroupBinding,
+    TargetGroupBindingSpec,
+};
+use crate::model::{Protocol, Stack, TargetType};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::ResourceExt;
+use std::collections::BTreeMap;
+
+pub const STACK_NAMESPACE_LABEL: &str = "service.k8s.aws/stack-namespace";
+pub const STACK_NAME_LABEL: &str = "service.k8s.aws/stack-name";
+
+fn protocol(protocol: Protocol) -> BindingProtocol {
+    match protocol {
+        Protocol::Tcp => BindingProtocol::Tcp,
+        Protocol::Udp => BindingProtocol::Udp,
+        Protocol::TcpUdp => BindingProtocol::TcpUdp,
+        Protocol::Tls => BindingProtocol::Tls,
+        Protocol::Quic => BindingProtocol::Quic,
+        Protocol::TcpQuic => BindingProtocol::TcpQuic,
+        Protocol::Http => BindingProtocol::Http,
+        Protocol::Https => BindingProtocol::Https,
+    }
+}
+
+fn stack_labels(namespace: &str, name: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (STACK_NAMESPACE_LABEL.to_string(), namespace.to_string()),
+        (STACK_NAME_LABEL.to_string(), name.to_string()),
+    ])
+}
+
+/// The bindings a stack wants, given the ARNs its target groups got (by resource id).
+pub fn desired_bindings(
+    stack: &Stack,
+    target_group_arns: &BTreeMap<String, String>,
+) -> Vec<TargetGroupBinding> {
+    stack
+        .target_groups
+        .iter()
+        .filter_map(|(id, group)| {
+            let arn = target_group_arns.get(id)?;
+            let binding = &group.binding;
+            let spec = TargetGroupBindingSpec {
+                target_group_arn: Some(arn.clone()),
+                target_group_name: None,
+                target_type: Some(match group.target_type {
+                    TargetType::Instance => BindingTargetType::Instance,
+                    TargetType::Ip => BindingTargetType::Ip,
+                }),
+                target_group_protocol: Some(protocol(group.protocol)),
+                service_ref: ServiceReference {
+                    name: binding.service_name.clone(),
+                    port: IntOrString::Int(binding.service_port),
+                },
+                networking: None,
+                node_selector: (!binding.node_selector.is_empty()).then(|| LabelSelector {
+                    match_labels: Some(binding.node_selector.clone()),
+                    match_expressions: None,
+                }),
+                ip_address_type: Some(if group.ip_address_type == "ipv6" {
+                    BindingIpAddressType::Ipv6
+                } else {
+                    BindingIpAddressType::Ipv4
+                }),
+                vpc_id: Some(group.vpc_id.clone()),
+                multi_cluster_target_group: binding.multi_cluster.then_some(true),
+                iam_role_arn_to_assume: None,
+                assume_role_external_id: None,
+            };
+            let mut object = TargetGroupBinding::new(&binding.name, spec);
+            object.metadata.namespace = Some(binding.namespace.clone());
+            let (stack_namespace, stack_name) = stack
+                .id
+                .split_once('/')
+                .unwrap_or(("default", stack.id.as_str()));
+            object.metadata.labels = Some(stack_labels(stack_namespace, stack_name));
+            Some(object)
+        })
+        .collect()
+}
+
+/// Makes the stack's bindings in `namespace` exactly `wanted` (matched by target-group ARN).
+pub async fn reconcile_bindings(
+    client: &kube::Client,
+    namespace: &str,
+    stack_id: &str,
+    wanted: &[TargetGroupBinding],
+) -> Result<(), kube::Error> {
+    let api: Api<TargetGroupBinding> = Api::namespaced(client.clone(), namespace);
+    let (stack_namespace, stack_name) = stack_id.split_once('/').unwrap_or(("default", stack_id));
+    let selector =
+        format!("{STACK_NAMESPACE_LABEL}={stack_namespace},{STACK_NAME_LABEL}={stack_name}");
+    let existing = api
+        .list(&ListParams::default().labels(&selector))
+        .await?
+        .items;
+    for binding in wanted {
+        let arn = &binding.spec.target_group_arn;
+        match existing.iter().find(|e| &e.spec.target_group_arn == arn) {
+            None => {
+                api.create(&PostParams::default(), binding).await?;
+            }
+            Some(current)
+                if current.spec != binding.spec || current.labels() != binding.labels() =>
+            {
+                let patch = serde_json::json!({"metadata": {"labels": binding.labels()}, "spec": binding.spec});
+                api.patch(
+                    &current.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(patch),
+                )
+                .await?;
+            }
+            Some(_) => {}
+        }
+    }
+    for stale in existing.iter().filter(|e| {
+        !wanted
+            .iter()
+            .any(|w| w.spec.target_group_arn == e.spec.target_group_arn)
+    }) {
+        api.delete(&stale.name_any(), &DeleteParams::default())
+            .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ControllerConfig;
+    use crate::facts::CloudFacts;
+    use crate::service::{build_service_stack, ServiceBuildInput};
+    use k8s_openapi::api::core::v1::Service;
+
+    #[test]
+    fn one_binding_per_target_group_named_and_labelled_as_upstream() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/service/golden/health-check.yaml");
+        let service: Service =
+            serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let facts_path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/aws-facts.json");
+        let facts =
+            CloudFacts::from_documents(&std::fs::read_to_string(facts_path).unwrap()).unwrap();
+        let config = ControllerConfig::new("prod", "vpc-0example");
+        let stack = build_service_stack(&ServiceBuildInput {
+            service: &service,
+            config: &config,
+            facts: &facts,
+            existing: None,
+        })
+        .unwrap()
+        .stack;
+        let arns: BTreeMap<String, String> = stack
+            .target_groups
+            .keys()
+            .map(|id| (id.clone(), format!("arn:{id}")))
+            .collect();
+        let bindings = desired_bindings(&stack, &arns);
+        assert_eq!(bindings.len(), 2);
+        let http = bindings
+            .iter()
+            .find(|b| b.spec.service_ref.port == IntOrString::Int(80))
+            .unwrap();
+        assert_eq!(
+            http.name_any(),
+            stack.target_groups["default/app:80"].name,
+            "named after its target group"
+        );
+        assert_eq!(
+            http.spec.target_group_arn.as_deref(),
+            Some("arn:default/app:80")
+        );
+        assert_eq!(http.labels()[STACK_NAMESPACE_LABEL], "default");
+        assert_eq!(http.labels()[STACK_NAME_LABEL], "app");
+        assert_eq!(http.spec.target_type, Some(BindingTargetType::Instance));
+        assert_eq!(http.spec.target_group_protocol, Some(BindingProtocol::Tcp));
+        assert_eq!(http.spec.vpc_id.as_deref(), Some("vpc-0example"));
+        let selector = http
+            .spec
+            .node_selector
+            .as_ref()
+            .and_then(|s| s.match_labels.clone())
+            .unwrap();
+        assert_eq!(
+            selector["pool"], "edge",
+            "target-node-labels become the node selector"
+        );
+        assert!(
+            desired_bindings(&stack, &BTreeMap::new()).is_empty(),
+            "no ARN, no binding"
+        );
+    }
+}
