@@ -16,6 +16,7 @@ pub mod config;
 pub mod controller;
 pub mod crd;
 pub mod deploy;
+pub mod discover;
 pub mod dry_run;
 pub mod facts;
 pub mod manifests;

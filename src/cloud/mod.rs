@@ -56,6 +56,11 @@ pub type CloudResult<T> = Result<T, CloudError>;
 pub trait Cloud: Send + Sync {
     // Reads.
 
+    /// The VPC's route tables, for subnet discovery by reachability.
+    fn describe_route_tables(
+        &self,
+        vpc_id: &str,
+    ) -> impl Future<Output = CloudResult<Vec<crate::facts::RouteTable>>> + Send;
     /// The VPC's subnets, for subnet discovery (the discover step).
     fn describe_subnets(
         &self,

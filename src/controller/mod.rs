@@ -22,7 +22,7 @@ pub use report::CONDITION_TYPE;
 use crate::cloud::{Cloud, CloudError};
 use crate::config::ControllerConfig;
 use crate::deploy::{converge, deploy_stack, observe_for, DeployError};
-use crate::facts::CloudFacts;
+use crate::discover::discover_service_facts;
 use crate::model::Stack;
 use crate::observe::StackIdentity;
 use crate::service::{
@@ -53,12 +53,15 @@ pub enum ReconcileError {
 }
 
 /// What the loop remembers between reconciles of one Service (never AWS state).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Remembered {
     inputs: u64,
     at: Instant,
     /// The inputs failed to build: wait for a change.
     invalid: bool,
+    /// The stack last applied for these inputs: a drift check re-deploys it without
+    /// rediscovering (the same inputs build the same stack; an existing NLB keeps its subnets).
+    stack: Option<Arc<Stack>>,
 }
 
 pub struct ServiceReconciler<C> {
@@ -130,7 +133,7 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
             return Ok(Action::await_change());
         }
         let inputs = inputs_of(service);
-        if let Some(last) = self.remembered().get(&id).copied() {
+        if let Some(last) = self.remembered().get(&id).cloned() {
             if last.inputs == inputs && last.invalid {
                 return Ok(Action::await_change());
             }
@@ -139,6 +142,11 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
                 return Ok(Action::requeue(self.drift_check_interval - since));
             }
         }
+        let applied_before = self
+            .remembered()
+            .get(&id)
+            .filter(|last| last.inputs == inputs && !last.invalid)
+            .and_then(|last| last.stack.clone());
         let identity = StackIdentity::for_service(&self.config.cluster_name, &id);
         let observed = observe_for(
             &self.cloud,
@@ -147,67 +155,15 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
             self.config.enable_backend_security_group,
         )
         .await?;
-        let existing = observed.existing_load_balancer();
-        let facts = CloudFacts {
-            subnets: self
-                .cloud
-                .describe_subnets(&self.config.vpc_id)
-                .await
-                .map_err(ReconcileError::Discover)?,
-            ..CloudFacts::default()
+        let stack = match applied_before {
+            Some(stack) => stack,
+            None => match self.build(&api, service, &id, inputs, &observed).await? {
+                Some(stack) => stack,
+                None => return Ok(Action::await_change()),
+            },
         };
-        let input = ServiceBuildInput {
-            service,
-            config: &self.config,
-            facts: &facts,
-            existing: existing.as_ref(),
-        };
-        let built = match build_service_stack(&input) {
-            Ok(built) => built,
-            Err(problems) => {
-                let message = problems
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                self.report_failure(
-                    &api,
-                    service,
-                    "FailedBuildModel",
-                    &format!("Failed build model: {message}"),
-                    &message,
-                )
-                .await?;
-                self.remembered().insert(
-                    id,
-                    Remembered {
-                        inputs,
-                        at: Instant::now(),
-                        invalid: true,
-                    },
-                );
-                return Ok(Action::await_change());
-            }
-        };
-        for warning in &built.warnings {
-            report::publish(
-                &self.recorder,
-                service,
-                true,
-                "UnsupportedConfiguration",
-                &warning.to_string(),
-            )
-            .await;
-        }
         report::add_finalizer(&api, service, SERVICE_FINALIZER).await?;
-        let deployed = match converge(
-            &self.cloud,
-            &built.stack,
-            &observed,
-            &identity,
-            &self.config,
-        )
-        .await
+        let deployed = match converge(&self.cloud, &stack, &observed, &identity, &self.config).await
         {
             Ok(deployed) => deployed,
             Err(error) => {
@@ -223,7 +179,7 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
             }
         };
         let namespace = service.metadata.namespace.as_deref().unwrap_or("default");
-        let wanted = bindings::desired_bindings(&built.stack, &deployed.applied.target_group_arns);
+        let wanted = bindings::desired_bindings(&stack, &deployed.applied.target_group_arns);
         bindings::reconcile_bindings(&self.client, namespace, &id, &wanted).await?;
         let hostname = deployed.applied.dns_name.clone();
         report::update_status(
@@ -254,10 +210,71 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
                 inputs,
                 at: Instant::now(),
                 invalid: false,
+                stack: Some(stack),
             },
         );
         self.failures().remove(&id);
         Ok(Action::requeue(self.drift_check_interval))
+    }
+
+    /// Discover and build the Service's stack; `None` when its input is invalid (reported).
+    async fn build(
+        &self,
+        api: &Api<Service>,
+        service: &Service,
+        id: &str,
+        inputs: u64,
+        observed: &crate::observe::ObservedStack,
+    ) -> Result<Option<Arc<Stack>>, ReconcileError> {
+        let existing = observed.existing_load_balancer();
+        let facts = discover_service_facts(&self.cloud, &self.config.vpc_id, service)
+            .await
+            .map_err(ReconcileError::Discover)?;
+        let input = ServiceBuildInput {
+            service,
+            config: &self.config,
+            facts: &facts,
+            existing: existing.as_ref(),
+        };
+        let built = match build_service_stack(&input) {
+            Ok(built) => built,
+            Err(problems) => {
+                let message = problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                self.report_failure(
+                    api,
+                    service,
+                    "FailedBuildModel",
+                    &format!("Failed build model: {message}"),
+                    &message,
+                )
+                .await?;
+                self.remembered().insert(
+                    id.to_string(),
+                    Remembered {
+                        inputs,
+                        at: Instant::now(),
+                        invalid: true,
+                        stack: None,
+                    },
+                );
+                return Ok(None);
+            }
+        };
+        for warning in &built.warnings {
+            report::publish(
+                &self.recorder,
+                service,
+                true,
+                "UnsupportedConfiguration",
+                &warning.to_string(),
+            )
+            .await;
+        }
+        Ok(Some(Arc::new(built.stack)))
     }
 
     /// Deploys the empty stack, clears the status, then lets the Service go.

@@ -312,6 +312,15 @@ async fn an_unchanged_service_costs_no_aws_call_until_its_drift_check_is_due() {
         !drifting.cloud.calls.reads().is_empty(),
         "a due drift check reads AWS"
     );
+    let reads = drifting.cloud.calls.reads();
+    assert!(
+        reads.len() <= 8,
+        "a drift check of an unchanged NLB stack reads at most 8 times: {reads:?}"
+    );
+    assert!(
+        !reads.contains(&"DescribeSubnets"),
+        "no rediscovery for unchanged inputs: {reads:?}"
+    );
 }
 
 #[tokio::test]

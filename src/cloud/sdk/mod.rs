@@ -123,6 +123,14 @@ fn tags_of(tags: &Tags) -> Vec<aws_sdk_elasticloadbalancingv2::types::Tag> {
 }
 
 impl Cloud for SdkCloud {
+    async fn describe_route_tables(
+        &self,
+        vpc_id: &str,
+    ) -> CloudResult<Vec<crate::facts::RouteTable>> {
+        self.begin(EC2, "DescribeRouteTables", false).await;
+        security_groups::describe_route_tables(&self.ec2, vpc_id).await
+    }
+
     async fn describe_listener_certificates(&self, arn: &str) -> CloudResult<Vec<String>> {
         self.begin(ELBV2, "DescribeListenerCertificates", false)
             .await;

@@ -232,3 +232,46 @@ pub(super) async fn describe_subnets(
         }
     }
 }
+
+pub(super) async fn describe_route_tables(
+    client: &Client,
+    vpc_id: &str,
+) -> CloudResult<Vec<crate::facts::RouteTable>> {
+    use crate::facts::{Route, RouteTable, RouteTableAssociation};
+    let mut tables = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = client
+            .describe_route_tables()
+            .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|e| classify("DescribeRouteTables", e))?;
+        for table in page.route_tables() {
+            tables.push(RouteTable {
+                route_table_id: table.route_table_id().unwrap_or_default().to_string(),
+                vpc_id: table.vpc_id().unwrap_or_default().to_string(),
+                associations: table
+                    .associations()
+                    .iter()
+                    .map(|a| RouteTableAssociation {
+                        main: a.main().unwrap_or(false),
+                        subnet_id: a.subnet_id().map(str::to_string),
+                    })
+                    .collect(),
+                routes: table
+                    .routes()
+                    .iter()
+                    .map(|r| Route {
+                        gateway_id: r.gateway_id().map(str::to_string),
+                    })
+                    .collect(),
+            });
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(tables);
+        }
+    }
+}

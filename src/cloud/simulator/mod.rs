@@ -55,6 +55,7 @@ struct InjectedFailure {
 struct State {
     counter: u64,
     subnets: Vec<Subnet>,
+    route_tables: Vec<crate::facts::RouteTable>,
     load_balancers: BTreeMap<String, StoredLoadBalancer>,
     listeners: BTreeMap<String, StoredListener>,
     target_groups: BTreeMap<String, StoredTargetGroup>,
@@ -116,6 +117,13 @@ impl Simulator {
     pub fn with_subnets(subnets: Vec<Subnet>) -> Self {
         let simulator = Self::default();
         simulator.lock().subnets = subnets;
+        simulator
+    }
+
+    /// A simulator that knows the VPC's subnets and route tables.
+    pub fn with_network(subnets: Vec<Subnet>, route_tables: Vec<crate::facts::RouteTable>) -> Self {
+        let simulator = Self::with_subnets(subnets);
+        simulator.lock().route_tables = route_tables;
         simulator
     }
 
@@ -222,6 +230,19 @@ impl Simulator {
 }
 
 impl Cloud for Simulator {
+    async fn describe_route_tables(
+        &self,
+        vpc_id: &str,
+    ) -> CloudResult<Vec<crate::facts::RouteTable>> {
+        let state = self.begin("DescribeRouteTables", false)?;
+        Ok(state
+            .route_tables
+            .iter()
+            .filter(|t| t.vpc_id == vpc_id)
+            .cloned()
+            .collect())
+    }
+
     async fn describe_listener_certificates(&self, arn: &str) -> CloudResult<Vec<String>> {
         self.begin("DescribeListenerCertificates", false)?
             .describe_listener_certificates(arn)
