@@ -26,7 +26,8 @@ use crate::discover::discover_service_facts;
 use crate::model::Stack;
 use crate::observe::StackIdentity;
 use crate::service::{
-    build_service_stack, is_managed, stack_id, ServiceBuildInput, SERVICE_FINALIZER,
+    build_service_stack, is_managed, stack_id, ServiceBuildInput, ServiceSettings,
+    SERVICE_FINALIZER,
 };
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Service;
@@ -147,6 +148,13 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
             .get(&id)
             .filter(|last| last.inputs == inputs && !last.invalid)
             .and_then(|last| last.stack.clone());
+        // Annotations are checked before any AWS call: a malformed one costs nothing but a report.
+        if applied_before.is_none() {
+            if let Err(problems) = ServiceSettings::read(service, &self.config) {
+                self.reject(&api, service, &id, inputs, &problems).await?;
+                return Ok(Action::await_change());
+            }
+        }
         let identity = StackIdentity::for_service(&self.config.cluster_name, &id);
         let observed = observe_for(
             &self.cloud,
@@ -239,28 +247,7 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
         let built = match build_service_stack(&input) {
             Ok(built) => built,
             Err(problems) => {
-                let message = problems
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                self.report_failure(
-                    api,
-                    service,
-                    "FailedBuildModel",
-                    &format!("Failed build model: {message}"),
-                    &message,
-                )
-                .await?;
-                self.remembered().insert(
-                    id.to_string(),
-                    Remembered {
-                        inputs,
-                        at: Instant::now(),
-                        invalid: true,
-                        stack: None,
-                    },
-                );
+                self.reject(api, service, id, inputs, &problems).await?;
                 return Ok(None);
             }
         };
@@ -318,6 +305,41 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
         report::remove_finalizer(api, service, SERVICE_FINALIZER).await?;
         self.remembered().remove(id);
         self.failures().remove(id);
+        Ok(())
+    }
+
+    /// Reports invalid input (`FailedBuildModel`) and remembers it, so nothing is retried until
+    /// the Service changes.
+    async fn reject(
+        &self,
+        api: &Api<Service>,
+        service: &Service,
+        id: &str,
+        inputs: u64,
+        problems: &[crate::service::Problem],
+    ) -> Result<(), kube::Error> {
+        let message = problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        self.report_failure(
+            api,
+            service,
+            "FailedBuildModel",
+            &format!("Failed build model: {message}"),
+            &message,
+        )
+        .await?;
+        self.remembered().insert(
+            id.to_string(),
+            Remembered {
+                inputs,
+                at: Instant::now(),
+                invalid: true,
+                stack: None,
+            },
+        );
         Ok(())
     }
 

@@ -434,3 +434,41 @@ async fn a_service_that_stops_being_ours_is_cleaned_up_and_released() {
         "the status no longer points at a load balancer: {released}"
     );
 }
+
+#[tokio::test]
+async fn a_malformed_annotation_costs_no_aws_call() {
+    let broken = SERVICE.replace("scheme: internet-facing", "scheme: sideways");
+    let (cluster, kubectl, reconciler) = simulated(&broken, Duration::from_secs(600)).await;
+    reconciler
+        .reconcile(&current(&cluster, "echo").await)
+        .await
+        .unwrap();
+    assert!(
+        reconciler.cloud.calls.calls().is_empty(),
+        "AWS calls: {:?}",
+        reconciler.cloud.calls.calls()
+    );
+    let service = parse(&kubectl.ok(&["get", "svc", "echo", "-o", "json"]).await);
+    let condition = service["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == CONDITION_TYPE)
+        .cloned()
+        .unwrap();
+    assert_eq!(condition["status"], "False");
+    assert_eq!(condition["reason"], "FailedBuildModel");
+    assert!(
+        condition["message"]
+            .as_str()
+            .unwrap()
+            .contains("service.beta.kubernetes.io/aws-load-balancer-scheme"),
+        "{condition}"
+    );
+    // Retried without a change, it stays quiet.
+    reconciler
+        .reconcile(&current(&cluster, "echo").await)
+        .await
+        .unwrap();
+    assert!(reconciler.cloud.calls.calls().is_empty());
+}
