@@ -462,3 +462,80 @@ async fn listener_certificates_beyond_the_default_are_attached_and_reconciled() 
         ["arn:cert/d", "arn:cert/c"]
     );
 }
+
+#[tokio::test]
+async fn a_managed_group_left_detached_by_a_failed_delete_is_deleted_later() {
+    let cloud = simulator();
+    let managed = service("web", &[]);
+    deploy(&cloud, &managed, &desired(&managed)).await.unwrap();
+    let own = TestGroup::create(&cloud, "users-own").await;
+    let switched = service(
+        "web",
+        &[("aws-load-balancer-security-groups", "sg-placeholder")],
+    );
+    let mut wanted = desired_with_groups(&switched, &own);
+    // The switch detaches the managed group, then its delete fails once.
+    cloud.fail_call("DeleteSecurityGroup", 1, ErrorKind::InUse);
+    assert!(deploy(&cloud, &switched, &wanted).await.is_err());
+    assert_eq!(
+        cloud.security_group_names().len(),
+        3,
+        "managed, backend and the user's group"
+    );
+    wanted = desired_with_groups(&switched, &own);
+    deploy(&cloud, &switched, &wanted).await.unwrap();
+    let mut left = cloud.security_group_names();
+    left.sort();
+    let mut expected = vec![
+        crate::naming::backend_security_group_name("prod"),
+        "users-own".to_string(),
+    ];
+    expected.sort();
+    assert_eq!(
+        left, expected,
+        "the detached managed group is found by its tags and deleted"
+    );
+}
+
+/// A user-made security group in the simulator.
+struct TestGroup {
+    id: String,
+}
+
+impl TestGroup {
+    async fn create(cloud: &Simulator, name: &str) -> Self {
+        let input = crate::cloud::SecurityGroupInput {
+            name: name.into(),
+            description: "made by hand".into(),
+            vpc_id: "vpc-0example".into(),
+            tags: Tags::from([("Name".into(), name.into())]),
+        };
+        Self {
+            id: cloud.create_security_group(&input).await.unwrap(),
+        }
+    }
+}
+
+/// The desired stack of `service` when it names `group` as its only security group.
+fn desired_with_groups(service: &Service, group: &TestGroup) -> Stack {
+    let mut service = service.clone();
+    service.metadata.annotations.as_mut().unwrap().insert(
+        "service.beta.kubernetes.io/aws-load-balancer-security-groups".into(),
+        group.id.clone(),
+    );
+    let mut facts = facts();
+    facts.security_groups.push(crate::facts::SecurityGroup {
+        group_id: group.id.clone(),
+        group_name: "users-own".into(),
+        vpc_id: "vpc-0example".into(),
+        ..crate::facts::SecurityGroup::default()
+    });
+    let config = config();
+    let input = ServiceBuildInput {
+        service: &service,
+        config: &config,
+        facts: &facts,
+        existing: None,
+    };
+    build_service_stack(&input).unwrap().stack
+}

@@ -214,6 +214,12 @@ pub async fn observe_stack(
     } else {
         let groups = cloud.describe_security_groups(&attached).await?;
         classify_security_groups(identity, groups, &mut observed);
+        if observed.security_groups.is_empty() {
+            // No attached group is the stack's own: one may still exist detached (the Service moved
+            // to its own groups and the delete failed), and must not be forgotten.
+            let stack_groups = cloud.find_security_groups(vpc_id, &identity.tags()).await?;
+            classify_security_groups(identity, stack_groups, &mut observed);
+        }
         if wants_backend_group && observed.backend_security_group.is_none() {
             let backend = cloud
                 .find_security_groups(vpc_id, &identity.backend_tags())
