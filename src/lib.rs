@@ -26,3 +26,4 @@ pub mod observe;
 pub mod plan;
 pub mod service;
 pub mod subnets;
+pub mod targets;

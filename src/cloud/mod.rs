@@ -180,6 +180,21 @@ pub trait Cloud: Send + Sync {
         certificates: &[String],
     ) -> impl Future<Output = CloudResult<()>> + Send;
 
+    fn register_targets(
+        &self,
+        target_group_arn: &str,
+        targets: &[Target],
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+    fn deregister_targets(
+        &self,
+        target_group_arn: &str,
+        targets: &[Target],
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+    fn describe_target_health(
+        &self,
+        target_group_arn: &str,
+    ) -> impl Future<Output = CloudResult<Vec<TargetHealth>>> + Send;
+
     /// Adds or overwrites tags on load balancers, listeners or target groups.
     fn add_tags(
         &self,

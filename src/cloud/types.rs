@@ -116,3 +116,40 @@ pub struct SecurityGroupInput {
     pub vpc_id: String,
     pub tags: Tags,
 }
+
+/// A registered (or to-be-registered) target: an IP address or an instance id, with its port.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct Target {
+    pub id: String,
+    pub port: i32,
+}
+
+/// ELBv2's target health states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TargetState {
+    Initial,
+    Healthy,
+    Unhealthy,
+    Unused,
+    Draining,
+    Unavailable,
+}
+
+impl TargetState {
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "initial" => Self::Initial,
+            "healthy" => Self::Healthy,
+            "unhealthy" => Self::Unhealthy,
+            "unused" => Self::Unused,
+            "draining" => Self::Draining,
+            _ => Self::Unavailable,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetHealth {
+    pub target: Target,
+    pub state: TargetState,
+}

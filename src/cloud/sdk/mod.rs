@@ -123,6 +123,32 @@ fn tags_of(tags: &Tags) -> Vec<aws_sdk_elasticloadbalancingv2::types::Tag> {
 }
 
 impl Cloud for SdkCloud {
+    async fn register_targets(
+        &self,
+        target_group_arn: &str,
+        targets: &[Target],
+    ) -> CloudResult<()> {
+        self.begin(ELBV2, "RegisterTargets", true).await;
+        target_groups::register_targets(&self.elbv2, target_group_arn, targets).await
+    }
+
+    async fn deregister_targets(
+        &self,
+        target_group_arn: &str,
+        targets: &[Target],
+    ) -> CloudResult<()> {
+        self.begin(ELBV2, "DeregisterTargets", true).await;
+        target_groups::deregister_targets(&self.elbv2, target_group_arn, targets).await
+    }
+
+    async fn describe_target_health(
+        &self,
+        target_group_arn: &str,
+    ) -> CloudResult<Vec<TargetHealth>> {
+        self.begin(ELBV2, "DescribeTargetHealth", false).await;
+        target_groups::describe_target_health(&self.elbv2, target_group_arn).await
+    }
+
     async fn describe_route_tables(
         &self,
         vpc_id: &str,

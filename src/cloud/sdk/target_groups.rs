@@ -400,3 +400,79 @@ pub(super) async fn remove_listener_certificates(
         .map(|_| ())
         .map_err(|e| classify("RemoveListenerCertificates", e))
 }
+
+fn descriptions(
+    targets: &[crate::cloud::Target],
+) -> Vec<aws_sdk_elasticloadbalancingv2::types::TargetDescription> {
+    targets
+        .iter()
+        .map(|t| {
+            aws_sdk_elasticloadbalancingv2::types::TargetDescription::builder()
+                .id(&t.id)
+                .port(t.port)
+                .build()
+        })
+        .collect()
+}
+
+pub(super) async fn register_targets(
+    client: &Client,
+    arn: &str,
+    targets: &[crate::cloud::Target],
+) -> CloudResult<()> {
+    client
+        .register_targets()
+        .target_group_arn(arn)
+        .set_targets(Some(descriptions(targets)))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| classify("RegisterTargets", e))
+}
+
+pub(super) async fn deregister_targets(
+    client: &Client,
+    arn: &str,
+    targets: &[crate::cloud::Target],
+) -> CloudResult<()> {
+    client
+        .deregister_targets()
+        .target_group_arn(arn)
+        .set_targets(Some(descriptions(targets)))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| classify("DeregisterTargets", e))
+}
+
+pub(super) async fn describe_target_health(
+    client: &Client,
+    arn: &str,
+) -> CloudResult<Vec<crate::cloud::TargetHealth>> {
+    let output = client
+        .describe_target_health()
+        .target_group_arn(arn)
+        .send()
+        .await
+        .map_err(|e| classify("DescribeTargetHealth", e))?;
+    Ok(output
+        .target_health_descriptions()
+        .iter()
+        .filter_map(|description| {
+            let target = description.target()?;
+            Some(crate::cloud::TargetHealth {
+                target: crate::cloud::Target {
+                    id: target.id().unwrap_or_default().to_string(),
+                    port: target.port().unwrap_or_default(),
+                },
+                state: crate::cloud::TargetState::parse(
+                    description
+                        .target_health()
+                        .and_then(|h| h.state())
+                        .map(|s| s.as_str())
+                        .unwrap_or_default(),
+                ),
+            })
+        })
+        .collect())
+}

@@ -13,7 +13,9 @@ mod target_groups;
 
 use super::*;
 use crate::facts::Subnet;
-use crate::model::{HealthCheck, IngressRule, IpAddressType, LoadBalancerType, SubnetMapping};
+use crate::model::{
+    HealthCheck, IngressRule, IpAddressType, LoadBalancerType, SubnetMapping, TargetType,
+};
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
@@ -56,6 +58,8 @@ struct State {
     counter: u64,
     subnets: Vec<Subnet>,
     route_tables: Vec<crate::facts::RouteTable>,
+    /// Registered targets and their health, by target group ARN.
+    targets: BTreeMap<String, BTreeMap<Target, TargetState>>,
     load_balancers: BTreeMap<String, StoredLoadBalancer>,
     listeners: BTreeMap<String, StoredListener>,
     target_groups: BTreeMap<String, StoredTargetGroup>,
@@ -186,6 +190,37 @@ impl Simulator {
             .collect()
     }
 
+    /// The registered targets of a target group (by name), for assertions.
+    pub fn targets_of(&self, target_group_name: &str) -> Vec<Target> {
+        let state = self.lock();
+        let Some(arn) = state
+            .target_groups
+            .iter()
+            .find(|(_, tg)| tg.observed.name == target_group_name)
+            .map(|(arn, _)| arn.clone())
+        else {
+            return Vec::new();
+        };
+        state
+            .targets
+            .get(&arn)
+            .map(|targets| targets.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Sets the health AWS would report for every target of a target group (by name).
+    pub fn set_target_health(&self, target_group_name: &str, health: TargetState) {
+        let mut state = self.lock();
+        let arn = state
+            .target_groups
+            .iter()
+            .find(|(_, tg)| tg.observed.name == target_group_name)
+            .map(|(arn, _)| arn.clone());
+        if let Some(targets) = arn.and_then(|arn| state.targets.get_mut(&arn)) {
+            targets.values_mut().for_each(|value| *value = health);
+        }
+    }
+
     /// The certificates (default first) of the listeners on `port`.
     pub fn listener_certificates(&self, port: i32) -> Vec<String> {
         self.lock()
@@ -230,6 +265,32 @@ impl Simulator {
 }
 
 impl Cloud for Simulator {
+    async fn register_targets(
+        &self,
+        target_group_arn: &str,
+        targets: &[Target],
+    ) -> CloudResult<()> {
+        self.begin("RegisterTargets", true)?
+            .register_targets(target_group_arn, targets)
+    }
+
+    async fn deregister_targets(
+        &self,
+        target_group_arn: &str,
+        targets: &[Target],
+    ) -> CloudResult<()> {
+        self.begin("DeregisterTargets", true)?
+            .deregister_targets(target_group_arn, targets)
+    }
+
+    async fn describe_target_health(
+        &self,
+        target_group_arn: &str,
+    ) -> CloudResult<Vec<TargetHealth>> {
+        self.begin("DescribeTargetHealth", false)?
+            .describe_target_health(target_group_arn)
+    }
+
     async fn describe_route_tables(
         &self,
         vpc_id: &str,

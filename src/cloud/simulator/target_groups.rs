@@ -346,4 +346,71 @@ impl State {
             ),
         }
     }
+
+    fn target_group_kind(&self, arn: &str, operation: &str) -> CloudResult<TargetType> {
+        match self.target_groups.get(arn) {
+            Some(group) => Ok(group.observed.target_type),
+            None => error(
+                ErrorKind::NotFound,
+                operation,
+                format!("target group {arn} not found"),
+            ),
+        }
+    }
+
+    pub(super) fn register_targets(&mut self, arn: &str, targets: &[Target]) -> CloudResult<()> {
+        let kind = self.target_group_kind(arn, "RegisterTargets")?;
+        for target in targets {
+            let valid = match kind {
+                TargetType::Instance => target.id.starts_with("i-"),
+                TargetType::Ip => target.id.parse::<std::net::IpAddr>().is_ok(),
+            };
+            if !valid || target.port <= 0 {
+                return error(
+                    ErrorKind::Invalid,
+                    "RegisterTargets",
+                    format!(
+                        "target {}:{} does not fit a {} target group",
+                        target.id,
+                        target.port,
+                        kind.as_str()
+                    ),
+                );
+            }
+        }
+        let registered = self.targets.entry(arn.to_string()).or_default();
+        for target in targets {
+            registered
+                .entry(target.clone())
+                .or_insert(TargetState::Initial);
+        }
+        Ok(())
+    }
+
+    pub(super) fn deregister_targets(&mut self, arn: &str, targets: &[Target]) -> CloudResult<()> {
+        self.target_group_kind(arn, "DeregisterTargets")?;
+        if let Some(registered) = self.targets.get_mut(arn) {
+            for target in targets {
+                registered.remove(target);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn describe_target_health(&mut self, arn: &str) -> CloudResult<Vec<TargetHealth>> {
+        self.target_group_kind(arn, "DescribeTargetHealth")?;
+        Ok(self
+            .targets
+            .get(arn)
+            .map(|registered| {
+                registered
+                    .iter()
+                    .map(|(target, state)| TargetHealth {
+                        target: target.clone(),
+                        state: *state,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
 }

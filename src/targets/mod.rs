@@ -1,0 +1,123 @@
+//! Targets of ip-mode target groups: which `ip:port` pairs a Service port's EndpointSlices call
+//! for, and the register/deregister diff against what the target group holds (upstream's §3.4
+//! and §3.5). Pure; `sync` does the AWS half.
+//!
+//! Not here yet: instance targets (nodes), the not-ready-but-gated rule and fail-open (they need
+//! the pod and node caches of the registration loop), readiness gates.
+
+mod sync;
+
+pub use sync::sync_targets;
+
+use crate::cloud::{Target, TargetHealth, TargetState};
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use std::collections::BTreeSet;
+
+/// The label EndpointSlices carry with their Service's name.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+/// AWS takes at most this many targets per Register/Deregister call.
+pub const TARGETS_PER_CALL: usize = 200;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error("Service {service} has no port {port}")]
+    ServicePortNotFound { service: String, port: String },
+}
+
+/// The ip targets for `port` (a number or name) of `service`, from its EndpointSlices: ready
+/// endpoints of Pods, in the target group's address family, on the slice port named like the
+/// Service port (named target ports are resolved per pod by the slice).
+pub fn desired_ip_targets(
+    service: &Service,
+    port: &IntOrString,
+    ipv6: bool,
+    slices: &[EndpointSlice],
+) -> Result<BTreeSet<Target>, TargetError> {
+    let name = service.metadata.name.clone().unwrap_or_default();
+    let service_port = service
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.ports.as_ref())
+        .into_iter()
+        .flatten()
+        .find(|p| match port {
+            IntOrString::Int(number) => p.port == *number,
+            IntOrString::String(port_name) => p.name.as_deref() == Some(port_name.as_str()),
+        })
+        .ok_or_else(|| TargetError::ServicePortNotFound {
+            service: name.clone(),
+            port: match port {
+                IntOrString::Int(number) => number.to_string(),
+                IntOrString::String(port_name) => port_name.clone(),
+            },
+        })?;
+    let port_name = service_port.name.clone().unwrap_or_default();
+    let family = if ipv6 { "IPv6" } else { "IPv4" };
+    let mut targets = BTreeSet::new();
+    let own_slices = slices.iter().filter(|slice| {
+        let labels = slice.metadata.labels.as_ref();
+        labels.and_then(|l| l.get(SERVICE_NAME_LABEL)) == Some(&name)
+            && slice.metadata.namespace == service.metadata.namespace
+            && slice.address_type == family
+    });
+    for slice in own_slices {
+        let slice_ports = slice.ports.as_ref().into_iter().flatten();
+        let Some(target_port) = slice_ports
+            .filter(|p| port_name.is_empty() || p.name.as_deref().unwrap_or_default() == port_name)
+            .find_map(|p| p.port)
+        else {
+            continue;
+        };
+        for endpoint in &slice.endpoints {
+            let is_pod = endpoint
+                .target_ref
+                .as_ref()
+                .is_some_and(|r| r.kind.as_deref() == Some("Pod"));
+            let ready = endpoint
+                .conditions
+                .as_ref()
+                .and_then(|c| c.ready)
+                .unwrap_or(true);
+            if let (true, true, Some(address)) = (is_pod, ready, endpoint.addresses.first()) {
+                targets.insert(Target {
+                    id: address.clone(),
+                    port: target_port,
+                });
+            }
+        }
+    }
+    Ok(targets)
+}
+
+/// What to register and deregister so the target group holds exactly `desired`. Draining
+/// targets are already on their way out: wanted again, they are registered again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetChanges {
+    pub register: Vec<Target>,
+    pub deregister: Vec<Target>,
+}
+
+pub fn plan_targets(desired: &BTreeSet<Target>, current: &[TargetHealth]) -> TargetChanges {
+    let present: BTreeSet<&Target> = current
+        .iter()
+        .filter(|t| t.state != TargetState::Draining)
+        .map(|t| &t.target)
+        .collect();
+    TargetChanges {
+        register: desired
+            .iter()
+            .filter(|t| !present.contains(t))
+            .cloned()
+            .collect(),
+        deregister: present
+            .into_iter()
+            .filter(|t| !desired.contains(*t))
+            .cloned()
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,23 @@
+//! The AWS half of target registration: read the target group's targets once, then deregister and
+//! register the difference in as few calls as AWS allows (one each up to 200 targets).
+
+use super::{plan_targets, TargetChanges, TARGETS_PER_CALL};
+use crate::cloud::{Cloud, CloudResult, Target};
+use std::collections::BTreeSet;
+
+/// Makes the target group hold exactly `desired`; returns what it changed.
+pub async fn sync_targets(
+    cloud: &impl Cloud,
+    target_group_arn: &str,
+    desired: &BTreeSet<Target>,
+) -> CloudResult<TargetChanges> {
+    let current = cloud.describe_target_health(target_group_arn).await?;
+    let changes = plan_targets(desired, &current);
+    for chunk in changes.deregister.chunks(TARGETS_PER_CALL) {
+        cloud.deregister_targets(target_group_arn, chunk).await?;
+    }
+    for chunk in changes.register.chunks(TARGETS_PER_CALL) {
+        cloud.register_targets(target_group_arn, chunk).await?;
+    }
+    Ok(changes)
+}

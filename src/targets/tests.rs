@@ -1,0 +1,214 @@
+use super::*;
+use crate::cloud::simulator::Simulator;
+use crate::cloud::{Cloud, TargetGroupInput};
+use crate::model::{HealthCheck, Protocol, Tags, TargetType};
+use serde_json::json;
+
+fn service() -> Service {
+    serde_json::from_value(json!({
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"ports": [{"name": "http", "port": 80, "targetPort": "app"}, {"name": "metrics", "port": 9090, "targetPort": 9090}]}
+    }))
+    .unwrap()
+}
+
+/// One slice of `service` with `endpoints` as (ip, ready, kind), its `http` port on 8080.
+fn slice(
+    name: &str,
+    service: &str,
+    family: &str,
+    endpoints: &[(&str, Option<bool>, &str)],
+) -> EndpointSlice {
+    let endpoints: Vec<serde_json::Value> = endpoints
+        .iter()
+        .map(|(ip, ready, kind)| json!({"addresses": [ip], "conditions": {"ready": ready}, "targetRef": {"kind": kind, "name": ip}}))
+        .collect();
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": "shop", "labels": {SERVICE_NAME_LABEL: service}},
+        "addressType": family,
+        "endpoints": endpoints,
+        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}, {"name": "metrics", "port": 9090, "protocol": "TCP"}]
+    }))
+    .unwrap()
+}
+
+fn target(ip: &str, port: i32) -> Target {
+    Target {
+        id: ip.into(),
+        port,
+    }
+}
+
+#[test]
+fn ready_pod_endpoints_of_the_service_become_targets_on_the_named_slice_port() {
+    let slices = vec![
+        slice(
+            "web-a",
+            "web",
+            "IPv4",
+            &[
+                ("10.0.0.1", Some(true), "Pod"),
+                ("10.0.0.2", None, "Pod"),
+                ("10.0.0.3", Some(false), "Pod"),
+            ],
+        ),
+        slice("web-b", "web", "IPv4", &[("10.0.0.4", Some(true), "Node")]),
+        slice("web-c", "web", "IPv6", &[("2600::1", Some(true), "Pod")]),
+        slice("other", "api", "IPv4", &[("10.0.9.9", Some(true), "Pod")]),
+    ];
+    let by_name = desired_ip_targets(
+        &service(),
+        &IntOrString::String("http".into()),
+        false,
+        &slices,
+    )
+    .unwrap();
+    assert_eq!(
+        by_name,
+        BTreeSet::from([target("10.0.0.1", 8080), target("10.0.0.2", 8080)]),
+        "ready (or unknown) pods, not other kinds, families or services"
+    );
+    let by_number =
+        desired_ip_targets(&service(), &IntOrString::Int(9090), false, &slices).unwrap();
+    assert_eq!(
+        by_number,
+        BTreeSet::from([target("10.0.0.1", 9090), target("10.0.0.2", 9090)])
+    );
+    let ipv6 = desired_ip_targets(&service(), &IntOrString::Int(80), true, &slices).unwrap();
+    assert_eq!(ipv6, BTreeSet::from([target("2600::1", 8080)]));
+    let missing = desired_ip_targets(&service(), &IntOrString::Int(443), false, &slices);
+    assert_eq!(
+        missing,
+        Err(TargetError::ServicePortNotFound {
+            service: "web".into(),
+            port: "443".into()
+        })
+    );
+}
+
+#[test]
+fn draining_targets_wanted_again_are_registered_again() {
+    let desired = BTreeSet::from([target("10.0.0.1", 80), target("10.0.0.2", 80)]);
+    let current = vec![
+        TargetHealth {
+            target: target("10.0.0.1", 80),
+            state: TargetState::Draining,
+        },
+        TargetHealth {
+            target: target("10.0.0.3", 80),
+            state: TargetState::Healthy,
+        },
+    ];
+    let changes = plan_targets(&desired, &current);
+    assert_eq!(
+        changes.register,
+        [target("10.0.0.1", 80), target("10.0.0.2", 80)]
+    );
+    assert_eq!(changes.deregister, [target("10.0.0.3", 80)]);
+}
+
+async fn ip_target_group(cloud: &Simulator) -> String {
+    let input = TargetGroupInput {
+        name: "k8s-shop-web-0000000000".into(),
+        target_type: TargetType::Ip,
+        protocol: Protocol::Tcp,
+        port: 8080,
+        ip_address_type: "ipv4".into(),
+        vpc_id: "vpc-1".into(),
+        health_check: HealthCheck::nlb_default(),
+        tags: Tags::new(),
+    };
+    cloud.create_target_group(&input).await.unwrap().arn
+}
+
+fn pods(count: usize) -> Vec<EndpointSlice> {
+    let ips: Vec<String> = (1..=count).map(|i| format!("10.0.1.{i}")).collect();
+    let endpoints: Vec<(&str, Option<bool>, &str)> = ips
+        .iter()
+        .map(|ip| (ip.as_str(), Some(true), "Pod"))
+        .collect();
+    vec![slice("web-x", "web", "IPv4", &endpoints)]
+}
+
+#[tokio::test]
+async fn scaling_0_5_2_leaves_exactly_those_targets_with_one_call_per_direction() {
+    let cloud = Simulator::default();
+    let arn = ip_target_group(&cloud).await;
+    for count in [0usize, 5, 2] {
+        let desired =
+            desired_ip_targets(&service(), &IntOrString::Int(80), false, &pods(count)).unwrap();
+        cloud.calls.clear();
+        sync_targets(&cloud, &arn, &desired).await.unwrap();
+        let writes = cloud.calls.writes();
+        assert!(
+            writes.iter().filter(|w| **w == "RegisterTargets").count() <= 1,
+            "{writes:?}"
+        );
+        assert!(
+            writes.iter().filter(|w| **w == "DeregisterTargets").count() <= 1,
+            "{writes:?}"
+        );
+        let registered: BTreeSet<Target> = cloud
+            .targets_of("k8s-shop-web-0000000000")
+            .into_iter()
+            .collect();
+        assert_eq!(registered, desired, "after scaling to {count}");
+        cloud.calls.clear();
+        sync_targets(&cloud, &arn, &desired).await.unwrap();
+        assert!(
+            cloud.calls.writes().is_empty(),
+            "a converged sync writes nothing"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_not_ready_endpoint_is_deregistered_and_drift_is_repaired() {
+    let cloud = Simulator::default();
+    let arn = ip_target_group(&cloud).await;
+    let both = vec![slice(
+        "web-x",
+        "web",
+        "IPv4",
+        &[
+            ("10.0.2.1", Some(true), "Pod"),
+            ("10.0.2.2", Some(true), "Pod"),
+        ],
+    )];
+    sync_targets(
+        &cloud,
+        &arn,
+        &desired_ip_targets(&service(), &IntOrString::Int(80), false, &both).unwrap(),
+    )
+    .await
+    .unwrap();
+    let one_not_ready = vec![slice(
+        "web-x",
+        "web",
+        "IPv4",
+        &[
+            ("10.0.2.1", Some(true), "Pod"),
+            ("10.0.2.2", Some(false), "Pod"),
+        ],
+    )];
+    let desired =
+        desired_ip_targets(&service(), &IntOrString::Int(80), false, &one_not_ready).unwrap();
+    let changes = sync_targets(&cloud, &arn, &desired).await.unwrap();
+    assert_eq!(changes.deregister, [target("10.0.2.2", 8080)]);
+    assert_eq!(
+        cloud.targets_of("k8s-shop-web-0000000000"),
+        [target("10.0.2.1", 8080)]
+    );
+
+    // Someone deregisters a target by hand: the next sync puts it back.
+    cloud
+        .deregister_targets(&arn, &[target("10.0.2.1", 8080)])
+        .await
+        .unwrap();
+    let repaired = sync_targets(&cloud, &arn, &desired).await.unwrap();
+    assert_eq!(repaired.register, [target("10.0.2.1", 8080)]);
+    assert_eq!(
+        cloud.targets_of("k8s-shop-web-0000000000"),
+        [target("10.0.2.1", 8080)]
+    );
+}
