@@ -24,6 +24,7 @@ pub mod model;
 pub mod naming;
 pub mod observe;
 pub mod plan;
+pub mod registration;
 pub mod service;
 pub mod subnets;
 pub mod targets;

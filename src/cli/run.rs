@@ -7,6 +7,7 @@ use crate::cloud::sdk::SdkCloud;
 use crate::cloud::throttle::{rules_with_overrides, ThrottleRule};
 use crate::config::ControllerConfig;
 use crate::controller::{run_service_controller, ServiceReconciler};
+use crate::registration::{run_registration_loop, BindingReconciler};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -79,15 +80,17 @@ pub async fn run(arguments: &RunArguments) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot reach the Kubernetes API: {e}"))?;
     let cloud = SdkCloud::with_throttle(&load_sdk_config(&settings.aws).await, settings.throttle);
-    let reconciler = Arc::new(ServiceReconciler::new(
-        client,
-        cloud,
+    let services = Arc::new(ServiceReconciler::new(
+        client.clone(),
+        cloud.clone(),
         settings.config,
         settings.drift_check_interval,
     ));
+    let bindings = Arc::new(BindingReconciler::new(client, cloud));
     tracing::info!("controller started");
     tokio::select! {
-        _ = run_service_controller(reconciler) => Err("the Service watch ended".to_string()),
+        _ = run_service_controller(services) => Err("the Service watch ended".to_string()),
+        _ = run_registration_loop(bindings) => Err("the TargetGroupBinding watch ended".to_string()),
         signal = tokio::signal::ctrl_c() => signal.map_err(|e| e.to_string()),
     }
 }

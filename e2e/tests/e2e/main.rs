@@ -8,4 +8,5 @@ mod emulator_kube_rs;
 mod emulator_kubectl;
 mod moto_harness;
 mod service_controller;
+mod target_registration;
 mod waiting;

@@ -18,16 +18,18 @@ use crate::aws_clients::AwsClients;
 use crate::model::{HealthCheck, IngressRule, IpAddressType, SubnetMapping};
 use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
-/// AWS through the SDK.
+/// AWS through the SDK. Clones share their throttle, call log and tagging-API fallback.
+#[derive(Clone)]
 pub struct SdkCloud {
     elbv2: aws_sdk_elasticloadbalancingv2::Client,
     ec2: aws_sdk_ec2::Client,
     tagging: aws_sdk_resourcegroupstagging::Client,
     /// Set when the tagging API answered AccessDenied: use the ELBv2 listing instead.
-    tagging_denied: AtomicBool,
-    throttle: Throttle,
-    pub calls: CallLog,
+    tagging_denied: Arc<AtomicBool>,
+    throttle: Arc<Throttle>,
+    pub calls: Arc<CallLog>,
 }
 
 impl SdkCloud {
@@ -42,9 +44,9 @@ impl SdkCloud {
             elbv2: clients.elbv2,
             ec2: clients.ec2,
             tagging: aws_sdk_resourcegroupstagging::Client::new(config),
-            tagging_denied: AtomicBool::new(false),
-            throttle: Throttle::new(rules),
-            calls: CallLog::default(),
+            tagging_denied: Arc::new(AtomicBool::new(false)),
+            throttle: Arc::new(Throttle::new(rules)),
+            calls: Arc::new(CallLog::default()),
         }
     }
 

@@ -1,0 +1,283 @@
+//! The registration loop end to end: a TargetGroupBinding made with kubectl for a target group
+//! created directly in moto gets the ready endpoints of its Service as targets; EndpointSlice
+//! changes written with kubectl are followed; deleting the binding deregisters its targets and
+//! removes its finalizer; a binding for a missing target group gets a Warning event.
+
+use crate::waiting::eventually;
+use aws_load_balancer_controller::aws_clients::{load_sdk_config, AwsClients};
+use aws_load_balancer_controller::cloud::sdk::SdkCloud;
+use aws_load_balancer_controller::registration::{run_registration_loop, BindingReconciler};
+use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetTypeEnum};
+use e2e::cluster::TestCluster;
+use e2e::kubectl::Kubectl;
+use e2e::moto::{create_vpc_with_subnets, MotoServer};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+fn slice(endpoints: &[(&str, bool)]) -> String {
+    let endpoints: String = endpoints
+        .iter()
+        .map(|(ip, ready)| format!("  - addresses: [\"{ip}\"]\n    conditions: {{ready: {ready}}}\n    targetRef: {{kind: Pod, name: pod-{ip}}}\n"))
+        .collect();
+    format!(
+        "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: web-abc\n  namespace: default\n  labels: {{kubernetes.io/service-name: web}}\naddressType: IPv4\nports:\n  - {{name: http, port: 8080, protocol: TCP}}\nendpoints:\n{endpoints}"
+    )
+}
+
+const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec:\n  ports: [{name: http, port: 80, targetPort: 8080, protocol: TCP}]\n";
+
+fn binding(name: &str, arn: &str) -> String {
+    format!(
+        "apiVersion: elbv2.k8s.aws/v1beta1\nkind: TargetGroupBinding\nmetadata: {{name: {name}, namespace: default}}\nspec:\n  targetGroupARN: \"{arn}\"\n  targetType: ip\n  serviceRef: {{name: web, port: 80}}\n"
+    )
+}
+
+async fn registered(aws: &AwsClients, arn: &str) -> BTreeSet<String> {
+    let health = aws
+        .elbv2
+        .describe_target_health()
+        .target_group_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    health
+        .target_health_descriptions()
+        .iter()
+        .filter_map(|d| {
+            d.target().map(|t| {
+                format!(
+                    "{}:{}",
+                    t.id().unwrap_or_default(),
+                    t.port().unwrap_or_default()
+                )
+            })
+        })
+        .collect()
+}
+
+fn parse(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("kubectl printed no JSON ({e}): {text}"))
+}
+
+#[tokio::test]
+async fn a_binding_follows_its_endpoints_and_deregisters_on_delete() {
+    let moto = MotoServer::lease().await;
+    let aws = moto.clients().await;
+    let (vpc_id, _) =
+        create_vpc_with_subnets(&aws.ec2, 3, &["us-west-2a"], "kubernetes.io/role/elb").await;
+    let created = aws
+        .elbv2
+        .create_target_group()
+        .name("made-by-terraform")
+        .protocol(ProtocolEnum::Tcp)
+        .port(8080)
+        .vpc_id(&vpc_id)
+        .target_type(TargetTypeEnum::Ip)
+        .send()
+        .await
+        .unwrap();
+    let arn = created.target_groups()[0]
+        .target_group_arn()
+        .unwrap()
+        .to_string();
+    let cluster = TestCluster::start().await;
+    let kubectl = Kubectl::new(&cluster.url());
+    let cloud = SdkCloud::new(&load_sdk_config(&moto.settings()).await);
+    let loop_task = tokio::spawn(run_registration_loop(Arc::new(BindingReconciler::new(
+        cluster.client.clone(),
+        cloud,
+    ))));
+
+    kubectl.apply(SERVICE).await;
+    kubectl
+        .apply(&slice(&[("10.3.0.1", true), ("10.3.0.2", true)]))
+        .await;
+    kubectl.apply(&binding("web", &arn)).await;
+    let first = BTreeSet::from(["10.3.0.1:8080".to_string(), "10.3.0.2:8080".to_string()]);
+    eventually("the endpoints registered in moto", || async {
+        (registered(&aws, &arn).await == first).then_some(())
+    })
+    .await;
+    let stored = parse(
+        &kubectl
+            .ok(&["get", "targetgroupbinding", "web", "-o", "json"])
+            .await,
+    );
+    assert_eq!(
+        stored["metadata"]["finalizers"],
+        serde_json::json!(["elbv2.k8s.aws/resources"])
+    );
+    assert_eq!(stored["status"]["observedGeneration"], 1);
+
+    kubectl
+        .apply(&slice(&[
+            ("10.3.0.1", false),
+            ("10.3.0.2", true),
+            ("10.3.0.3", true),
+        ]))
+        .await;
+    let second = BTreeSet::from(["10.3.0.2:8080".to_string(), "10.3.0.3:8080".to_string()]);
+    eventually("the targets to follow the slice", || async {
+        (registered(&aws, &arn).await == second).then_some(())
+    })
+    .await;
+
+    kubectl
+        .ok(&["delete", "targetgroupbinding", "web", "--timeout=30s"])
+        .await;
+    assert!(
+        registered(&aws, &arn).await.is_empty(),
+        "deleting the binding deregisters its targets first"
+    );
+
+    kubectl
+        .apply(&binding(
+            "lost",
+            "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/gone/0000000000000000",
+        ))
+        .await;
+    eventually("a Warning for the missing target group", || async {
+        let events = parse(&kubectl.run(&["get", "events", "-o", "json"]).await.stdout);
+        events["items"]
+            .as_array()?
+            .iter()
+            .any(|e| {
+                e["involvedObject"]["name"] == "lost"
+                    && e["reason"] == "TargetGroupNotFound"
+                    && e["type"] == "Warning"
+            })
+            .then_some(())
+    })
+    .await;
+    loop_task.abort();
+}
+
+#[tokio::test]
+async fn bad_bindings_get_a_warning_and_a_condition_and_no_doomed_call() {
+    use aws_load_balancer_controller::cloud::simulator::Simulator;
+    use aws_load_balancer_controller::cloud::{Cloud, TargetGroupInput};
+    use aws_load_balancer_controller::crd::target_group_binding::TargetGroupBinding;
+    use aws_load_balancer_controller::model::{HealthCheck, Protocol, Tags, TargetType};
+    use kube::api::Api;
+    let cloud = Simulator::default();
+    let group = |name: &str, target_type| TargetGroupInput {
+        name: name.into(),
+        target_type,
+        protocol: Protocol::Tcp,
+        port: 8080,
+        ip_address_type: "ipv4".into(),
+        vpc_id: "vpc-1".into(),
+        health_check: HealthCheck::nlb_default(),
+        tags: Tags::new(),
+    };
+    let instance_arn = cloud
+        .create_target_group(&group("instance-tg", TargetType::Instance))
+        .await
+        .unwrap()
+        .arn;
+    let ip_arn = cloud
+        .create_target_group(&group("ip-tg", TargetType::Ip))
+        .await
+        .unwrap()
+        .arn;
+    let cluster = TestCluster::start().await;
+    let kubectl = Kubectl::new(&cluster.url());
+    kubectl.apply(SERVICE).await;
+    kubectl
+        .apply(&slice(&[("10.4.0.1", true), ("10.4.0.2", true)]))
+        .await;
+    kubectl.apply(&binding("wrong-type", &instance_arn)).await;
+    kubectl
+        .apply(&binding("no-port", &ip_arn).replace("port: 80}", "port: 443}"))
+        .await;
+    kubectl.apply(&binding("good", &ip_arn)).await;
+    let reconciler = BindingReconciler::new(cluster.client.clone(), cloud);
+    let bindings: Api<TargetGroupBinding> = Api::namespaced(cluster.client.clone(), "default");
+
+    let ready_condition = |name: &'static str| {
+        let kubectl = &kubectl;
+        async move {
+            let stored = parse(
+                &kubectl
+                    .ok(&["get", "targetgroupbinding", name, "-o", "json"])
+                    .await,
+            );
+            let conditions = stored["status"]["conditions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            conditions
+                .into_iter()
+                .find(|c| c["type"] == "Ready")
+                .unwrap_or(Value::Null)
+        }
+    };
+
+    reconciler.cloud.calls.clear();
+    reconciler
+        .reconcile(&bindings.get("wrong-type").await.unwrap())
+        .await
+        .unwrap();
+    assert!(
+        reconciler.cloud.calls.writes().is_empty(),
+        "no Register for a target group of the other type"
+    );
+    let wrong = ready_condition("wrong-type").await;
+    assert_eq!(
+        (wrong["status"].as_str(), wrong["reason"].as_str()),
+        (Some("False"), Some("InvalidTargetGroupBinding"))
+    );
+
+    reconciler
+        .reconcile(&bindings.get("no-port").await.unwrap())
+        .await
+        .unwrap();
+    assert!(
+        !reconciler.cloud.calls.writes().contains(&"RegisterTargets"),
+        "nothing to register for a missing port"
+    );
+    let missing = ready_condition("no-port").await;
+    assert_eq!(
+        (missing["status"].as_str(), missing["reason"].as_str()),
+        (Some("False"), Some("BackendNotFound"))
+    );
+
+    reconciler
+        .reconcile(&bindings.get("good").await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        reconciler.cloud.targets_of("ip-tg").len(),
+        2,
+        "the good binding is unaffected by the bad ones"
+    );
+    let good = ready_condition("good").await;
+    assert_eq!(
+        (good["status"].as_str(), good["reason"].as_str()),
+        (Some("True"), Some("Registered"))
+    );
+    let events = parse(&kubectl.ok(&["get", "events", "-o", "json"]).await);
+    let reasons: BTreeSet<(String, String)> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["involvedObject"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                e["reason"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        reasons.contains(&("wrong-type".into(), "InvalidTargetGroupBinding".into())),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&("no-port".into(), "BackendNotFound".into())),
+        "{reasons:?}"
+    );
+}
