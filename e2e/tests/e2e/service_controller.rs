@@ -95,6 +95,15 @@ async fn kubectl_drives_a_service_through_its_whole_life_in_moto() {
         config,
         Duration::from_secs(600),
     ));
+    let registration = Arc::new(
+        aws_load_balancer_controller::registration::BindingReconciler::new(
+            cluster.client.clone(),
+            SdkCloud::new(&load_sdk_config(&moto.settings()).await),
+        ),
+    );
+    let registration_task = tokio::spawn(
+        aws_load_balancer_controller::registration::run_registration_loop(registration),
+    );
     let loop_task = tokio::spawn(run_service_controller(reconciler));
 
     kubectl.apply(SERVICE).await;
@@ -153,6 +162,42 @@ async fn kubectl_drives_a_service_through_its_whole_life_in_moto() {
         .find(|t| t.key() == Some("service.k8s.aws/stack"))
         .and_then(|t| t.value());
     assert_eq!(stack_tag, Some("default/echo"));
+
+    // ip mode: the Service's endpoints become targets of its target group.
+    kubectl
+        .apply(
+            "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: echo-1, namespace: default, labels: {kubernetes.io/service-name: echo}}\n\
+             addressType: IPv4\nports: [{name: http, port: 8080, protocol: TCP}]\n\
+             endpoints:\n  - {addresses: [10.1.0.21], conditions: {ready: true}, targetRef: {kind: Pod, name: echo-a}}\n\
+             \x20 - {addresses: [10.1.0.22], conditions: {ready: true}, targetRef: {kind: Pod, name: echo-b}}\n",
+        )
+        .await;
+    eventually(
+        "the Service's endpoints registered in its target group",
+        || async {
+            let groups = aws.elbv2.describe_target_groups().send().await.ok()?;
+            let arn = groups
+                .target_groups()
+                .first()?
+                .target_group_arn()?
+                .to_string();
+            let health = aws
+                .elbv2
+                .describe_target_health()
+                .target_group_arn(arn)
+                .send()
+                .await
+                .ok()?;
+            let ids: Vec<&str> = health
+                .target_health_descriptions()
+                .iter()
+                .filter_map(|d| d.target().and_then(|t| t.id()))
+                .collect();
+            (ids.len() == 2 && ids.contains(&"10.1.0.21") && ids.contains(&"10.1.0.22"))
+                .then_some(())
+        },
+    )
+    .await;
 
     kubectl
         .ok(&["annotate", "svc", "echo", "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes=deregistration_delay.timeout_seconds=42"])
@@ -269,6 +314,7 @@ async fn kubectl_drives_a_service_through_its_whole_life_in_moto() {
         "the managed security group is deleted"
     );
     loop_task.abort();
+    registration_task.abort();
 }
 
 #[tokio::test]
