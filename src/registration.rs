@@ -7,7 +7,9 @@
 //! - Bad input (no ARN, a missing target group, a target group of the other target type, a
 //!   missing Service or port) → a Warning event naming the problem, and no call bound to fail.
 //!
-//! Not yet: instance targets (nodes), readiness gates, `spec.networking`, multi-cluster sharing
+//! Instance bindings register eligible nodes (see `targets`), woken by Node changes too.
+//!
+//! Not yet: readiness gates, `spec.networking`, multi-cluster sharing
 //! (a deleted multi-cluster binding deregisters only its own endpoints' targets), checkpoints.
 
 use crate::cloud::{Cloud, CloudError, ErrorKind, Target};
@@ -15,9 +17,11 @@ use crate::crd::target_group_binding::{
     BindingIpAddressType, BindingTargetType, TargetGroupBinding,
 };
 use crate::model::TargetType;
-use crate::targets::{desired_ip_targets, sync_targets, SERVICE_NAME_LABEL};
+use crate::targets::{
+    desired_instance_targets, desired_ip_targets, sync_targets, TargetError, SERVICE_NAME_LABEL,
+};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Api, ListParams, Patch, PatchParams};
@@ -175,7 +179,8 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
         &self,
         binding: &TargetGroupBinding,
         namespace: &str,
-    ) -> Result<(BTreeSet<Target>, bool), kube::Error> {
+        instance: bool,
+    ) -> Result<Option<(BTreeSet<Target>, bool)>, kube::Error> {
         let spec = &binding.spec;
         let services: Api<Service> = Api::namespaced(self.client.clone(), namespace);
         let Some(service) = services.get_opt(&spec.service_ref.name).await? else {
@@ -188,7 +193,7 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
                 ),
             )
             .await;
-            return Ok((BTreeSet::new(), false));
+            return Ok(Some((BTreeSet::new(), false)));
         };
         let slices: Api<EndpointSlice> = Api::namespaced(self.client.clone(), namespace);
         let listed = slices
@@ -197,13 +202,33 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
                     .labels(&format!("{SERVICE_NAME_LABEL}={}", spec.service_ref.name)),
             )
             .await?;
-        let ipv6 = spec.ip_address_type == Some(BindingIpAddressType::Ipv6);
-        match desired_ip_targets(&service, &spec.service_ref.port, ipv6, &listed.items) {
-            Ok(targets) => Ok((targets, true)),
+        let wanted = if instance {
+            let nodes = Api::<Node>::all(self.client.clone())
+                .list(&ListParams::default())
+                .await?
+                .items;
+            desired_instance_targets(
+                &service,
+                &spec.service_ref.port,
+                &nodes,
+                &listed.items,
+                spec.node_selector.as_ref(),
+            )
+        } else {
+            let ipv6 = spec.ip_address_type == Some(BindingIpAddressType::Ipv6);
+            desired_ip_targets(&service, &spec.service_ref.port, ipv6, &listed.items)
+        };
+        match wanted {
+            Ok(targets) => Ok(Some((targets, true))),
+            Err(error @ TargetError::InvalidProviderId { .. }) => {
+                // Upstream fails the whole binding: registering a partial node set would drop targets.
+                self.warn(binding, "InvalidNode", &error.to_string()).await;
+                Ok(None)
+            }
             Err(error) => {
                 self.warn(binding, "BackendNotFound", &error.to_string())
                     .await;
-                Ok((BTreeSet::new(), false))
+                Ok(Some((BTreeSet::new(), false)))
             }
         }
     }
@@ -268,17 +293,13 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
             .await;
             return Ok(Action::await_change());
         }
-        if wanted_type == Some(TargetType::Instance) {
-            self.warn(
-                binding,
-                "UnsupportedTargetType",
-                "instance targets are not registered by this version yet",
-            )
-            .await;
-            return Ok(Action::await_change());
-        }
         self.set_finalizer(&api, binding, true).await?;
-        let (desired, service_port_found) = self.desired(binding, &namespace).await?;
+        let instance = wanted_type == Some(TargetType::Instance);
+        let Some((desired, service_port_found)) =
+            self.desired(binding, &namespace, instance).await?
+        else {
+            return Ok(Action::await_change());
+        };
         let registered = desired.len();
         sync_targets(&self.cloud, &arn, &desired).await?;
         if service_port_found {
@@ -298,8 +319,10 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
 pub async fn run_registration_loop<C: Cloud + 'static>(reconciler: Arc<BindingReconciler<C>>) {
     let bindings: Api<TargetGroupBinding> = Api::all(reconciler.client.clone());
     let slices: Api<EndpointSlice> = Api::all(reconciler.client.clone());
+    let nodes: Api<Node> = Api::all(reconciler.client.clone());
     let controller = Controller::new(bindings, watcher::Config::default());
     let store = controller.store();
+    let node_store = controller.store();
     controller
         .watches(
             slices,
@@ -318,6 +341,14 @@ pub async fn run_registration_loop<C: Cloud + 'static>(reconciler: Arc<BindingRe
                     .collect::<Vec<_>>()
             },
         )
+        .watches(nodes, watcher::Config::default(), move |_node: Node| {
+            node_store
+                .state()
+                .into_iter()
+                .filter(|binding| binding.spec.target_type == Some(BindingTargetType::Instance))
+                .map(|binding| ObjectRef::from_obj(binding.as_ref()))
+                .collect::<Vec<_>>()
+        })
         .run(
             |binding, reconciler: Arc<BindingReconciler<C>>| async move {
                 reconciler.reconcile(&binding).await

@@ -1,12 +1,14 @@
-//! Targets of ip-mode target groups: which `ip:port` pairs a Service port's EndpointSlices call
+//! Targets of target groups: which `ip:port` pairs a Service port's EndpointSlices call
 //! for, and the register/deregister diff against what the target group holds (upstream's §3.4
 //! and §3.5). Pure; `sync` does the AWS half.
 //!
-//! Not here yet: instance targets (nodes), the not-ready-but-gated rule and fail-open (they need
-//! the pod and node caches of the registration loop), readiness gates.
+//! Instance targets (nodes) are in `instance`. Not here yet: the not-ready-but-gated rule and
+//! endpoint fail-open (they need the pod cache of the registration loop), readiness gates.
 
+mod instance;
 mod sync;
 
+pub use instance::{desired_instance_targets, selector_matches};
 pub use sync::sync_targets;
 
 use crate::cloud::{Target, TargetHealth, TargetState};
@@ -24,6 +26,66 @@ pub const TARGETS_PER_CALL: usize = 200;
 pub enum TargetError {
     #[error("Service {service} has no port {port}")]
     ServicePortNotFound { service: String, port: String },
+    #[error("Service {service} has no node port for instance targets (it must be NodePort or LoadBalancer with node ports allocated)")]
+    NoNodePorts { service: String },
+    #[error("node {node} has no EC2 instance id in spec.providerID ({provider_id:?})")]
+    InvalidProviderId { node: String, provider_id: String },
+}
+
+/// The Service port named or numbered `port`.
+fn find_service_port(
+    service: &Service,
+    port: &IntOrString,
+) -> Result<k8s_openapi::api::core::v1::ServicePort, TargetError> {
+    service
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.ports.as_ref())
+        .into_iter()
+        .flatten()
+        .find(|p| match port {
+            IntOrString::Int(number) => p.port == *number,
+            IntOrString::String(port_name) => p.name.as_deref() == Some(port_name.as_str()),
+        })
+        .cloned()
+        .ok_or_else(|| TargetError::ServicePortNotFound {
+            service: service.metadata.name.clone().unwrap_or_default(),
+            port: match port {
+                IntOrString::Int(number) => number.to_string(),
+                IntOrString::String(port_name) => port_name.clone(),
+            },
+        })
+}
+
+/// The ready Pod endpoints of `service`'s EndpointSlices (any address family).
+fn ready_endpoints<'a>(
+    service: &'a Service,
+    slices: &'a [EndpointSlice],
+) -> impl Iterator<Item = &'a k8s_openapi::api::discovery::v1::Endpoint> + 'a {
+    let name = service.metadata.name.clone().unwrap_or_default();
+    slices
+        .iter()
+        .filter(move |slice| {
+            slice
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(SERVICE_NAME_LABEL))
+                == Some(&name)
+                && slice.metadata.namespace == service.metadata.namespace
+        })
+        .flat_map(|slice| slice.endpoints.iter())
+        .filter(|endpoint| {
+            endpoint
+                .target_ref
+                .as_ref()
+                .is_some_and(|r| r.kind.as_deref() == Some("Pod"))
+                && endpoint
+                    .conditions
+                    .as_ref()
+                    .and_then(|c| c.ready)
+                    .unwrap_or(true)
+        })
 }
 
 /// The ip targets for `port` (a number or name) of `service`, from its EndpointSlices: ready
@@ -36,23 +98,7 @@ pub fn desired_ip_targets(
     slices: &[EndpointSlice],
 ) -> Result<BTreeSet<Target>, TargetError> {
     let name = service.metadata.name.clone().unwrap_or_default();
-    let service_port = service
-        .spec
-        .as_ref()
-        .and_then(|spec| spec.ports.as_ref())
-        .into_iter()
-        .flatten()
-        .find(|p| match port {
-            IntOrString::Int(number) => p.port == *number,
-            IntOrString::String(port_name) => p.name.as_deref() == Some(port_name.as_str()),
-        })
-        .ok_or_else(|| TargetError::ServicePortNotFound {
-            service: name.clone(),
-            port: match port {
-                IntOrString::Int(number) => number.to_string(),
-                IntOrString::String(port_name) => port_name.clone(),
-            },
-        })?;
+    let service_port = find_service_port(service, port)?;
     let port_name = service_port.name.clone().unwrap_or_default();
     let family = if ipv6 { "IPv6" } else { "IPv4" };
     let mut targets = BTreeSet::new();

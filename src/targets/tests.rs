@@ -212,3 +212,176 @@ async fn a_not_ready_endpoint_is_deregistered_and_drift_is_repaired() {
         [target("10.0.2.1", 8080)]
     );
 }
+
+fn node(
+    name: &str,
+    ready: &str,
+    labels: serde_json::Value,
+    provider: &str,
+) -> k8s_openapi::api::core::v1::Node {
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"providerID": provider},
+        "status": {"conditions": [{"type": "Ready", "status": ready}]}
+    }))
+    .unwrap()
+}
+
+fn four_nodes_and_two_odd_ones() -> Vec<k8s_openapi::api::core::v1::Node> {
+    let mut nodes: Vec<_> = (1..=4)
+        .map(|i| {
+            node(
+                &format!("n{i}"),
+                "True",
+                json!({"pool": if i <= 2 { "edge" } else { "core" }}),
+                &format!("aws:///us-west-2a/i-000{i}"),
+            )
+        })
+        .collect();
+    nodes.push(node(
+        "n5",
+        "True",
+        json!({"node.kubernetes.io/exclude-from-external-load-balancers": ""}),
+        "aws:///us-west-2a/i-0005",
+    ));
+    nodes.push(node("n6", "False", json!({}), "aws:///us-west-2a/i-0006"));
+    nodes
+}
+
+fn load_balancer_service(policy: &str) -> Service {
+    serde_json::from_value(json!({
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"type": "LoadBalancer", "externalTrafficPolicy": policy,
+                 "ports": [{"name": "http", "port": 80, "targetPort": 8080, "nodePort": 30080}]}
+    }))
+    .unwrap()
+}
+
+/// A slice of `web` with one ready endpoint on each of `nodes`.
+fn endpoints_on(nodes: &[&str]) -> Vec<EndpointSlice> {
+    let endpoints: Vec<serde_json::Value> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| json!({"addresses": [format!("10.9.0.{i}")], "conditions": {"ready": true}, "nodeName": node, "targetRef": {"kind": "Pod", "name": format!("p{i}")}}))
+        .collect();
+    vec![serde_json::from_value(json!({
+        "metadata": {"name": "web-n", "namespace": "shop", "labels": {SERVICE_NAME_LABEL: "web"}},
+        "addressType": "IPv4", "endpoints": endpoints, "ports": [{"name": "http", "port": 8080}]
+    }))
+    .unwrap()]
+}
+
+fn instances(ids: &[&str]) -> BTreeSet<Target> {
+    ids.iter().map(|id| target(id, 30080)).collect()
+}
+
+#[test]
+fn cluster_policy_registers_every_eligible_ready_node_on_the_node_port() {
+    let targets = desired_instance_targets(
+        &load_balancer_service("Cluster"),
+        &IntOrString::Int(80),
+        &four_nodes_and_two_odd_ones(),
+        &[],
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        targets,
+        instances(&["i-0001", "i-0002", "i-0003", "i-0004"]),
+        "not the excluded nor the NotReady node"
+    );
+}
+
+#[test]
+fn local_policy_registers_only_nodes_with_a_ready_endpoint_and_drops_a_node_that_loses_its_last() {
+    let nodes = four_nodes_and_two_odd_ones();
+    let service = load_balancer_service("Local");
+    let two = desired_instance_targets(
+        &service,
+        &IntOrString::Int(80),
+        &nodes,
+        &endpoints_on(&["n2", "n4"]),
+        None,
+    )
+    .unwrap();
+    assert_eq!(two, instances(&["i-0002", "i-0004"]));
+    let current: Vec<TargetHealth> = two
+        .iter()
+        .map(|t| TargetHealth {
+            target: t.clone(),
+            state: TargetState::Healthy,
+        })
+        .collect();
+    let one = desired_instance_targets(
+        &service,
+        &IntOrString::Int(80),
+        &nodes,
+        &endpoints_on(&["n4"]),
+        None,
+    )
+    .unwrap();
+    let changes = plan_targets(&one, &current);
+    assert_eq!(
+        changes.deregister,
+        [target("i-0002", 30080)],
+        "n2 lost its last endpoint"
+    );
+    assert!(changes.register.is_empty());
+}
+
+#[test]
+fn node_selectors_fail_open_and_bad_input() {
+    let nodes = four_nodes_and_two_odd_ones();
+    let selector: k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector =
+        serde_json::from_value(
+            json!({"matchExpressions": [{"key": "pool", "operator": "In", "values": ["edge"]}]}),
+        )
+        .unwrap();
+    let edge = desired_instance_targets(
+        &load_balancer_service("Cluster"),
+        &IntOrString::Int(80),
+        &nodes,
+        &[],
+        Some(&selector),
+    )
+    .unwrap();
+    assert_eq!(edge, instances(&["i-0001", "i-0002"]));
+
+    let unknown = vec![
+        node("u1", "Unknown", json!({}), "aws:///zone/i-00u1"),
+        node("u2", "False", json!({}), "aws:///zone/i-00u2"),
+    ];
+    let fail_open = desired_instance_targets(
+        &load_balancer_service("Cluster"),
+        &IntOrString::Int(80),
+        &unknown,
+        &[],
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        fail_open,
+        BTreeSet::from([target("i-00u1", 30080)]),
+        "no Ready node: the Unknown ones, never NotReady"
+    );
+
+    let broken = vec![node("b1", "True", json!({}), "kind://docker/b1")];
+    let error = desired_instance_targets(
+        &load_balancer_service("Cluster"),
+        &IntOrString::Int(80),
+        &broken,
+        &[],
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(error, TargetError::InvalidProviderId { .. }),
+        "{error}"
+    );
+    let mut cluster_ip = load_balancer_service("Cluster");
+    cluster_ip.spec.as_mut().unwrap().type_ = Some("ClusterIP".into());
+    assert!(matches!(
+        desired_instance_targets(&cluster_ip, &IntOrString::Int(80), &nodes, &[], None),
+        Err(TargetError::NoNodePorts { .. })
+    ));
+}

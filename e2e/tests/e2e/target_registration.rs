@@ -281,3 +281,69 @@ async fn bad_bindings_get_a_warning_and_a_condition_and_no_doomed_call() {
         "{reasons:?}"
     );
 }
+
+#[tokio::test]
+async fn an_instance_binding_registers_the_nodes_holding_ready_endpoints_under_local_policy() {
+    use aws_load_balancer_controller::cloud::simulator::Simulator;
+    use aws_load_balancer_controller::cloud::{Cloud, Target, TargetGroupInput};
+    use aws_load_balancer_controller::crd::target_group_binding::TargetGroupBinding;
+    use aws_load_balancer_controller::model::{HealthCheck, Protocol, Tags, TargetType};
+    use kube::api::Api;
+    let cloud = Simulator::default();
+    let input = TargetGroupInput {
+        name: "nodes-tg".into(),
+        target_type: TargetType::Instance,
+        protocol: Protocol::Tcp,
+        port: 30080,
+        ip_address_type: "ipv4".into(),
+        vpc_id: "vpc-1".into(),
+        health_check: HealthCheck::nlb_default(),
+        tags: Tags::new(),
+    };
+    let arn = cloud.create_target_group(&input).await.unwrap().arn;
+    let cluster = TestCluster::start().await;
+    for index in 1..=4 {
+        let node = serde_json::json!({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": format!("n{index}")},
+            "spec": {"providerID": format!("aws:///us-west-2a/i-000{index}")},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}
+        });
+        cluster.server.emulator.seed(node).unwrap();
+    }
+    let kubectl = Kubectl::new(&cluster.url());
+    kubectl
+        .apply(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\n\
+             spec:\n  type: LoadBalancer\n  externalTrafficPolicy: Local\n  ports: [{name: http, port: 80, targetPort: 8080, nodePort: 30080, protocol: TCP}]\n",
+        )
+        .await;
+    kubectl
+        .apply(
+            "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: web-abc, namespace: default, labels: {kubernetes.io/service-name: web}}\n\
+             addressType: IPv4\nports: [{name: http, port: 8080, protocol: TCP}]\nendpoints:\n\
+             \x20 - {addresses: [10.5.0.1], conditions: {ready: true}, nodeName: n2, targetRef: {kind: Pod, name: a}}\n\
+             \x20 - {addresses: [10.5.0.2], conditions: {ready: true}, nodeName: n4, targetRef: {kind: Pod, name: b}}\n",
+        )
+        .await;
+    kubectl
+        .apply(&binding("nodes", &arn).replace("targetType: ip", "targetType: instance"))
+        .await;
+    let reconciler = BindingReconciler::new(cluster.client.clone(), cloud);
+    let bindings: Api<TargetGroupBinding> = Api::namespaced(cluster.client.clone(), "default");
+    reconciler
+        .reconcile(&bindings.get("nodes").await.unwrap())
+        .await
+        .unwrap();
+    let expected = vec![
+        Target {
+            id: "i-0002".into(),
+            port: 30080,
+        },
+        Target {
+            id: "i-0004".into(),
+            port: 30080,
+        },
+    ];
+    assert_eq!(reconciler.cloud.targets_of("nodes-tg"), expected);
+}
