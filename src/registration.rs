@@ -37,6 +37,10 @@ use std::time::Duration;
 
 pub const BINDING_FINALIZER: &str = "elbv2.k8s.aws/resources";
 
+/// A converged binding is compared with AWS again after this long (one DescribeTargetHealth),
+/// so targets removed behind the controller's back come back without any Kubernetes event.
+const DRIFT_CHECK_INTERVAL: Duration = Duration::from_secs(15 * 60);
+
 #[derive(Debug, thiserror::Error)]
 pub enum RegistrationError {
     #[error("Kubernetes API: {0}")]
@@ -311,7 +315,7 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
             )
             .await?;
         }
-        Ok(Action::await_change())
+        Ok(Action::requeue(DRIFT_CHECK_INTERVAL))
     }
 }
 
