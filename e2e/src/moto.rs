@@ -196,3 +196,53 @@ pub async fn create_vpc_with_subnets(
     }
     (vpc_id, subnet_ids)
 }
+
+/// Creates an ip-type TCP target group on port 8080 in `vpc_id`, as a user's own tooling would,
+/// and returns its ARN.
+pub async fn create_ip_target_group(
+    elbv2: &aws_sdk_elasticloadbalancingv2::Client,
+    name: &str,
+    vpc_id: &str,
+) -> String {
+    use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetTypeEnum};
+    let created = elbv2
+        .create_target_group()
+        .name(name)
+        .protocol(ProtocolEnum::Tcp)
+        .port(8080)
+        .vpc_id(vpc_id)
+        .target_type(TargetTypeEnum::Ip)
+        .send()
+        .await
+        .expect("moto creates the target group");
+    created.target_groups()[0]
+        .target_group_arn()
+        .expect("a target group ARN")
+        .to_string()
+}
+
+/// The targets moto holds for a target group, as `id:port`.
+pub async fn registered_targets(
+    elbv2: &aws_sdk_elasticloadbalancingv2::Client,
+    arn: &str,
+) -> std::collections::BTreeSet<String> {
+    let health = elbv2
+        .describe_target_health()
+        .target_group_arn(arn)
+        .send()
+        .await
+        .expect("moto describes target health");
+    health
+        .target_health_descriptions()
+        .iter()
+        .filter_map(|d| {
+            d.target().map(|t| {
+                format!(
+                    "{}:{}",
+                    t.id().unwrap_or_default(),
+                    t.port().unwrap_or_default()
+                )
+            })
+        })
+        .collect()
+}

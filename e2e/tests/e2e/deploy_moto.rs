@@ -149,27 +149,13 @@ async fn a_service_stack_is_created_converged_and_deleted_in_moto() {
 async fn targets_are_synced_into_a_moto_target_group() {
     use aws_load_balancer_controller::cloud::Target;
     use aws_load_balancer_controller::targets::sync_targets;
-    use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetTypeEnum};
+    use e2e::moto::{create_ip_target_group, registered_targets};
     use std::collections::BTreeSet;
     let moto = MotoServer::lease().await;
     let aws = moto.clients().await;
     let (vpc_id, _) =
         create_vpc_with_subnets(&aws.ec2, 2, &["us-west-2a"], "kubernetes.io/role/elb").await;
-    let created = aws
-        .elbv2
-        .create_target_group()
-        .name("k8s-demo-echo-targets01")
-        .protocol(ProtocolEnum::Tcp)
-        .port(8080)
-        .vpc_id(&vpc_id)
-        .target_type(TargetTypeEnum::Ip)
-        .send()
-        .await
-        .unwrap();
-    let arn = created.target_groups()[0]
-        .target_group_arn()
-        .unwrap()
-        .to_string();
+    let arn = create_ip_target_group(&aws.elbv2, "k8s-demo-echo-targets01", &vpc_id).await;
     let cloud = SdkCloud::new(
         &aws_load_balancer_controller::aws_clients::load_sdk_config(&moto.settings()).await,
     );
@@ -177,35 +163,22 @@ async fn targets_are_synced_into_a_moto_target_group() {
         id: ip.to_string(),
         port: 8080,
     };
-    let registered = |aws: aws_load_balancer_controller::aws_clients::AwsClients, arn: String| async move {
-        let health = aws
-            .elbv2
-            .describe_target_health()
-            .target_group_arn(arn)
-            .send()
-            .await
-            .unwrap();
-        health
-            .target_health_descriptions()
-            .iter()
-            .filter_map(|d| d.target().and_then(|t| t.id()).map(str::to_string))
-            .collect::<BTreeSet<String>>()
-    };
     let three = BTreeSet::from([
         target("10.2.0.11"),
         target("10.2.0.12"),
         target("10.2.0.13"),
     ]);
     sync_targets(&cloud, &arn, &three).await.unwrap();
-    assert_eq!(
-        registered(aws.clone(), arn.clone()).await,
-        BTreeSet::from(["10.2.0.11".into(), "10.2.0.12".into(), "10.2.0.13".into()])
-    );
+    let expected: BTreeSet<String> = ["10.2.0.11:8080", "10.2.0.12:8080", "10.2.0.13:8080"]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    assert_eq!(registered_targets(&aws.elbv2, &arn).await, expected);
     let one = BTreeSet::from([target("10.2.0.12")]);
     let changes = sync_targets(&cloud, &arn, &one).await.unwrap();
     assert_eq!(changes.deregister.len(), 2);
     assert_eq!(
-        registered(aws.clone(), arn.clone()).await,
-        BTreeSet::from(["10.2.0.12".to_string()])
+        registered_targets(&aws.elbv2, &arn).await,
+        BTreeSet::from(["10.2.0.12:8080".to_string()])
     );
 }

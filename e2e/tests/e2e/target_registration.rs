@@ -4,13 +4,12 @@
 //! removes its finalizer; a binding for a missing target group gets a Warning event.
 
 use crate::waiting::eventually;
-use aws_load_balancer_controller::aws_clients::{load_sdk_config, AwsClients};
+use aws_load_balancer_controller::aws_clients::load_sdk_config;
 use aws_load_balancer_controller::cloud::sdk::SdkCloud;
 use aws_load_balancer_controller::registration::{run_registration_loop, BindingReconciler};
-use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetTypeEnum};
 use e2e::cluster::TestCluster;
 use e2e::kubectl::Kubectl;
-use e2e::moto::{create_vpc_with_subnets, MotoServer};
+use e2e::moto::{create_ip_target_group, create_vpc_with_subnets, registered_targets, MotoServer};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -33,29 +32,6 @@ fn binding(name: &str, arn: &str) -> String {
     )
 }
 
-async fn registered(aws: &AwsClients, arn: &str) -> BTreeSet<String> {
-    let health = aws
-        .elbv2
-        .describe_target_health()
-        .target_group_arn(arn)
-        .send()
-        .await
-        .unwrap();
-    health
-        .target_health_descriptions()
-        .iter()
-        .filter_map(|d| {
-            d.target().map(|t| {
-                format!(
-                    "{}:{}",
-                    t.id().unwrap_or_default(),
-                    t.port().unwrap_or_default()
-                )
-            })
-        })
-        .collect()
-}
-
 fn parse(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("kubectl printed no JSON ({e}): {text}"))
 }
@@ -66,21 +42,7 @@ async fn a_binding_follows_its_endpoints_and_deregisters_on_delete() {
     let aws = moto.clients().await;
     let (vpc_id, _) =
         create_vpc_with_subnets(&aws.ec2, 3, &["us-west-2a"], "kubernetes.io/role/elb").await;
-    let created = aws
-        .elbv2
-        .create_target_group()
-        .name("made-by-terraform")
-        .protocol(ProtocolEnum::Tcp)
-        .port(8080)
-        .vpc_id(&vpc_id)
-        .target_type(TargetTypeEnum::Ip)
-        .send()
-        .await
-        .unwrap();
-    let arn = created.target_groups()[0]
-        .target_group_arn()
-        .unwrap()
-        .to_string();
+    let arn = create_ip_target_group(&aws.elbv2, "made-by-terraform", &vpc_id).await;
     let cluster = TestCluster::start().await;
     let kubectl = Kubectl::new(&cluster.url());
     let cloud = SdkCloud::new(&load_sdk_config(&moto.settings()).await);
@@ -96,7 +58,7 @@ async fn a_binding_follows_its_endpoints_and_deregisters_on_delete() {
     kubectl.apply(&binding("web", &arn)).await;
     let first = BTreeSet::from(["10.3.0.1:8080".to_string(), "10.3.0.2:8080".to_string()]);
     eventually("the endpoints registered in moto", || async {
-        (registered(&aws, &arn).await == first).then_some(())
+        (registered_targets(&aws.elbv2, &arn).await == first).then_some(())
     })
     .await;
     let stored = parse(
@@ -119,7 +81,7 @@ async fn a_binding_follows_its_endpoints_and_deregisters_on_delete() {
         .await;
     let second = BTreeSet::from(["10.3.0.2:8080".to_string(), "10.3.0.3:8080".to_string()]);
     eventually("the targets to follow the slice", || async {
-        (registered(&aws, &arn).await == second).then_some(())
+        (registered_targets(&aws.elbv2, &arn).await == second).then_some(())
     })
     .await;
 
@@ -127,7 +89,7 @@ async fn a_binding_follows_its_endpoints_and_deregisters_on_delete() {
         .ok(&["delete", "targetgroupbinding", "web", "--timeout=30s"])
         .await;
     assert!(
-        registered(&aws, &arn).await.is_empty(),
+        registered_targets(&aws.elbv2, &arn).await.is_empty(),
         "deleting the binding deregisters its targets first"
     );
 
