@@ -70,6 +70,19 @@ async fn current(cluster: &TestCluster, name: &str) -> k8s_openapi::api::core::v
         .unwrap()
 }
 
+/// The controller's `service.k8s.aws/Reconciled` condition of a Service printed by kubectl.
+fn reconciled_condition(service: &Value) -> Value {
+    service["status"]["conditions"]
+        .as_array()
+        .and_then(|conditions| {
+            conditions
+                .iter()
+                .find(|c| c["type"] == CONDITION_TYPE)
+                .cloned()
+        })
+        .unwrap_or_else(|| panic!("no {CONDITION_TYPE} condition: {service}"))
+}
+
 fn parse(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("kubectl printed no JSON ({e}): {text}"))
 }
@@ -131,13 +144,7 @@ async fn kubectl_drives_a_service_through_its_whole_life_in_moto() {
         service["status"]["loadBalancer"]["ingress"][0]["ports"][0]["port"],
         80
     );
-    let condition = service["status"]["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == CONDITION_TYPE)
-        .cloned()
-        .unwrap();
+    let condition = reconciled_condition(&service);
     assert_eq!(condition["status"], "True");
     let arn = aws
         .elbv2
@@ -495,13 +502,7 @@ async fn a_malformed_annotation_costs_no_aws_call() {
         reconciler.cloud.calls.calls()
     );
     let service = parse(&kubectl.ok(&["get", "svc", "echo", "-o", "json"]).await);
-    let condition = service["status"]["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == CONDITION_TYPE)
-        .cloned()
-        .unwrap();
+    let condition = reconciled_condition(&service);
     assert_eq!(condition["status"], "False");
     assert_eq!(condition["reason"], "FailedBuildModel");
     assert!(

@@ -190,18 +190,7 @@ impl State {
                 format!("a listener on port {} exists", input.port),
             );
         }
-        if let Some((missing, _)) = input
-            .default_action
-            .target_groups
-            .iter()
-            .find(|(arn, _)| !self.target_groups.contains_key(arn))
-        {
-            return error(
-                ErrorKind::NotFound,
-                "CreateListener",
-                format!("target group {missing} not found"),
-            );
-        }
+        self.check_forward_targets("CreateListener", &input.default_action)?;
         if matches!(
             input.protocol,
             crate::model::Protocol::Tls | crate::model::Protocol::Https
@@ -236,18 +225,7 @@ impl State {
     }
 
     pub(super) fn modify_listener(&mut self, arn: &str, input: &ListenerInput) -> CloudResult<()> {
-        if let Some((missing, _)) = input
-            .default_action
-            .target_groups
-            .iter()
-            .find(|(tg, _)| !self.target_groups.contains_key(tg))
-        {
-            return error(
-                ErrorKind::NotFound,
-                "ModifyListener",
-                format!("target group {missing} not found"),
-            );
-        }
+        self.check_forward_targets("ModifyListener", &input.default_action)?;
         match self.listeners.get_mut(arn) {
             Some(listener) => {
                 let observed = &mut listener.observed;
@@ -412,5 +390,21 @@ impl State {
                     .collect()
             })
             .unwrap_or_default())
+    }
+
+    /// A listener may only forward to target groups that exist.
+    fn check_forward_targets(&self, operation: &str, action: &ForwardAction) -> CloudResult<()> {
+        match action
+            .target_groups
+            .iter()
+            .find(|(arn, _)| !self.target_groups.contains_key(arn))
+        {
+            Some((missing, _)) => error(
+                ErrorKind::NotFound,
+                operation,
+                format!("target group {missing} not found"),
+            ),
+            None => Ok(()),
+        }
     }
 }
