@@ -7,7 +7,7 @@ use crate::cloud::sdk::SdkCloud;
 use crate::cloud::throttle::{rules_with_overrides, ThrottleRule};
 use crate::config::ControllerConfig;
 use crate::controller::{run_service_controller, ServiceReconciler};
-use crate::registration::{run_registration_loop, BindingReconciler};
+use crate::registration::run_registration_loop;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,11 +86,10 @@ pub async fn run(arguments: &RunArguments) -> Result<(), String> {
         settings.config,
         settings.drift_check_interval,
     ));
-    let bindings = Arc::new(BindingReconciler::new(client, cloud));
     tracing::info!("controller started");
     tokio::select! {
         _ = run_service_controller(services) => Err("the Service watch ended".to_string()),
-        _ = run_registration_loop(bindings) => Err("the TargetGroupBinding watch ended".to_string()),
+        _ = run_registration_loop(client, cloud) => Err("the TargetGroupBinding watch ended".to_string()),
         signal = tokio::signal::ctrl_c() => signal.map_err(|e| e.to_string()),
     }
 }

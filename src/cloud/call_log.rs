@@ -7,6 +7,8 @@ use std::sync::Mutex;
 pub struct Call {
     pub operation: &'static str,
     pub write: bool,
+    /// When the call was made (benchmarks measure latencies from it).
+    pub at: std::time::Instant,
 }
 
 #[derive(Debug, Default)]
@@ -16,7 +18,11 @@ pub struct CallLog {
 
 impl CallLog {
     pub fn record(&self, operation: &'static str, write: bool) {
-        self.lock().push(Call { operation, write });
+        self.lock().push(Call {
+            operation,
+            write,
+            at: std::time::Instant::now(),
+        });
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Call>> {
@@ -43,6 +49,14 @@ impl CallLog {
             .filter(|c| !c.write)
             .map(|c| c.operation)
             .collect()
+    }
+
+    /// How many calls of `operation` were made.
+    pub fn count(&self, operation: &str) -> usize {
+        self.lock()
+            .iter()
+            .filter(|c| c.operation == operation)
+            .count()
     }
 
     pub fn clear(&self) {

@@ -152,4 +152,39 @@ impl TargetState {
 pub struct TargetHealth {
     pub target: Target,
     pub state: TargetState,
+    /// ELBv2's reason code (e.g. `Elb.InitialHealthChecking`); empty when healthy.
+    pub reason: String,
+    pub description: String,
+}
+
+impl TargetHealth {
+    /// A health report with the reason and description AWS gives for `state`.
+    pub fn new(target: Target, state: TargetState) -> Self {
+        let (reason, description) = match state {
+            TargetState::Initial => (
+                "Elb.InitialHealthChecking",
+                "Initial health checks in progress",
+            ),
+            TargetState::Healthy => ("", ""),
+            TargetState::Unhealthy => ("Target.FailedHealthChecks", "Health checks failed"),
+            TargetState::Unused => (
+                "Target.NotRegistered",
+                "Target is not registered to the target group",
+            ),
+            TargetState::Draining => (
+                "Target.DeregistrationInProgress",
+                "Target deregistration is in progress",
+            ),
+            TargetState::Unavailable => (
+                "Elb.InternalError",
+                "Health checks failed due to an internal error",
+            ),
+        };
+        Self {
+            target,
+            state,
+            reason: reason.to_string(),
+            description: description.to_string(),
+        }
+    }
 }

@@ -11,12 +11,13 @@
 //! of the Service are registered (upstream registers every node and leaves it to the health check
 //! to take the others out of service).
 
-use super::TargetError;
+use super::{NodeReadiness, TargetError};
 use crate::cloud::Target;
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
 
 const EXCLUDING_LABELS: [&str; 3] = [
@@ -49,15 +50,21 @@ fn excluded(node: &Node) -> bool {
         || tainted
 }
 
-fn readiness(node: &Node) -> &str {
-    node.status
+/// The node's `Ready` condition; a node that reports none counts as Unknown.
+pub fn node_readiness(node: &Node) -> NodeReadiness {
+    let status = node
+        .status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
         .into_iter()
         .flatten()
         .find(|c| c.type_ == "Ready")
-        .map(|c| c.status.as_str())
-        .unwrap_or("Unknown")
+        .map(|c| c.status.as_str());
+    match status {
+        Some("True") => NodeReadiness::Ready,
+        Some("False") => NodeReadiness::NotReady,
+        _ => NodeReadiness::Unknown,
+    }
 }
 
 /// `matchLabels` and the set-based `matchExpressions` of a label selector.
@@ -105,8 +112,8 @@ fn instance_id(node: &Node) -> Result<String, TargetError> {
 pub fn desired_instance_targets(
     service: &Service,
     port: &IntOrString,
-    nodes: &[Node],
-    slices: &[EndpointSlice],
+    nodes: &[impl Borrow<Node>],
+    slices: &[impl Borrow<EndpointSlice>],
     node_selector: Option<&LabelSelector>,
 ) -> Result<BTreeSet<Target>, TargetError> {
     let name = service.metadata.name.clone().unwrap_or_default();
@@ -127,6 +134,7 @@ pub fn desired_instance_targets(
             })?;
     let mut candidates: Vec<&Node> = nodes
         .iter()
+        .map(Borrow::borrow)
         .filter(|node| !excluded(node))
         .filter(|node| {
             node_selector.is_none_or(|selector| selector_matches(selector, &labels(node)))
@@ -135,12 +143,12 @@ pub fn desired_instance_targets(
     let ready: Vec<&Node> = candidates
         .iter()
         .copied()
-        .filter(|n| readiness(n) == "True")
+        .filter(|n| node_readiness(n) == NodeReadiness::Ready)
         .collect();
     candidates = if ready.is_empty() {
         candidates
             .into_iter()
-            .filter(|n| readiness(n) == "Unknown")
+            .filter(|n| node_readiness(n) == NodeReadiness::Unknown)
             .collect()
     } else {
         ready

@@ -2,20 +2,21 @@
 //! for, and the register/deregister diff against what the target group holds (upstream's §3.4
 //! and §3.5). Pure; `sync` does the AWS half.
 //!
-//! Instance targets (nodes) are in `instance`. Not here yet: the not-ready-but-gated rule and
-//! endpoint fail-open (they need the pod cache of the registration loop), readiness gates.
+//! Instance targets (nodes) are in `instance`; pod readiness-gate conditions in `gates`.
 
+pub mod gates;
 mod instance;
 mod sync;
 
-pub use instance::{desired_instance_targets, selector_matches};
-pub use sync::sync_targets;
+pub use instance::{desired_instance_targets, node_readiness, selector_matches};
+pub use sync::{sync_targets, TargetSync};
 
 use crate::cloud::{Target, TargetHealth, TargetState};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use std::collections::BTreeSet;
+use std::borrow::Borrow;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The label EndpointSlices carry with their Service's name.
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
@@ -60,11 +61,12 @@ fn find_service_port(
 /// The ready Pod endpoints of `service`'s EndpointSlices (any address family).
 fn ready_endpoints<'a>(
     service: &'a Service,
-    slices: &'a [EndpointSlice],
+    slices: &'a [impl Borrow<EndpointSlice>],
 ) -> impl Iterator<Item = &'a k8s_openapi::api::discovery::v1::Endpoint> + 'a {
     let name = service.metadata.name.clone().unwrap_or_default();
     slices
         .iter()
+        .map(Borrow::borrow)
         .filter(move |slice| {
             slice
                 .metadata
@@ -88,24 +90,71 @@ fn ready_endpoints<'a>(
         })
 }
 
-/// The ip targets for `port` (a number or name) of `service`, from its EndpointSlices: ready
-/// endpoints of Pods, in the target group's address family, on the slice port named like the
-/// Service port (named target ports are resolved per pod by the slice).
+/// What the registration loop's caches know of an endpoint's pod.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodFacts {
+    /// The pod's `ContainersReady` condition is `True`.
+    pub containers_ready: bool,
+    pub node_name: Option<String>,
+}
+
+/// A node's `Ready` condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeReadiness {
+    Ready,
+    NotReady,
+    Unknown,
+}
+
+/// Where the endpoint rules look up pods and nodes (the registration loop's caches; maps in
+/// tests).
+pub trait EndpointContext {
+    fn pod(&self, namespace: &str, name: &str) -> Option<PodFacts>;
+    /// A node that is not known counts as not ready.
+    fn node_readiness(&self, name: &str) -> NodeReadiness;
+}
+
+/// The ip targets of a binding, each with the pod behind it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IpTargets {
+    pub pods: BTreeMap<Target, String>,
+    /// Some endpoint named a pod the cache does not hold (yet): it was left out, and the
+    /// binding should be looked at again soon.
+    pub unknown_pods: bool,
+}
+
+impl IpTargets {
+    pub fn targets(&self) -> BTreeSet<Target> {
+        self.pods.keys().cloned().collect()
+    }
+}
+
+/// The ip targets for `port` (a number or name) of `service`, from its EndpointSlices: endpoints
+/// of Pods the cache knows, in the target group's address family, on the slice port named like
+/// the Service port (named target ports are resolved per pod by the slice).
+///
+/// Ready endpoints are targets. A not-ready endpoint is one too when its containers are ready, it
+/// is not terminating and its node is Ready: that is how a pod waiting on its readiness gate
+/// becomes a target. Those on a node whose readiness is Unknown are used only when nothing else
+/// qualifies (fail-open).
 pub fn desired_ip_targets(
     service: &Service,
     port: &IntOrString,
     ipv6: bool,
-    slices: &[EndpointSlice],
-) -> Result<BTreeSet<Target>, TargetError> {
+    slices: &[impl Borrow<EndpointSlice>],
+    context: &impl EndpointContext,
+) -> Result<IpTargets, TargetError> {
     let name = service.metadata.name.clone().unwrap_or_default();
+    let namespace = service.metadata.namespace.clone().unwrap_or_default();
     let service_port = find_service_port(service, port)?;
     let port_name = service_port.name.clone().unwrap_or_default();
     let family = if ipv6 { "IPv6" } else { "IPv4" };
-    let mut targets = BTreeSet::new();
-    let own_slices = slices.iter().filter(|slice| {
+    let mut result = IpTargets::default();
+    let mut fail_open = BTreeMap::new();
+    let own_slices = slices.iter().map(Borrow::borrow).filter(|slice| {
         let labels = slice.metadata.labels.as_ref();
         labels.and_then(|l| l.get(SERVICE_NAME_LABEL)) == Some(&name)
-            && slice.metadata.namespace == service.metadata.namespace
+            && slice.metadata.namespace.as_deref().unwrap_or_default() == namespace
             && slice.address_type == family
     });
     for slice in own_slices {
@@ -117,24 +166,47 @@ pub fn desired_ip_targets(
             continue;
         };
         for endpoint in &slice.endpoints {
-            let is_pod = endpoint
-                .target_ref
-                .as_ref()
-                .is_some_and(|r| r.kind.as_deref() == Some("Pod"));
-            let ready = endpoint
-                .conditions
-                .as_ref()
-                .and_then(|c| c.ready)
-                .unwrap_or(true);
-            if let (true, true, Some(address)) = (is_pod, ready, endpoint.addresses.first()) {
-                targets.insert(Target {
-                    id: address.clone(),
-                    port: target_port,
-                });
+            let pod_name = match &endpoint.target_ref {
+                Some(reference) if reference.kind.as_deref() == Some("Pod") => {
+                    reference.name.clone().unwrap_or_default()
+                }
+                _ => continue,
+            };
+            let Some(address) = endpoint.addresses.first() else {
+                continue;
+            };
+            let Some(pod) = context.pod(&namespace, &pod_name) else {
+                result.unknown_pods = true;
+                continue;
+            };
+            let target = Target {
+                id: address.clone(),
+                port: target_port,
+            };
+            let conditions = endpoint.conditions.clone().unwrap_or_default();
+            if conditions.ready.unwrap_or(true) {
+                result.pods.insert(target, pod_name);
+                continue;
+            }
+            if conditions.terminating == Some(true) || !pod.containers_ready {
+                continue;
+            }
+            let node = endpoint.node_name.clone().or(pod.node_name);
+            match node.map(|n| context.node_readiness(&n)) {
+                Some(NodeReadiness::Ready) => {
+                    result.pods.insert(target, pod_name);
+                }
+                Some(NodeReadiness::Unknown) => {
+                    fail_open.insert(target, pod_name);
+                }
+                _ => {}
             }
         }
     }
-    Ok(targets)
+    if result.pods.is_empty() {
+        result.pods = fail_open;
+    }
+    Ok(result)
 }
 
 /// What to register and deregister so the target group holds exactly `desired`. Draining

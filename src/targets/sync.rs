@@ -2,15 +2,23 @@
 //! register the difference in as few calls as AWS allows (one each up to 200 targets).
 
 use super::{plan_targets, TargetChanges, TARGETS_PER_CALL};
-use crate::cloud::{Cloud, CloudResult, Target};
+use crate::cloud::{Cloud, CloudResult, Target, TargetHealth};
 use std::collections::BTreeSet;
 
-/// Makes the target group hold exactly `desired`; returns what it changed.
+/// What one sync found and did.
+#[derive(Debug, Clone, Default)]
+pub struct TargetSync {
+    pub changes: TargetChanges,
+    /// The targets and their health as AWS reported them before the changes.
+    pub health: Vec<TargetHealth>,
+}
+
+/// Makes the target group hold exactly `desired`.
 pub async fn sync_targets(
     cloud: &impl Cloud,
     target_group_arn: &str,
     desired: &BTreeSet<Target>,
-) -> CloudResult<TargetChanges> {
+) -> CloudResult<TargetSync> {
     let current = cloud.describe_target_health(target_group_arn).await?;
     let changes = plan_targets(desired, &current);
     for chunk in changes.deregister.chunks(TARGETS_PER_CALL) {
@@ -19,5 +27,8 @@ pub async fn sync_targets(
     for chunk in changes.register.chunks(TARGETS_PER_CALL) {
         cloud.register_targets(target_group_arn, chunk).await?;
     }
-    Ok(changes)
+    Ok(TargetSync {
+        changes,
+        health: current,
+    })
 }

@@ -32,6 +32,37 @@ fn slice(
     .unwrap()
 }
 
+/// The pods and nodes the endpoint rules may look up.
+#[derive(Default)]
+struct Cluster {
+    pods: BTreeMap<String, PodFacts>,
+    nodes: BTreeMap<String, NodeReadiness>,
+    /// Pods not listed exist, with containers not ready.
+    every_pod_exists: bool,
+}
+
+impl EndpointContext for Cluster {
+    fn pod(&self, _namespace: &str, name: &str) -> Option<PodFacts> {
+        self.pods
+            .get(name)
+            .cloned()
+            .or_else(|| self.every_pod_exists.then(PodFacts::default))
+    }
+    fn node_readiness(&self, name: &str) -> NodeReadiness {
+        self.nodes
+            .get(name)
+            .copied()
+            .unwrap_or(NodeReadiness::NotReady)
+    }
+}
+
+fn every_pod() -> Cluster {
+    Cluster {
+        every_pod_exists: true,
+        ..Cluster::default()
+    }
+}
+
 fn target(ip: &str, port: i32) -> Target {
     Target {
         id: ip.into(),
@@ -61,22 +92,45 @@ fn ready_pod_endpoints_of_the_service_become_targets_on_the_named_slice_port() {
         &IntOrString::String("http".into()),
         false,
         &slices,
+        &every_pod(),
     )
-    .unwrap();
+    .unwrap()
+    .targets();
     assert_eq!(
         by_name,
         BTreeSet::from([target("10.0.0.1", 8080), target("10.0.0.2", 8080)]),
         "ready (or unknown) pods, not other kinds, families or services"
     );
-    let by_number =
-        desired_ip_targets(&service(), &IntOrString::Int(9090), false, &slices).unwrap();
+    let by_number = desired_ip_targets(
+        &service(),
+        &IntOrString::Int(9090),
+        false,
+        &slices,
+        &every_pod(),
+    )
+    .unwrap()
+    .targets();
     assert_eq!(
         by_number,
         BTreeSet::from([target("10.0.0.1", 9090), target("10.0.0.2", 9090)])
     );
-    let ipv6 = desired_ip_targets(&service(), &IntOrString::Int(80), true, &slices).unwrap();
+    let ipv6 = desired_ip_targets(
+        &service(),
+        &IntOrString::Int(80),
+        true,
+        &slices,
+        &every_pod(),
+    )
+    .unwrap()
+    .targets();
     assert_eq!(ipv6, BTreeSet::from([target("2600::1", 8080)]));
-    let missing = desired_ip_targets(&service(), &IntOrString::Int(443), false, &slices);
+    let missing = desired_ip_targets(
+        &service(),
+        &IntOrString::Int(443),
+        false,
+        &slices,
+        &every_pod(),
+    );
     assert_eq!(
         missing,
         Err(TargetError::ServicePortNotFound {
@@ -90,14 +144,8 @@ fn ready_pod_endpoints_of_the_service_become_targets_on_the_named_slice_port() {
 fn draining_targets_wanted_again_are_registered_again() {
     let desired = BTreeSet::from([target("10.0.0.1", 80), target("10.0.0.2", 80)]);
     let current = vec![
-        TargetHealth {
-            target: target("10.0.0.1", 80),
-            state: TargetState::Draining,
-        },
-        TargetHealth {
-            target: target("10.0.0.3", 80),
-            state: TargetState::Healthy,
-        },
+        TargetHealth::new(target("10.0.0.1", 80), TargetState::Draining),
+        TargetHealth::new(target("10.0.0.3", 80), TargetState::Healthy),
     ];
     let changes = plan_targets(&desired, &current);
     assert_eq!(
@@ -135,8 +183,15 @@ async fn scaling_0_5_2_leaves_exactly_those_targets_with_one_call_per_direction(
     let cloud = Simulator::default();
     let arn = ip_target_group(&cloud).await;
     for count in [0usize, 5, 2] {
-        let desired =
-            desired_ip_targets(&service(), &IntOrString::Int(80), false, &pods(count)).unwrap();
+        let desired = desired_ip_targets(
+            &service(),
+            &IntOrString::Int(80),
+            false,
+            &pods(count),
+            &every_pod(),
+        )
+        .unwrap()
+        .targets();
         cloud.calls.clear();
         sync_targets(&cloud, &arn, &desired).await.unwrap();
         let writes = cloud.calls.writes();
@@ -178,7 +233,15 @@ async fn a_not_ready_endpoint_is_deregistered_and_drift_is_repaired() {
     sync_targets(
         &cloud,
         &arn,
-        &desired_ip_targets(&service(), &IntOrString::Int(80), false, &both).unwrap(),
+        &desired_ip_targets(
+            &service(),
+            &IntOrString::Int(80),
+            false,
+            &both,
+            &every_pod(),
+        )
+        .unwrap()
+        .targets(),
     )
     .await
     .unwrap();
@@ -191,10 +254,17 @@ async fn a_not_ready_endpoint_is_deregistered_and_drift_is_repaired() {
             ("10.0.2.2", Some(false), "Pod"),
         ],
     )];
-    let desired =
-        desired_ip_targets(&service(), &IntOrString::Int(80), false, &one_not_ready).unwrap();
+    let desired = desired_ip_targets(
+        &service(),
+        &IntOrString::Int(80),
+        false,
+        &one_not_ready,
+        &every_pod(),
+    )
+    .unwrap()
+    .targets();
     let changes = sync_targets(&cloud, &arn, &desired).await.unwrap();
-    assert_eq!(changes.deregister, [target("10.0.2.2", 8080)]);
+    assert_eq!(changes.changes.deregister, [target("10.0.2.2", 8080)]);
     assert_eq!(
         cloud.targets_of("k8s-shop-web-0000000000"),
         [target("10.0.2.1", 8080)]
@@ -206,7 +276,7 @@ async fn a_not_ready_endpoint_is_deregistered_and_drift_is_repaired() {
         .await
         .unwrap();
     let repaired = sync_targets(&cloud, &arn, &desired).await.unwrap();
-    assert_eq!(repaired.register, [target("10.0.2.1", 8080)]);
+    assert_eq!(repaired.changes.register, [target("10.0.2.1", 8080)]);
     assert_eq!(
         cloud.targets_of("k8s-shop-web-0000000000"),
         [target("10.0.2.1", 8080)]
@@ -281,7 +351,7 @@ fn cluster_policy_registers_every_eligible_ready_node_on_the_node_port() {
         &load_balancer_service("Cluster"),
         &IntOrString::Int(80),
         &four_nodes_and_two_odd_ones(),
-        &[],
+        &[] as &[EndpointSlice],
         None,
     )
     .unwrap();
@@ -307,10 +377,7 @@ fn local_policy_registers_only_nodes_with_a_ready_endpoint_and_drops_a_node_that
     assert_eq!(two, instances(&["i-0002", "i-0004"]));
     let current: Vec<TargetHealth> = two
         .iter()
-        .map(|t| TargetHealth {
-            target: t.clone(),
-            state: TargetState::Healthy,
-        })
+        .map(|t| TargetHealth::new(t.clone(), TargetState::Healthy))
         .collect();
     let one = desired_instance_targets(
         &service,
@@ -341,7 +408,7 @@ fn node_selectors_fail_open_and_bad_input() {
         &load_balancer_service("Cluster"),
         &IntOrString::Int(80),
         &nodes,
-        &[],
+        &[] as &[EndpointSlice],
         Some(&selector),
     )
     .unwrap();
@@ -355,7 +422,7 @@ fn node_selectors_fail_open_and_bad_input() {
         &load_balancer_service("Cluster"),
         &IntOrString::Int(80),
         &unknown,
-        &[],
+        &[] as &[EndpointSlice],
         None,
     )
     .unwrap();
@@ -370,7 +437,7 @@ fn node_selectors_fail_open_and_bad_input() {
         &load_balancer_service("Cluster"),
         &IntOrString::Int(80),
         &broken,
-        &[],
+        &[] as &[EndpointSlice],
         None,
     )
     .unwrap_err();
@@ -381,7 +448,225 @@ fn node_selectors_fail_open_and_bad_input() {
     let mut cluster_ip = load_balancer_service("Cluster");
     cluster_ip.spec.as_mut().unwrap().type_ = Some("ClusterIP".into());
     assert!(matches!(
-        desired_instance_targets(&cluster_ip, &IntOrString::Int(80), &nodes, &[], None),
+        desired_instance_targets(
+            &cluster_ip,
+            &IntOrString::Int(80),
+            &nodes,
+            &[] as &[EndpointSlice],
+            None
+        ),
         Err(TargetError::NoNodePorts { .. })
     ));
+}
+
+/// One slice of `web` whose endpoints are (ip, ready, terminating, node).
+fn slice_on_nodes(endpoints: &[(&str, bool, bool, &str)]) -> Vec<EndpointSlice> {
+    let endpoints: Vec<serde_json::Value> = endpoints
+        .iter()
+        .map(|(ip, ready, terminating, node)| {
+            json!({
+                "addresses": [ip],
+                "conditions": {"ready": ready, "terminating": terminating},
+                "nodeName": node,
+                "targetRef": {"kind": "Pod", "name": format!("pod-{ip}")}
+            })
+        })
+        .collect();
+    vec![serde_json::from_value(json!({
+        "metadata": {"name": "web-n", "namespace": "shop", "labels": {SERVICE_NAME_LABEL: "web"}},
+        "addressType": "IPv4",
+        "endpoints": endpoints,
+        "ports": [{"name": "http", "port": 8080}]
+    }))
+    .unwrap()]
+}
+
+fn cluster(containers_ready: &[&str], nodes: &[(&str, NodeReadiness)]) -> Cluster {
+    Cluster {
+        pods: ["10.1.0.1", "10.1.0.2", "10.1.0.3", "10.1.0.4", "10.1.0.5"]
+            .iter()
+            .map(|ip| {
+                (
+                    format!("pod-{ip}"),
+                    PodFacts {
+                        containers_ready: containers_ready.contains(ip),
+                        node_name: None,
+                    },
+                )
+            })
+            .collect(),
+        nodes: nodes.iter().map(|(n, r)| (n.to_string(), *r)).collect(),
+        every_pod_exists: false,
+    }
+}
+
+fn ip_targets(slices: &[EndpointSlice], context: &Cluster) -> IpTargets {
+    desired_ip_targets(
+        &service(),
+        &IntOrString::String("http".into()),
+        false,
+        slices,
+        context,
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_not_ready_endpoint_is_a_target_only_with_ready_containers_on_a_ready_node_and_not_terminating()
+{
+    let slices = slice_on_nodes(&[
+        ("10.1.0.1", true, false, "n1"),  // ready
+        ("10.1.0.2", false, false, "n1"), // waiting on its gate: containers ready, node Ready
+        ("10.1.0.3", false, false, "n1"), // containers not ready
+        ("10.1.0.4", false, true, "n1"),  // terminating
+        ("10.1.0.5", false, false, "n2"), // node NotReady
+        ("10.1.0.9", true, false, "n1"),  // its pod is not in the cache
+    ]);
+    let context = cluster(
+        &["10.1.0.2", "10.1.0.4", "10.1.0.5"],
+        &[
+            ("n1", NodeReadiness::Ready),
+            ("n2", NodeReadiness::NotReady),
+        ],
+    );
+    let targets = ip_targets(&slices, &context);
+    assert_eq!(
+        targets.targets(),
+        BTreeSet::from([target("10.1.0.1", 8080), target("10.1.0.2", 8080)])
+    );
+    assert_eq!(
+        targets
+            .pods
+            .get(&target("10.1.0.2", 8080))
+            .map(String::as_str),
+        Some("pod-10.1.0.2"),
+        "each target remembers its pod, for the readiness gate"
+    );
+    assert!(
+        targets.unknown_pods,
+        "the endpoint without a cached pod is reported"
+    );
+}
+
+#[test]
+fn endpoints_on_nodes_of_unknown_readiness_are_used_only_when_nothing_else_qualifies() {
+    let nodes = [("n1", NodeReadiness::Unknown), ("n2", NodeReadiness::Ready)];
+    let containers = ["10.1.0.1", "10.1.0.2"];
+    let only_unknown = slice_on_nodes(&[("10.1.0.1", false, false, "n1")]);
+    assert_eq!(
+        ip_targets(&only_unknown, &cluster(&containers, &nodes)).targets(),
+        BTreeSet::from([target("10.1.0.1", 8080)]),
+        "fail-open: better a target of unknown health than none"
+    );
+    let with_a_good_one = slice_on_nodes(&[
+        ("10.1.0.1", false, false, "n1"),
+        ("10.1.0.2", false, false, "n2"),
+    ]);
+    assert_eq!(
+        ip_targets(&with_a_good_one, &cluster(&containers, &nodes)).targets(),
+        BTreeSet::from([target("10.1.0.2", 8080)])
+    );
+}
+
+fn gated_pod(name: &str, condition: Option<(&str, &str)>) -> k8s_openapi::api::core::v1::Pod {
+    let conditions: Vec<serde_json::Value> = condition
+        .map(|(status, reason)| {
+            json!({"type": "target-health.elbv2.k8s.aws/web", "status": status, "reason": reason})
+        })
+        .into_iter()
+        .collect();
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": "shop", "uid": format!("uid-{name}")},
+        "spec": {"containers": [], "readinessGates": [{"conditionType": "target-health.elbv2.k8s.aws/web"}]},
+        "status": {"conditions": conditions}
+    }))
+    .unwrap()
+}
+
+#[test]
+fn gate_conditions_follow_target_health_and_unchanged_ones_are_not_rewritten() {
+    use super::gates::{plan_gates, release_gates};
+    let targets = IpTargets {
+        pods: [
+            (target("10.1.0.1", 8080), "a".to_string()),
+            (target("10.1.0.2", 8080), "b".to_string()),
+            (target("10.1.0.3", 8080), "c".to_string()),
+            (target("10.1.0.4", 8080), "d".to_string()),
+        ]
+        .into_iter()
+        .collect(),
+        unknown_pods: false,
+    };
+    let pods = vec![
+        gated_pod("a", None),
+        gated_pod("b", Some(("False", "Elb.RegistrationInProgress"))),
+        gated_pod("c", Some(("True", ""))),
+        gated_pod("d", None),
+    ];
+    let health = vec![
+        TargetHealth::new(target("10.1.0.2", 8080), TargetState::Initial),
+        TargetHealth::new(target("10.1.0.3", 8080), TargetState::Healthy),
+    ];
+    // a is registered in this pass, b is still checking, c is healthy (no write), d unknown.
+    let plan = plan_gates("web", &pods, &targets, &[target("10.1.0.1", 8080)], &health);
+    let written: Vec<(&str, &str, &str)> = plan
+        .updates
+        .iter()
+        .map(|u| {
+            (
+                u.pod.as_str(),
+                u.condition.status,
+                u.condition.reason.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        written,
+        [
+            ("a", "False", "Elb.RegistrationInProgress"),
+            ("b", "False", "Elb.InitialHealthChecking"),
+            ("d", "Unknown", ""),
+        ]
+    );
+    assert!(plan.waiting);
+    assert!(plan
+        .updates
+        .iter()
+        .all(|u| u.status_changes != (u.pod == "b")));
+
+    let all_healthy: Vec<TargetHealth> = targets
+        .targets()
+        .into_iter()
+        .map(|t| TargetHealth::new(t, TargetState::Healthy))
+        .collect();
+    let plan = plan_gates("web", &pods, &targets, &[], &all_healthy);
+    assert!(
+        !plan.waiting,
+        "nothing to poll for once every gated target is healthy"
+    );
+    assert_eq!(plan.updates.len(), 3, "c already says True");
+    assert_eq!(plan.updates[0].uid.as_deref(), Some("uid-a"));
+
+    let unhealthy = vec![TargetHealth::new(
+        target("10.1.0.3", 8080),
+        TargetState::Unhealthy,
+    )];
+    let plan = plan_gates("web", &pods[2..3], &targets, &[], &unhealthy);
+    assert_eq!(
+        (
+            plan.updates[0].condition.status,
+            plan.updates[0].condition.reason.as_str()
+        ),
+        ("False", "Target.FailedHealthChecks"),
+        "a healthy pod whose target turns unhealthy gets False"
+    );
+
+    let released = release_gates("web", &pods);
+    assert_eq!(released.len(), 4);
+    assert!(
+        !released[2].status_changes,
+        "c stays True, only the message changes"
+    );
+    assert!(released.iter().all(|u| u.condition.status == "True"
+        && u.condition.message == "Target Group Binding is deleted"));
 }

@@ -176,7 +176,7 @@ async fn targets_are_synced_into_a_moto_target_group() {
     assert_eq!(registered_targets(&aws.elbv2, &arn).await, expected);
     let one = BTreeSet::from([target("10.2.0.12")]);
     let changes = sync_targets(&cloud, &arn, &one).await.unwrap();
-    assert_eq!(changes.deregister.len(), 2);
+    assert_eq!(changes.changes.deregister.len(), 2);
     assert_eq!(
         registered_targets(&aws.elbv2, &arn).await,
         BTreeSet::from(["10.2.0.12:8080".to_string()])

@@ -108,14 +108,11 @@ async fn kubectl_drives_a_service_through_its_whole_life_in_moto() {
         config,
         Duration::from_secs(600),
     ));
-    let registration = Arc::new(
-        aws_load_balancer_controller::registration::BindingReconciler::new(
+    let registration_task = tokio::spawn(
+        aws_load_balancer_controller::registration::run_registration_loop(
             cluster.client.clone(),
             SdkCloud::new(&load_sdk_config(&moto.settings()).await),
         ),
-    );
-    let registration_task = tokio::spawn(
-        aws_load_balancer_controller::registration::run_registration_loop(registration),
     );
     let loop_task = tokio::spawn(run_service_controller(reconciler));
 
@@ -171,6 +168,12 @@ async fn kubectl_drives_a_service_through_its_whole_life_in_moto() {
     assert_eq!(stack_tag, Some("default/echo"));
 
     // ip mode: the Service's endpoints become targets of its target group.
+    kubectl
+        .apply(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: echo-a, namespace: default}\nspec: {containers: [{name: app, image: echo}]}\n---\n\
+             apiVersion: v1\nkind: Pod\nmetadata: {name: echo-b, namespace: default}\nspec: {containers: [{name: app, image: echo}]}\n",
+        )
+        .await;
     kubectl
         .apply(
             "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: echo-1, namespace: default, labels: {kubernetes.io/service-name: echo}}\n\

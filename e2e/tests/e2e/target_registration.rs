@@ -6,13 +6,13 @@
 use crate::waiting::eventually;
 use aws_load_balancer_controller::aws_clients::load_sdk_config;
 use aws_load_balancer_controller::cloud::sdk::SdkCloud;
+use aws_load_balancer_controller::registration::cache::ClusterCache;
 use aws_load_balancer_controller::registration::{run_registration_loop, BindingReconciler};
 use e2e::cluster::TestCluster;
 use e2e::kubectl::Kubectl;
 use e2e::moto::{create_ip_target_group, create_vpc_with_subnets, registered_targets, MotoServer};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 fn slice(endpoints: &[(&str, bool)]) -> String {
     let endpoints: String = endpoints
@@ -22,6 +22,14 @@ fn slice(endpoints: &[(&str, bool)]) -> String {
     format!(
         "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: web-abc\n  namespace: default\n  labels: {{kubernetes.io/service-name: web}}\naddressType: IPv4\nports:\n  - {{name: http, port: 8080, protocol: TCP}}\nendpoints:\n{endpoints}"
     )
+}
+
+/// The pods behind `slice`'s endpoints (the loop registers only endpoints of pods it knows).
+fn pods(ips: &[&str]) -> String {
+    ips.iter()
+        .map(|ip| format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: pod-{ip}, namespace: default}}\nspec:\n  containers: [{{name: app, image: web}}]\n"))
+        .collect::<Vec<_>>()
+        .join("---\n")
 }
 
 const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec:\n  ports: [{name: http, port: 80, targetPort: 8080, protocol: TCP}]\n";
@@ -46,12 +54,12 @@ async fn a_binding_follows_its_endpoints_and_deregisters_on_delete() {
     let cluster = TestCluster::start().await;
     let kubectl = Kubectl::new(&cluster.url());
     let cloud = SdkCloud::new(&load_sdk_config(&moto.settings()).await);
-    let loop_task = tokio::spawn(run_registration_loop(Arc::new(BindingReconciler::new(
-        cluster.client.clone(),
-        cloud,
-    ))));
+    let loop_task = tokio::spawn(run_registration_loop(cluster.client.clone(), cloud));
 
     kubectl.apply(SERVICE).await;
+    kubectl
+        .apply(&pods(&["10.3.0.1", "10.3.0.2", "10.3.0.3"]))
+        .await;
     kubectl
         .apply(&slice(&[("10.3.0.1", true), ("10.3.0.2", true)]))
         .await;
@@ -146,6 +154,7 @@ async fn bad_bindings_get_a_warning_and_a_condition_and_no_doomed_call() {
     let cluster = TestCluster::start().await;
     let kubectl = Kubectl::new(&cluster.url());
     kubectl.apply(SERVICE).await;
+    kubectl.apply(&pods(&["10.4.0.1", "10.4.0.2"])).await;
     kubectl
         .apply(&slice(&[("10.4.0.1", true), ("10.4.0.2", true)]))
         .await;
@@ -154,7 +163,11 @@ async fn bad_bindings_get_a_warning_and_a_condition_and_no_doomed_call() {
         .apply(&binding("no-port", &ip_arn).replace("port: 80}", "port: 443}"))
         .await;
     kubectl.apply(&binding("good", &ip_arn)).await;
-    let reconciler = BindingReconciler::new(cluster.client.clone(), cloud);
+    let reconciler = BindingReconciler::new(
+        cluster.client.clone(),
+        cloud,
+        ClusterCache::spawn(&cluster.client),
+    );
     let bindings: Api<TargetGroupBinding> = Api::namespaced(cluster.client.clone(), "default");
 
     let ready_condition = |name: &'static str| {
@@ -291,7 +304,11 @@ async fn an_instance_binding_registers_the_nodes_holding_ready_endpoints_under_l
     kubectl
         .apply(&binding("nodes", &arn).replace("targetType: ip", "targetType: instance"))
         .await;
-    let reconciler = BindingReconciler::new(cluster.client.clone(), cloud);
+    let reconciler = BindingReconciler::new(
+        cluster.client.clone(),
+        cloud,
+        ClusterCache::spawn(&cluster.client),
+    );
     let bindings: Api<TargetGroupBinding> = Api::namespaced(cluster.client.clone(), "default");
     reconciler
         .reconcile(&bindings.get("nodes").await.unwrap())
@@ -308,4 +325,134 @@ async fn an_instance_binding_registers_the_nodes_holding_ready_endpoints_under_l
         },
     ];
     assert_eq!(reconciler.cloud.targets_of("nodes-tg"), expected);
+}
+
+#[tokio::test]
+async fn a_readiness_gate_turns_true_only_once_the_target_is_healthy() {
+    use aws_load_balancer_controller::cloud::simulator::Simulator;
+    use aws_load_balancer_controller::cloud::{Cloud, Target, TargetGroupInput, TargetState};
+    use aws_load_balancer_controller::model::{HealthCheck, Protocol, Tags, TargetType};
+    let cloud = Simulator::default();
+    let arn = cloud
+        .create_target_group(&TargetGroupInput {
+            name: "gated-tg".into(),
+            target_type: TargetType::Ip,
+            protocol: Protocol::Tcp,
+            port: 8080,
+            ip_address_type: "ipv4".into(),
+            vpc_id: "vpc-1".into(),
+            health_check: HealthCheck::nlb_default(),
+            tags: Tags::new(),
+        })
+        .await
+        .unwrap()
+        .arn;
+    let cluster = TestCluster::start().await;
+    let kubectl = Kubectl::new(&cluster.url());
+    kubectl.apply(SERVICE).await;
+    kubectl
+        .apply(
+            "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n---\n\
+             apiVersion: v1\nkind: Pod\nmetadata: {name: pod-10.6.0.1, namespace: default}\n\
+             spec:\n  nodeName: n1\n  containers: [{name: app, image: web}]\n  readinessGates: [{conditionType: target-health.elbv2.k8s.aws/gated}]\n",
+        )
+        .await;
+    kubectl
+        .ok(&[
+            "patch",
+            "node",
+            "n1",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"conditions":[{"type":"Ready","status":"True"}]}}"#,
+        ])
+        .await;
+    kubectl
+        .ok(&["patch", "pod", "pod-10.6.0.1", "--subresource=status", "--type=merge", "-p",
+              r#"{"status":{"conditions":[{"type":"ContainersReady","status":"True"},{"type":"Ready","status":"False"}]}}"#])
+        .await;
+    // The pod is not Ready (its gate is not passed), so its endpoint is not ready either.
+    kubectl
+        .apply(&slice(&[("10.6.0.1", false)]).replace(
+            "targetRef: {kind: Pod",
+            "nodeName: n1\n    targetRef: {kind: Pod",
+        ))
+        .await;
+    let loop_task = tokio::spawn(run_registration_loop(cluster.client.clone(), cloud.clone()));
+    kubectl.apply(&binding("gated", &arn)).await;
+
+    let gate = || async {
+        let pod = parse(
+            &kubectl
+                .ok(&["get", "pod", "pod-10.6.0.1", "-o", "json"])
+                .await,
+        );
+        pod["status"]["conditions"]
+            .as_array()?
+            .iter()
+            .find(|c| c["type"] == "target-health.elbv2.k8s.aws/gated")
+            .map(|c| {
+                (
+                    c["status"].as_str().unwrap_or_default().to_string(),
+                    c["reason"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+    };
+    eventually("the gated pod registered while its gate holds", || async {
+        (cloud.targets_of("gated-tg")
+            == [Target {
+                id: "10.6.0.1".into(),
+                port: 8080,
+            }])
+        .then_some(())
+    })
+    .await;
+    eventually("the gate to report the initial health check", || async {
+        (gate().await? == ("False".to_string(), "Elb.InitialHealthChecking".to_string()))
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(
+        gate().await.map(|g| g.0),
+        Some("False".to_string()),
+        "not True before healthy"
+    );
+
+    cloud.set_target_health("gated-tg", TargetState::Healthy);
+    eventually("the gate to turn True once AWS reports healthy", || async {
+        (gate().await?.0 == "True").then_some(())
+    })
+    .await;
+    let polls_before = cloud.calls.count("DescribeTargetHealth");
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(
+        cloud.calls.count("DescribeTargetHealth") <= polls_before + 1,
+        "polling stops once every gated target is healthy"
+    );
+
+    cloud.set_target_health("gated-tg", TargetState::Unhealthy);
+    kubectl
+        .ok(&["annotate", "targetgroupbinding", "gated", "touched=1"])
+        .await;
+    eventually(
+        "the gate to turn False when the target turns unhealthy",
+        || async {
+            (gate().await? == ("False".to_string(), "Target.FailedHealthChecks".to_string()))
+                .then_some(())
+        },
+    )
+    .await;
+
+    kubectl
+        .ok(&["delete", "targetgroupbinding", "gated", "--timeout=30s"])
+        .await;
+    assert_eq!(
+        gate().await.map(|g| g.0),
+        Some("True".to_string()),
+        "a deleted binding lets its pods through"
+    );
+    assert!(cloud.targets_of("gated-tg").is_empty());
+    loop_task.abort();
 }

@@ -460,18 +460,26 @@ pub(super) async fn describe_target_health(
         .iter()
         .filter_map(|description| {
             let target = description.target()?;
+            let health = description.target_health();
             Some(crate::cloud::TargetHealth {
                 target: crate::cloud::Target {
                     id: target.id().unwrap_or_default().to_string(),
                     port: target.port().unwrap_or_default(),
                 },
                 state: crate::cloud::TargetState::parse(
-                    description
-                        .target_health()
+                    health
                         .and_then(|h| h.state())
                         .map(|s| s.as_str())
                         .unwrap_or_default(),
                 ),
+                reason: health
+                    .and_then(|h| h.reason())
+                    .map(|r| r.as_str().to_string())
+                    .unwrap_or_default(),
+                description: health
+                    .and_then(|h| h.description())
+                    .unwrap_or_default()
+                    .to_string(),
             })
         })
         .collect())

@@ -17,7 +17,7 @@ use crate::model::{
     HealthCheck, IngressRule, IpAddressType, LoadBalancerType, SubnetMapping, TargetType,
 };
 use std::collections::BTreeSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 const ARN_PREFIX: &str = "arn:aws:elasticloadbalancing:us-west-2:123456789012";
 
@@ -100,10 +100,11 @@ impl State {
     }
 }
 
-#[derive(Default)]
+/// A simulated AWS account. Clones share it (state and call log).
+#[derive(Default, Clone)]
 pub struct Simulator {
-    state: Mutex<State>,
-    pub calls: CallLog,
+    state: Arc<Mutex<State>>,
+    pub calls: Arc<CallLog>,
 }
 
 fn has_all_tags(tags: &Tags, wanted: &Tags) -> bool {

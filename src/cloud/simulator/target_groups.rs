@@ -383,10 +383,7 @@ impl State {
             .map(|registered| {
                 registered
                     .iter()
-                    .map(|(target, state)| TargetHealth {
-                        target: target.clone(),
-                        state: *state,
-                    })
+                    .map(|(target, state)| TargetHealth::new(target.clone(), *state))
                     .collect()
             })
             .unwrap_or_default())

@@ -9,30 +9,45 @@
 //!
 //! Instance bindings register eligible nodes (see `targets`), woken by Node changes too.
 //!
-//! Not yet: readiness gates, `spec.networking`, multi-cluster sharing
-//! (a deleted multi-cluster binding deregisters only its own endpoints' targets), checkpoints.
+//! Pod readiness gates: after each sync of an ip binding, pods that declare the gate
+//! `target-health.elbv2.k8s.aws/<binding>` get the condition its target's health calls for
+//! (`targets::gates`). While a gated target is not healthy yet the binding is looked at again
+//! after 1 s, doubling up to 10 s (one DescribeTargetHealth each); once all are healthy, polling
+//! stops. Deleting a binding sets its gates True so no rollout waits on it forever.
+//!
+//! Reads come from `cache` (watched stores holding only the fields used), not from lists.
+//!
+//! Not yet: `spec.networking`, multi-cluster sharing (a deleted multi-cluster binding
+//! deregisters every target), checkpoints.
+
+pub mod cache;
 
 use crate::cloud::{Cloud, CloudError, ErrorKind, Target};
 use crate::crd::target_group_binding::{
     BindingIpAddressType, BindingTargetType, TargetGroupBinding,
 };
 use crate::model::TargetType;
-use crate::targets::{
-    desired_instance_targets, desired_ip_targets, sync_targets, TargetError, SERVICE_NAME_LABEL,
+use crate::targets::gates::{
+    gate_condition_type, plan_gates, release_gates, GateUpdate, GATE_PREFIX,
 };
+use crate::targets::{
+    desired_instance_targets, desired_ip_targets, sync_targets, IpTargets, TargetError,
+    SERVICE_NAME_LABEL,
+};
+use cache::ClusterCache;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{watcher, Controller};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub const BINDING_FINALIZER: &str = "elbv2.k8s.aws/resources";
@@ -40,6 +55,10 @@ pub const BINDING_FINALIZER: &str = "elbv2.k8s.aws/resources";
 /// A converged binding is compared with AWS again after this long (one DescribeTargetHealth),
 /// so targets removed behind the controller's back come back without any Kubernetes event.
 const DRIFT_CHECK_INTERVAL: Duration = Duration::from_secs(15 * 60);
+/// While a gated target is not healthy, its health is read again after this long, doubling…
+const FIRST_GATE_POLL: Duration = Duration::from_secs(1);
+/// …up to this.
+const LAST_GATE_POLL: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistrationError {
@@ -52,11 +71,14 @@ pub enum RegistrationError {
 pub struct BindingReconciler<C> {
     pub client: kube::Client,
     pub cloud: C,
+    pub cache: ClusterCache,
     recorder: Recorder,
+    /// The next gate-poll interval of each binding (`namespace/name`) still waiting on health.
+    gate_polls: Mutex<HashMap<String, Duration>>,
 }
 
 impl<C: Cloud + 'static> BindingReconciler<C> {
-    pub fn new(client: kube::Client, cloud: C) -> Self {
+    pub fn new(client: kube::Client, cloud: C, cache: ClusterCache) -> Self {
         let recorder = Recorder::new(
             client.clone(),
             Reporter::from("targetgroupbinding-controller"),
@@ -64,7 +86,9 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
         Self {
             client,
             cloud,
+            cache,
             recorder,
+            gate_polls: Mutex::default(),
         }
     }
 
@@ -178,16 +202,16 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
     }
 
     /// The targets the binding wants, and whether its Service port was found (none, after a
-    /// warning, when the Service or port is missing).
+    /// warning, when the Service or port is missing). `None`: the binding cannot be served now.
     async fn desired(
         &self,
         binding: &TargetGroupBinding,
         namespace: &str,
         instance: bool,
-    ) -> Result<Option<(BTreeSet<Target>, bool)>, kube::Error> {
+    ) -> Option<(Wanted, bool)> {
         let spec = &binding.spec;
-        let services: Api<Service> = Api::namespaced(self.client.clone(), namespace);
-        let Some(service) = services.get_opt(&spec.service_ref.name).await? else {
+        self.cache.wait_until_ready().await;
+        let Some(service) = self.cache.service(namespace, &spec.service_ref.name) else {
             self.warn(
                 binding,
                 "BackendNotFound",
@@ -197,44 +221,95 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
                 ),
             )
             .await;
-            return Ok(Some((BTreeSet::new(), false)));
+            return Some((Wanted::Instance(BTreeSet::new()), false));
         };
-        let slices: Api<EndpointSlice> = Api::namespaced(self.client.clone(), namespace);
-        let listed = slices
-            .list(
-                &ListParams::default()
-                    .labels(&format!("{SERVICE_NAME_LABEL}={}", spec.service_ref.name)),
-            )
-            .await?;
+        let slices = self.cache.slices_of(namespace, &spec.service_ref.name);
         let wanted = if instance {
-            let nodes = Api::<Node>::all(self.client.clone())
-                .list(&ListParams::default())
-                .await?
-                .items;
             desired_instance_targets(
                 &service,
                 &spec.service_ref.port,
-                &nodes,
-                &listed.items,
+                &self.cache.nodes.state(),
+                &slices,
                 spec.node_selector.as_ref(),
             )
+            .map(Wanted::Instance)
         } else {
             let ipv6 = spec.ip_address_type == Some(BindingIpAddressType::Ipv6);
-            desired_ip_targets(&service, &spec.service_ref.port, ipv6, &listed.items)
+            desired_ip_targets(&service, &spec.service_ref.port, ipv6, &slices, &self.cache)
+                .map(Wanted::Ip)
         };
         match wanted {
-            Ok(targets) => Ok(Some((targets, true))),
+            Ok(targets) => Some((targets, true)),
             Err(error @ TargetError::InvalidProviderId { .. }) => {
                 // Upstream fails the whole binding: registering a partial node set would drop targets.
                 self.warn(binding, "InvalidNode", &error.to_string()).await;
-                Ok(None)
+                None
             }
             Err(error) => {
                 self.warn(binding, "BackendNotFound", &error.to_string())
                     .await;
-                Ok(Some((BTreeSet::new(), false)))
+                Some((Wanted::Instance(BTreeSet::new()), false))
             }
         }
+    }
+
+    /// Writes gate conditions to pod status (strategic merge on `conditions`, keyed by type,
+    /// with the pod's uid as a precondition). A pod that is gone or was replaced is skipped.
+    async fn write_gates(
+        &self,
+        namespace: &str,
+        binding: &str,
+        updates: &[GateUpdate],
+    ) -> Result<(), kube::Error> {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        for update in updates {
+            let text = |value: &str| {
+                if value.is_empty() {
+                    json!(null)
+                } else {
+                    json!(value)
+                }
+            };
+            let mut condition = json!({
+                "type": gate_condition_type(binding),
+                "status": update.condition.status,
+                "reason": text(&update.condition.reason),
+                "message": text(&update.condition.message),
+            });
+            if update.status_changes {
+                condition["lastTransitionTime"] = json!(Time(jiff::Timestamp::now()));
+            }
+            let patch = json!({
+                "metadata": {"uid": update.uid},
+                "status": {"conditions": [condition]},
+            });
+            match pods
+                .patch_status(
+                    &update.pod,
+                    &PatchParams::default(),
+                    &Patch::Strategic(patch),
+                )
+                .await
+            {
+                Ok(_) => {}
+                Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
+    }
+
+    /// How long until the gates of `binding` are looked at again: 1 s, doubling up to 10 s.
+    fn next_gate_poll(&self, key: &str) -> Duration {
+        let mut polls = self.gate_polls.lock().unwrap_or_else(|e| e.into_inner());
+        let current = polls.get(key).copied().unwrap_or(FIRST_GATE_POLL);
+        polls.insert(key.to_string(), (current * 2).min(LAST_GATE_POLL));
+        current
+    }
+
+    fn stop_gate_polls(&self, key: &str) {
+        let mut polls = self.gate_polls.lock().unwrap_or_else(|e| e.into_inner());
+        polls.remove(key);
     }
 
     /// One reconcile of one binding.
@@ -243,6 +318,8 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
         binding: &TargetGroupBinding,
     ) -> Result<Action, RegistrationError> {
         let namespace = binding.namespace().unwrap_or_else(|| "default".to_string());
+        let name = binding.name_any();
+        let key = format!("{namespace}/{name}");
         let api: Api<TargetGroupBinding> = Api::namespaced(self.client.clone(), &namespace);
         let Some(arn) = binding.spec.target_group_arn.clone() else {
             self.warn(
@@ -259,6 +336,13 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
                 Err(error) if error.kind == ErrorKind::NotFound => {}
                 Err(error) => return Err(error.into()),
             }
+            self.cache.wait_until_ready().await;
+            let gated = self
+                .cache
+                .gated_pods(&namespace, &gate_condition_type(&name));
+            self.write_gates(&namespace, &name, &release_gates(&name, &gated))
+                .await?;
+            self.stop_gate_polls(&key);
             self.set_finalizer(&api, binding, false).await?;
             return Ok(Action::await_change());
         }
@@ -299,58 +383,118 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
         }
         self.set_finalizer(&api, binding, true).await?;
         let instance = wanted_type == Some(TargetType::Instance);
-        let Some((desired, service_port_found)) =
-            self.desired(binding, &namespace, instance).await?
+        let Some((wanted, service_port_found)) = self.desired(binding, &namespace, instance).await
         else {
             return Ok(Action::await_change());
         };
-        let registered = desired.len();
-        sync_targets(&self.cloud, &arn, &desired).await?;
+        let desired = wanted.targets();
+        let sync = sync_targets(&self.cloud, &arn, &desired).await?;
         if service_port_found {
             self.set_ready(
                 binding,
                 true,
                 "Registered",
-                &format!("{registered} target(s) registered"),
+                &format!("{} target(s) registered", desired.len()),
             )
             .await?;
         }
-        Ok(Action::requeue(DRIFT_CHECK_INTERVAL))
+        let mut next = DRIFT_CHECK_INTERVAL;
+        if let Wanted::Ip(ip_targets) = &wanted {
+            let gated = self
+                .cache
+                .gated_pods(&namespace, &gate_condition_type(&name));
+            let gates = plan_gates(
+                &name,
+                &gated,
+                ip_targets,
+                &sync.changes.register,
+                &sync.health,
+            );
+            self.write_gates(&namespace, &name, &gates.updates).await?;
+            if gates.waiting {
+                next = self.next_gate_poll(&key);
+            } else {
+                self.stop_gate_polls(&key);
+            }
+            if ip_targets.unknown_pods {
+                // The pod cache lags the slice: look again shortly.
+                next = next.min(FIRST_GATE_POLL);
+            }
+        }
+        Ok(Action::requeue(next))
     }
 }
 
-/// Runs the registration loop until the stream of bindings ends.
-pub async fn run_registration_loop<C: Cloud + 'static>(reconciler: Arc<BindingReconciler<C>>) {
-    let bindings: Api<TargetGroupBinding> = Api::all(reconciler.client.clone());
-    let slices: Api<EndpointSlice> = Api::all(reconciler.client.clone());
-    let nodes: Api<Node> = Api::all(reconciler.client.clone());
+/// What a binding asks for: ip targets (with their pods, for readiness gates) or instances.
+enum Wanted {
+    Ip(IpTargets),
+    Instance(BTreeSet<Target>),
+}
+
+impl Wanted {
+    fn targets(&self) -> BTreeSet<Target> {
+        match self {
+            Wanted::Ip(ip_targets) => ip_targets.targets(),
+            Wanted::Instance(instances) => instances.clone(),
+        }
+    }
+}
+
+/// The bindings in `namespace` whose Service is `service`.
+fn bindings_of_service(
+    bindings: &Store<TargetGroupBinding>,
+    namespace: Option<String>,
+    service: Option<String>,
+) -> Vec<ObjectRef<TargetGroupBinding>> {
+    bindings
+        .state()
+        .into_iter()
+        .filter(|binding| {
+            binding.namespace() == namespace
+                && Some(&binding.spec.service_ref.name) == service.as_ref()
+        })
+        .map(|binding| ObjectRef::from_obj(binding.as_ref()))
+        .collect()
+}
+
+/// Runs the registration loop until the stream of bindings ends: one watch each for bindings,
+/// Services, EndpointSlices, Nodes and Pods, the latter four also filling the cache.
+pub async fn run_registration_loop<C: Cloud + 'static>(client: kube::Client, cloud: C) {
+    let (cache, streams) = ClusterCache::new(&client);
+    let reconciler = Arc::new(BindingReconciler::new(client.clone(), cloud, cache));
+    let bindings: Api<TargetGroupBinding> = Api::all(client);
     let controller = Controller::new(bindings, watcher::Config::default());
-    let store = controller.store();
-    let node_store = controller.store();
+    let by_service = controller.store();
+    let by_slice = controller.store();
+    let by_node = controller.store();
     controller
-        .watches(
-            slices,
-            watcher::Config::default(),
-            move |slice: EndpointSlice| {
-                let namespace = slice.namespace();
-                let service = slice.labels().get(SERVICE_NAME_LABEL).cloned();
-                store
-                    .state()
-                    .into_iter()
-                    .filter(|binding| {
-                        binding.namespace() == namespace
-                            && Some(&binding.spec.service_ref.name) == service.as_ref()
-                    })
-                    .map(|binding| ObjectRef::from_obj(binding.as_ref()))
-                    .collect::<Vec<_>>()
-            },
-        )
-        .watches(nodes, watcher::Config::default(), move |_node: Node| {
-            node_store
+        .watches_stream(streams.services, move |service: Service| {
+            bindings_of_service(&by_service, service.namespace(), service.metadata.name)
+        })
+        .watches_stream(streams.slices, move |slice: EndpointSlice| {
+            let service = slice.labels().get(SERVICE_NAME_LABEL).cloned();
+            bindings_of_service(&by_slice, slice.namespace(), service)
+        })
+        .watches_stream(streams.nodes, move |_node: Node| {
+            by_node
                 .state()
                 .into_iter()
                 .filter(|binding| binding.spec.target_type == Some(BindingTargetType::Instance))
                 .map(|binding| ObjectRef::from_obj(binding.as_ref()))
+                .collect::<Vec<_>>()
+        })
+        .watches_stream(streams.pods, |pod: Pod| {
+            // A gated pod wakes the bindings its gates name.
+            let namespace = pod.namespace().unwrap_or_default();
+            pod.spec
+                .and_then(|spec| spec.readiness_gates)
+                .into_iter()
+                .flatten()
+                .filter_map(|gate| {
+                    gate.condition_type
+                        .strip_prefix(GATE_PREFIX)
+                        .map(|binding| ObjectRef::new(binding).within(&namespace))
+                })
                 .collect::<Vec<_>>()
         })
         .run(

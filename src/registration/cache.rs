@@ -1,0 +1,313 @@
+//! The registration loop's view of the cluster: Services, EndpointSlices, Nodes and Pods, each
+//! kept up to date by one watch, holding only the fields target registration reads. A reconcile
+//! reads these stores instead of listing, so a rollout costs the API server nothing beyond the
+//! watches, and the controller's memory grows with what it uses, not with whole pod specs.
+//!
+//! What is kept:
+//! - Pods: name, namespace, uid, `spec.nodeName`, `spec.readinessGates`, and the status
+//!   conditions `ContainersReady` and `target-health.*` (nothing else of spec or status).
+//! - Nodes: name, labels, uid, `spec.providerID`, `spec.taints`, the `Ready` condition.
+//! - EndpointSlices and Services: everything but annotations and managed fields.
+//!
+//! It does not decide anything: the rules are in `crate::targets`.
+
+use crate::targets::{node_readiness, EndpointContext, NodeReadiness, PodFacts};
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::{Node, NodeSpec, NodeStatus, Pod, PodSpec, PodStatus, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::Api;
+use std::pin::Pin;
+
+/// A stream of changed objects that also keeps a store current while it is polled.
+pub type CacheStream<K> = Pin<Box<dyn Stream<Item = Result<K, watcher::Error>> + Send>>;
+
+/// The stores; cheap to clone.
+#[derive(Clone)]
+pub struct ClusterCache {
+    pub services: Store<Service>,
+    pub slices: Store<EndpointSlice>,
+    pub nodes: Store<Node>,
+    pub pods: Store<Pod>,
+}
+
+/// The watch streams that fill a `ClusterCache`; whoever polls them (the registration loop's
+/// controller, or `ClusterCache::spawn`) keeps the cache current.
+pub struct CacheStreams {
+    pub services: CacheStream<Service>,
+    pub slices: CacheStream<EndpointSlice>,
+    pub nodes: CacheStream<Node>,
+    pub pods: CacheStream<Pod>,
+}
+
+fn cached<K>(client: &kube::Client, slim: fn(&mut K)) -> (Store<K>, CacheStream<K>)
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let api: Api<K> = Api::all(client.clone());
+    let stream = reflector::reflector(
+        writer,
+        watcher(api, watcher::Config::default())
+            .default_backoff()
+            .modify(slim),
+    )
+    .applied_objects();
+    (reader, Box::pin(stream))
+}
+
+impl ClusterCache {
+    /// The stores and the streams that fill them (not polled yet).
+    pub fn new(client: &kube::Client) -> (Self, CacheStreams) {
+        let (services, service_stream) = cached(client, slim_service);
+        let (slices, slice_stream) = cached(client, slim_slice);
+        let (nodes, node_stream) = cached(client, slim_node);
+        let (pods, pod_stream) = cached(client, slim_pod);
+        (
+            Self {
+                services,
+                slices,
+                nodes,
+                pods,
+            },
+            CacheStreams {
+                services: service_stream,
+                slices: slice_stream,
+                nodes: node_stream,
+                pods: pod_stream,
+            },
+        )
+    }
+
+    /// A cache that fills itself on a task of its own (for reconciling outside the loop).
+    pub fn spawn(client: &kube::Client) -> Self {
+        let (cache, streams) = Self::new(client);
+        tokio::spawn(drain(streams.services));
+        tokio::spawn(drain(streams.slices));
+        tokio::spawn(drain(streams.nodes));
+        tokio::spawn(drain(streams.pods));
+        cache
+    }
+
+    /// Waits until every store holds its first complete list.
+    pub async fn wait_until_ready(&self) {
+        // An error means the stream was dropped: there is nothing more to wait for.
+        let _ = self.services.wait_until_ready().await;
+        let _ = self.slices.wait_until_ready().await;
+        let _ = self.nodes.wait_until_ready().await;
+        let _ = self.pods.wait_until_ready().await;
+    }
+
+    pub fn service(&self, namespace: &str, name: &str) -> Option<Service> {
+        self.services
+            .get(&ObjectRef::new(name).within(namespace))
+            .map(|s| (*s).clone())
+    }
+
+    /// The EndpointSlices of a Service.
+    pub fn slices_of(&self, namespace: &str, service: &str) -> Vec<std::sync::Arc<EndpointSlice>> {
+        self.slices
+            .state()
+            .into_iter()
+            .filter(|slice| {
+                slice.metadata.namespace.as_deref() == Some(namespace)
+                    && slice
+                        .metadata
+                        .labels
+                        .as_ref()
+                        .and_then(|l| l.get(crate::targets::SERVICE_NAME_LABEL))
+                        .is_some_and(|s| s == service)
+            })
+            .collect()
+    }
+
+    /// The pods of a namespace that declare a readiness gate of `condition_type`.
+    pub fn gated_pods(&self, namespace: &str, condition_type: &str) -> Vec<std::sync::Arc<Pod>> {
+        self.pods
+            .state()
+            .into_iter()
+            .filter(|pod| {
+                pod.metadata.namespace.as_deref() == Some(namespace)
+                    && has_gate(pod, condition_type)
+            })
+            .collect()
+    }
+}
+
+impl EndpointContext for ClusterCache {
+    fn pod(&self, namespace: &str, name: &str) -> Option<PodFacts> {
+        let pod = self.pods.get(&ObjectRef::new(name).within(namespace))?;
+        let containers_ready = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .into_iter()
+            .flatten()
+            .any(|c| c.type_ == "ContainersReady" && c.status == "True");
+        Some(PodFacts {
+            containers_ready,
+            node_name: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
+        })
+    }
+
+    fn node_readiness(&self, name: &str) -> NodeReadiness {
+        self.nodes
+            .get(&ObjectRef::new(name))
+            .map(|node| node_readiness(&node))
+            .unwrap_or(NodeReadiness::NotReady)
+    }
+}
+
+/// The pod declares a readiness gate of `condition_type`.
+pub fn has_gate(pod: &Pod, condition_type: &str) -> bool {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.readiness_gates.as_ref())
+        .is_some_and(|gates| gates.iter().any(|g| g.condition_type == condition_type))
+}
+
+async fn drain<K>(stream: CacheStream<K>) {
+    stream.for_each(|_| async {}).await;
+}
+
+fn slim_metadata(metadata: &mut ObjectMeta, keep_labels: bool) {
+    metadata.managed_fields = None;
+    metadata.annotations = None;
+    metadata.owner_references = None;
+    metadata.generate_name = None;
+    if !keep_labels {
+        metadata.labels = None;
+    }
+}
+
+/// Keeps what the endpoint rules and readiness gates read.
+pub fn slim_pod(pod: &mut Pod) {
+    slim_metadata(&mut pod.metadata, false);
+    let spec = pod.spec.take().unwrap_or_default();
+    pod.spec = Some(PodSpec {
+        node_name: spec.node_name,
+        readiness_gates: spec.readiness_gates,
+        ..PodSpec::default()
+    });
+    let conditions = pod
+        .status
+        .take()
+        .and_then(|s| s.conditions)
+        .map(|conditions| {
+            conditions
+                .into_iter()
+                .filter(|c| c.type_ == "ContainersReady" || c.type_.starts_with("target-health."))
+                .collect::<Vec<_>>()
+        });
+    pod.status = Some(PodStatus {
+        conditions,
+        ..PodStatus::default()
+    });
+}
+
+/// Keeps what node eligibility and instance ids read.
+pub fn slim_node(node: &mut Node) {
+    slim_metadata(&mut node.metadata, true);
+    let spec = node.spec.take().unwrap_or_default();
+    node.spec = Some(NodeSpec {
+        provider_id: spec.provider_id,
+        taints: spec.taints,
+        ..NodeSpec::default()
+    });
+    let ready = node
+        .status
+        .take()
+        .and_then(|s| s.conditions)
+        .map(|conditions| {
+            conditions
+                .into_iter()
+                .filter(|c| c.type_ == "Ready")
+                .collect::<Vec<_>>()
+        });
+    node.status = Some(NodeStatus {
+        conditions: ready,
+        ..NodeStatus::default()
+    });
+}
+
+pub fn slim_slice(slice: &mut EndpointSlice) {
+    slim_metadata(&mut slice.metadata, true);
+    for endpoint in &mut slice.endpoints {
+        endpoint.hints = None;
+        endpoint.deprecated_topology = None;
+    }
+}
+
+pub fn slim_service(service: &mut Service) {
+    slim_metadata(&mut service.metadata, true);
+    service.status = None;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_slim_pod_keeps_what_registration_reads_and_nothing_else() {
+        let mut pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "web-1", "namespace": "shop", "uid": "u1",
+                         "labels": {"app": "web"}, "annotations": {"big": "x".repeat(1000)},
+                         "managedFields": [{"manager": "kubelet"}]},
+            "spec": {"nodeName": "n1", "containers": [{"name": "app", "image": "nginx", "env": [{"name": "A", "value": "B"}]}],
+                     "readinessGates": [{"conditionType": "target-health.elbv2.k8s.aws/web"}]},
+            "status": {"podIP": "10.0.0.1", "conditions": [
+                {"type": "Ready", "status": "False"},
+                {"type": "ContainersReady", "status": "True"},
+                {"type": "target-health.elbv2.k8s.aws/web", "status": "Unknown"}]}
+        }))
+        .unwrap();
+        slim_pod(&mut pod);
+        let kept = serde_json::to_value(&pod).unwrap();
+        assert_eq!(
+            kept,
+            json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "web-1", "namespace": "shop", "uid": "u1"},
+                "spec": {"nodeName": "n1", "containers": [],
+                         "readinessGates": [{"conditionType": "target-health.elbv2.k8s.aws/web"}]},
+                "status": {"conditions": [
+                    {"type": "ContainersReady", "status": "True"},
+                    {"type": "target-health.elbv2.k8s.aws/web", "status": "Unknown"}]}
+            })
+        );
+        assert!(has_gate(&pod, "target-health.elbv2.k8s.aws/web"));
+        assert!(!has_gate(&pod, "target-health.elbv2.k8s.aws/api"));
+    }
+
+    #[test]
+    fn a_slim_node_keeps_labels_provider_id_taints_and_readiness() {
+        let mut node: Node = serde_json::from_value(json!({
+            "metadata": {"name": "n1", "labels": {"zone": "a"}, "annotations": {"a": "b"}},
+            "spec": {"providerID": "aws:///us-west-2a/i-1", "podCIDR": "10.0.0.0/24",
+                     "taints": [{"key": "k", "effect": "NoSchedule"}]},
+            "status": {"conditions": [{"type": "MemoryPressure", "status": "False"}, {"type": "Ready", "status": "True"}],
+                       "images": [{"names": ["a"], "sizeBytes": 1}]}
+        }))
+        .unwrap();
+        slim_node(&mut node);
+        assert_eq!(
+            serde_json::to_value(&node).unwrap(),
+            json!({
+                "apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": "n1", "labels": {"zone": "a"}},
+                "spec": {"providerID": "aws:///us-west-2a/i-1", "taints": [{"key": "k", "effect": "NoSchedule"}]},
+                "status": {"conditions": [{"type": "Ready", "status": "True"}]}
+            })
+        );
+        assert_eq!(node_readiness(&node), NodeReadiness::Ready);
+    }
+}
