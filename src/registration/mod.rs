@@ -48,7 +48,7 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub const BINDING_FINALIZER: &str = "elbv2.k8s.aws/resources";
 
@@ -59,6 +59,10 @@ const DRIFT_CHECK_INTERVAL: Duration = Duration::from_secs(15 * 60);
 const FIRST_GATE_POLL: Duration = Duration::from_secs(1);
 /// …up to this.
 const LAST_GATE_POLL: Duration = Duration::from_secs(10);
+/// A binding syncs at most once per this window: the first change after a quiet spell is synced
+/// at once, later ones wait for the window to end and go out together in one Register call. The
+/// cache is read after the wait, so the call carries every change up to then.
+const BATCH_WINDOW: Duration = Duration::from_millis(200);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistrationError {
@@ -75,6 +79,8 @@ pub struct BindingReconciler<C> {
     recorder: Recorder,
     /// The next gate-poll interval of each binding (`namespace/name`) still waiting on health.
     gate_polls: Mutex<HashMap<String, Duration>>,
+    /// When each binding last synced, for the batch window.
+    last_syncs: Mutex<HashMap<String, Instant>>,
 }
 
 impl<C: Cloud + 'static> BindingReconciler<C> {
@@ -89,6 +95,7 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
             cache,
             recorder,
             gate_polls: Mutex::default(),
+            last_syncs: Mutex::default(),
         }
     }
 
@@ -307,6 +314,19 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
         current
     }
 
+    /// Waits out the rest of the binding's batch window, then opens a new one.
+    async fn wait_for_batch_window(&self, key: &str) {
+        let since_last = {
+            let syncs = self.last_syncs.lock().unwrap_or_else(|e| e.into_inner());
+            syncs.get(key).map(Instant::elapsed)
+        };
+        if let Some(remaining) = since_last.and_then(|elapsed| BATCH_WINDOW.checked_sub(elapsed)) {
+            tokio::time::sleep(remaining).await;
+        }
+        let mut syncs = self.last_syncs.lock().unwrap_or_else(|e| e.into_inner());
+        syncs.insert(key.to_string(), Instant::now());
+    }
+
     fn stop_gate_polls(&self, key: &str) {
         let mut polls = self.gate_polls.lock().unwrap_or_else(|e| e.into_inner());
         polls.remove(key);
@@ -343,6 +363,10 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
             self.write_gates(&namespace, &name, &release_gates(&name, &gated))
                 .await?;
             self.stop_gate_polls(&key);
+            self.last_syncs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
             self.set_finalizer(&api, binding, false).await?;
             return Ok(Action::await_change());
         }
@@ -383,6 +407,7 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
         }
         self.set_finalizer(&api, binding, true).await?;
         let instance = wanted_type == Some(TargetType::Instance);
+        self.wait_for_batch_window(&key).await;
         let Some((wanted, service_port_found)) = self.desired(binding, &namespace, instance).await
         else {
             return Ok(Action::await_change());

@@ -55,6 +55,18 @@ impl SdkCloud {
         self.calls.record(operation, write);
         self.throttle.wait(service, operation).await;
     }
+
+    /// `begin` for a call on one target group carrying `targets` targets.
+    async fn begin_target_call(
+        &self,
+        operation: &'static str,
+        write: bool,
+        arn: &str,
+        targets: usize,
+    ) {
+        self.calls.record_on(operation, write, Some(arn), targets);
+        self.throttle.wait(ELBV2, operation).await;
+    }
 }
 
 /// Turns an SDK error into our classification, by AWS error code.
@@ -130,7 +142,8 @@ impl Cloud for SdkCloud {
         target_group_arn: &str,
         targets: &[Target],
     ) -> CloudResult<()> {
-        self.begin(ELBV2, "RegisterTargets", true).await;
+        self.begin_target_call("RegisterTargets", true, target_group_arn, targets.len())
+            .await;
         target_groups::register_targets(&self.elbv2, target_group_arn, targets).await
     }
 
@@ -139,7 +152,8 @@ impl Cloud for SdkCloud {
         target_group_arn: &str,
         targets: &[Target],
     ) -> CloudResult<()> {
-        self.begin(ELBV2, "DeregisterTargets", true).await;
+        self.begin_target_call("DeregisterTargets", true, target_group_arn, targets.len())
+            .await;
         target_groups::deregister_targets(&self.elbv2, target_group_arn, targets).await
     }
 
@@ -147,7 +161,8 @@ impl Cloud for SdkCloud {
         &self,
         target_group_arn: &str,
     ) -> CloudResult<Vec<TargetHealth>> {
-        self.begin(ELBV2, "DescribeTargetHealth", false).await;
+        self.begin_target_call("DescribeTargetHealth", false, target_group_arn, 0)
+            .await;
         target_groups::describe_target_health(&self.elbv2, target_group_arn).await
     }
 
