@@ -19,6 +19,7 @@ pub mod deploy;
 pub mod discover;
 pub mod dry_run;
 pub mod facts;
+pub mod ingress;
 pub mod manifests;
 pub mod model;
 pub mod naming;

@@ -326,7 +326,7 @@ async fn kubectl_watch_receives_a_change() {
 }
 
 #[tokio::test]
-async fn kubectl_applies_the_generated_crd_and_lists_bindings() {
+async fn kubectl_applies_the_generated_crds_and_reads_their_objects() {
     let cluster = TestCluster::start().await;
     let kubectl = Kubectl::new(&cluster.url());
     let crds = include_str!("../../../crds/elbv2.k8s.aws_targetgroupbindings.yaml");
@@ -344,4 +344,25 @@ async fn kubectl_applies_the_generated_crd_and_lists_bindings() {
             .await,
     );
     assert_eq!(listed["items"][0]["spec"]["serviceRef"]["name"], "web");
+
+    let params_crd = include_str!("../../../crds/elbv2.k8s.aws_ingressclassparams.yaml");
+    let applied = kubectl.apply(params_crd).await;
+    assert!(applied.contains("customresourcedefinition.apiextensions.k8s.io/ingressclassparams.elbv2.k8s.aws created"), "{applied}");
+    kubectl
+        .apply(
+            "apiVersion: elbv2.k8s.aws/v1beta1\nkind: IngressClassParams\nmetadata: {name: team}\n\
+             spec: {group: {name: team-web}, scheme: internet-facing, namespaceSelector: {matchLabels: {team: web}}}\n",
+        )
+        .await;
+    let params = parse(
+        &kubectl
+            .ok(&["get", "ingressclassparams", "team", "-o", "json"])
+            .await,
+    );
+    let typed: aws_load_balancer_controller::crd::ingress_class_params::IngressClassParams =
+        serde_json::from_value(params).expect("the stored object reads as our type");
+    assert_eq!(
+        typed.spec.group.map(|g| g.name),
+        Some("team-web".to_string())
+    );
 }

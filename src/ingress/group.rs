@@ -1,0 +1,247 @@
+//! IngressGroups (upstream's §2): which group an Ingress belongs to, who the members of a group
+//! are, in which order, and who is leaving. Pure.
+//!
+//! - Explicit groups (`group.name` of the IngressClassParams, else the annotation
+//!   `alb.ingress.kubernetes.io/group.name`) and implicit ones (one Ingress, `namespace/name`).
+//! - Members are sorted by `group.order` (−1000…1000, default 0), then by `namespace/name`.
+//! - An Ingress that holds the group's finalizer but no longer belongs to it (deleted, moved,
+//!   class changed, group name invalid) is *leaving*: its rules go, then its finalizer.
+//! - An Ingress that holds the finalizer while its class or params are missing blocks the group,
+//!   so a deleted IngressClass never tears rules down by accident (upstream's rule).
+//!
+//! Better than upstream: a member whose own `group.order` is malformed is *held* — left out of
+//! this build with the problem named, while the rest of the group reconciles (upstream fails the
+//! whole group). What happens to a held member's existing rules is the deploy step's business.
+
+use super::class::{classify, ClassContext, Classification};
+use crate::crd::ingress_class_params::IngressClassParams;
+use k8s_openapi::api::networking::v1::Ingress;
+use regex::Regex;
+use std::sync::LazyLock;
+
+pub const IMPLICIT_GROUP_FINALIZER: &str = "ingress.k8s.aws/resources";
+pub const EXPLICIT_GROUP_FINALIZER_PREFIX: &str = "group.ingress.k8s.aws/";
+pub const GROUP_NAME_ANNOTATION: &str = "alb.ingress.kubernetes.io/group.name";
+pub const GROUP_ORDER_ANNOTATION: &str = "alb.ingress.kubernetes.io/group.order";
+
+static GROUP_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$").unwrap_or_else(|_| unreachable!())
+});
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GroupId {
+    Explicit(String),
+    Implicit { namespace: String, name: String },
+}
+
+impl GroupId {
+    /// The value of the `ingress.k8s.aws/stack` tag: the group name, or `namespace/name`.
+    pub fn stack_id(&self) -> String {
+        match self {
+            GroupId::Explicit(name) => name.clone(),
+            GroupId::Implicit { namespace, name } => format!("{namespace}/{name}"),
+        }
+    }
+
+    pub fn finalizer(&self) -> String {
+        match self {
+            GroupId::Explicit(name) => format!("{EXPLICIT_GROUP_FINALIZER_PREFIX}{name}"),
+            GroupId::Implicit { .. } => IMPLICIT_GROUP_FINALIZER.to_string(),
+        }
+    }
+
+    fn implicit_of(ingress: &Ingress) -> Self {
+        GroupId::Implicit {
+            namespace: ingress.metadata.namespace.clone().unwrap_or_default(),
+            name: ingress.metadata.name.clone().unwrap_or_default(),
+        }
+    }
+
+    /// The Ingress holds this group's finalizer (an implicit group's only for its own Ingress).
+    pub fn is_held_by(&self, ingress: &Ingress) -> bool {
+        let finalizers = ingress.metadata.finalizers.as_deref().unwrap_or_default();
+        let has = |wanted: &str| finalizers.iter().any(|f| f == wanted);
+        match self {
+            GroupId::Explicit(_) => has(&self.finalizer()),
+            GroupId::Implicit { .. } => {
+                *self == Self::implicit_of(ingress) && has(IMPLICIT_GROUP_FINALIZER)
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for GroupId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.stack_id())
+    }
+}
+
+/// `namespace/name` of an Ingress.
+pub fn ingress_key(ingress: &Ingress) -> String {
+    format!(
+        "{}/{}",
+        ingress.metadata.namespace.as_deref().unwrap_or_default(),
+        ingress.metadata.name.as_deref().unwrap_or_default()
+    )
+}
+
+fn annotation<'a>(ingress: &'a Ingress, key: &str) -> Option<&'a str> {
+    ingress
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(key))
+        .map(String::as_str)
+}
+
+pub fn validate_group_name(name: &str) -> Result<(), String> {
+    if !GROUP_NAME.is_match(name) {
+        return Err(format!(
+            "group name {name:?} must be lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
+        ));
+    }
+    if name.len() > 63 {
+        return Err(format!("group name {name:?} is longer than 63 characters"));
+    }
+    Ok(())
+}
+
+/// The group an Ingress of ours asks for; params' `group.name` wins over the annotation.
+pub fn group_id_of(
+    ingress: &Ingress,
+    params: Option<&IngressClassParams>,
+) -> Result<GroupId, String> {
+    let explicit = params
+        .and_then(|p| p.spec.group.as_ref())
+        .map(|g| g.name.as_str())
+        .or_else(|| annotation(ingress, GROUP_NAME_ANNOTATION));
+    match explicit {
+        Some(name) => validate_group_name(name).map(|()| GroupId::Explicit(name.to_string())),
+        None => Ok(GroupId::implicit_of(ingress)),
+    }
+}
+
+/// `group.order`: a base-10 integer in −1000…1000, default 0.
+pub fn group_order(ingress: &Ingress) -> Result<i32, String> {
+    let Some(raw) = annotation(ingress, GROUP_ORDER_ANNOTATION) else {
+        return Ok(0);
+    };
+    match raw.parse::<i32>() {
+        Ok(order) if (-1000..=1000).contains(&order) => Ok(order),
+        Ok(order) => Err(format!(
+            "annotation {GROUP_ORDER_ANNOTATION}: {order} is outside -1000..1000"
+        )),
+        Err(_) => Err(format!(
+            "annotation {GROUP_ORDER_ANNOTATION}: {raw:?} is not an integer"
+        )),
+    }
+}
+
+/// An active member of a group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    pub ingress: Ingress,
+    pub params: Option<Box<IngressClassParams>>,
+    pub order: i32,
+}
+
+impl Member {
+    pub fn key(&self) -> String {
+        ingress_key(&self.ingress)
+    }
+}
+
+/// A group as loaded: its members in member order, the Ingresses leaving it, and the members
+/// held out of this build (with the problem).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Group {
+    pub members: Vec<Member>,
+    pub leaving: Vec<Ingress>,
+    pub held: Vec<(Ingress, String)>,
+}
+
+impl Group {
+    /// No member left and none held: the group's load balancer goes.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty() && self.held.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GroupLoadError {
+    /// A member's class or params are missing: nothing of the group is changed until fixed.
+    #[error("Ingress {ingress} holds this group but its class is not usable: {problem}")]
+    Blocked { ingress: String, problem: String },
+    #[error("{0}")]
+    Cluster(String),
+}
+
+/// Loads group `id` from every Ingress the controller sees.
+pub fn load_group(
+    id: &GroupId,
+    ingresses: &[Ingress],
+    context: &ClassContext,
+) -> Result<Group, GroupLoadError> {
+    let mut group = Group::default();
+    for ingress in ingresses {
+        let holds = id.is_held_by(ingress);
+        match classify(ingress, context) {
+            Classification::Error(problem) => return Err(GroupLoadError::Cluster(problem)),
+            Classification::InvalidClass(problem) if holds => {
+                return Err(GroupLoadError::Blocked {
+                    ingress: ingress_key(ingress),
+                    problem,
+                })
+            }
+            Classification::InvalidClass(_) | Classification::NotOurs => {
+                if holds {
+                    group.leaving.push(ingress.clone());
+                }
+            }
+            Classification::Ours { params } => match group_id_of(ingress, params.as_deref()) {
+                Ok(wanted) if wanted == *id => match group_order(ingress) {
+                    Ok(order) => group.members.push(Member {
+                        ingress: ingress.clone(),
+                        params,
+                        order,
+                    }),
+                    Err(problem) => group.held.push((ingress.clone(), problem)),
+                },
+                _ if holds => group.leaving.push(ingress.clone()),
+                _ => {}
+            },
+        }
+    }
+    group
+        .members
+        .sort_by_cached_key(|member| (member.order, member.key()));
+    Ok(group)
+}
+
+/// The groups an Ingress change concerns: those it holds a finalizer of, and the one it asks
+/// for now (if it is ours and the name is valid).
+pub fn groups_of(ingress: &Ingress, context: &ClassContext) -> Vec<GroupId> {
+    let mut groups: Vec<GroupId> = ingress
+        .metadata
+        .finalizers
+        .iter()
+        .flatten()
+        .filter_map(|finalizer| {
+            if finalizer == IMPLICIT_GROUP_FINALIZER {
+                Some(GroupId::implicit_of(ingress))
+            } else {
+                finalizer
+                    .strip_prefix(EXPLICIT_GROUP_FINALIZER_PREFIX)
+                    .map(|name| GroupId::Explicit(name.to_string()))
+            }
+        })
+        .collect();
+    if let Classification::Ours { params } = classify(ingress, context) {
+        if let Ok(id) = group_id_of(ingress, params.as_deref()) {
+            groups.push(id);
+        }
+    }
+    groups.sort();
+    groups.dedup();
+    groups
+}

@@ -1,0 +1,458 @@
+use super::class::{classify, ClassContext, Classification};
+use super::group::{group_id_of, groups_of, load_group, GroupId, GroupLoadError};
+use super::paths::order_paths;
+use crate::crd::ingress_class_params::IngressClassParams;
+use k8s_openapi::api::networking::v1::{HTTPIngressPath, Ingress, IngressClass};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+fn ingress(namespace: &str, name: &str, annotations: Value, spec: Value) -> Ingress {
+    serde_json::from_value(json!({
+        "metadata": {"namespace": namespace, "name": name, "annotations": annotations},
+        "spec": spec
+    }))
+    .unwrap()
+}
+
+fn with_finalizers(mut ingress: Ingress, finalizers: &[&str]) -> Ingress {
+    ingress.metadata.finalizers = Some(finalizers.iter().map(|f| f.to_string()).collect());
+    ingress
+}
+
+fn class(name: &str, controller: &str, default: bool, params: Option<&str>) -> IngressClass {
+    let annotations = if default {
+        json!({"ingressclass.kubernetes.io/is-default-class": "true"})
+    } else {
+        json!({})
+    };
+    let parameters = params
+        .map(|p| json!({"apiGroup": "elbv2.k8s.aws", "kind": "IngressClassParams", "name": p}));
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "annotations": annotations},
+        "spec": {"controller": controller, "parameters": parameters}
+    }))
+    .unwrap()
+}
+
+fn params(name: &str, spec: Value) -> IngressClassParams {
+    serde_json::from_value(json!({
+        "apiVersion": "elbv2.k8s.aws/v1beta1", "kind": "IngressClassParams",
+        "metadata": {"name": name}, "spec": spec
+    }))
+    .unwrap()
+}
+
+struct World {
+    flag: String,
+    classes: Vec<IngressClass>,
+    params: Vec<IngressClassParams>,
+    namespaces: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl World {
+    fn new() -> Self {
+        Self {
+            flag: "alb".into(),
+            classes: vec![
+                class("alb", "ingress.k8s.aws/alb", false, None),
+                class("nginx", "k8s.io/ingress-nginx", false, None),
+                class("team", "ingress.k8s.aws/alb", false, Some("team-params")),
+            ],
+            params: vec![params(
+                "team-params",
+                json!({"group": {"name": "team"}, "namespaceSelector": {"matchLabels": {"team": "a"}}}),
+            )],
+            namespaces: [
+                (
+                    "shop".to_string(),
+                    BTreeMap::from([("team".to_string(), "a".to_string())]),
+                ),
+                ("blog".to_string(), BTreeMap::new()),
+            ]
+            .into_iter()
+            .collect(),
+        }
+    }
+
+    fn context(&self) -> ClassContext<'_> {
+        ClassContext {
+            ingress_class_flag: &self.flag,
+            classes: &self.classes,
+            params: &self.params,
+            namespace_labels: &self.namespaces,
+        }
+    }
+}
+
+fn is_ours(classification: &Classification) -> bool {
+    matches!(classification, Classification::Ours { .. })
+}
+
+#[test]
+fn the_legacy_annotation_decides_alone_and_follows_the_ingress_class_flag() {
+    let mut world = World::new();
+    let legacy = |value: &str| {
+        ingress(
+            "shop",
+            "a",
+            json!({"kubernetes.io/ingress.class": value}),
+            json!({"ingressClassName": "nginx"}),
+        )
+    };
+    assert!(
+        is_ours(&classify(&legacy("alb"), &world.context())),
+        "annotation wins over the class name"
+    );
+    assert_eq!(
+        classify(&legacy("nginx"), &world.context()),
+        Classification::NotOurs
+    );
+    assert_eq!(
+        classify(&legacy(""), &world.context()),
+        Classification::NotOurs
+    );
+    world.flag = "".into();
+    assert!(is_ours(&classify(&legacy("alb"), &world.context())));
+    assert!(
+        is_ours(&classify(&legacy(""), &world.context())),
+        "upstream's quirk with an empty flag"
+    );
+    assert!(
+        is_ours(&classify(
+            &ingress("shop", "a", json!({}), json!({})),
+            &world.context()
+        )),
+        "an empty flag admits class-less Ingresses"
+    );
+    world.flag = "internal-alb".into();
+    assert!(is_ours(&classify(
+        &legacy("internal-alb"),
+        &world.context()
+    )));
+    assert_eq!(
+        classify(&legacy("alb"), &world.context()),
+        Classification::NotOurs
+    );
+}
+
+#[test]
+fn ingress_classes_default_classes_and_params() {
+    let mut world = World::new();
+    let named = |class: &str, namespace: &str| {
+        ingress(
+            namespace,
+            "a",
+            json!({}),
+            json!({"ingressClassName": class}),
+        )
+    };
+    assert!(is_ours(&classify(&named("alb", "shop"), &world.context())));
+    assert_eq!(
+        classify(&named("nginx", "shop"), &world.context()),
+        Classification::NotOurs
+    );
+    assert!(matches!(
+        classify(&named("missing", "shop"), &world.context()),
+        Classification::InvalidClass(_)
+    ));
+    let class_less = ingress("shop", "a", json!({}), json!({}));
+    assert_eq!(
+        classify(&class_less, &world.context()),
+        Classification::NotOurs
+    );
+
+    // Params: found and admitting the namespace → ours with params; a namespace outside the
+    // selector or missing params → invalid class.
+    match classify(&named("team", "shop"), &world.context()) {
+        Classification::Ours { params: Some(p) } => {
+            assert_eq!(p.spec.group.as_ref().map(|g| g.name.as_str()), Some("team"))
+        }
+        other => panic!("expected params, got {other:?}"),
+    }
+    assert!(matches!(
+        classify(&named("team", "blog"), &world.context()),
+        Classification::InvalidClass(message) if message.contains("namespace blog")
+    ));
+    world.params.clear();
+    assert!(matches!(
+        classify(&named("team", "shop"), &world.context()),
+        Classification::InvalidClass(_)
+    ));
+
+    // One default class is used for class-less Ingresses; two are a cluster-wide error.
+    world
+        .classes
+        .push(class("default-alb", "ingress.k8s.aws/alb", true, None));
+    assert!(is_ours(&classify(&class_less, &world.context())));
+    world
+        .classes
+        .push(class("default-nginx", "k8s.io/ingress-nginx", true, None));
+    assert!(matches!(
+        classify(&class_less, &world.context()),
+        Classification::Error(_)
+    ));
+}
+
+#[test]
+fn group_names_are_validated_and_params_win_over_the_annotation() {
+    let named = |group: &str| {
+        ingress(
+            "shop",
+            "a",
+            json!({"alb.ingress.kubernetes.io/group.name": group}),
+            json!({}),
+        )
+    };
+    assert_eq!(
+        group_id_of(&named("my-team.web"), None),
+        Ok(GroupId::Explicit("my-team.web".into()))
+    );
+    for bad in ["", "-web", "web-", "Web", "web_1", &"a".repeat(64)] {
+        assert!(
+            group_id_of(&named(bad), None).is_err(),
+            "{bad:?} is not a valid group name"
+        );
+    }
+    assert!(group_id_of(&named(&"a".repeat(63)), None).is_ok());
+    let from_params = params("p", json!({"group": {"name": "platform"}}));
+    assert_eq!(
+        group_id_of(&named("web"), Some(&from_params)),
+        Ok(GroupId::Explicit("platform".into()))
+    );
+    let implicit = group_id_of(&ingress("shop", "a", json!({}), json!({})), None).unwrap();
+    assert_eq!(
+        (implicit.stack_id(), implicit.finalizer()),
+        (
+            "shop/a".to_string(),
+            "ingress.k8s.aws/resources".to_string()
+        )
+    );
+    assert_eq!(
+        GroupId::Explicit("web".into()).finalizer(),
+        "group.ingress.k8s.aws/web"
+    );
+}
+
+fn member(namespace: &str, name: &str, order: Option<&str>) -> Ingress {
+    let mut annotations = json!({"alb.ingress.kubernetes.io/group.name": "web"});
+    if let Some(order) = order {
+        annotations["alb.ingress.kubernetes.io/group.order"] = json!(order);
+    }
+    ingress(
+        namespace,
+        name,
+        annotations,
+        json!({"ingressClassName": "alb"}),
+    )
+}
+
+#[test]
+fn members_sort_by_order_then_namespace_and_name() {
+    let world = World::new();
+    let mut ingresses = vec![
+        member("shop", "a", Some("10")),
+        member("blog", "b", None),
+        member("zoo", "c", Some("-5")),
+        member("app", "d", Some("0")),
+        member("other", "x", None),
+    ];
+    // Not in the group: another group, and another controller's class.
+    ingresses[4]
+        .metadata
+        .annotations
+        .as_mut()
+        .unwrap()
+        .insert("alb.ingress.kubernetes.io/group.name".into(), "api".into());
+    ingresses.push(ingress(
+        "shop",
+        "n",
+        json!({"alb.ingress.kubernetes.io/group.name": "web"}),
+        json!({"ingressClassName": "nginx"}),
+    ));
+    let group = load_group(
+        &GroupId::Explicit("web".into()),
+        &ingresses,
+        &world.context(),
+    )
+    .unwrap();
+    let order: Vec<(i32, String)> = group.members.iter().map(|m| (m.order, m.key())).collect();
+    assert_eq!(
+        order,
+        [
+            (-5, "zoo/c".to_string()),
+            (0, "app/d".to_string()),
+            (0, "blog/b".to_string()),
+            (10, "shop/a".to_string())
+        ]
+    );
+    assert!(group.leaving.is_empty() && group.held.is_empty());
+}
+
+#[test]
+fn a_malformed_order_holds_only_that_member() {
+    let world = World::new();
+    let ingresses = vec![
+        member("shop", "a", Some("10")),
+        member("shop", "bad", Some("1001")),
+        member("shop", "worse", Some("ten")),
+    ];
+    let group = load_group(
+        &GroupId::Explicit("web".into()),
+        &ingresses,
+        &world.context(),
+    )
+    .unwrap();
+    assert_eq!(group.members.len(), 1, "the good member still reconciles");
+    let held: Vec<&str> = group
+        .held
+        .iter()
+        .map(|(i, _)| i.metadata.name.as_deref().unwrap())
+        .collect();
+    assert_eq!(held, ["bad", "worse"]);
+    assert!(group.held[0].1.contains("outside -1000..1000"));
+}
+
+#[test]
+fn leaving_members_and_blocked_groups() {
+    let world = World::new();
+    let web = GroupId::Explicit("web".into());
+    let finalizer = "group.ingress.k8s.aws/web";
+    let mut deleted = with_finalizers(member("shop", "gone", None), &[finalizer]);
+    deleted.metadata.deletion_timestamp = Some(
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH),
+    );
+    let moved = with_finalizers(
+        ingress(
+            "shop",
+            "moved",
+            json!({"alb.ingress.kubernetes.io/group.name": "api"}),
+            json!({"ingressClassName": "alb"}),
+        ),
+        &[finalizer],
+    );
+    let reclassed = with_finalizers(
+        ingress(
+            "shop",
+            "nginx",
+            json!({"alb.ingress.kubernetes.io/group.name": "web"}),
+            json!({"ingressClassName": "nginx"}),
+        ),
+        &[finalizer],
+    );
+    let renamed_badly = with_finalizers(
+        ingress(
+            "shop",
+            "bad-name",
+            json!({"alb.ingress.kubernetes.io/group.name": "Web!"}),
+            json!({"ingressClassName": "alb"}),
+        ),
+        &[finalizer],
+    );
+    let stays = member("shop", "stays", None);
+    let all = vec![deleted, moved.clone(), reclassed, renamed_badly, stays];
+    let group = load_group(&web, &all, &world.context()).unwrap();
+    let leaving: Vec<&str> = group
+        .leaving
+        .iter()
+        .map(|i| i.metadata.name.as_deref().unwrap())
+        .collect();
+    assert_eq!(leaving, ["gone", "moved", "nginx", "bad-name"]);
+    assert_eq!(group.members.len(), 1);
+    assert_eq!(
+        groups_of(&moved, &world.context()),
+        [GroupId::Explicit("api".into()), web.clone()],
+        "a move concerns the old group (finalizer) and the new one"
+    );
+
+    // A member whose IngressClass disappeared blocks the group instead of losing its rules.
+    let holder = with_finalizers(
+        ingress(
+            "shop",
+            "orphan",
+            json!({"alb.ingress.kubernetes.io/group.name": "web"}),
+            json!({"ingressClassName": "deleted-class"}),
+        ),
+        &[finalizer],
+    );
+    assert!(matches!(
+        load_group(&web, std::slice::from_ref(&holder), &world.context()),
+        Err(GroupLoadError::Blocked { ingress, .. }) if ingress == "shop/orphan"
+    ));
+    // Without the finalizer it is simply not a member.
+    let mut stranger = holder;
+    stranger.metadata.finalizers = None;
+    assert!(load_group(&web, &[stranger], &world.context())
+        .unwrap()
+        .is_empty());
+
+    // An implicit group counts only its own Ingress's implicit finalizer.
+    let own = GroupId::Implicit {
+        namespace: "shop".into(),
+        name: "solo".into(),
+    };
+    let other_with_implicit = with_finalizers(
+        ingress(
+            "shop",
+            "other",
+            json!({"kubernetes.io/ingress.class": "nginx"}),
+            json!({}),
+        ),
+        &["ingress.k8s.aws/resources"],
+    );
+    assert!(load_group(&own, &[other_with_implicit], &world.context())
+        .unwrap()
+        .leaving
+        .is_empty());
+}
+
+fn path(path: &str, path_type: &str) -> HTTPIngressPath {
+    serde_json::from_value(json!({
+        "path": path, "pathType": path_type,
+        "backend": {"service": {"name": "s", "port": {"number": 80}}}
+    }))
+    .unwrap()
+}
+
+#[test]
+fn paths_order_exact_then_longest_prefix_then_the_rest() {
+    // The worked example's shop/a rule (spec §2.5.1): /healthz, /api/v2, /api, /*.
+    let paths = vec![
+        path("/api", "Prefix"),
+        path("/api/v2", "Prefix"),
+        path("/healthz", "Exact"),
+        path("/*", "ImplementationSpecific"),
+    ];
+    let ordered: Vec<&str> = order_paths(&paths)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.path.as_deref().unwrap())
+        .collect();
+    assert_eq!(ordered, ["/healthz", "/api/v2", "/api", "/*"]);
+    let ties = vec![
+        path("/ab", "Prefix"),
+        path("/cd", "Prefix"),
+        path("/e", "Exact"),
+        path("/f", "Exact"),
+    ];
+    let ordered: Vec<&str> = order_paths(&ties)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.path.as_deref().unwrap())
+        .collect();
+    assert_eq!(
+        ordered,
+        ["/e", "/f", "/ab", "/cd"],
+        "ties keep manifest order"
+    );
+    assert!(order_paths(&[path("/x", "Regex")]).is_err());
+}
+
+#[test]
+fn the_worked_example_orders_blog_before_shop() {
+    let world = World::new();
+    let a = member("shop", "a", Some("10"));
+    let b = member("blog", "b", None);
+    let group = load_group(&GroupId::Explicit("web".into()), &[a, b], &world.context()).unwrap();
+    let keys: Vec<String> = group.members.iter().map(|m| m.key()).collect();
+    assert_eq!(keys, ["blog/b", "shop/a"]);
+}
