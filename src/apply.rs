@@ -380,3 +380,36 @@ pub async fn apply(
             .collect(),
     })
 }
+
+/// Carries out the rule changes of one listener in the planned order (deletes, moves, modifies,
+/// creates), stopping at the first failure; a rule already gone counts as deleted.
+pub async fn apply_rule_changes(
+    cloud: &impl Cloud,
+    listener_arn: &str,
+    changes: &crate::plan::rules::RuleChanges,
+    tags: &Tags,
+) -> Result<(), CloudError> {
+    for arn in &changes.delete {
+        match cloud.delete_rule(arn).await {
+            Err(error) if error.kind != ErrorKind::NotFound => return Err(error),
+            _ => {}
+        }
+    }
+    for wave in &changes.moves {
+        cloud.set_rule_priorities(wave).await?;
+    }
+    for (arn, content) in &changes.modify {
+        cloud.modify_rule(arn, content).await?;
+    }
+    for rule in &changes.create {
+        cloud
+            .create_rule(&crate::cloud::RuleInput {
+                listener_arn: listener_arn.to_string(),
+                priority: rule.priority,
+                content: rule.content.clone(),
+                tags: tags.clone(),
+            })
+            .await?;
+    }
+    Ok(())
+}

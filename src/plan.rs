@@ -9,6 +9,7 @@
 //! replaced only when its type or scheme differs, a target group only when its target type or
 //! protocol does.
 
+pub mod rules;
 mod tags;
 
 use crate::model::{

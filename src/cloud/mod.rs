@@ -6,12 +6,14 @@
 //! Every create carries its tags, so a crash between "create" and "tag" cannot leave an orphan.
 
 pub mod call_log;
+mod rule_types;
 pub mod sdk;
 pub mod simulator;
 pub mod throttle;
 mod types;
 
 pub use call_log::{Call, CallLog};
+pub use rule_types::*;
 pub use types::*;
 
 use crate::model::Tags;
@@ -165,6 +167,33 @@ pub trait Cloud: Send + Sync {
     ) -> impl Future<Output = CloudResult<()>> + Send;
     fn delete_listener(&self, arn: &str) -> impl Future<Output = CloudResult<()>> + Send;
     /// The listener's certificates other than its default one (SNI certificates).
+    /// The listener's rules, the default rule left out.
+    fn describe_rules(
+        &self,
+        listener_arn: &str,
+    ) -> impl Future<Output = CloudResult<Vec<ObservedRule>>> + Send;
+
+    /// Fails with `Conflict` when the priority is taken on the listener.
+    fn create_rule(
+        &self,
+        input: &RuleInput,
+    ) -> impl Future<Output = CloudResult<ObservedRule>> + Send;
+
+    fn modify_rule(
+        &self,
+        arn: &str,
+        content: &RuleContent,
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+
+    /// New priorities for rules of one listener. Each must be free before the call (moto checks
+    /// them against the listener as it was; AWS may be more lenient): swaps go through a free slot.
+    fn set_rule_priorities(
+        &self,
+        priorities: &[(String, i32)],
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+
+    fn delete_rule(&self, arn: &str) -> impl Future<Output = CloudResult<()>> + Send;
+
     fn describe_listener_certificates(
         &self,
         arn: &str,

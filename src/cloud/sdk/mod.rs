@@ -8,6 +8,7 @@
 //! reading their tags in chunks of 20, as upstream does.
 
 mod load_balancers;
+mod rules;
 mod security_groups;
 mod tags;
 mod target_groups;
@@ -352,6 +353,31 @@ impl Cloud for SdkCloud {
     async fn delete_listener(&self, arn: &str) -> CloudResult<()> {
         self.begin(ELBV2, "DeleteListener", true).await;
         target_groups::delete_listener(&self.elbv2, arn).await
+    }
+
+    async fn describe_rules(&self, listener_arn: &str) -> CloudResult<Vec<ObservedRule>> {
+        self.begin(ELBV2, "DescribeRules", false).await;
+        rules::describe_rules(&self.elbv2, listener_arn).await
+    }
+
+    async fn create_rule(&self, input: &RuleInput) -> CloudResult<ObservedRule> {
+        self.begin(ELBV2, "CreateRule", true).await;
+        rules::create_rule(&self.elbv2, input).await
+    }
+
+    async fn modify_rule(&self, arn: &str, content: &RuleContent) -> CloudResult<()> {
+        self.begin(ELBV2, "ModifyRule", true).await;
+        rules::modify_rule(&self.elbv2, arn, content).await
+    }
+
+    async fn set_rule_priorities(&self, priorities: &[(String, i32)]) -> CloudResult<()> {
+        self.begin(ELBV2, "SetRulePriorities", true).await;
+        rules::set_rule_priorities(&self.elbv2, priorities).await
+    }
+
+    async fn delete_rule(&self, arn: &str) -> CloudResult<()> {
+        self.begin(ELBV2, "DeleteRule", true).await;
+        rules::delete_rule(&self.elbv2, arn).await
     }
 
     async fn add_tags(&self, arns: &[String], tags: &Tags) -> CloudResult<()> {

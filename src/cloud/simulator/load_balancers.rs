@@ -174,8 +174,16 @@ impl State {
             );
         }
         self.load_balancers.remove(arn);
+        let gone: Vec<String> = self
+            .listeners
+            .iter()
+            .filter(|(_, l)| l.observed.load_balancer_arn == arn)
+            .map(|(listener, _)| listener.clone())
+            .collect();
         self.listeners
             .retain(|_, l| l.observed.load_balancer_arn != arn);
+        self.rules
+            .retain(|_, r| !gone.contains(&r.observed.listener_arn));
         Ok(())
     }
 

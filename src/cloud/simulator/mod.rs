@@ -2,12 +2,15 @@
 //! ordering depends on: create is idempotent for identical input and a conflict otherwise; a
 //! target group used by a listener, or a security group attached to a load balancer, cannot be
 //! deleted; listener ports are unique per load balancer; subnets must be in distinct zones (two
-//! at least for an ALB); deletion protection blocks deletes. ARNs and DNS names are deterministic.
+//! at least for an ALB); deletion protection blocks deletes; listener-rule priorities are unique per
+//! listener and `SetRulePriorities` takes only free ones (moto's rule). ARNs and DNS names are
+//! deterministic.
 //!
 //! Failures can be injected ("fail the Nth next call of operation X with kind K"), and every call
 //! is recorded in [`CallLog`].
 
 mod load_balancers;
+mod rules;
 mod security_groups;
 mod target_groups;
 
@@ -31,6 +34,12 @@ struct StoredLoadBalancer {
 #[derive(Debug, Clone)]
 struct StoredListener {
     observed: ObservedListener,
+    tags: Tags,
+}
+
+#[derive(Debug, Clone)]
+struct StoredRule {
+    observed: ObservedRule,
     tags: Tags,
 }
 
@@ -62,6 +71,7 @@ struct State {
     targets: BTreeMap<String, BTreeMap<Target, TargetState>>,
     load_balancers: BTreeMap<String, StoredLoadBalancer>,
     listeners: BTreeMap<String, StoredListener>,
+    rules: BTreeMap<String, StoredRule>,
     target_groups: BTreeMap<String, StoredTargetGroup>,
     security_groups: BTreeMap<String, StoredSecurityGroup>,
     failures: Vec<InjectedFailure>,
@@ -80,6 +90,9 @@ impl State {
         if let Some(listener) = self.listeners.get_mut(arn) {
             return Some(&mut listener.tags);
         }
+        if let Some(rule) = self.rules.get_mut(arn) {
+            return Some(&mut rule.tags);
+        }
         self.target_groups.get_mut(arn).map(|tg| &mut tg.tags)
     }
 
@@ -95,6 +108,17 @@ impl State {
                     .any(|(arn, _)| arn == target_group_arn)
             })
             .map(|l| l.observed.load_balancer_arn.clone())
+            .chain(
+                self.rules
+                    .values()
+                    .filter(|r| {
+                        r.observed.content.actions.iter().any(|action| {
+                            matches!(action, RuleAction::Forward { target_groups, .. }
+                                if target_groups.iter().any(|(arn, _)| arn == target_group_arn))
+                        })
+                    })
+                    .map(|r| r.observed.arn.clone()),
+            )
             .collect();
         users.into_iter().collect()
     }
@@ -481,6 +505,28 @@ impl Cloud for Simulator {
 
     async fn delete_listener(&self, arn: &str) -> CloudResult<()> {
         self.begin("DeleteListener", true)?.delete_listener(arn)
+    }
+
+    async fn describe_rules(&self, listener_arn: &str) -> CloudResult<Vec<ObservedRule>> {
+        self.begin("DescribeRules", false)?
+            .describe_rules(listener_arn)
+    }
+
+    async fn create_rule(&self, input: &RuleInput) -> CloudResult<ObservedRule> {
+        self.begin("CreateRule", true)?.create_rule(input)
+    }
+
+    async fn modify_rule(&self, arn: &str, content: &RuleContent) -> CloudResult<()> {
+        self.begin("ModifyRule", true)?.modify_rule(arn, content)
+    }
+
+    async fn set_rule_priorities(&self, priorities: &[(String, i32)]) -> CloudResult<()> {
+        self.begin("SetRulePriorities", true)?
+            .set_rule_priorities(priorities)
+    }
+
+    async fn delete_rule(&self, arn: &str) -> CloudResult<()> {
+        self.begin("DeleteRule", true)?.delete_rule(arn)
     }
 
     async fn add_tags(&self, arns: &[String], tags: &Tags) -> CloudResult<()> {

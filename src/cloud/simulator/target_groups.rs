@@ -255,7 +255,10 @@ impl State {
 
     pub(super) fn delete_listener(&mut self, arn: &str) -> CloudResult<()> {
         match self.listeners.remove(arn) {
-            Some(_) => Ok(()),
+            Some(_) => {
+                self.rules.retain(|_, r| r.observed.listener_arn != arn);
+                Ok(())
+            }
             None => error(
                 ErrorKind::NotFound,
                 "DeleteListener",

@@ -1,0 +1,104 @@
+//! Listener rules in the port's own types: conditions and actions as ELBv2 knows them. A rule's
+//! *content* (conditions + actions) is compared in a canonical order, so the same rule read back
+//! from AWS in another order is not a change.
+
+use crate::model::Tags;
+
+/// One condition of a rule. Values keep their order; comparisons go through `RuleContent`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase", tag = "field")]
+pub enum RuleCondition {
+    #[serde(rename = "host-header")]
+    HostHeader { values: Vec<String> },
+    #[serde(rename = "path-pattern")]
+    PathPattern { values: Vec<String> },
+    #[serde(rename = "http-header")]
+    HttpHeader { name: String, values: Vec<String> },
+    #[serde(rename = "http-request-method")]
+    HttpRequestMethod { values: Vec<String> },
+    /// `(key, value)` pairs; a pair without a key matches the value alone.
+    #[serde(rename = "query-string")]
+    QueryString {
+        values: Vec<(Option<String>, String)>,
+    },
+    #[serde(rename = "source-ip")]
+    SourceIp { values: Vec<String> },
+}
+
+/// Where a redirect goes; unset parts keep the request's (`#{host}` etc. in AWS terms).
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RedirectConfig {
+    pub protocol: Option<String>,
+    pub port: Option<String>,
+    pub host: Option<String>,
+    pub path: Option<String>,
+    pub query: Option<String>,
+    /// `HTTP_301` or `HTTP_302`.
+    pub status_code: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FixedResponseConfig {
+    pub status_code: String,
+    pub content_type: Option<String>,
+    pub message_body: Option<String>,
+}
+
+/// An action of a rule (or of a listener's default).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase", tag = "type")]
+pub enum RuleAction {
+    /// Target groups by ARN with optional weights; stickiness duration in seconds when enabled.
+    #[serde(rename = "forward", rename_all = "camelCase")]
+    Forward {
+        target_groups: Vec<(String, Option<i32>)>,
+        stickiness_seconds: Option<i32>,
+    },
+    #[serde(rename = "redirect")]
+    Redirect(RedirectConfig),
+    #[serde(rename = "fixed-response")]
+    FixedResponse(FixedResponseConfig),
+}
+
+/// What a rule matches and does.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct RuleContent {
+    pub conditions: Vec<RuleCondition>,
+    pub actions: Vec<RuleAction>,
+}
+
+impl RuleContent {
+    /// Conditions sorted (AWS may return them in any order); actions keep their order, which
+    /// AWS fixes by their `Order` field.
+    pub fn canonical(&self) -> Self {
+        let mut conditions = self.conditions.clone();
+        conditions.sort();
+        Self {
+            conditions,
+            actions: self.actions.clone(),
+        }
+    }
+
+    pub fn same_as(&self, other: &RuleContent) -> bool {
+        self.canonical() == other.canonical()
+    }
+}
+
+/// A non-default rule of a listener as AWS holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedRule {
+    pub arn: String,
+    pub listener_arn: String,
+    pub priority: i32,
+    pub content: RuleContent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleInput {
+    pub listener_arn: String,
+    pub priority: i32,
+    pub content: RuleContent,
+    pub tags: Tags,
+}

@@ -1,0 +1,374 @@
+//! Listener rules through the ELBv2 SDK: conversion between our rule types and the SDK's, and the
+//! five rule calls. A single-target-group forward without stickiness is written and read as a
+//! plain `TargetGroupArn`, as AWS reports it, so it compares equal to what was asked.
+
+use super::classify;
+use crate::cloud::{
+    CloudResult, FixedResponseConfig, ObservedRule, RedirectConfig, RuleAction, RuleCondition,
+    RuleContent, RuleInput,
+};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, FixedResponseActionConfig, ForwardActionConfig,
+    HostHeaderConditionConfig, HttpHeaderConditionConfig, HttpRequestMethodConditionConfig,
+    PathPatternConditionConfig, QueryStringConditionConfig, QueryStringKeyValuePair,
+    RedirectActionConfig, RedirectActionStatusCodeEnum, Rule, RuleCondition as SdkCondition,
+    RulePriorityPair, SourceIpConditionConfig, Tag, TargetGroupStickinessConfig, TargetGroupTuple,
+};
+use aws_sdk_elasticloadbalancingv2::Client;
+
+fn sdk_condition(condition: &RuleCondition) -> SdkCondition {
+    let builder = SdkCondition::builder();
+    match condition {
+        RuleCondition::HostHeader { values } => builder.field("host-header").host_header_config(
+            HostHeaderConditionConfig::builder()
+                .set_values(Some(values.clone()))
+                .build(),
+        ),
+        RuleCondition::PathPattern { values } => builder.field("path-pattern").path_pattern_config(
+            PathPatternConditionConfig::builder()
+                .set_values(Some(values.clone()))
+                .build(),
+        ),
+        RuleCondition::HttpHeader { name, values } => {
+            builder.field("http-header").http_header_config(
+                HttpHeaderConditionConfig::builder()
+                    .http_header_name(name)
+                    .set_values(Some(values.clone()))
+                    .build(),
+            )
+        }
+        RuleCondition::HttpRequestMethod { values } => builder
+            .field("http-request-method")
+            .http_request_method_config(
+                HttpRequestMethodConditionConfig::builder()
+                    .set_values(Some(values.clone()))
+                    .build(),
+            ),
+        RuleCondition::QueryString { values } => builder.field("query-string").query_string_config(
+            QueryStringConditionConfig::builder()
+                .set_values(Some(
+                    values
+                        .iter()
+                        .map(|(key, value)| {
+                            QueryStringKeyValuePair::builder()
+                                .set_key(key.clone())
+                                .value(value)
+                                .build()
+                        })
+                        .collect(),
+                ))
+                .build(),
+        ),
+        RuleCondition::SourceIp { values } => builder.field("source-ip").source_ip_config(
+            SourceIpConditionConfig::builder()
+                .set_values(Some(values.clone()))
+                .build(),
+        ),
+    }
+    .build()
+}
+
+fn our_condition(condition: &SdkCondition) -> Option<RuleCondition> {
+    let legacy = || condition.values().to_vec();
+    let values_or_legacy = |values: Option<&[String]>| {
+        values
+            .filter(|v| !v.is_empty())
+            .map(<[String]>::to_vec)
+            .unwrap_or_else(legacy)
+    };
+    Some(match condition.field()? {
+        "host-header" => RuleCondition::HostHeader {
+            values: values_or_legacy(condition.host_header_config().map(|c| c.values())),
+        },
+        "path-pattern" => RuleCondition::PathPattern {
+            values: values_or_legacy(condition.path_pattern_config().map(|c| c.values())),
+        },
+        "http-header" => {
+            let config = condition.http_header_config()?;
+            RuleCondition::HttpHeader {
+                name: config.http_header_name().unwrap_or_default().to_string(),
+                values: config.values().to_vec(),
+            }
+        }
+        "http-request-method" => RuleCondition::HttpRequestMethod {
+            values: condition
+                .http_request_method_config()
+                .map(|c| c.values().to_vec())
+                .unwrap_or_default(),
+        },
+        "query-string" => RuleCondition::QueryString {
+            values: condition
+                .query_string_config()
+                .map(|c| {
+                    c.values()
+                        .iter()
+                        .map(|pair| {
+                            (
+                                pair.key().map(str::to_string),
+                                pair.value().unwrap_or_default().to_string(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        },
+        "source-ip" => RuleCondition::SourceIp {
+            values: condition
+                .source_ip_config()
+                .map(|c| c.values().to_vec())
+                .unwrap_or_default(),
+        },
+        _ => return None,
+    })
+}
+
+fn sdk_action(action: &RuleAction, order: i32) -> Action {
+    let builder = Action::builder().order(order);
+    match action {
+        RuleAction::Forward {
+            target_groups,
+            stickiness_seconds,
+        } => match (target_groups.as_slice(), stickiness_seconds) {
+            ([(arn, None)], None) => builder
+                .r#type(ActionTypeEnum::Forward)
+                .target_group_arn(arn),
+            (groups, stickiness) => {
+                let tuples = groups
+                    .iter()
+                    .map(|(arn, weight)| {
+                        TargetGroupTuple::builder()
+                            .target_group_arn(arn)
+                            .set_weight(*weight)
+                            .build()
+                    })
+                    .collect();
+                let mut config = ForwardActionConfig::builder().set_target_groups(Some(tuples));
+                if let Some(seconds) = stickiness {
+                    config = config.target_group_stickiness_config(
+                        TargetGroupStickinessConfig::builder()
+                            .enabled(true)
+                            .duration_seconds(*seconds)
+                            .build(),
+                    );
+                }
+                builder
+                    .r#type(ActionTypeEnum::Forward)
+                    .forward_config(config.build())
+            }
+        },
+        RuleAction::Redirect(redirect) => builder.r#type(ActionTypeEnum::Redirect).redirect_config(
+            RedirectActionConfig::builder()
+                .set_protocol(redirect.protocol.clone())
+                .set_port(redirect.port.clone())
+                .set_host(redirect.host.clone())
+                .set_path(redirect.path.clone())
+                .set_query(redirect.query.clone())
+                .status_code(RedirectActionStatusCodeEnum::from(
+                    redirect.status_code.as_str(),
+                ))
+                .build(),
+        ),
+        RuleAction::FixedResponse(fixed) => builder
+            .r#type(ActionTypeEnum::FixedResponse)
+            .fixed_response_config(
+                FixedResponseActionConfig::builder()
+                    .status_code(&fixed.status_code)
+                    .set_content_type(fixed.content_type.clone())
+                    .set_message_body(fixed.message_body.clone())
+                    .build(),
+            ),
+    }
+    .build()
+}
+
+fn our_action(action: &Action) -> Option<RuleAction> {
+    Some(match action.r#type()? {
+        ActionTypeEnum::Forward => {
+            let config = action.forward_config();
+            let tuples = config.map(|c| c.target_groups()).unwrap_or_default();
+            let stickiness_seconds = config
+                .and_then(|c| c.target_group_stickiness_config())
+                .filter(|s| s.enabled() == Some(true))
+                .map(|s| s.duration_seconds().unwrap_or_default());
+            let target_groups = if tuples.len() > 1 || stickiness_seconds.is_some() {
+                tuples
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.target_group_arn().unwrap_or_default().to_string(),
+                            t.weight(),
+                        )
+                    })
+                    .collect()
+            } else {
+                action
+                    .target_group_arn()
+                    .or_else(|| tuples.first().and_then(|t| t.target_group_arn()))
+                    .map(|arn| vec![(arn.to_string(), None)])
+                    .unwrap_or_default()
+            };
+            RuleAction::Forward {
+                target_groups,
+                stickiness_seconds,
+            }
+        }
+        ActionTypeEnum::Redirect => {
+            let config = action.redirect_config()?;
+            RuleAction::Redirect(RedirectConfig {
+                protocol: config.protocol().map(str::to_string),
+                port: config.port().map(str::to_string),
+                host: config.host().map(str::to_string),
+                path: config.path().map(str::to_string),
+                query: config.query().map(str::to_string),
+                status_code: config
+                    .status_code()
+                    .map(|c| c.as_str().to_string())
+                    .unwrap_or_default(),
+            })
+        }
+        ActionTypeEnum::FixedResponse => {
+            let config = action.fixed_response_config()?;
+            RuleAction::FixedResponse(FixedResponseConfig {
+                status_code: config.status_code().unwrap_or_default().to_string(),
+                content_type: config.content_type().map(str::to_string),
+                message_body: config.message_body().map(str::to_string),
+            })
+        }
+        _ => return None,
+    })
+}
+
+fn sdk_actions(content: &RuleContent) -> Vec<Action> {
+    content
+        .actions
+        .iter()
+        .zip(1..)
+        .map(|(action, order)| sdk_action(action, order))
+        .collect()
+}
+
+fn observed_rule(listener_arn: &str, rule: &Rule) -> Option<ObservedRule> {
+    let priority = rule.priority()?.parse::<i32>().ok()?;
+    let mut actions: Vec<&Action> = rule.actions().iter().collect();
+    actions.sort_by_key(|a| a.order().unwrap_or_default());
+    Some(ObservedRule {
+        arn: rule.rule_arn().unwrap_or_default().to_string(),
+        listener_arn: listener_arn.to_string(),
+        priority,
+        content: RuleContent {
+            conditions: rule.conditions().iter().filter_map(our_condition).collect(),
+            actions: actions.into_iter().filter_map(our_action).collect(),
+        },
+    })
+}
+
+pub(super) async fn describe_rules(
+    client: &Client,
+    listener_arn: &str,
+) -> CloudResult<Vec<ObservedRule>> {
+    let mut rules = Vec::new();
+    let mut marker = None;
+    loop {
+        let output = client
+            .describe_rules()
+            .listener_arn(listener_arn)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeRules", e))?;
+        // The default rule has priority "default" and is left out.
+        rules.extend(
+            output
+                .rules()
+                .iter()
+                .filter(|r| r.is_default() != Some(true))
+                .filter_map(|r| observed_rule(listener_arn, r)),
+        );
+        marker = output.next_marker().map(str::to_string);
+        if marker.is_none() {
+            break;
+        }
+    }
+    rules.sort_by_key(|r| r.priority);
+    Ok(rules)
+}
+
+pub(super) async fn create_rule(client: &Client, input: &RuleInput) -> CloudResult<ObservedRule> {
+    let tags: Vec<Tag> = input
+        .tags
+        .iter()
+        .map(|(key, value)| Tag::builder().key(key).value(value).build())
+        .collect();
+    let output = client
+        .create_rule()
+        .listener_arn(&input.listener_arn)
+        .priority(input.priority)
+        .set_conditions(Some(
+            input.content.conditions.iter().map(sdk_condition).collect(),
+        ))
+        .set_actions(Some(sdk_actions(&input.content)))
+        .set_tags((!tags.is_empty()).then_some(tags))
+        .send()
+        .await
+        .map_err(|e| classify("CreateRule", e))?;
+    Ok(ObservedRule {
+        arn: output
+            .rules()
+            .first()
+            .and_then(|r| r.rule_arn())
+            .unwrap_or_default()
+            .to_string(),
+        listener_arn: input.listener_arn.clone(),
+        priority: input.priority,
+        content: input.content.clone(),
+    })
+}
+
+pub(super) async fn modify_rule(
+    client: &Client,
+    arn: &str,
+    content: &RuleContent,
+) -> CloudResult<()> {
+    client
+        .modify_rule()
+        .rule_arn(arn)
+        .set_conditions(Some(content.conditions.iter().map(sdk_condition).collect()))
+        .set_actions(Some(sdk_actions(content)))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| classify("ModifyRule", e))
+}
+
+pub(super) async fn set_rule_priorities(
+    client: &Client,
+    priorities: &[(String, i32)],
+) -> CloudResult<()> {
+    client
+        .set_rule_priorities()
+        .set_rule_priorities(Some(
+            priorities
+                .iter()
+                .map(|(arn, priority)| {
+                    RulePriorityPair::builder()
+                        .rule_arn(arn)
+                        .priority(*priority)
+                        .build()
+                })
+                .collect(),
+        ))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| classify("SetRulePriorities", e))
+}
+
+pub(super) async fn delete_rule(client: &Client, arn: &str) -> CloudResult<()> {
+    client
+        .delete_rule()
+        .rule_arn(arn)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| classify("DeleteRule", e))
+}
