@@ -104,6 +104,83 @@ pub fn backend_security_group_name(cluster: &str) -> String {
     )
 }
 
+/// The name of an Ingress group's resources: `k8s-{first 17 of group}-{hash}` for an explicit
+/// group, `k8s-{ns}-{name}-{hash}` for an implicit one (its only Ingress).
+fn ingress_group_resource_name(
+    group: &crate::ingress::group::GroupId,
+    hash_inputs: &[&str],
+) -> String {
+    match group {
+        crate::ingress::group::GroupId::Explicit(name) => format!(
+            "k8s-{}-{}",
+            first(17, &sanitize(name)),
+            first(10, &hash(hash_inputs))
+        ),
+        crate::ingress::group::GroupId::Implicit { namespace, name } => {
+            resource_name(namespace, name, hash_inputs)
+        }
+    }
+}
+
+/// The ALB of an Ingress group without an explicit name; the scheme is the effective one.
+pub fn ingress_load_balancer_name(
+    cluster: &str,
+    group: &crate::ingress::group::GroupId,
+    scheme: &str,
+) -> String {
+    ingress_group_resource_name(group, &[cluster, &group.stack_id(), scheme])
+}
+
+/// The managed security group of an Ingress group.
+pub fn ingress_security_group_name(
+    cluster: &str,
+    group: &crate::ingress::group::GroupId,
+) -> String {
+    ingress_group_resource_name(group, &[cluster, &group.stack_id()])
+}
+
+/// What an Ingress target group's name is hashed from, in upstream's order.
+pub struct IngressTargetGroupNameInputs<'a> {
+    pub cluster: &'a str,
+    pub group: &'a crate::ingress::group::GroupId,
+    pub ingress_namespace: &'a str,
+    pub ingress_name: &'a str,
+    pub service_uid: &'a str,
+    /// The backend port as written: a number or a port name.
+    pub service_port: &'a str,
+    pub target_group_port: i32,
+    pub target_type: &'a str,
+    pub protocol: &'a str,
+    /// `HTTP1`, `HTTP2` or `GRPC`.
+    pub protocol_version: &'a str,
+    pub target_control_port: Option<i32>,
+}
+
+/// An Ingress target group (and its TargetGroupBinding): named after the Service.
+pub fn ingress_target_group_name(
+    service_namespace: &str,
+    service_name: &str,
+    inputs: &IngressTargetGroupNameInputs,
+) -> String {
+    let stack_id = inputs.group.stack_id();
+    let target_group_port = inputs.target_group_port.to_string();
+    let control_port = inputs.target_control_port.map(|p| p.to_string());
+    let mut hashed = vec![
+        inputs.cluster,
+        stack_id.as_str(),
+        inputs.ingress_namespace,
+        inputs.ingress_name,
+        inputs.service_uid,
+        inputs.service_port,
+        target_group_port.as_str(),
+        inputs.target_type,
+        inputs.protocol,
+        inputs.protocol_version,
+    ];
+    hashed.extend(control_port.as_deref());
+    resource_name(service_namespace, service_name, &hashed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +240,59 @@ mod tests {
         assert_eq!(
             resource_name("a-very-long-namespace", "x", &["h"]).len(),
             "k8s-averylon-x-".len() + 10
+        );
+    }
+
+    #[test]
+    fn ingress_names_match_upstreams_worked_examples() {
+        use crate::ingress::group::GroupId;
+        let implicit = GroupId::Implicit {
+            namespace: "default".into(),
+            name: "echo-server".into(),
+        };
+        let explicit = GroupId::Explicit("team-a.web".into());
+        assert_eq!(
+            ingress_load_balancer_name("my-cluster", &implicit, "internet-facing"),
+            "k8s-default-echoserv-0cec380b25"
+        );
+        assert_eq!(
+            ingress_load_balancer_name("my-cluster", &explicit, "internal"),
+            "k8s-teamaweb-799854b0ba"
+        );
+        assert_eq!(
+            ingress_security_group_name("my-cluster", &implicit),
+            "k8s-default-echoserv-dab668ddb1"
+        );
+        assert_eq!(
+            ingress_security_group_name("my-cluster", &explicit),
+            "k8s-teamaweb-ad23e72c11"
+        );
+        let target_group = ingress_target_group_name(
+            "default",
+            "echo-server",
+            &IngressTargetGroupNameInputs {
+                cluster: "my-cluster",
+                group: &implicit,
+                ingress_namespace: "default",
+                ingress_name: "echo-server",
+                service_uid: "3f2c1a9e-0000-4000-8000-000000000001",
+                service_port: "80",
+                target_group_port: 30080,
+                target_type: "instance",
+                protocol: "HTTP",
+                protocol_version: "HTTP1",
+                target_control_port: None,
+            },
+        );
+        assert_eq!(target_group, "k8s-default-echoserv-79a6dcefcf");
+        assert_eq!(
+            ingress_load_balancer_name("my-cluster", &GroupId::Explicit("web".into()), "internal"),
+            "k8s-web-66ee2ef97b",
+            "the group worked example (spec 2.5.1)"
+        );
+        assert_eq!(
+            ingress_security_group_name("my-cluster", &GroupId::Explicit("web".into())),
+            "k8s-web-3264b2e21d"
         );
     }
 }
