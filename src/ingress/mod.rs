@@ -4,14 +4,18 @@
 //!   IngressClassParams with its namespace selector);
 //! - `group`: IngressGroups — identity, finalizers, members in `group.order` order, leaving and
 //!   held members;
-//! - `paths`: the priority order of the paths within one rule.
+//! - `paths`: the priority order of the paths within one rule;
+//! - `listen`: each member's `listen-ports`, the group's listeners, the SSL redirect port;
+//! - `rules`: the rules of one listener, with conditions, backends and priorities.
 //!
-//! Not yet: the ALB model (listeners, rules, target groups, annotations), its deploy, the
+//! Not yet: the ALB model (target groups, actions, annotations beyond these), its deploy, the
 //! controller loop, `plan` support.
 
 pub mod class;
 pub mod group;
+pub mod listen;
 pub mod paths;
+pub mod rules;
 
 #[cfg(test)]
 mod tests;

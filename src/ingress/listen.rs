@@ -1,0 +1,148 @@
+//! The listeners of an Ingress group (upstream's §3.3 and §4.7): each member's `listen-ports`
+//! (default HTTPS:443 with explicit certificates, else HTTP:80), merged by port with protocols
+//! that must agree, and the group's SSL redirect. Pure.
+
+use super::group::{ingress_key, Member};
+use crate::annotations::Annotations;
+use crate::model::Protocol;
+use std::collections::BTreeMap;
+
+pub const INGRESS_PREFIX: &str = "alb.ingress.kubernetes.io/";
+
+/// A member's annotations under the Ingress prefix.
+pub fn annotations(member: &Member) -> Annotations<'_> {
+    Annotations::new(member.ingress.metadata.annotations.as_ref(), INGRESS_PREFIX)
+}
+
+/// The member has certificates of its own (params or annotation), which makes HTTPS:443 its
+/// default port. Certificates found by discovery do not.
+pub fn has_explicit_certificates(member: &Member) -> bool {
+    let from_params = member
+        .params
+        .as_ref()
+        .and_then(|p| p.spec.certificate_arn.as_ref())
+        .is_some_and(|arns| !arns.is_empty());
+    from_params
+        || annotations(member)
+            .string_list("certificate-arn")
+            .is_some_and(|arns| !arns.is_empty())
+}
+
+/// The ports a member declares, with their protocols.
+pub fn listen_ports(member: &Member) -> Result<BTreeMap<i32, Protocol>, String> {
+    let annotations = annotations(member);
+    let key = annotations.key("listen-ports");
+    let Some(raw) = annotations.string("listen-ports") else {
+        return Ok(if has_explicit_certificates(member) {
+            BTreeMap::from([(443, Protocol::Https)])
+        } else {
+            BTreeMap::from([(80, Protocol::Http)])
+        });
+    };
+    let entries: Vec<BTreeMap<String, serde_json::Value>> =
+        serde_json::from_str(raw).map_err(|e| {
+            format!("annotation {key}: not a JSON list of {{\"HTTP\": port}} objects ({e})")
+        })?;
+    if entries.is_empty() {
+        return Err(format!("annotation {key}: the list is empty"));
+    }
+    let mut ports = BTreeMap::new();
+    for entry in entries {
+        for (protocol, port) in entry {
+            let protocol = match protocol.as_str() {
+                "HTTP" => Protocol::Http,
+                "HTTPS" => Protocol::Https,
+                other => {
+                    return Err(format!(
+                        "annotation {key}: protocol {other:?} is not HTTP or HTTPS"
+                    ))
+                }
+            };
+            let port = port
+                .as_i64()
+                .filter(|p| (1..=65535).contains(p))
+                .ok_or_else(|| {
+                    format!("annotation {key}: port {port} is not a number in 1..65535")
+                })?;
+            // The same port twice: the later entry wins, as upstream.
+            ports.insert(port as i32, protocol);
+        }
+    }
+    Ok(ports)
+}
+
+/// The group's listeners: every member's ports, protocols agreeing per port.
+pub fn group_listeners(members: &[Member]) -> Result<BTreeMap<i32, Protocol>, String> {
+    let mut listeners: BTreeMap<i32, (Protocol, String)> = BTreeMap::new();
+    for member in members {
+        for (port, protocol) in listen_ports(member)? {
+            match listeners.get(&port) {
+                Some((existing, first)) if *existing != protocol => {
+                    return Err(format!(
+                        "port {port} is {} for Ingress {first} but {} for Ingress {}",
+                        existing.as_str(),
+                        protocol.as_str(),
+                        member.key()
+                    ))
+                }
+                Some(_) => {}
+                None => {
+                    listeners.insert(port, (protocol, member.key()));
+                }
+            }
+        }
+    }
+    Ok(listeners
+        .into_iter()
+        .map(|(port, (protocol, _))| (port, protocol))
+        .collect())
+}
+
+/// The HTTPS port every HTTP listener redirects to, if any member asks for one.
+pub fn ssl_redirect_port(
+    members: &[Member],
+    listeners: &BTreeMap<i32, Protocol>,
+) -> Result<Option<i32>, String> {
+    let mut ports: Vec<(i32, String)> = Vec::new();
+    for member in members {
+        let from_params = member
+            .params
+            .as_ref()
+            .and_then(|p| p.spec.ssl_redirect_port.as_deref());
+        let port = match from_params {
+            // Upstream's quirk: params that do not parse silently disable the redirect.
+            Some(raw) => match raw.parse::<i32>() {
+                Ok(port) => Some(port),
+                Err(_) => return Ok(None),
+            },
+            None => annotations(member)
+                .integer("ssl-redirect")
+                .map_err(|e| e.to_string())?,
+        };
+        if let Some(port) = port {
+            if ports.iter().all(|(p, _)| *p != port) {
+                ports.push((port, ingress_key(&member.ingress)));
+            }
+        }
+    }
+    match ports.as_slice() {
+        [] => Ok(None),
+        [(port, member)] => match listeners.get(port) {
+            Some(Protocol::Https) => Ok(Some(*port)),
+            Some(_) => Err(format!(
+                "ssl-redirect of Ingress {member}: port {port} is not an HTTPS listener"
+            )),
+            None => Err(format!(
+                "ssl-redirect of Ingress {member}: port {port} is not a listener of the group"
+            )),
+        },
+        several => Err(format!(
+            "members ask for different ssl-redirect ports: {}",
+            several
+                .iter()
+                .map(|(port, member)| format!("{port} ({member})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}

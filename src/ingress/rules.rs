@@ -1,0 +1,169 @@
+//! The rules of one listener of a group (upstream's §2.5 and §4.8.1–4.8.2): members declaring the
+//! port in member order, their `spec.rules` in manifest order, paths in `paths::order_paths`
+//! order; one rule per path with a `host-header` condition (when the rule has a host) and a
+//! `path-pattern` condition; priorities 1, 2, 3… in that order. Pure.
+//!
+//! Not yet: `conditions.*` and `actions.*` annotations, regex path matching, the rule optimizer.
+//! The rule's backend is kept as a reference; the model turns it into an action.
+
+use super::group::Member;
+use super::listen::listen_ports;
+use super::paths::order_paths;
+use crate::cloud::RuleCondition;
+use k8s_openapi::api::networking::v1::{HTTPIngressPath, IngressBackend};
+
+/// A Service port as a backend names it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ServicePortRef {
+    Number(i32),
+    Name(String),
+}
+
+impl std::fmt::Display for ServicePortRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServicePortRef::Number(number) => write!(f, "{number}"),
+            ServicePortRef::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+/// Where a path's traffic goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendRef {
+    Service {
+        name: String,
+        port: ServicePortRef,
+    },
+    /// `port.name: use-annotation`: the action is in `actions.<name>`.
+    Annotation {
+        name: String,
+    },
+}
+
+/// One rule before it becomes AWS's: the member it comes from, its conditions, its backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CandidateRule {
+    /// `namespace/name` of the member.
+    pub ingress: String,
+    pub priority: i32,
+    pub conditions: Vec<RuleCondition>,
+    pub backend: BackendRef,
+}
+
+/// A member's problem: which Ingress, and what.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Ingress {ingress}: {problem}")]
+pub struct MemberProblem {
+    pub ingress: String,
+    pub problem: String,
+}
+
+/// The `path-pattern` values of a path, or none for an empty path.
+pub fn path_values(path: &HTTPIngressPath) -> Result<Vec<String>, String> {
+    let raw = path.path.clone().unwrap_or_default();
+    if raw.is_empty() {
+        return Ok(Vec::new());
+    }
+    let wildcard = raw.contains('*') || raw.contains('?');
+    match path.path_type.as_str() {
+        "Exact" | "Prefix" if wildcard => Err(format!(
+            "path {raw:?}: {} paths cannot hold '*' or '?'",
+            path.path_type
+        )),
+        "Exact" => Ok(vec![raw]),
+        "Prefix" if raw == "/" => Ok(vec!["/*".to_string()]),
+        "Prefix" => {
+            let trimmed = raw.strip_suffix('/').unwrap_or(&raw).to_string();
+            Ok(vec![trimmed.clone(), format!("{trimmed}/*")])
+        }
+        _ => Ok(vec![raw]),
+    }
+}
+
+pub fn backend_ref(backend: &IngressBackend) -> Result<BackendRef, String> {
+    let Some(service) = &backend.service else {
+        return Err("a backend without a service (resource backends are not supported)".into());
+    };
+    let port = service.port.clone().unwrap_or_default();
+    match (port.name, port.number) {
+        (Some(name), _) if name == "use-annotation" => Ok(BackendRef::Annotation {
+            name: service.name.clone(),
+        }),
+        (Some(name), _) => Ok(BackendRef::Service {
+            name: service.name.clone(),
+            port: ServicePortRef::Name(name),
+        }),
+        (None, Some(number)) => Ok(BackendRef::Service {
+            name: service.name.clone(),
+            port: ServicePortRef::Number(number),
+        }),
+        (None, None) => Err(format!("backend service {} names no port", service.name)),
+    }
+}
+
+/// The rules of one member for any listener it declares.
+fn member_rules(member: &Member) -> Result<Vec<(Vec<RuleCondition>, BackendRef)>, MemberProblem> {
+    let problem = |problem: String| MemberProblem {
+        ingress: member.key(),
+        problem,
+    };
+    let mut rules = Vec::new();
+    let spec = member.ingress.spec.clone().unwrap_or_default();
+    for rule in spec.rules.unwrap_or_default() {
+        let Some(http) = rule.http else {
+            continue;
+        };
+        let host = rule.host.unwrap_or_default();
+        for path in order_paths(&http.paths).map_err(problem)? {
+            let mut conditions = Vec::new();
+            if !host.is_empty() {
+                conditions.push(RuleCondition::HostHeader {
+                    values: vec![host.clone()],
+                });
+            }
+            let values = path_values(path).map_err(problem)?;
+            if !values.is_empty() {
+                conditions.push(RuleCondition::PathPattern { values });
+            }
+            if conditions.is_empty() {
+                conditions.push(RuleCondition::PathPattern {
+                    values: vec!["/*".into()],
+                });
+            }
+            rules.push((conditions, backend_ref(&path.backend).map_err(problem)?));
+        }
+    }
+    Ok(rules)
+}
+
+/// The rules of the listener on `port`, with priorities. `redirected`: the listener is HTTP and
+/// the group redirects HTTP to HTTPS, so it has no rules.
+pub fn listener_rules(
+    members: &[Member],
+    port: i32,
+    redirected: bool,
+) -> Result<Vec<CandidateRule>, MemberProblem> {
+    if redirected {
+        return Ok(Vec::new());
+    }
+    let mut rules = Vec::new();
+    for member in members {
+        let ports = listen_ports(member).map_err(|problem| MemberProblem {
+            ingress: member.key(),
+            problem,
+        })?;
+        if !ports.contains_key(&port) {
+            continue;
+        }
+        for (conditions, backend) in member_rules(member)? {
+            rules.push(CandidateRule {
+                ingress: member.key(),
+                priority: rules.len() as i32 + 1,
+                conditions,
+                backend,
+            });
+        }
+    }
+    Ok(rules)
+}
