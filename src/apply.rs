@@ -4,8 +4,8 @@
 //! only what is left. A delete of something already gone counts as done.
 
 use crate::cloud::{
-    Cloud, CloudError, ErrorKind, ForwardAction, ListenerInput, LoadBalancerInput,
-    SecurityGroupInput, TargetGroupInput,
+    Cloud, CloudError, ErrorKind, ListenerInput, LoadBalancerInput, RuleAction, SecurityGroupInput,
+    TargetGroupInput,
 };
 use crate::model::{ListenerAction, ListenerSpec, SecurityGroupRef, Stack, Tags};
 use crate::observe::{ObservedStack, StackIdentity};
@@ -113,24 +113,30 @@ impl Known {
             .ok_or_else(|| self.missing("the load balancer"))
     }
 
-    fn listener_input(&self, spec: &ListenerSpec) -> Result<ListenerInput, CloudError> {
-        let ListenerAction::Forward { target_groups, .. } = &spec.default_action;
-        let targets = target_groups
-            .iter()
-            .map(|t| {
+    /// An action with the stack's target groups resolved to ARNs (ARNs given by users pass).
+    fn resolve_action(&self, action: &ListenerAction) -> Result<RuleAction, CloudError> {
+        action
+            .resolve(|id| {
                 self.target_groups
-                    .get(&t.target_group)
-                    .map(|arn| (arn.clone(), t.weight))
-                    .ok_or_else(|| self.missing(&format!("target group {}", t.target_group)))
+                    .get(id)
+                    .cloned()
+                    .or_else(|| id.starts_with("arn:").then(|| id.to_string()))
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .ok_or_else(|| {
+                self.missing(&format!(
+                    "target group {}",
+                    action.target_groups().join(", ")
+                ))
+            })
+    }
+
+    fn listener_input(&self, spec: &ListenerSpec) -> Result<ListenerInput, CloudError> {
+        let default_action = self.resolve_action(&spec.default_action)?;
         Ok(ListenerInput {
             load_balancer_arn: self.load_balancer_arn()?,
             port: spec.port,
             protocol: spec.protocol,
-            default_action: ForwardAction {
-                target_groups: targets,
-            },
+            default_action,
             certificates: spec.certificates.clone(),
             ssl_policy: spec.ssl_policy.clone(),
             alpn_policy: spec.alpn_policy.clone(),

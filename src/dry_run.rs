@@ -7,7 +7,7 @@
 
 use crate::config::ControllerConfig;
 use crate::facts::CloudFacts;
-use crate::model::{ListenerAction, SecurityGroupRef, Stack};
+use crate::model::{SecurityGroupRef, Stack};
 use crate::naming::backend_security_group_name;
 use crate::observe::{observe_from_facts, StackIdentity};
 use crate::plan::{plan, Change, PlanContext};
@@ -208,11 +208,7 @@ fn render_stack(out: &mut String, entry: &OwnerStack) -> std::fmt::Result {
     let mut listeners: Vec<_> = stack.listeners.values().collect();
     listeners.sort_by_key(|listener| listener.port);
     for listener in listeners {
-        let ListenerAction::Forward { target_groups, .. } = &listener.default_action;
-        let targets: Vec<&str> = target_groups
-            .iter()
-            .map(|t| t.target_group.as_str())
-            .collect();
+        let targets: Vec<&str> = listener.default_action.target_groups();
         let tls = listener
             .ssl_policy
             .as_ref()

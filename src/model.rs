@@ -215,6 +215,7 @@ pub struct WeightedTargetGroup {
     pub weight: Option<i32>,
 }
 
+/// What a listener (by default) or a rule does with a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "type")]
 pub enum ListenerAction {
@@ -222,9 +223,62 @@ pub enum ListenerAction {
     #[serde(rename = "forward", rename_all = "camelCase")]
     Forward {
         target_groups: Vec<WeightedTargetGroup>,
+        /// Target-group stickiness duration in seconds, when enabled.
         #[serde(skip_serializing_if = "Option::is_none")]
-        stickiness: Option<bool>,
+        stickiness_seconds: Option<i32>,
     },
+    #[serde(rename = "redirect")]
+    Redirect(crate::cloud::RedirectConfig),
+    #[serde(rename = "fixed-response")]
+    FixedResponse(crate::cloud::FixedResponseConfig),
+}
+
+impl ListenerAction {
+    /// A plain forward to one target group of the stack.
+    pub fn forward_to(target_group: &str) -> Self {
+        ListenerAction::Forward {
+            target_groups: vec![WeightedTargetGroup {
+                target_group: target_group.to_string(),
+                weight: None,
+            }],
+            stickiness_seconds: None,
+        }
+    }
+
+    /// The target groups (resource ids or ARNs) it forwards to.
+    pub fn target_groups(&self) -> Vec<&str> {
+        match self {
+            ListenerAction::Forward { target_groups, .. } => target_groups
+                .iter()
+                .map(|t| t.target_group.as_str())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The action AWS is given, target groups resolved by `arn_of` (a resource id of the stack,
+    /// or an ARN given by the user, to an ARN); `None` when one is not known yet.
+    pub fn resolve(
+        &self,
+        arn_of: impl Fn(&str) -> Option<String>,
+    ) -> Option<crate::cloud::RuleAction> {
+        Some(match self {
+            ListenerAction::Forward {
+                target_groups,
+                stickiness_seconds,
+            } => crate::cloud::RuleAction::Forward {
+                target_groups: target_groups
+                    .iter()
+                    .map(|t| arn_of(&t.target_group).map(|arn| (arn, t.weight)))
+                    .collect::<Option<Vec<_>>>()?,
+                stickiness_seconds: *stickiness_seconds,
+            },
+            ListenerAction::Redirect(config) => crate::cloud::RuleAction::Redirect(config.clone()),
+            ListenerAction::FixedResponse(config) => {
+                crate::cloud::RuleAction::FixedResponse(config.clone())
+            }
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -12,9 +12,7 @@
 pub mod rules;
 mod tags;
 
-use crate::model::{
-    IngressRule, IpAddressType, ListenerAction, ListenerSpec, SecurityGroupRef, Stack, Tags,
-};
+use crate::model::{IngressRule, IpAddressType, ListenerSpec, SecurityGroupRef, Stack, Tags};
 use crate::observe::{ObservedStack, TargetGroupState};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -361,19 +359,17 @@ fn plan_target_groups(
     }
 }
 
-/// The target-group ARNs a desired listener forwards to, when all of them already exist.
-fn resolved_forward(
+/// A desired listener's default action as AWS would hold it, when every target group it
+/// forwards to already exists.
+fn resolved_default_action(
     listener: &ListenerSpec,
     kept: &BTreeMap<String, &TargetGroupState>,
-) -> Option<Vec<(String, Option<i32>)>> {
-    let ListenerAction::Forward { target_groups, .. } = &listener.default_action;
-    target_groups
-        .iter()
-        .map(|t| {
-            kept.get(&t.target_group)
-                .map(|state| (state.target_group.arn.clone(), t.weight))
-        })
-        .collect()
+) -> Option<crate::cloud::RuleAction> {
+    listener.default_action.resolve(|id| {
+        kept.get(id)
+            .map(|state| state.target_group.arn.clone())
+            .or_else(|| id.starts_with("arn:").then(|| id.to_string()))
+    })
 }
 
 /// Plans the changes from `observed` to `desired`.

@@ -1,5 +1,6 @@
 //! What the [`super::Cloud`] port reads and writes, in our own types.
 
+use super::RuleAction;
 use crate::model::{
     HealthCheck, IngressRule, IpAddressType, LoadBalancerType, Protocol, Scheme, SubnetMapping,
     Tags, TargetType,
@@ -34,19 +35,13 @@ pub struct ObservedLoadBalancer {
     pub state: String,
 }
 
-/// A listener's default action with target groups given by ARN.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ForwardAction {
-    pub target_groups: Vec<(String, Option<i32>)>,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObservedListener {
     pub arn: String,
     pub load_balancer_arn: String,
     pub port: i32,
     pub protocol: Protocol,
-    pub default_action: ForwardAction,
+    pub default_action: RuleAction,
     pub certificates: Vec<String>,
     pub ssl_policy: Option<String>,
     pub alpn_policy: Option<String>,
@@ -102,7 +97,7 @@ pub struct ListenerInput {
     pub load_balancer_arn: String,
     pub port: i32,
     pub protocol: Protocol,
-    pub default_action: ForwardAction,
+    pub default_action: RuleAction,
     pub certificates: Vec<String>,
     pub ssl_policy: Option<String>,
     pub alpn_policy: Option<String>,

@@ -7,8 +7,7 @@ use super::{
     classify_security_groups, LoadBalancerState, ObservedStack, StackIdentity, TargetGroupState,
 };
 use crate::cloud::{
-    ForwardAction, ObservedListener, ObservedLoadBalancer, ObservedSecurityGroup,
-    ObservedTargetGroup,
+    ObservedListener, ObservedLoadBalancer, ObservedSecurityGroup, ObservedTargetGroup, RuleAction,
 };
 use crate::facts::{CloudFacts, KeyValue};
 use crate::model::{
@@ -63,7 +62,10 @@ fn listener(recorded: &crate::facts::Listener) -> ObservedListener {
         load_balancer_arn: recorded.load_balancer_arn.clone(),
         port: recorded.port,
         protocol: Protocol::parse_or_tcp(&recorded.protocol),
-        default_action: ForwardAction { target_groups },
+        default_action: RuleAction::Forward {
+            target_groups,
+            stickiness_seconds: None,
+        },
         certificates: recorded
             .certificates
             .iter()

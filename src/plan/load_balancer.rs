@@ -1,7 +1,7 @@
 //! Updates of a kept load balancer and its listeners: security groups, subnets, IP address type,
 //! attributes (listed keys only), tags; listeners matched by port, modified in place.
 
-use super::{changed_attributes, resolved_forward, tag_changes, Change, PlanContext};
+use super::{changed_attributes, resolved_default_action, tag_changes, Change, PlanContext};
 use crate::model::{LoadBalancerSpec, Protocol, SecurityGroupRef, Stack};
 use crate::observe::{LoadBalancerState, ObservedStack, TargetGroupState};
 use std::collections::{BTreeMap, BTreeSet};
@@ -85,8 +85,8 @@ pub(super) fn plan_listeners(
             changes.push(Change::CreateListener { port: spec.port });
             continue;
         };
-        let forward_matches = resolved_forward(spec, kept)
-            .is_some_and(|targets| targets == current.default_action.target_groups);
+        let forward_matches = resolved_default_action(spec, kept)
+            .is_some_and(|action| action == current.default_action);
         // SSL policy and certificates only exist on TLS/HTTPS listeners (some APIs report a policy
         // on others); DescribeListeners returns only the default certificate.
         let secure = matches!(spec.protocol, Protocol::Tls | Protocol::Https);

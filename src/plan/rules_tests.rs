@@ -2,8 +2,8 @@ use super::*;
 use crate::apply::apply_rule_changes;
 use crate::cloud::simulator::Simulator;
 use crate::cloud::{
-    Cloud, FixedResponseConfig, ForwardAction, ListenerInput, LoadBalancerInput, RuleAction,
-    RuleCondition, TargetGroupInput,
+    Cloud, FixedResponseConfig, ListenerInput, LoadBalancerInput, RuleAction, RuleCondition,
+    TargetGroupInput,
 };
 use crate::facts::Subnet;
 use crate::model::{
@@ -90,8 +90,9 @@ async fn listener() -> (Simulator, String) {
             load_balancer_arn: load_balancer.arn,
             port: 80,
             protocol: Protocol::Http,
-            default_action: ForwardAction {
+            default_action: RuleAction::Forward {
                 target_groups: vec![(group.arn, None)],
+                stickiness_seconds: None,
             },
             certificates: Vec::new(),
             ssl_policy: None,

@@ -1,7 +1,6 @@
 use super::*;
 use crate::cloud::{
-    ForwardAction, ObservedListener, ObservedLoadBalancer, ObservedSecurityGroup,
-    ObservedTargetGroup,
+    ObservedListener, ObservedLoadBalancer, ObservedSecurityGroup, ObservedTargetGroup, RuleAction,
 };
 use crate::model::{HealthCheck, LoadBalancerType, Protocol, Scheme, TargetType};
 use crate::observe::LoadBalancerState;
@@ -33,8 +32,9 @@ fn observed_stack(load_balancer_resource_id: Option<&str>) -> ObservedStack {
                 load_balancer_arn: "arn:lb".into(),
                 port: 80,
                 protocol: Protocol::Tcp,
-                default_action: ForwardAction {
+                default_action: RuleAction::Forward {
                     target_groups: vec![("arn:tg".into(), None)],
+                    stickiness_seconds: None,
                 },
                 certificates: Vec::new(),
                 ssl_policy: None,

@@ -4,7 +4,7 @@
 use super::settings::ServiceSettings;
 use super::{Problem, ANNOTATION_PREFIX};
 use crate::config::ControllerConfig;
-use crate::model::{ListenerAction, ListenerSpec, Protocol, Tags, WeightedTargetGroup};
+use crate::model::{ListenerAction, ListenerSpec, Protocol, Tags};
 use k8s_openapi::api::core::v1::{Service, ServicePort};
 
 /// One listener-to-be: its port, protocols, and the Service port entry it takes its ports from.
@@ -159,13 +159,7 @@ pub(super) fn build_listener(
     ListenerSpec {
         port: plan.port,
         protocol: plan.listener_protocol,
-        default_action: ListenerAction::Forward {
-            target_groups: vec![WeightedTargetGroup {
-                target_group: target_group.to_string(),
-                weight: None,
-            }],
-            stickiness: None,
-        },
+        default_action: ListenerAction::forward_to(target_group),
         certificates: if tls {
             settings.certificates.clone()
         } else {

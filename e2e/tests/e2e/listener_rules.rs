@@ -6,8 +6,8 @@ use aws_load_balancer_controller::apply::apply_rule_changes;
 use aws_load_balancer_controller::aws_clients::load_sdk_config;
 use aws_load_balancer_controller::cloud::sdk::SdkCloud;
 use aws_load_balancer_controller::cloud::{
-    Cloud, FixedResponseConfig, ForwardAction, ListenerInput, LoadBalancerInput, RedirectConfig,
-    RuleAction, RuleCondition, RuleContent,
+    Cloud, FixedResponseConfig, ListenerInput, LoadBalancerInput, RedirectConfig, RuleAction,
+    RuleCondition, RuleContent,
 };
 use aws_load_balancer_controller::model::{
     IpAddressType, LoadBalancerType, Protocol, Scheme, SubnetMapping, Tags,
@@ -70,8 +70,9 @@ async fn rules_round_trip_through_moto_and_reorder_through_free_slots() {
             load_balancer_arn: load_balancer.arn,
             port: 80,
             protocol: Protocol::Http,
-            default_action: ForwardAction {
+            default_action: RuleAction::Forward {
                 target_groups: vec![(web.clone(), None)],
+                stickiness_seconds: None,
             },
             certificates: Vec::new(),
             ssl_policy: None,

@@ -122,7 +122,7 @@ fn our_condition(condition: &SdkCondition) -> Option<RuleCondition> {
     })
 }
 
-fn sdk_action(action: &RuleAction, order: i32) -> Action {
+pub(super) fn sdk_action(action: &RuleAction, order: i32) -> Action {
     let builder = Action::builder().order(order);
     match action {
         RuleAction::Forward {
@@ -181,7 +181,7 @@ fn sdk_action(action: &RuleAction, order: i32) -> Action {
     .build()
 }
 
-fn our_action(action: &Action) -> Option<RuleAction> {
+pub(super) fn our_action(action: &Action) -> Option<RuleAction> {
     Some(match action.r#type()? {
         ActionTypeEnum::Forward => {
             let config = action.forward_config();

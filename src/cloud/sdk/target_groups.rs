@@ -2,14 +2,13 @@
 
 use super::{classify, tags_of};
 use crate::cloud::{
-    CloudError, CloudResult, ErrorKind, ForwardAction, ListenerInput, ObservedListener,
-    ObservedTargetGroup, TargetGroupInput,
+    CloudError, CloudResult, ErrorKind, ListenerInput, ObservedListener, ObservedTargetGroup,
+    RuleAction, TargetGroupInput,
 };
 use crate::model::{HealthCheck, Protocol, TargetType};
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Certificate, ForwardActionConfig, Listener, Matcher, ProtocolEnum,
-    TargetGroup, TargetGroupAttribute, TargetGroupIpAddressTypeEnum, TargetGroupTuple,
-    TargetTypeEnum,
+    Action, Certificate, Listener, Matcher, ProtocolEnum, TargetGroup, TargetGroupAttribute,
+    TargetGroupIpAddressTypeEnum, TargetTypeEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 use std::collections::BTreeMap;
@@ -55,33 +54,17 @@ fn observed_target_group(group: &TargetGroup) -> ObservedTargetGroup {
     }
 }
 
-fn forward_of(actions: &[Action]) -> ForwardAction {
-    let Some(action) = actions.first() else {
-        return ForwardAction {
+/// A listener's default action (the first by `Order`).
+fn default_action_of(actions: &[Action]) -> RuleAction {
+    let mut sorted: Vec<&Action> = actions.iter().collect();
+    sorted.sort_by_key(|a| a.order().unwrap_or_default());
+    sorted
+        .first()
+        .and_then(|action| super::rules::our_action(action))
+        .unwrap_or(RuleAction::Forward {
             target_groups: Vec::new(),
-        };
-    };
-    let tuples = action
-        .forward_config()
-        .map(|c| c.target_groups())
-        .unwrap_or_default();
-    let target_groups = if tuples.len() > 1 {
-        tuples
-            .iter()
-            .map(|t| {
-                (
-                    t.target_group_arn().unwrap_or_default().to_string(),
-                    t.weight(),
-                )
-            })
-            .collect()
-    } else {
-        action
-            .target_group_arn()
-            .map(|arn| vec![(arn.to_string(), None)])
-            .unwrap_or_default()
-    };
-    ForwardAction { target_groups }
+            stickiness_seconds: None,
+        })
 }
 
 fn observed_listener(listener: &Listener) -> ObservedListener {
@@ -90,7 +73,7 @@ fn observed_listener(listener: &Listener) -> ObservedListener {
         load_balancer_arn: listener.load_balancer_arn().unwrap_or_default().to_string(),
         port: listener.port().unwrap_or_default(),
         protocol: protocol(listener.protocol()),
-        default_action: forward_of(listener.default_actions()),
+        default_action: default_action_of(listener.default_actions()),
         certificates: listener
             .certificates()
             .iter()
@@ -98,33 +81,6 @@ fn observed_listener(listener: &Listener) -> ObservedListener {
             .collect(),
         ssl_policy: listener.ssl_policy().map(str::to_string),
         alpn_policy: listener.alpn_policy().first().cloned(),
-    }
-}
-
-fn sdk_action(forward: &ForwardAction) -> Action {
-    match forward.target_groups.as_slice() {
-        [(arn, None)] => Action::builder()
-            .r#type(ActionTypeEnum::Forward)
-            .target_group_arn(arn)
-            .build(),
-        groups => {
-            let tuples = groups
-                .iter()
-                .map(|(arn, weight)| {
-                    TargetGroupTuple::builder()
-                        .target_group_arn(arn)
-                        .set_weight(*weight)
-                        .build()
-                })
-                .collect();
-            let config = ForwardActionConfig::builder()
-                .set_target_groups(Some(tuples))
-                .build();
-            Action::builder()
-                .r#type(ActionTypeEnum::Forward)
-                .forward_config(config)
-                .build()
-        }
     }
 }
 
@@ -296,7 +252,7 @@ pub(super) async fn create_listener(
         .load_balancer_arn(&input.load_balancer_arn)
         .port(input.port)
         .protocol(ProtocolEnum::from(input.protocol.as_str()))
-        .default_actions(sdk_action(&input.default_action))
+        .default_actions(super::rules::sdk_action(&input.default_action, 1))
         .set_certificates(default_certificate(input))
         .set_ssl_policy(input.ssl_policy.clone())
         .set_alpn_policy(input.alpn_policy.clone().map(|policy| vec![policy]))
@@ -327,7 +283,7 @@ pub(super) async fn modify_listener(
         .listener_arn(arn)
         .port(input.port)
         .protocol(ProtocolEnum::from(input.protocol.as_str()))
-        .default_actions(sdk_action(&input.default_action))
+        .default_actions(super::rules::sdk_action(&input.default_action, 1))
         .set_certificates(default_certificate(input))
         .set_ssl_policy(input.ssl_policy.clone())
         .set_alpn_policy(input.alpn_policy.clone().map(|policy| vec![policy]))

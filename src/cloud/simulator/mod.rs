@@ -101,11 +101,8 @@ impl State {
             .listeners
             .values()
             .filter(|l| {
-                l.observed
-                    .default_action
-                    .target_groups
-                    .iter()
-                    .any(|(arn, _)| arn == target_group_arn)
+                matches!(&l.observed.default_action, RuleAction::Forward { target_groups, .. }
+                    if target_groups.iter().any(|(arn, _)| arn == target_group_arn))
             })
             .map(|l| l.observed.load_balancer_arn.clone())
             .chain(

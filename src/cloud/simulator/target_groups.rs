@@ -393,9 +393,12 @@ impl State {
     }
 
     /// A listener may only forward to target groups that exist.
-    fn check_forward_targets(&self, operation: &str, action: &ForwardAction) -> CloudResult<()> {
-        match action
-            .target_groups
+    fn check_forward_targets(&self, operation: &str, action: &RuleAction) -> CloudResult<()> {
+        let target_groups = match action {
+            RuleAction::Forward { target_groups, .. } => target_groups.as_slice(),
+            _ => &[],
+        };
+        match target_groups
             .iter()
             .find(|(arn, _)| !self.target_groups.contains_key(arn))
         {
