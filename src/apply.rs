@@ -7,7 +7,7 @@ use crate::cloud::{
     Cloud, CloudError, ErrorKind, ListenerInput, LoadBalancerInput, RuleAction, SecurityGroupInput,
     TargetGroupInput,
 };
-use crate::model::{ListenerAction, ListenerSpec, SecurityGroupRef, Stack, Tags};
+use crate::model::{ListenerAction, ListenerSpec, Protocol, SecurityGroupRef, Stack, Tags};
 use crate::observe::{ObservedStack, StackIdentity};
 use crate::plan::{Change, Plan, LOAD_BALANCER_ID};
 use std::collections::BTreeMap;
@@ -364,7 +364,29 @@ pub async fn apply(
     context: &ApplyContext<'_>,
 ) -> Result<Applied, ApplyError> {
     let mut known = Known::from_observed(observed, plan);
-    for change in &plan.changes {
+    // Rules are synced once the listeners are right and before target groups go, since a rule
+    // may still forward to a target group about to be deleted.
+    let deletions_start = plan
+        .changes
+        .iter()
+        .position(|c| {
+            matches!(
+                c,
+                Change::DeleteTargetGroup { .. } | Change::DeleteSecurityGroup { .. }
+            )
+        })
+        .unwrap_or(plan.changes.len());
+    let (before, after) = plan.changes.split_at(deletions_start);
+    for change in before {
+        apply_change(cloud, change, desired, context, &mut known)
+            .await
+            .map_err(|error| ApplyError {
+                change: change.to_string(),
+                error,
+            })?;
+    }
+    sync_rules(cloud, desired, plan, &known).await?;
+    for change in after {
         apply_change(cloud, change, desired, context, &mut known)
             .await
             .map_err(|error| ApplyError {
@@ -387,13 +409,73 @@ pub async fn apply(
     })
 }
 
+/// Makes the rules of every HTTP(S) listener of `desired` match its rules: one `DescribeRules` per
+/// listener that existed before this apply, then the fewest rule calls (`plan::rules`).
+async fn sync_rules(
+    cloud: &impl Cloud,
+    desired: &Stack,
+    plan: &Plan,
+    known: &Known,
+) -> Result<(), ApplyError> {
+    let created: Vec<i32> = plan
+        .changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::CreateListener { port } => Some(*port),
+            _ => None,
+        })
+        .collect();
+    for listener in desired.listeners.values() {
+        if !matches!(listener.protocol, Protocol::Http | Protocol::Https) {
+            continue;
+        }
+        let failed = |error: CloudError| ApplyError {
+            change: format!("sync rules of listener {}", listener.port),
+            error,
+        };
+        let Some(listener_arn) = known.listeners.get(&listener.port) else {
+            continue;
+        };
+        let wanted = desired
+            .rules
+            .values()
+            .filter(|rule| rule.port == listener.port)
+            .map(|rule| {
+                let actions = rule
+                    .actions
+                    .iter()
+                    .map(|action| known.resolve_action(action))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(crate::plan::rules::DesiredRule {
+                    priority: rule.priority,
+                    content: crate::cloud::RuleContent {
+                        conditions: rule.conditions.clone(),
+                        actions,
+                    },
+                    tags: rule.tags.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, CloudError>>()
+            .map_err(failed)?;
+        let observed = if created.contains(&listener.port) {
+            Vec::new()
+        } else {
+            cloud.describe_rules(listener_arn).await.map_err(failed)?
+        };
+        let changes = crate::plan::rules::plan_rules(&wanted, &observed);
+        apply_rule_changes(cloud, listener_arn, &changes)
+            .await
+            .map_err(failed)?;
+    }
+    Ok(())
+}
+
 /// Carries out the rule changes of one listener in the planned order (deletes, moves, modifies,
 /// creates), stopping at the first failure; a rule already gone counts as deleted.
 pub async fn apply_rule_changes(
     cloud: &impl Cloud,
     listener_arn: &str,
     changes: &crate::plan::rules::RuleChanges,
-    tags: &Tags,
 ) -> Result<(), CloudError> {
     for arn in &changes.delete {
         match cloud.delete_rule(arn).await {
@@ -413,7 +495,7 @@ pub async fn apply_rule_changes(
                 listener_arn: listener_arn.to_string(),
                 priority: rule.priority,
                 content: rule.content.clone(),
-                tags: tags.clone(),
+                tags: rule.tags.clone(),
             })
             .await?;
     }

@@ -380,6 +380,18 @@ pub struct SecurityGroupSpec {
     pub tags: Tags,
 }
 
+/// A listener rule (ALB): on the listener of `port`, at `priority`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleSpec {
+    pub port: i32,
+    pub priority: i32,
+    pub conditions: Vec<crate::cloud::RuleCondition>,
+    pub actions: Vec<ListenerAction>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: Tags,
+}
+
 /// What the build needs to know about the load balancer AWS already holds for a stack: upstream
 /// keeps its scheme when none is annotated, and its subnets when none are given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -402,6 +414,9 @@ pub struct Stack {
     pub target_groups: BTreeMap<String, TargetGroupSpec>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub security_group: Option<SecurityGroupSpec>,
+    /// Listener rules by resource id (`port:priority`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub rules: BTreeMap<String, RuleSpec>,
 }
 
 impl Stack {
@@ -413,6 +428,7 @@ impl Stack {
             listeners: BTreeMap::new(),
             target_groups: BTreeMap::new(),
             security_group: None,
+            rules: BTreeMap::new(),
         }
     }
 
@@ -421,5 +437,6 @@ impl Stack {
             && self.listeners.is_empty()
             && self.target_groups.is_empty()
             && self.security_group.is_none()
+            && self.rules.is_empty()
     }
 }

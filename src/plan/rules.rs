@@ -21,6 +21,8 @@ pub const MAX_RULE_PRIORITY: i32 = 50_000;
 pub struct DesiredRule {
     pub priority: i32,
     pub content: RuleContent,
+    /// Tags a created rule carries (not compared: rules are matched by content).
+    pub tags: crate::model::Tags,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -36,6 +36,7 @@ fn desired(paths: &[&str]) -> Vec<DesiredRule> {
         .map(|(path, priority)| DesiredRule {
             priority,
             content: content(path),
+            tags: Tags::new(),
         })
         .collect()
 }
@@ -113,7 +114,7 @@ async fn converge(
     let observed = cloud.describe_rules(listener_arn).await.unwrap();
     let changes = plan_rules(wanted, &observed);
     cloud.calls.clear();
-    apply_rule_changes(cloud, listener_arn, &changes, &Tags::new())
+    apply_rule_changes(cloud, listener_arn, &changes)
         .await
         .unwrap_or_else(|e| panic!("{changes:?} failed: {e}"));
     let writes = cloud.calls.writes();

@@ -22,6 +22,7 @@ fn rule(priority: i32, conditions: Vec<RuleCondition>, action: RuleAction) -> De
             conditions,
             actions: vec![action],
         },
+        tags: Tags::new(),
     }
 }
 
@@ -140,7 +141,7 @@ async fn rules_round_trip_through_moto_and_reorder_through_free_slots() {
         ),
     ];
     let changes = plan_rules(&rules, &cloud.describe_rules(&listener).await.unwrap());
-    apply_rule_changes(&cloud, &listener, &changes, &Tags::new())
+    apply_rule_changes(&cloud, &listener, &changes)
         .await
         .unwrap();
     let observed = cloud.describe_rules(&listener).await.unwrap();
@@ -166,12 +167,13 @@ async fn rules_round_trip_through_moto_and_reorder_through_free_slots() {
         .map(|(r, priority)| DesiredRule {
             priority,
             content: r.content.clone(),
+            tags: Tags::new(),
         })
         .collect();
     let changes = plan_rules(&reversed, &observed);
     assert!(changes.create.is_empty() && changes.delete.is_empty() && changes.modify.is_empty());
     cloud.calls.clear();
-    apply_rule_changes(&cloud, &listener, &changes, &Tags::new())
+    apply_rule_changes(&cloud, &listener, &changes)
         .await
         .unwrap();
     assert!(

@@ -253,6 +253,36 @@ impl Simulator {
             .collect()
     }
 
+    /// Every listener rule as (listener port, priority, path-pattern values), in that order.
+    pub fn rule_paths(&self) -> Vec<(i32, i32, Vec<String>)> {
+        let state = self.lock();
+        let mut rules: Vec<(i32, i32, Vec<String>)> = state
+            .rules
+            .values()
+            .map(|rule| {
+                let port = state
+                    .listeners
+                    .get(&rule.observed.listener_arn)
+                    .map(|l| l.observed.port)
+                    .unwrap_or_default();
+                let paths = rule
+                    .observed
+                    .content
+                    .conditions
+                    .iter()
+                    .filter_map(|c| match c {
+                        RuleCondition::PathPattern { values } => Some(values.clone()),
+                        _ => None,
+                    })
+                    .flatten()
+                    .collect();
+                (port, rule.observed.priority, paths)
+            })
+            .collect();
+        rules.sort();
+        rules
+    }
+
     pub fn listener_ports(&self) -> Vec<i32> {
         self.lock()
             .listeners
