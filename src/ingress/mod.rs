@@ -11,11 +11,14 @@
 //! Not yet: the ALB model (target groups, actions, annotations beyond these), its deploy, the
 //! controller loop, `plan` support.
 
+pub mod build;
 pub mod class;
 pub mod group;
 pub mod listen;
 pub mod paths;
 pub mod rules;
 
+#[cfg(test)]
+mod golden_tests;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,148 @@
+//! Golden tests: each file in `golden/*.yaml` holds Ingresses, their Services and optionally
+//! IngressClasses and IngressClassParams (an IngressClass `alb` for this controller always
+//! exists). Every group found is loaded and built against the example AWS facts, and the whole
+//! result (stack and held members, or the group's error) is compared with the reviewed
+//! `golden/*.json`. `UPDATE_GOLDEN=1` rewrites the expected files; review the diff.
+
+use super::build::{build_ingress_stack, IngressBuildInput};
+use super::class::ClassContext;
+use super::group::{groups_of, load_group};
+use crate::config::ControllerConfig;
+use crate::crd::ingress_class_params::IngressClassParams;
+use crate::facts::CloudFacts;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ingress/golden")
+}
+
+fn example_facts() -> CloudFacts {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/aws-facts.json");
+    CloudFacts::from_documents(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[derive(Default)]
+struct Objects {
+    ingresses: Vec<Ingress>,
+    services: Vec<Service>,
+    classes: Vec<IngressClass>,
+    params: Vec<IngressClassParams>,
+}
+
+fn read(path: &Path) -> Objects {
+    let mut objects = Objects::default();
+    objects.classes.push(
+        serde_json::from_value(
+            json!({"metadata": {"name": "alb"}, "spec": {"controller": "ingress.k8s.aws/alb"}}),
+        )
+        .unwrap(),
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    for document in serde_yaml::Deserializer::from_str(&text) {
+        let value = Value::deserialize(document).unwrap();
+        match value["kind"].as_str() {
+            Some("Ingress") => objects
+                .ingresses
+                .push(serde_json::from_value(value).unwrap()),
+            Some("Service") => objects
+                .services
+                .push(serde_json::from_value(value).unwrap()),
+            Some("IngressClass") => objects.classes.push(serde_json::from_value(value).unwrap()),
+            Some("IngressClassParams") => {
+                objects.params.push(serde_json::from_value(value).unwrap())
+            }
+            other => panic!("{}: unexpected kind {other:?}", path.display()),
+        }
+    }
+    objects
+}
+
+fn render(objects: &Objects, config: &ControllerConfig, facts: &CloudFacts) -> String {
+    let namespaces = BTreeMap::new();
+    let context = ClassContext {
+        ingress_class_flag: "alb",
+        classes: &objects.classes,
+        params: &objects.params,
+        namespace_labels: &namespaces,
+    };
+    let mut groups: Vec<_> = objects
+        .ingresses
+        .iter()
+        .flat_map(|ingress| groups_of(ingress, &context))
+        .collect();
+    groups.sort();
+    groups.dedup();
+    let mut outcome = serde_json::Map::new();
+    for id in groups {
+        let result = match load_group(&id, &objects.ingresses, &context) {
+            Err(error) => json!({"error": error.to_string()}),
+            Ok(group) => {
+                let input = IngressBuildInput {
+                    group_id: &id,
+                    members: &group.members,
+                    services: &objects.services,
+                    config,
+                    facts,
+                    existing: None,
+                };
+                let held: Vec<String> = group
+                    .held
+                    .iter()
+                    .map(|(ingress, problem)| {
+                        format!("{}: {problem}", super::group::ingress_key(ingress))
+                    })
+                    .collect();
+                match build_ingress_stack(&input) {
+                    Ok(built) => json!({
+                        "stack": built.stack,
+                        "held": held.into_iter().chain(built.held.iter().map(|p| p.to_string())).collect::<Vec<_>>(),
+                    }),
+                    Err(error) => json!({"error": error}),
+                }
+            }
+        };
+        outcome.insert(id.stack_id(), result);
+    }
+    serde_json::to_string_pretty(&Value::Object(outcome)).unwrap() + "\n"
+}
+
+#[test]
+fn every_ingress_shape_builds_its_reviewed_stack() {
+    let config = ControllerConfig::new("prod", "vpc-0example");
+    let facts = example_facts();
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut inputs: Vec<PathBuf> = std::fs::read_dir(golden_dir())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    inputs.sort();
+    assert!(
+        inputs.len() >= 10,
+        "at least 10 shapes, found {}",
+        inputs.len()
+    );
+    let mut mismatched = Vec::new();
+    for input in inputs {
+        let actual = render(&read(&input), &config, &facts);
+        let expected_path = input.with_extension("json");
+        if update {
+            std::fs::write(&expected_path, &actual).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        if expected != actual {
+            mismatched.push(format!("{}:\n{actual}", expected_path.display()));
+        }
+    }
+    assert!(
+        mismatched.is_empty(),
+        "stacks differ from the reviewed files (UPDATE_GOLDEN=1 rewrites them):\n{}",
+        mismatched.join("\n")
+    );
+}
