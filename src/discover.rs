@@ -63,6 +63,30 @@ pub async fn discover_service_facts(
     })
 }
 
+/// The reads an Ingress group's build needs: subnets, and route tables only when no subnet
+/// carries a role tag.
+pub async fn discover_ingress_facts(
+    cloud: &impl Cloud,
+    config: &crate::config::ControllerConfig,
+) -> CloudResult<CloudFacts> {
+    let subnets = cloud.describe_subnets(&config.vpc_id).await?;
+    let role_tagged = subnets.iter().any(|subnet| {
+        ROLE_TAGS
+            .iter()
+            .any(|role| matches!(subnet.tag(role), Some("") | Some("1")))
+    });
+    let route_tables = if role_tagged {
+        Vec::new()
+    } else {
+        cloud.describe_route_tables(&config.vpc_id).await?
+    };
+    Ok(CloudFacts {
+        subnets,
+        route_tables,
+        ..CloudFacts::default()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,3 +10,4 @@
 pub mod cluster;
 pub mod kubectl;
 pub mod moto;
+pub mod samples;

@@ -6,6 +6,7 @@ use crate::aws_clients::{load_sdk_config, AwsClientSettings};
 use crate::cloud::sdk::SdkCloud;
 use crate::cloud::throttle::{rules_with_overrides, ThrottleRule};
 use crate::config::ControllerConfig;
+use crate::controller::ingress::{run_ingress_controller, IngressReconciler};
 use crate::controller::{run_service_controller, ServiceReconciler};
 use crate::registration::run_registration_loop;
 use std::sync::Arc;
@@ -29,6 +30,10 @@ pub struct RunArguments {
     /// a service named here loses its default rules (see docs/operations.md).
     #[arg(long, default_value = "")]
     aws_api_throttle: String,
+    /// The legacy `kubernetes.io/ingress.class` value this controller serves; empty also takes
+    /// Ingresses without any class.
+    #[arg(long, default_value = "alb")]
+    ingress_class: String,
     /// How often an unchanged Service's load balancer is checked against AWS for drift
     /// (`10h`, `30m`, `10h0m0s`).
     #[arg(long, default_value = "10h", value_parser = humantime::parse_duration)]
@@ -83,12 +88,19 @@ pub async fn run(arguments: &RunArguments) -> Result<(), String> {
     let services = Arc::new(ServiceReconciler::new(
         client.clone(),
         cloud.clone(),
-        settings.config,
+        settings.config.clone(),
         settings.drift_check_interval,
+    ));
+    let ingresses = Arc::new(IngressReconciler::new(
+        client.clone(),
+        cloud.clone(),
+        settings.config,
+        &arguments.ingress_class,
     ));
     tracing::info!("controller started");
     tokio::select! {
         _ = run_service_controller(services) => Err("the Service watch ended".to_string()),
+        _ = run_ingress_controller(ingresses) => Err("the Ingress watch ended".to_string()),
         _ = run_registration_loop(client, cloud) => Err("the TargetGroupBinding watch ended".to_string()),
         signal = tokio::signal::ctrl_c() => signal.map_err(|e| e.to_string()),
     }

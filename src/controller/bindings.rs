@@ -32,17 +32,38 @@ fn protocol(protocol: Protocol) -> BindingProtocol {
     }
 }
 
-fn stack_labels(namespace: &str, name: &str) -> BTreeMap<String, String> {
+/// The labels of a Service stack's bindings.
+pub fn service_stack_labels(stack_id: &str) -> BTreeMap<String, String> {
+    let (namespace, name) = stack_id.split_once('/').unwrap_or(("default", stack_id));
     BTreeMap::from([
         (STACK_NAMESPACE_LABEL.to_string(), namespace.to_string()),
         (STACK_NAME_LABEL.to_string(), name.to_string()),
     ])
 }
 
-/// The bindings a stack wants, given the ARNs its target groups got (by resource id).
+/// The labels of an Ingress group's bindings: `ingress.k8s.aws/stack` for an explicit group,
+/// `ingress.k8s.aws/stack-namespace` and `-name` for an implicit one.
+pub fn ingress_stack_labels(group: &crate::ingress::group::GroupId) -> BTreeMap<String, String> {
+    match group {
+        crate::ingress::group::GroupId::Explicit(name) => {
+            BTreeMap::from([("ingress.k8s.aws/stack".to_string(), name.clone())])
+        }
+        crate::ingress::group::GroupId::Implicit { namespace, name } => BTreeMap::from([
+            (
+                "ingress.k8s.aws/stack-namespace".to_string(),
+                namespace.clone(),
+            ),
+            ("ingress.k8s.aws/stack-name".to_string(), name.clone()),
+        ]),
+    }
+}
+
+/// The bindings a stack wants, given the ARNs its target groups got (by resource id), with the
+/// stack's `labels`.
 pub fn desired_bindings(
     stack: &Stack,
     target_group_arns: &BTreeMap<String, String>,
+    labels: &BTreeMap<String, String>,
 ) -> Vec<TargetGroupBinding> {
     stack
         .target_groups
@@ -79,32 +100,36 @@ pub fn desired_bindings(
             };
             let mut object = TargetGroupBinding::new(&binding.name, spec);
             object.metadata.namespace = Some(binding.namespace.clone());
-            let (stack_namespace, stack_name) = stack
-                .id
-                .split_once('/')
-                .unwrap_or(("default", stack.id.as_str()));
-            object.metadata.labels = Some(stack_labels(stack_namespace, stack_name));
+            object.metadata.labels = Some(labels.clone());
             Some(object)
         })
         .collect()
 }
 
-/// Makes the stack's bindings in `namespace` exactly `wanted` (matched by target-group ARN).
+/// Makes the bindings carrying `labels` (in any namespace) exactly `wanted` (matched by
+/// target-group ARN).
 pub async fn reconcile_bindings(
     client: &kube::Client,
-    namespace: &str,
-    stack_id: &str,
+    labels: &BTreeMap<String, String>,
     wanted: &[TargetGroupBinding],
 ) -> Result<(), kube::Error> {
-    let api: Api<TargetGroupBinding> = Api::namespaced(client.clone(), namespace);
-    let (stack_namespace, stack_name) = stack_id.split_once('/').unwrap_or(("default", stack_id));
-    let selector =
-        format!("{STACK_NAMESPACE_LABEL}={stack_namespace},{STACK_NAME_LABEL}={stack_name}");
-    let existing = api
+    let selector = labels
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let existing = Api::<TargetGroupBinding>::all(client.clone())
         .list(&ListParams::default().labels(&selector))
         .await?
         .items;
+    let api_of = |object: &TargetGroupBinding| -> Api<TargetGroupBinding> {
+        Api::namespaced(
+            client.clone(),
+            object.metadata.namespace.as_deref().unwrap_or("default"),
+        )
+    };
     for binding in wanted {
+        let api = api_of(binding);
         let arn = &binding.spec.target_group_arn;
         match existing.iter().find(|e| &e.spec.target_group_arn == arn) {
             None => {
@@ -129,7 +154,8 @@ pub async fn reconcile_bindings(
             .iter()
             .any(|w| w.spec.target_group_arn == e.spec.target_group_arn)
     }) {
-        api.delete(&stale.name_any(), &DeleteParams::default())
+        api_of(stale)
+            .delete(&stale.name_any(), &DeleteParams::default())
             .await?;
     }
     Ok(())
@@ -167,7 +193,7 @@ mod tests {
             .keys()
             .map(|id| (id.clone(), format!("arn:{id}")))
             .collect();
-        let bindings = desired_bindings(&stack, &arns);
+        let bindings = desired_bindings(&stack, &arns, &service_stack_labels(&stack.id));
         assert_eq!(bindings.len(), 2);
         let http = bindings
             .iter()
@@ -198,7 +224,7 @@ mod tests {
             "target-node-labels become the node selector"
         );
         assert!(
-            desired_bindings(&stack, &BTreeMap::new()).is_empty(),
+            desired_bindings(&stack, &BTreeMap::new(), &service_stack_labels(&stack.id)).is_empty(),
             "no ARN, no binding"
         );
     }

@@ -13,6 +13,7 @@
 //! target-registration loop's job, not this one's.
 
 mod bindings;
+pub mod ingress;
 mod report;
 
 pub use bindings::{desired_bindings, STACK_NAMESPACE_LABEL, STACK_NAME_LABEL};
@@ -186,9 +187,10 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
                 return Err(error.into());
             }
         };
-        let namespace = service.metadata.namespace.as_deref().unwrap_or("default");
-        let wanted = bindings::desired_bindings(&stack, &deployed.applied.target_group_arns);
-        bindings::reconcile_bindings(&self.client, namespace, &id, &wanted).await?;
+        let labels = bindings::service_stack_labels(&id);
+        let wanted =
+            bindings::desired_bindings(&stack, &deployed.applied.target_group_arns, &labels);
+        bindings::reconcile_bindings(&self.client, &labels, &wanted).await?;
         let hostname = deployed.applied.dns_name.clone();
         report::update_status(
             &api,
@@ -271,9 +273,9 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
         service: &Service,
         id: &str,
     ) -> Result<(), ReconcileError> {
-        let namespace = service.metadata.namespace.as_deref().unwrap_or("default");
         // Bindings go first: their targets are deregistered before the target groups go.
-        bindings::reconcile_bindings(&self.client, namespace, id, &[]).await?;
+        bindings::reconcile_bindings(&self.client, &bindings::service_stack_labels(id), &[])
+            .await?;
         let identity = StackIdentity::for_service(&self.config.cluster_name, id);
         if let Err(error) =
             deploy_stack(&self.cloud, &Stack::empty(id), &identity, &self.config).await

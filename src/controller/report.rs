@@ -12,10 +12,21 @@ use serde_json::{json, Value};
 /// The condition type the controller keeps on each Service it manages.
 pub const CONDITION_TYPE: &str = "service.k8s.aws/Reconciled";
 
+/// An object whose finalizers and events the report step writes (Services, Ingresses).
+pub trait Finalizable:
+    Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned
+{
+}
+
+impl<K> Finalizable for K where
+    K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned
+{
+}
+
 /// Sends a JSON patch of `metadata.finalizers` (guarded by its `test` operation).
-async fn patch_finalizers(
-    api: &Api<Service>,
-    service: &Service,
+async fn patch_finalizers<K: Finalizable>(
+    api: &Api<K>,
+    service: &K,
     patch: Value,
 ) -> Result<(), kube::Error> {
     let patch: json_patch::Patch =
@@ -30,9 +41,9 @@ async fn patch_finalizers(
 }
 
 /// Adds `finalizer` unless present; guarded by a JSON-patch test so a concurrent change conflicts.
-pub async fn add_finalizer(
-    api: &Api<Service>,
-    service: &Service,
+pub async fn add_finalizer<K: Finalizable>(
+    api: &Api<K>,
+    service: &K,
     finalizer: &str,
 ) -> Result<(), kube::Error> {
     let current = service.finalizers();
@@ -54,9 +65,9 @@ pub async fn add_finalizer(
 }
 
 /// Removes `finalizer` if present.
-pub async fn remove_finalizer(
-    api: &Api<Service>,
-    service: &Service,
+pub async fn remove_finalizer<K: Finalizable>(
+    api: &Api<K>,
+    service: &K,
     finalizer: &str,
 ) -> Result<(), kube::Error> {
     let current = service.finalizers();
@@ -170,9 +181,9 @@ pub async fn update_status(
 }
 
 /// Publishes an event about `service`; a failure to publish is logged, not fatal.
-pub async fn publish(
+pub async fn publish<K: Finalizable>(
     recorder: &Recorder,
-    service: &Service,
+    service: &K,
     warning: bool,
     reason: &str,
     note: &str,

@@ -491,9 +491,11 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
     for (key, s) in &settings {
         for (tag, value) in &s.tags {
             match user_tags.get(tag) {
-                Some(existing) if existing != value => return Err(format!(
+                Some(existing) if existing != value => {
+                    return Err(format!(
                     "members disagree on tag {tag}: {key} wants {value}, another wants {existing}"
-                )),
+                ))
+                }
                 _ => {
                     user_tags.insert(tag.clone(), value.clone());
                 }

@@ -42,6 +42,15 @@ impl StackIdentity {
         }
     }
 
+    pub fn for_ingress(cluster_name: &str, stack_id: &str) -> Self {
+        Self {
+            cluster_name: cluster_name.to_string(),
+            stack_tag_key: "ingress.k8s.aws/stack".into(),
+            stack_id: stack_id.to_string(),
+            resource_tag_key: "ingress.k8s.aws/resource".into(),
+        }
+    }
+
     /// The tags every resource of the stack carries.
     pub fn tags(&self) -> Tags {
         Tags::from([

@@ -8,71 +8,6 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-/// The upstream project's "2048" walkthrough manifest, written out here.
-const GAME_2048: &str = r#"---
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: game-2048
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  namespace: game-2048
-  name: deployment-2048
-spec:
-  selector:
-    matchLabels:
-      app.kubernetes.io/name: app-2048
-  replicas: 5
-  template:
-    metadata:
-      labels:
-        app.kubernetes.io/name: app-2048
-    spec:
-      containers:
-      - image: public.ecr.aws/l6m2t8p7/docker-2048:latest
-        imagePullPolicy: Always
-        name: app-2048
-        ports:
-        - containerPort: 80
----
-apiVersion: v1
-kind: Service
-metadata:
-  namespace: game-2048
-  name: service-2048
-spec:
-  ports:
-    - port: 80
-      targetPort: 80
-      protocol: TCP
-  type: NodePort
-  selector:
-    app.kubernetes.io/name: app-2048
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  namespace: game-2048
-  name: ingress-2048
-  annotations:
-    alb.ingress.kubernetes.io/scheme: internet-facing
-    alb.ingress.kubernetes.io/target-type: ip
-spec:
-  ingressClassName: alb
-  rules:
-    - http:
-        paths:
-        - path: /
-          pathType: Prefix
-          backend:
-            service:
-              name: service-2048
-              port:
-                number: 80
-"#;
-
 fn parse(text: &str) -> Value {
     serde_json::from_str(text)
         .unwrap_or_else(|error| panic!("kubectl printed no JSON ({error}): {text}"))
@@ -82,7 +17,7 @@ fn parse(text: &str) -> Value {
 async fn kubectl_applies_gets_annotates_and_patches_the_2048_sample() {
     let cluster = TestCluster::start().await;
     let kubectl = Kubectl::new(&cluster.url());
-    let created = kubectl.apply(GAME_2048).await;
+    let created = kubectl.apply(e2e::samples::GAME_2048).await;
     for line in [
         "namespace/game-2048 created",
         "deployment.apps/deployment-2048 created",
@@ -157,7 +92,7 @@ async fn kubectl_applies_gets_annotates_and_patches_the_2048_sample() {
     assert_eq!(stored_service["metadata"]["generation"], 2);
 
     let reapplied = kubectl
-        .apply(&GAME_2048.replace("replicas: 5", "replicas: 2"))
+        .apply(&e2e::samples::GAME_2048.replace("replicas: 5", "replicas: 2"))
         .await;
     assert!(
         reapplied.contains("deployment.apps/deployment-2048 configured"),
@@ -181,7 +116,7 @@ async fn kubectl_applies_gets_annotates_and_patches_the_2048_sample() {
 async fn kubectl_delete_leaves_a_finalized_object_until_its_finalizer_goes() {
     let cluster = TestCluster::start().await;
     let kubectl = Kubectl::new(&cluster.url());
-    kubectl.apply(GAME_2048).await;
+    kubectl.apply(e2e::samples::GAME_2048).await;
     let finalizer = r#"{"metadata":{"finalizers":["ingress.k8s.aws/resources"]}}"#;
     kubectl
         .ok(&[
