@@ -9,7 +9,10 @@
 //! removed from leaving members. A group with no member left deploys its empty stack: the ALB,
 //! its target groups and security group go.
 //!
-//! Not yet: the rules of a held member are not kept (they go until it is fixed), the drift-check
+//! A held member keeps the rules and target groups it had in the last stack this process
+//! deployed (in its place in member order); after a restart, until it is fixed, it has none.
+//!
+//! Not yet: the drift-check
 //! fast path of the Service loop, Service/IngressClass watches (a change of those is seen at the
 //! next Ingress event or requeue).
 
@@ -21,7 +24,7 @@ use crate::config::ControllerConfig;
 use crate::crd::ingress_class_params::IngressClassParams;
 use crate::deploy::{converge, observe_for, DeployError};
 use crate::facts::CloudFacts;
-use crate::ingress::build::{build_ingress_stack, IngressBuildInput};
+use crate::ingress::build::{build_ingress_stack, IngressBuildInput, MemberContribution};
 use crate::ingress::class::ClassContext;
 use crate::ingress::group::{groups_of, ingress_key, load_group, GroupId};
 use crate::model::Stack;
@@ -51,6 +54,8 @@ pub struct IngressReconciler<C> {
     pub ingress_class: String,
     recorder: Recorder,
     group_locks: Mutex<HashMap<GroupId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Each group's member contributions as last deployed (held members keep theirs).
+    deployed: Mutex<HashMap<GroupId, BTreeMap<String, MemberContribution>>>,
 }
 
 /// What the cluster holds that classification and the build read.
@@ -77,6 +82,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
             ingress_class: ingress_class.to_string(),
             recorder,
             group_locks: Mutex::default(),
+            deployed: Mutex::default(),
         }
     }
 
@@ -186,7 +192,15 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
                 .await
                 .map_err(ReconcileError::Discover)?
         };
+        let previous = self
+            .deployed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+            .unwrap_or_default();
         let input = IngressBuildInput {
+            previous: &previous,
             group_id: id,
             members: &group.members,
             services: &view.services,
@@ -223,7 +237,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
             }
         }
         let labels = ingress_stack_labels(id);
-        let stack: Stack = built.stack;
+        let stack: Stack = built.stack.clone();
         if stack.is_empty() {
             // Bindings first: their targets are deregistered before the target groups go.
             reconcile_bindings(&self.client, &labels, &[]).await?;
@@ -241,6 +255,10 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
                 return Err(ReconcileError::Deploy(error));
             }
         };
+        self.deployed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.clone(), built.contributions.clone());
         let wanted = desired_bindings(&stack, &deployed.applied.target_group_arns, &labels);
         reconcile_bindings(&self.client, &labels, &wanted).await?;
         if let Some(hostname) = &deployed.applied.dns_name {

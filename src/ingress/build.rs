@@ -49,6 +49,9 @@ pub struct IngressBuildInput<'a> {
     pub config: &'a ControllerConfig,
     pub facts: &'a CloudFacts,
     pub existing: Option<&'a ExistingLoadBalancer>,
+    /// What each member contributed to the last stack deployed, by `namespace/name`: a member
+    /// held now keeps those rules and target groups instead of losing them.
+    pub previous: &'a BTreeMap<String, MemberContribution>,
 }
 
 /// The stack, and the members held out of it with their problems.
@@ -56,6 +59,8 @@ pub struct IngressBuildInput<'a> {
 pub struct BuiltIngressStack {
     pub stack: Stack,
     pub held: Vec<MemberProblem>,
+    /// What each member contributed (a held member: what it had before), for the next build.
+    pub contributions: BTreeMap<String, MemberContribution>,
 }
 
 fn tracking_tags(input: &IngressBuildInput, resource_id: &str, user: &Tags) -> Tags {
@@ -379,7 +384,8 @@ fn backend_action(
 }
 
 /// What one member contributes: its rules per port (with their actions) and target groups.
-struct MemberContribution {
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberContribution {
     rules: Vec<(i32, Vec<crate::cloud::RuleCondition>, ListenerAction)>,
     target_groups: BTreeMap<String, TargetGroupSpec>,
 }
@@ -427,10 +433,7 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
         }
     }
     if members.is_empty() {
-        return Ok(BuiltIngressStack {
-            stack: Stack::empty(&stack_id),
-            held,
-        });
+        return nothing_builds(input, held);
     }
     let listeners = group_listeners(&members)?;
     let redirect_port = ssl_redirect_port(&members, &listeners)?;
@@ -442,22 +445,37 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
             .collect(),
         None => BTreeSet::new(),
     };
-    let mut contributions = Vec::new();
+    let mut contributions: Vec<(String, MemberContribution)> = Vec::new();
     let mut kept = Vec::new();
-    for member in members {
-        match member_contribution(input, &member, &redirected) {
+    for member in input.members {
+        let key = member.key();
+        let fresh = if members.iter().any(|m| m.key() == key) {
+            member_contribution(input, member, &redirected)
+        } else {
+            Err(problem(member, "held"))
+        };
+        match fresh {
             Ok(contribution) => {
-                contributions.push(contribution);
-                kept.push(member);
+                contributions.push((key, contribution));
+                kept.push(member.clone());
             }
-            Err(problem) => held.push(problem),
+            Err(problem) => {
+                if !held.iter().any(|h| h.ingress == key) {
+                    held.push(problem);
+                }
+                // A held member keeps what it had, in its place in member order.
+                if let Some(previous) = input.previous.get(&key) {
+                    let mut previous = previous.clone();
+                    previous.rules.retain(|(port, _, _)| {
+                        listeners.contains_key(port) && !redirected.contains(port)
+                    });
+                    contributions.push((key, previous));
+                }
+            }
         }
     }
     if kept.is_empty() {
-        return Ok(BuiltIngressStack {
-            stack: Stack::empty(&stack_id),
-            held,
-        });
+        return nothing_builds(input, held);
     }
     // Group-wide settings from the members that build.
     let settings: Vec<(String, MemberSettings)> = kept
@@ -619,7 +637,8 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
     }
     // Rules: members in member order, each listener's priorities counted across members.
     let mut next_priority: BTreeMap<i32, i32> = BTreeMap::new();
-    for contribution in contributions {
+    let used: BTreeMap<String, MemberContribution> = contributions.iter().cloned().collect();
+    for (_, contribution) in contributions {
         for (port, conditions, action) in contribution.rules {
             let priority = next_priority.entry(port).or_insert(0);
             *priority += 1;
@@ -669,5 +688,31 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
         attributes: BTreeMap::new(),
         tags: tracking_tags(input, "LoadBalancer", &user_tags),
     });
-    Ok(BuiltIngressStack { stack, held })
+    Ok(BuiltIngressStack {
+        stack,
+        held,
+        contributions: used,
+    })
+}
+
+/// No member builds: with none held the group is gone (empty stack); with some held nothing
+/// may be deleted, so the group fails instead.
+fn nothing_builds(
+    input: &IngressBuildInput,
+    held: Vec<MemberProblem>,
+) -> Result<BuiltIngressStack, String> {
+    if held.is_empty() {
+        return Ok(BuiltIngressStack {
+            stack: Stack::empty(&input.group_id.stack_id()),
+            held,
+            contributions: BTreeMap::new(),
+        });
+    }
+    Err(format!(
+        "no member of the group can be built, so nothing is changed: {}",
+        held.iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
+    ))
 }

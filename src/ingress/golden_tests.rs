@@ -89,6 +89,7 @@ fn render(objects: &Objects, config: &ControllerConfig, facts: &CloudFacts) -> S
                     config,
                     facts,
                     existing: None,
+                    previous: &BTreeMap::new(),
                 };
                 let held: Vec<String> = group
                     .held
