@@ -199,8 +199,10 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
             .get(id)
             .cloned()
             .unwrap_or_default();
+        let held_at_load: Vec<String> = group.held.iter().map(|(i, _)| ingress_key(i)).collect();
         let input = IngressBuildInput {
             previous: &previous,
+            held_at_load: &held_at_load,
             group_id: id,
             members: &group.members,
             services: &view.services,

@@ -52,6 +52,9 @@ pub struct IngressBuildInput<'a> {
     /// What each member contributed to the last stack deployed, by `namespace/name`: a member
     /// held now keeps those rules and target groups instead of losing them.
     pub previous: &'a BTreeMap<String, MemberContribution>,
+    /// Members held while loading the group (their `group.order` is unusable): they keep what
+    /// they had, after the other members.
+    pub held_at_load: &'a [String],
 }
 
 /// The stack, and the members held out of it with their problems.
@@ -474,6 +477,15 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
             }
         }
     }
+    for key in input.held_at_load {
+        if let Some(previous) = input.previous.get(key) {
+            let mut previous = previous.clone();
+            previous
+                .rules
+                .retain(|(port, _, _)| listeners.contains_key(port) && !redirected.contains(port));
+            contributions.push((key.clone(), previous));
+        }
+    }
     if kept.is_empty() {
         return nothing_builds(input, held);
     }
@@ -701,7 +713,7 @@ fn nothing_builds(
     input: &IngressBuildInput,
     held: Vec<MemberProblem>,
 ) -> Result<BuiltIngressStack, String> {
-    if held.is_empty() {
+    if held.is_empty() && input.held_at_load.is_empty() {
         return Ok(BuiltIngressStack {
             stack: Stack::empty(&input.group_id.stack_id()),
             held,
@@ -712,6 +724,12 @@ fn nothing_builds(
         "no member of the group can be built, so nothing is changed: {}",
         held.iter()
             .map(|p| p.to_string())
+            .chain(
+                input
+                    .held_at_load
+                    .iter()
+                    .map(|key| format!("Ingress {key}: held"))
+            )
             .collect::<Vec<_>>()
             .join("; ")
     ))

@@ -90,6 +90,7 @@ fn render(objects: &Objects, config: &ControllerConfig, facts: &CloudFacts) -> S
                     facts,
                     existing: None,
                     previous: &BTreeMap::new(),
+                    held_at_load: &[],
                 };
                 let held: Vec<String> = group
                     .held

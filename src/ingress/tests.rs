@@ -719,6 +719,11 @@ mod held_members {
         let world = World::new();
         let id = GroupId::Explicit("web".into());
         let group = load_group(&id, ingresses, &world.context()).unwrap();
+        let held_at_load: Vec<String> = group
+            .held
+            .iter()
+            .map(|(i, _)| crate::ingress::group::ingress_key(i))
+            .collect();
         let config = ControllerConfig::new("prod", "vpc-0example");
         let facts = facts();
         build_ingress_stack(&IngressBuildInput {
@@ -729,6 +734,7 @@ mod held_members {
             facts: &facts,
             existing: None,
             previous,
+            held_at_load: &held_at_load,
         })
     }
 
@@ -767,6 +773,19 @@ mod held_members {
         // Without what a had (e.g. after a restart) only b's rule is built.
         let cold = build(&broken, &BTreeMap::new()).unwrap();
         assert_eq!(cold.stack.rules.len(), 1);
+
+        // A member held for its group.order keeps its rule too (after the others).
+        let mut bad_order = web_member("a", "/a", "Prefix");
+        bad_order.metadata.annotations.as_mut().unwrap().insert(
+            "alb.ingress.kubernetes.io/group.order".into(),
+            "5000".into(),
+        );
+        let third = build(
+            &[bad_order, web_member("b", "/b", "Prefix")],
+            &first.contributions,
+        )
+        .unwrap();
+        assert_eq!(third.stack.rules.len(), 2, "a's rule is kept");
 
         // When no member builds, nothing may be deleted: the group fails instead.
         let all_broken = [
