@@ -377,23 +377,9 @@ pub async fn apply(
         })
         .unwrap_or(plan.changes.len());
     let (before, after) = plan.changes.split_at(deletions_start);
-    for change in before {
-        apply_change(cloud, change, desired, context, &mut known)
-            .await
-            .map_err(|error| ApplyError {
-                change: change.to_string(),
-                error,
-            })?;
-    }
+    apply_changes(cloud, before, desired, context, &mut known).await?;
     sync_rules(cloud, desired, plan, &known).await?;
-    for change in after {
-        apply_change(cloud, change, desired, context, &mut known)
-            .await
-            .map_err(|error| ApplyError {
-                change: change.to_string(),
-                error,
-            })?;
-    }
+    apply_changes(cloud, after, desired, context, &mut known).await?;
     let load_balancer = desired
         .load_balancer
         .as_ref()
@@ -407,6 +393,25 @@ pub async fn apply(
             .filter(|(id, _)| desired.target_groups.contains_key(id))
             .collect(),
     })
+}
+
+/// Applies `changes` in order, stopping at the first failure.
+async fn apply_changes(
+    cloud: &impl Cloud,
+    changes: &[Change],
+    desired: &Stack,
+    context: &ApplyContext<'_>,
+    known: &mut Known,
+) -> Result<(), ApplyError> {
+    for change in changes {
+        apply_change(cloud, change, desired, context, known)
+            .await
+            .map_err(|error| ApplyError {
+                change: change.to_string(),
+                error,
+            })?;
+    }
+    Ok(())
 }
 
 /// Makes the rules of every HTTP(S) listener of `desired` match its rules: one `DescribeRules` per

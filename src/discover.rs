@@ -18,17 +18,7 @@ pub async fn discover_service_facts(
     vpc_id: &str,
     service: &Service,
 ) -> CloudResult<CloudFacts> {
-    let subnets = cloud.describe_subnets(vpc_id).await?;
-    let role_tagged = subnets.iter().any(|subnet| {
-        ROLE_TAGS
-            .iter()
-            .any(|role| matches!(subnet.tag(role), Some("") | Some("1")))
-    });
-    let route_tables = if role_tagged {
-        Vec::new()
-    } else {
-        cloud.describe_route_tables(vpc_id).await?
-    };
+    let (subnets, route_tables) = subnets_and_route_tables(cloud, vpc_id).await?;
     let names_groups = service.metadata.annotations.as_ref().is_some_and(|a| {
         a.contains_key(&format!(
             "{ANNOTATION_PREFIX}aws-load-balancer-security-groups"
@@ -63,13 +53,13 @@ pub async fn discover_service_facts(
     })
 }
 
-/// The reads an Ingress group's build needs: subnets, and route tables only when no subnet
-/// carries a role tag.
-pub async fn discover_ingress_facts(
+/// The VPC's subnets, and its route tables only when no subnet carries a role tag (discovery by
+/// reachability needs them then).
+async fn subnets_and_route_tables(
     cloud: &impl Cloud,
-    config: &crate::config::ControllerConfig,
-) -> CloudResult<CloudFacts> {
-    let subnets = cloud.describe_subnets(&config.vpc_id).await?;
+    vpc_id: &str,
+) -> CloudResult<(Vec<crate::facts::Subnet>, Vec<crate::facts::RouteTable>)> {
+    let subnets = cloud.describe_subnets(vpc_id).await?;
     let role_tagged = subnets.iter().any(|subnet| {
         ROLE_TAGS
             .iter()
@@ -78,8 +68,18 @@ pub async fn discover_ingress_facts(
     let route_tables = if role_tagged {
         Vec::new()
     } else {
-        cloud.describe_route_tables(&config.vpc_id).await?
+        cloud.describe_route_tables(vpc_id).await?
     };
+    Ok((subnets, route_tables))
+}
+
+/// The reads an Ingress group's build needs: subnets, and route tables only when no subnet
+/// carries a role tag.
+pub async fn discover_ingress_facts(
+    cloud: &impl Cloud,
+    config: &crate::config::ControllerConfig,
+) -> CloudResult<CloudFacts> {
+    let (subnets, route_tables) = subnets_and_route_tables(cloud, &config.vpc_id).await?;
     Ok(CloudFacts {
         subnets,
         route_tables,

@@ -19,6 +19,8 @@ pub mod deploy;
 pub mod discover;
 pub mod dry_run;
 pub mod facts;
+#[cfg(test)]
+mod golden;
 pub mod ingress;
 pub mod manifests;
 pub mod model;

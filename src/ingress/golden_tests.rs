@@ -117,34 +117,7 @@ fn render(objects: &Objects, config: &ControllerConfig, facts: &CloudFacts) -> S
 fn every_ingress_shape_builds_its_reviewed_stack() {
     let config = ControllerConfig::new("prod", "vpc-0example");
     let facts = example_facts();
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
-    let mut inputs: Vec<PathBuf> = std::fs::read_dir(golden_dir())
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    inputs.sort();
-    assert!(
-        inputs.len() >= 10,
-        "at least 10 shapes, found {}",
-        inputs.len()
-    );
-    let mut mismatched = Vec::new();
-    for input in inputs {
-        let actual = render(&read(&input), &config, &facts);
-        let expected_path = input.with_extension("json");
-        if update {
-            std::fs::write(&expected_path, &actual).unwrap();
-            continue;
-        }
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
-        if expected != actual {
-            mismatched.push(format!("{}:\n{actual}", expected_path.display()));
-        }
-    }
-    assert!(
-        mismatched.is_empty(),
-        "stacks differ from the reviewed files (UPDATE_GOLDEN=1 rewrites them):\n{}",
-        mismatched.join("\n")
-    );
+    crate::golden::check_golden_dir(&golden_dir(), 20, |input| {
+        render(&read(input), &config, &facts)
+    });
 }

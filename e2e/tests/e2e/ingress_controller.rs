@@ -88,6 +88,22 @@ async fn rule_paths(elbv2: &Elbv2, load_balancer: &str) -> Vec<String> {
     paths
 }
 
+/// The 2048 sample's Ingress as `kubectl get -o json` prints it.
+async fn sample_ingress(kubectl: &Kubectl) -> Value {
+    let printed = kubectl
+        .ok(&[
+            "get",
+            "ingress",
+            "ingress-2048",
+            "-n",
+            "game-2048",
+            "-o",
+            "json",
+        ])
+        .await;
+    serde_json::from_str(&printed).unwrap_or(Value::Null)
+}
+
 fn member(name: &str, path: &str) -> String {
     format!(
         "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: {name}\n  namespace: game-2048\n  annotations:\n    alb.ingress.kubernetes.io/group.name: shared\n    alb.ingress.kubernetes.io/scheme: internet-facing\n    alb.ingress.kubernetes.io/target-type: ip\nspec:\n  ingressClassName: alb\n  rules:\n    - http:\n        paths:\n          - {{path: {path}, pathType: Prefix, backend: {{service: {{name: service-2048, port: {{number: 80}}}}}}}}\n"
@@ -136,21 +152,7 @@ async fn the_2048_sample_and_a_group_become_albs_in_moto() {
     assert_eq!(alb.scheme().map(|s| s.as_str()), Some("internet-facing"));
     let dns = alb.dns_name().unwrap().to_lowercase();
     let hostname = eventually("the hostname in kubectl get ingress", || async {
-        let stored: Value = serde_json::from_str(
-            &kubectl
-                .ok(&[
-                    "get",
-                    "ingress",
-                    "ingress-2048",
-                    "-n",
-                    "game-2048",
-                    "-o",
-                    "json",
-                ])
-                .await,
-        )
-        .ok()?;
-        stored["status"]["loadBalancer"]["ingress"][0]["hostname"]
+        sample_ingress(&kubectl).await["status"]["loadBalancer"]["ingress"][0]["hostname"]
             .as_str()
             .map(str::to_string)
     })
@@ -178,20 +180,7 @@ async fn the_2048_sample_and_a_group_become_albs_in_moto() {
         tags["ingress.k8s.aws/resource"],
         "game-2048/ingress-2048-service-2048:80"
     );
-    let stored: Value = serde_json::from_str(
-        &kubectl
-            .ok(&[
-                "get",
-                "ingress",
-                "ingress-2048",
-                "-n",
-                "game-2048",
-                "-o",
-                "json",
-            ])
-            .await,
-    )
-    .unwrap();
+    let stored = sample_ingress(&kubectl).await;
     assert_eq!(
         stored["metadata"]["finalizers"],
         serde_json::json!(["ingress.k8s.aws/resources"])
