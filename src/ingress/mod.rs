@@ -21,4 +21,6 @@ pub mod rules;
 #[cfg(test)]
 mod golden_tests;
 #[cfg(test)]
+mod pipeline_tests;
+#[cfg(test)]
 mod tests;

@@ -9,6 +9,8 @@
 //!   lenient): moves go in waves onto free priorities; a cycle (e.g. a swap) parks one rule on a
 //!   free slot first. When the waves would take more than two calls (a long shift), all movers are
 //!   parked on free slots in one call and sent home in a second.
+//! - Two matchings are tried, content first (moves) and priority first (modifies in place); the
+//!   one with fewer calls wins.
 //! - Order of calls: deletes (freeing priorities), moves, modifies, creates.
 
 use crate::cloud::{ObservedRule, RuleContent};
@@ -48,15 +50,68 @@ impl RuleChanges {
     }
 }
 
-/// Plans the changes for one listener.
+/// Plans the changes for one listener: the cheaper of matching rules by content first (moves)
+/// or by priority first (modifies), content first on a tie.
 pub fn plan_rules(desired: &[DesiredRule], observed: &[ObservedRule]) -> RuleChanges {
+    let by_content = plan_rules_matching(desired, observed, MatchFirst::Content);
+    let by_priority = plan_rules_matching(desired, observed, MatchFirst::Priority);
+    if by_priority.calls() < by_content.calls() {
+        by_priority
+    } else {
+        by_content
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MatchFirst {
+    Content,
+    Priority,
+}
+
+fn plan_rules_matching(
+    desired: &[DesiredRule],
+    observed: &[ObservedRule],
+    first: MatchFirst,
+) -> RuleChanges {
     let mut free_desired: Vec<&DesiredRule> = desired.iter().collect();
     let mut free_observed: Vec<&ObservedRule> = observed.iter().collect();
     // Each surviving observed rule and the priority it must end at.
     let mut targets: Vec<(&ObservedRule, i32)> = Vec::new();
     let mut changes = RuleChanges::default();
 
-    // 1. Already right; 2. right content elsewhere (a move).
+    // 1. Already right.
+    free_desired.retain(|wanted| {
+        let found = free_observed.iter().position(|rule| {
+            rule.content.same_as(&wanted.content) && rule.priority == wanted.priority
+        });
+        match found {
+            Some(index) => {
+                targets.push((free_observed.remove(index), wanted.priority));
+                false
+            }
+            None => true,
+        }
+    });
+    if first == MatchFirst::Priority {
+        // Other content at the same priority: modified in place.
+        free_desired.retain(|wanted| {
+            match free_observed
+                .iter()
+                .position(|rule| rule.priority == wanted.priority)
+            {
+                Some(index) => {
+                    let rule = free_observed.remove(index);
+                    changes
+                        .modify
+                        .push((rule.arn.clone(), wanted.content.clone()));
+                    targets.push((rule, wanted.priority));
+                    false
+                }
+                None => true,
+            }
+        });
+    }
+    // 2. Right content elsewhere (a move).
     for same_priority in [true, false] {
         free_desired.retain(|wanted| {
             let found = free_observed.iter().position(|rule| {

@@ -1,0 +1,265 @@
+//! Pipeline tests: Ingress group → ALB stack → observe/plan/apply against the simulator.
+
+use super::build::{build_ingress_stack, IngressBuildInput, MemberContribution};
+use super::class::ClassContext;
+use super::group::{load_group, GroupId};
+use crate::cloud::simulator::Simulator;
+use crate::cloud::ErrorKind;
+use crate::config::ControllerConfig;
+use crate::deploy::{converge, observe_for};
+use crate::facts::CloudFacts;
+use crate::observe::StackIdentity;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+fn facts() -> CloudFacts {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/aws-facts.json");
+    CloudFacts::from_documents(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A member of group `web` with one Prefix path per entry of `paths`, each to Service `app`.
+fn member(name: &str, order: i32, paths: &[&str]) -> Ingress {
+    let paths: Vec<serde_json::Value> = paths
+        .iter()
+        .map(|p| json!({"path": p, "pathType": "Prefix", "backend": {"service": {"name": "app", "port": {"number": 80}}}}))
+        .collect();
+    serde_json::from_value(json!({
+        "metadata": {"namespace": "shop", "name": name, "annotations": {
+            "alb.ingress.kubernetes.io/group.name": "web",
+            "alb.ingress.kubernetes.io/group.order": order.to_string(),
+        }},
+        "spec": {"ingressClassName": "alb", "rules": [{"http": {"paths": paths}}]}
+    }))
+    .unwrap()
+}
+
+fn services() -> Vec<Service> {
+    vec![serde_json::from_value(json!({
+        "metadata": {"namespace": "shop", "name": "app", "uid": "00000000-0000-4000-8000-000000000001"},
+        "spec": {"type": "NodePort", "ports": [{"port": 80, "targetPort": 8080, "nodePort": 30080}]}
+    }))
+    .unwrap()]
+}
+
+/// One group reconcile as the loop does it (without Kubernetes): load, build, observe, converge.
+struct Harness {
+    cloud: Simulator,
+    config: ControllerConfig,
+    facts: CloudFacts,
+    classes: Vec<IngressClass>,
+    previous: BTreeMap<String, MemberContribution>,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let facts = facts();
+        Self {
+            cloud: Simulator::with_subnets(facts.subnets.clone()),
+            config: ControllerConfig::new("prod", "vpc-0example"),
+            facts,
+            classes: vec![serde_json::from_value(
+                json!({"metadata": {"name": "alb"}, "spec": {"controller": "ingress.k8s.aws/alb"}}),
+            )
+            .unwrap()],
+            previous: BTreeMap::new(),
+        }
+    }
+
+    async fn reconcile(&mut self, ingresses: &[Ingress]) -> Result<Vec<String>, String> {
+        let id = GroupId::Explicit("web".into());
+        let namespaces = BTreeMap::new();
+        let context = ClassContext {
+            ingress_class_flag: "alb",
+            classes: &self.classes,
+            params: &[],
+            namespace_labels: &namespaces,
+        };
+        let group = load_group(&id, ingresses, &context).map_err(|e| e.to_string())?;
+        let identity = StackIdentity::for_ingress("prod", "web");
+        let observed = observe_for(&self.cloud, &identity, &self.config, true)
+            .await
+            .map_err(|e| e.to_string())?;
+        let existing = observed.existing_load_balancer();
+        let held: Vec<String> = Vec::new();
+        let built = build_ingress_stack(&IngressBuildInput {
+            group_id: &id,
+            members: &group.members,
+            services: &services(),
+            config: &self.config,
+            facts: &self.facts,
+            existing: existing.as_ref(),
+            previous: &self.previous,
+            held_at_load: &held,
+        })?;
+        converge(
+            &self.cloud,
+            &built.stack,
+            &observed,
+            &identity,
+            &self.config,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        self.previous = built.contributions;
+        Ok(built.held.iter().map(|p| p.ingress.clone()).collect())
+    }
+
+    /// Path patterns of the port-80 rules, in priority order.
+    fn rules(&self) -> Vec<String> {
+        self.cloud
+            .rule_paths()
+            .into_iter()
+            .map(|(_, _, paths)| paths[0].clone())
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_group_converges_then_costs_no_write_and_members_come_and_go_with_the_fewest_calls() {
+    let mut harness = Harness::new();
+    let a = member("a", 0, &["/a1", "/a2"]);
+    let c = member("c", 20, &["/c1", "/c2"]);
+    harness.reconcile(&[a.clone(), c.clone()]).await.unwrap();
+    assert_eq!(harness.rules(), ["/a1", "/a2", "/c1", "/c2"]);
+    assert_eq!(harness.cloud.load_balancer_names().len(), 1);
+
+    harness.cloud.calls.clear();
+    harness.reconcile(&[a.clone(), c.clone()]).await.unwrap();
+    assert!(
+        harness.cloud.calls.writes().is_empty(),
+        "{:?}",
+        harness.cloud.calls.writes()
+    );
+
+    // b joins between a and c: its rules take priorities 3 and 4, c's move down.
+    let b = member("b", 10, &["/b1", "/b2"]);
+    harness.cloud.calls.clear();
+    harness
+        .reconcile(&[a.clone(), b.clone(), c.clone()])
+        .await
+        .unwrap();
+    assert_eq!(harness.rules(), ["/a1", "/a2", "/b1", "/b2", "/c1", "/c2"]);
+    let writes = harness.cloud.calls.writes();
+    let rule_writes: Vec<&&str> = writes.iter().filter(|w| w.contains("Rule")).collect();
+    assert_eq!(
+        writes.iter().filter(|w| **w == "CreateRule").count(),
+        2,
+        "only b's rules are created: {writes:?}"
+    );
+    assert!(
+        rule_writes.len() <= 4
+            && !writes.contains(&"DeleteRule")
+            && !writes.contains(&"ModifyRule"),
+        "c's rules are moved, not re-created: {writes:?}"
+    );
+
+    // One path of b changes: one write.
+    let b_changed = member("b", 10, &["/b1", "/b9"]);
+    harness.cloud.calls.clear();
+    harness
+        .reconcile(&[a.clone(), b_changed, c.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        harness.cloud.calls.writes(),
+        ["ModifyRule"],
+        "one changed path is one write"
+    );
+    // A longer path also sorts first within b's rule: two modifies, not moves plus a modify.
+    let b_longer = member("b", 10, &["/b1", "/b9-longer"]);
+    harness.cloud.calls.clear();
+    harness
+        .reconcile(&[a.clone(), b_longer, c.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        harness.rules(),
+        ["/a1", "/a2", "/b9-longer", "/b1", "/c1", "/c2"]
+    );
+    assert_eq!(harness.cloud.calls.writes(), ["ModifyRule", "ModifyRule"]);
+
+    // b leaves: exactly its rules go, the others keep their content.
+    harness.reconcile(&[a.clone(), c.clone()]).await.unwrap();
+    assert_eq!(harness.rules(), ["/a1", "/a2", "/c1", "/c2"]);
+    assert_eq!(harness.cloud.load_balancer_names().len(), 1);
+
+    // The last members leave: everything of the group goes.
+    harness.reconcile(&[]).await.unwrap();
+    assert!(harness.cloud.load_balancer_names().is_empty());
+    assert!(harness.cloud.target_group_names().is_empty());
+    assert!(harness.rules().is_empty());
+}
+
+#[tokio::test]
+async fn a_bad_member_does_not_stop_the_others_and_keeps_its_rules() {
+    let mut harness = Harness::new();
+    let a = member("a", 0, &["/a"]);
+    let b = member("b", 10, &["/b"]);
+    harness.reconcile(&[a.clone(), b.clone()]).await.unwrap();
+    let mut broken_b = member("b", 10, &["/b"]);
+    broken_b.metadata.annotations.as_mut().unwrap().insert(
+        "alb.ingress.kubernetes.io/listen-ports".into(),
+        "not json".into(),
+    );
+    let c = member("c", 20, &["/c"]);
+    let held = harness.reconcile(&[a.clone(), broken_b, c]).await.unwrap();
+    assert_eq!(held, ["shop/b"]);
+    assert_eq!(
+        harness.rules(),
+        ["/a", "/b", "/c"],
+        "c joined, b kept its rule"
+    );
+}
+
+#[tokio::test]
+async fn a_failure_injected_at_any_write_converges_on_retry_with_one_alb() {
+    let members = [member("a", 0, &["/a1", "/a2"]), member("b", 10, &["/b"])];
+    let mut clean = Harness::new();
+    clean.reconcile(&members).await.unwrap();
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    let steps: Vec<(&str, usize)> = clean
+        .cloud
+        .calls
+        .writes()
+        .into_iter()
+        .map(|operation| {
+            let count = seen.entry(operation).or_insert(0);
+            *count += 1;
+            (operation, *count)
+        })
+        .collect();
+    assert!(steps.iter().any(|(op, _)| *op == "CreateRule"), "{steps:?}");
+    for (operation, occurrence) in steps {
+        let mut harness = Harness::new();
+        harness
+            .cloud
+            .fail_call(operation, occurrence, ErrorKind::Throttled);
+        assert!(
+            harness.reconcile(&members).await.is_err(),
+            "{operation} #{occurrence} was injected to fail"
+        );
+        harness
+            .reconcile(&members)
+            .await
+            .unwrap_or_else(|e| panic!("retry after {operation} #{occurrence}: {e}"));
+        assert_eq!(
+            harness.cloud.load_balancer_names().len(),
+            1,
+            "after {operation} #{occurrence}"
+        );
+        assert_eq!(
+            harness.rules(),
+            ["/a1", "/a2", "/b"],
+            "after {operation} #{occurrence}"
+        );
+        harness.cloud.calls.clear();
+        harness.reconcile(&members).await.unwrap();
+        assert!(
+            harness.cloud.calls.writes().is_empty(),
+            "converged after {operation} #{occurrence}: {:?}",
+            harness.cloud.calls.writes()
+        );
+    }
+}
