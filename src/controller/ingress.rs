@@ -12,9 +12,12 @@
 //! A held member keeps the rules and target groups it had in the last stack this process
 //! deployed (in its place in member order); after a restart, until it is fixed, it has none.
 //!
-//! Not yet: the drift-check
-//! fast path of the Service loop, Service/IngressClass watches (a change of those is seen at the
-//! next Ingress event or requeue).
+//! A group whose inputs (members' annotations and spec, their namespaces' Services, classes and
+//! params) did not change since its last clean reconcile costs no AWS call until its re-check
+//! (10 hours) is due.
+//!
+//! Not yet: Service/IngressClass watches (a change of those is seen at the next Ingress event
+//! or re-check).
 
 use super::bindings::{desired_bindings, ingress_stack_labels, reconcile_bindings};
 use super::report::{add_finalizer, publish, remove_finalizer};
@@ -40,8 +43,9 @@ use kube::runtime::{watcher, Controller};
 use kube::ResourceExt;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A group is re-checked against AWS this often without any change.
 const RESYNC: Duration = Duration::from_secs(10 * 60 * 60);
@@ -56,6 +60,11 @@ pub struct IngressReconciler<C> {
     group_locks: Mutex<HashMap<GroupId, Arc<tokio::sync::Mutex<()>>>>,
     /// Each group's member contributions as last deployed (held members keep theirs).
     deployed: Mutex<HashMap<GroupId, BTreeMap<String, MemberContribution>>>,
+    /// Each group's inputs at its last successful reconcile, and when: unchanged inputs cost no
+    /// AWS call until the re-check is due.
+    reconciled: Mutex<HashMap<GroupId, (u64, Instant)>>,
+    /// How long unchanged inputs are trusted before AWS is checked again.
+    pub drift_check_interval: Duration,
 }
 
 /// What the cluster holds that classification and the build read.
@@ -83,6 +92,8 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
             recorder,
             group_locks: Mutex::default(),
             deployed: Mutex::default(),
+            reconciled: Mutex::default(),
+            drift_check_interval: RESYNC,
         }
     }
 
@@ -167,6 +178,16 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
                 return Ok(());
             }
         };
+        let inputs = inputs_hash(&group, view);
+        let unchanged = self
+            .reconciled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .is_some_and(|(hash, at)| *hash == inputs && at.elapsed() < self.drift_check_interval);
+        if unchanged {
+            return Ok(());
+        }
         let identity = StackIdentity::for_ingress(&self.config.cluster_name, &id.stack_id());
         let finalizer = id.finalizer();
         let api_of = |ingress: &Ingress| -> Api<Ingress> {
@@ -286,6 +307,12 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
         for ingress in &group.leaving {
             remove_finalizer(&api_of(ingress), ingress, &finalizer).await?;
         }
+        if built.held.is_empty() && group.held.is_empty() {
+            self.reconciled
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id.clone(), (inputs, Instant::now()));
+        }
         Ok(())
     }
 
@@ -314,6 +341,67 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
         .await?;
         Ok(())
     }
+}
+
+/// A hash of everything a group's reconcile reads from Kubernetes: its members' and leaving
+/// Ingresses' annotations and spec (and a leaving one's finalizers and deletion); the Services
+/// of their namespaces; the IngressClasses and their params. Statuses, labels and resource
+/// versions are left out, so the controller's own writes do not count as a change.
+fn inputs_hash(group: &crate::ingress::group::Group, view: &ClusterView) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    // The members' own finalizer is the controller's doing, not an input.
+    let ingresses = group
+        .members
+        .iter()
+        .map(|m| (&m.ingress, false))
+        .chain(group.held.iter().map(|(i, _)| (i, false)))
+        .chain(group.leaving.iter().map(|i| (i, true)));
+    let mut namespaces = std::collections::BTreeSet::new();
+    for (ingress, leaving) in ingresses {
+        let meta = &ingress.metadata;
+        namespaces.insert(meta.namespace.clone().unwrap_or_default());
+        let finalizers = if leaving {
+            meta.finalizers.clone()
+        } else {
+            None
+        };
+        json!([
+            meta.namespace,
+            meta.name,
+            meta.annotations,
+            finalizers,
+            meta.deletion_timestamp,
+            ingress.spec
+        ])
+        .to_string()
+        .hash(&mut hasher);
+    }
+    for service in view
+        .services
+        .iter()
+        .filter(|s| namespaces.contains(s.metadata.namespace.as_deref().unwrap_or_default()))
+    {
+        json!([
+            service.metadata.namespace,
+            service.metadata.name,
+            service.metadata.uid,
+            service.metadata.annotations,
+            service.spec
+        ])
+        .to_string()
+        .hash(&mut hasher);
+    }
+    for class in &view.classes {
+        json!([class.metadata.name, class.metadata.annotations, class.spec])
+            .to_string()
+            .hash(&mut hasher);
+    }
+    for params in &view.params {
+        json!([params.metadata.name, params.spec])
+            .to_string()
+            .hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 /// Runs the Ingress loop until the watch ends.

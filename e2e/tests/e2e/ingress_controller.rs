@@ -259,3 +259,69 @@ async fn the_2048_sample_and_a_group_become_albs_in_moto() {
     );
     loop_task.abort();
 }
+
+#[tokio::test]
+async fn an_unchanged_group_costs_no_aws_call() {
+    use aws_load_balancer_controller::cloud::simulator::Simulator;
+    use aws_load_balancer_controller::facts::CloudFacts;
+    let facts_path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/aws-facts.json");
+    let facts = CloudFacts::from_documents(&std::fs::read_to_string(facts_path).unwrap()).unwrap();
+    let cloud = Simulator::with_subnets(facts.subnets);
+    let cluster = TestCluster::start().await;
+    let kubectl = Kubectl::new(&cluster.url());
+    let loop_task = tokio::spawn(run_ingress_controller(Arc::new(IngressReconciler::new(
+        cluster.client.clone(),
+        cloud.clone(),
+        ControllerConfig::new("e2e-cluster", "vpc-0example"),
+        "alb",
+    ))));
+    kubectl.apply(ALB_CLASS).await;
+    kubectl
+        .apply(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: echo, namespace: default}\n\
+             spec: {type: NodePort, ports: [{port: 80, targetPort: 8080, nodePort: 30080}]}\n---\n\
+             apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: echo, namespace: default}\n\
+             spec:\n  ingressClassName: alb\n  rules:\n    - http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: echo, port: {number: 80}}}}\n",
+        )
+        .await;
+    eventually("the hostname", || async {
+        let printed = kubectl
+            .ok(&[
+                "get",
+                "ingress",
+                "echo",
+                "-o",
+                "jsonpath={.status.loadBalancer.ingress[0].hostname}",
+            ])
+            .await;
+        (!printed.trim().is_empty()).then_some(())
+    })
+    .await;
+    // Let the reconcile caused by the status write pass, then change nothing that matters.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    cloud.calls.clear();
+    kubectl
+        .ok(&["label", "ingress", "echo", "team=payments"])
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        cloud.calls.calls().is_empty(),
+        "a label change costs no AWS call: {:?}",
+        cloud.calls.calls()
+    );
+    // A change that matters is deployed.
+    kubectl
+        .ok(&[
+            "annotate",
+            "ingress",
+            "echo",
+            "alb.ingress.kubernetes.io/tags=team=payments",
+        ])
+        .await;
+    eventually("the new tag written", || async {
+        cloud.calls.writes().contains(&"AddTags").then_some(())
+    })
+    .await;
+    loop_task.abort();
+}
