@@ -1,6 +1,9 @@
-//! The offline dry run behind `plan`: every Service in a set of manifests is put through the same
-//! selection and build code the controller runs, against AWS facts given as data, and the result
-//! is reported per object — the desired stack, its warnings, or every problem with its input.
+//! The offline dry run behind `plan`: every Service and every Ingress group in a set of manifests
+//! is put through the same selection and build code the controller runs, against AWS facts given
+//! as data, and the result is reported per owner — the desired stack, its warnings (held Ingress
+//! members), or every problem with its input. Ingress groups read the manifests' IngressClasses
+//! and IngressClassParams (an IngressClass `alb` for this controller is assumed when none is
+//! given) and the Services their backends name.
 //!
 //! Pure: no Kubernetes, no AWS, no clock. Reading files and printing is the binary's job; the
 //! table and JSON renderings live here so tests can check them.
@@ -70,8 +73,187 @@ fn owner_of(object: &Value) -> Owner {
     }
 }
 
-/// Builds the stack of every Service among `objects`; other kinds are ignored for now.
+/// Builds the stack of every Service and every Ingress group among `objects`.
 pub fn dry_run(objects: &[Value], config: &ControllerConfig, facts: &CloudFacts) -> DryRunReport {
+    let mut report = dry_run_services(objects, config, facts);
+    dry_run_ingresses(objects, config, facts, &mut report);
+    report
+}
+
+fn typed<T: serde::de::DeserializeOwned>(
+    objects: &[Value],
+    api_version: &str,
+    kind: &str,
+    report: &mut DryRunReport,
+) -> Vec<T> {
+    let mut found = Vec::new();
+    for object in objects
+        .iter()
+        .filter(|o| o["kind"] == kind && o["apiVersion"] == api_version)
+    {
+        let mut object = object.clone();
+        if kind != "IngressClass"
+            && kind != "IngressClassParams"
+            && object["metadata"]["namespace"].is_null()
+        {
+            object["metadata"]["namespace"] = Value::from("default");
+        }
+        match serde_json::from_value(object.clone()) {
+            Ok(typed) => found.push(typed),
+            Err(error) => report.problems.push(OwnerProblem {
+                owner: owner_of(&object),
+                location: "manifest".into(),
+                message: format!("not a valid {kind}: {error}"),
+            }),
+        }
+    }
+    found
+}
+
+fn dry_run_ingresses(
+    objects: &[Value],
+    config: &ControllerConfig,
+    facts: &CloudFacts,
+    report: &mut DryRunReport,
+) {
+    use crate::ingress::build::{build_ingress_stack, IngressBuildInput};
+    use crate::ingress::class::ClassContext;
+    use crate::ingress::group::{groups_of, ingress_key, load_group, GroupId};
+    let ingresses: Vec<k8s_openapi::api::networking::v1::Ingress> =
+        typed(objects, "networking.k8s.io/v1", "Ingress", report);
+    if ingresses.is_empty() {
+        return;
+    }
+    let mut classes: Vec<k8s_openapi::api::networking::v1::IngressClass> =
+        typed(objects, "networking.k8s.io/v1", "IngressClass", report);
+    if !classes
+        .iter()
+        .any(|c| c.metadata.name.as_deref() == Some("alb"))
+    {
+        if let Ok(alb) = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "alb"}, "spec": {"controller": crate::ingress::class::INGRESS_CONTROLLER}
+        })) {
+            classes.push(alb);
+        }
+    }
+    let params: Vec<crate::crd::ingress_class_params::IngressClassParams> = typed(
+        objects,
+        "elbv2.k8s.aws/v1beta1",
+        "IngressClassParams",
+        report,
+    );
+    let services: Vec<Service> = typed(objects, "v1", "Service", report);
+    let namespaces: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> =
+        objects
+            .iter()
+            .filter(|o| o["kind"] == "Namespace")
+            .filter_map(|o| {
+                let name = o["metadata"]["name"].as_str()?.to_string();
+                let labels =
+                    serde_json::from_value(o["metadata"]["labels"].clone()).unwrap_or_default();
+                Some((name, labels))
+            })
+            .collect();
+    let context = ClassContext {
+        ingress_class_flag: "alb",
+        classes: &classes,
+        params: &params,
+        namespace_labels: &namespaces,
+    };
+    let mut groups: Vec<GroupId> = ingresses
+        .iter()
+        .flat_map(|ingress| groups_of(ingress, &context))
+        .collect();
+    groups.sort();
+    groups.dedup();
+    for id in groups {
+        let owner = match &id {
+            GroupId::Explicit(name) => Owner {
+                kind: "IngressGroup".into(),
+                namespace: String::new(),
+                name: name.clone(),
+            },
+            GroupId::Implicit { namespace, name } => Owner {
+                kind: "Ingress".into(),
+                namespace: namespace.clone(),
+                name: name.clone(),
+            },
+        };
+        let group = match load_group(&id, &ingresses, &context) {
+            Ok(group) => group,
+            Err(error) => {
+                report.problems.push(OwnerProblem {
+                    owner,
+                    location: "group".into(),
+                    message: error.to_string(),
+                });
+                continue;
+            }
+        };
+        let identity = StackIdentity::for_ingress(&config.cluster_name, &id.stack_id());
+        let observed = observe_from_facts(facts, &identity, &config.vpc_id);
+        let existing = observed.existing_load_balancer();
+        let held_at_load: Vec<String> = group.held.iter().map(|(i, _)| ingress_key(i)).collect();
+        let built = match build_ingress_stack(&IngressBuildInput {
+            group_id: &id,
+            members: &group.members,
+            services: &services,
+            config,
+            facts,
+            existing: existing.as_ref(),
+            previous: &std::collections::BTreeMap::new(),
+            held_at_load: &held_at_load,
+        }) {
+            Ok(built) => built,
+            Err(message) => {
+                report.problems.push(OwnerProblem {
+                    owner,
+                    location: "group".into(),
+                    message,
+                });
+                continue;
+            }
+        };
+        let warnings: Vec<Problem> = group
+            .held
+            .iter()
+            .map(|(ingress, problem)| {
+                Problem::new(format!("Ingress {}", ingress_key(ingress)), problem.clone())
+            })
+            .chain(
+                built
+                    .held
+                    .iter()
+                    .map(|p| Problem::new(format!("Ingress {}", p.ingress), p.problem.clone())),
+            )
+            .collect();
+        let backend_name = backend_security_group_name(&config.cluster_name);
+        let plan_context = PlanContext {
+            external_managed_tags: &config.external_managed_tags,
+            backend_security_group_name: &backend_name,
+        };
+        match plan(&built.stack, &observed, &plan_context) {
+            Ok(planned) => report.stacks.push(OwnerStack {
+                owner,
+                managed: true,
+                stack: built.stack,
+                warnings,
+                changes: planned.changes,
+            }),
+            Err(error) => report.problems.push(OwnerProblem {
+                owner,
+                location: "existing AWS resources".into(),
+                message: error.to_string(),
+            }),
+        }
+    }
+}
+
+fn dry_run_services(
+    objects: &[Value],
+    config: &ControllerConfig,
+    facts: &CloudFacts,
+) -> DryRunReport {
     let mut report = DryRunReport::default();
     for object in objects
         .iter()
@@ -208,7 +390,23 @@ fn render_stack(out: &mut String, entry: &OwnerStack) -> std::fmt::Result {
     let mut listeners: Vec<_> = stack.listeners.values().collect();
     listeners.sort_by_key(|listener| listener.port);
     for listener in listeners {
-        let targets: Vec<&str> = listener.default_action.target_groups();
+        let targets: Vec<String> = match &listener.default_action {
+            crate::model::ListenerAction::Redirect(r) => {
+                vec![format!(
+                    "redirect to {} {}",
+                    r.port.clone().unwrap_or_default(),
+                    r.status_code
+                )]
+            }
+            crate::model::ListenerAction::FixedResponse(f) => {
+                vec![format!("fixed {}", f.status_code)]
+            }
+            forward => forward
+                .target_groups()
+                .iter()
+                .map(|t| t.to_string())
+                .collect(),
+        };
         let tls = listener
             .ssl_policy
             .as_ref()
@@ -225,6 +423,34 @@ fn render_stack(out: &mut String, entry: &OwnerStack) -> std::fmt::Result {
             listener.port,
             listener.protocol,
             targets.join(", ")
+        )?;
+    }
+    let mut rules: Vec<_> = stack.rules.values().collect();
+    rules.sort_by_key(|rule| (rule.port, rule.priority));
+    for rule in rules {
+        let conditions: Vec<String> = rule
+            .conditions
+            .iter()
+            .map(|c| serde_json::to_string(c).unwrap_or_default())
+            .collect();
+        let actions: Vec<String> = rule
+            .actions
+            .iter()
+            .map(|a| match a {
+                crate::model::ListenerAction::Forward { .. } => a.target_groups().join(", "),
+                crate::model::ListenerAction::Redirect(r) => format!("redirect {}", r.status_code),
+                crate::model::ListenerAction::FixedResponse(f) => {
+                    format!("fixed {}", f.status_code)
+                }
+            })
+            .collect();
+        writeln!(
+            out,
+            "  rule {}:{:<4} {} → {}",
+            rule.port,
+            rule.priority,
+            conditions.join(" "),
+            actions.join("; ")
         )?;
     }
     for (id, group) in &stack.target_groups {

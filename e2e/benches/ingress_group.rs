@@ -81,9 +81,10 @@ async fn round(
         Stack::empty("bench")
     } else {
         let group = load_group(&id, ingresses, &context).expect("the group loads");
-        let subnets = aws_load_balancer_controller::cloud::Cloud::describe_subnets(cloud, &config.vpc_id)
-            .await
-            .expect("subnets");
+        let subnets =
+            aws_load_balancer_controller::cloud::Cloud::describe_subnets(cloud, &config.vpc_id)
+                .await
+                .expect("subnets");
         let facts = CloudFacts {
             subnets,
             ..CloudFacts::default()
@@ -136,11 +137,28 @@ async fn main() {
     changed[25] = member(25, "/healthy");
     let rounds = [
         round("create", &cloud, &config, &members, false).await,
-        round("re-check, nothing changed", &cloud, &config, &members, false).await,
-        round("one member changes one path", &cloud, &config, &changed, false).await,
+        round(
+            "re-check, nothing changed",
+            &cloud,
+            &config,
+            &members,
+            false,
+        )
+        .await,
+        round(
+            "one member changes one path",
+            &cloud,
+            &config,
+            &changed,
+            false,
+        )
+        .await,
         round("delete", &cloud, &config, &changed, true).await,
     ];
-    println!("{MEMBERS} Ingresses × 2 paths in one group ({} rules), moto:", MEMBERS * 2);
+    println!(
+        "{MEMBERS} Ingresses × 2 paths in one group ({} rules), moto:",
+        MEMBERS * 2
+    );
     for r in rounds {
         let total: usize = r.writes.values().sum();
         println!(

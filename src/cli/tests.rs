@@ -153,3 +153,45 @@ fn crds_prints_the_generated_definitions() {
         .stdout
         .contains("name: targetgroupbindings.elbv2.k8s.aws"));
 }
+
+#[test]
+fn plan_understands_ingress_groups_and_names_conflicting_members() {
+    let facts = example("examples/aws-facts.json");
+    let group = example("src/ingress/golden/group-worked-example.yaml");
+    let flags = [
+        "--facts",
+        &facts,
+        "--cluster-name",
+        "my-cluster",
+        "--aws-vpc-id",
+        "vpc-0example",
+    ];
+    let mut line = vec!["plan", "-f", &group];
+    line.extend(flags);
+    let output = run(&line, "");
+    assert_eq!(output.exit_code, 0, "{}", output.stderr);
+    for expected in [
+        "IngressGroup /web",
+        "k8s-web-66ee2ef97b",
+        "k8s-web-3264b2e21d",
+        "rule 443:3",
+        "/api/v2/*",
+        "redirect to 443 HTTP_301",
+    ] {
+        assert!(
+            output.stdout.contains(expected),
+            "{expected} in:\n{}",
+            output.stdout
+        );
+    }
+    let conflict = example("src/ingress/golden/conflicting-scheme.yaml");
+    let mut line = vec!["plan", "-f", &conflict];
+    line.extend(flags);
+    let output = run(&line, "");
+    assert_eq!(output.exit_code, 1);
+    assert!(
+        output.stderr.contains("default/private") && output.stderr.contains("default/public"),
+        "{}",
+        output.stderr
+    );
+}
