@@ -220,19 +220,82 @@ fn backend_action(
     backend: &BackendRef,
     groups: &mut BTreeMap<String, TargetGroupSpec>,
 ) -> Result<ListenerAction, MemberProblem> {
-    let (service_name, port) = match backend {
+    match backend {
+        BackendRef::Service { name, port } => Ok(
+            match service_target_group(input, member, name, port, groups)? {
+                Some(resource_id) => ListenerAction::forward_to(&resource_id),
+                None => fixed_503("Backend service does not exist"),
+            },
+        ),
         BackendRef::Annotation { name } => {
-            return if annotations(member).contains(&format!("actions.{name}")) {
-                Err(problem(
-                    member,
-                    format!("actions.{name}: actions annotations are not supported yet"),
-                ))
-            } else {
-                Ok(fixed_503("Backend action does not exist"))
+            let key = format!("actions.{name}");
+            let Some(raw) = annotations(member).string(&key) else {
+                return Ok(fixed_503("Backend action does not exist"));
             };
+            let action = super::actions::parse_action(raw)
+                .map_err(|e| problem(member, format!("{INGRESS_PREFIX}{key}: {e}")))?;
+            annotated_action(input, member, action, groups)
         }
-        BackendRef::Service { name, port } => (name, port),
-    };
+    }
+}
+
+/// The action an `actions.*` annotation asks for, its Services' target groups added to `groups`.
+fn annotated_action(
+    input: &IngressBuildInput,
+    member: &Member,
+    action: super::actions::AnnotatedAction,
+    groups: &mut BTreeMap<String, TargetGroupSpec>,
+) -> Result<ListenerAction, MemberProblem> {
+    use super::actions::{AnnotatedAction, ForwardTarget};
+    Ok(match action {
+        AnnotatedAction::FixedResponse(config) => ListenerAction::FixedResponse(config),
+        AnnotatedAction::Redirect(config) => ListenerAction::Redirect(config),
+        AnnotatedAction::Forward {
+            targets,
+            stickiness_seconds,
+        } => {
+            let single = targets.len() == 1;
+            let mut target_groups = Vec::new();
+            for (target, weight) in targets {
+                let target_group = match target {
+                    ForwardTarget::Arn(arn) => arn,
+                    ForwardTarget::Service { name, port } => {
+                        match service_target_group(input, member, &name, &port, groups)? {
+                            Some(resource_id) => resource_id,
+                            None if single => {
+                                return Ok(fixed_503("Backend service does not exist"))
+                            }
+                            None => {
+                                return Err(problem(
+                                    member,
+                                    format!("Service {name} of a weighted forward does not exist"),
+                                ))
+                            }
+                        }
+                    }
+                };
+                target_groups.push(crate::model::WeightedTargetGroup {
+                    target_group,
+                    weight,
+                });
+            }
+            ListenerAction::Forward {
+                target_groups,
+                stickiness_seconds,
+            }
+        }
+    })
+}
+
+/// The target group of (member, Service, port), added to `groups` under its resource id; `None`
+/// when the Service does not exist.
+fn service_target_group(
+    input: &IngressBuildInput,
+    member: &Member,
+    service_name: &String,
+    port: &ServicePortRef,
+    groups: &mut BTreeMap<String, TargetGroupSpec>,
+) -> Result<Option<String>, MemberProblem> {
     let namespace = member
         .ingress
         .metadata
@@ -243,12 +306,12 @@ fn backend_action(
         s.metadata.namespace.as_deref() == Some(namespace.as_str())
             && s.metadata.name.as_deref() == Some(service_name.as_str())
     }) else {
-        return Ok(fixed_503("Backend service does not exist"));
+        return Ok(None);
     };
     let ingress_name = member.ingress.metadata.name.clone().unwrap_or_default();
     let resource_id = format!("{namespace}/{ingress_name}-{service_name}:{port}");
     if groups.contains_key(&resource_id) {
-        return Ok(ListenerAction::forward_to(&resource_id));
+        return Ok(Some(resource_id));
     }
     let Some(found) = service_port(service, port) else {
         return Err(problem(
@@ -383,7 +446,7 @@ fn backend_action(
             },
         },
     );
-    Ok(ListenerAction::forward_to(&resource_id))
+    Ok(Some(resource_id))
 }
 
 /// What one member contributes: its rules per port (with their actions) and target groups.

@@ -11,6 +11,7 @@
 //! Not yet: the ALB model (target groups, actions, annotations beyond these), its deploy, the
 //! controller loop, `plan` support.
 
+pub mod actions;
 pub mod build;
 pub mod class;
 pub mod group;

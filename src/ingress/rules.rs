@@ -3,7 +3,8 @@
 //! order; one rule per path with a `host-header` condition (when the rule has a host) and a
 //! `path-pattern` condition; priorities 1, 2, 3… in that order. Pure.
 //!
-//! Not yet: `conditions.*` and `actions.*` annotations, regex path matching, the rule optimizer.
+//! `conditions.<backend name>` adds its host and path values to the rule's and its other
+//! conditions before them (upstream's order). Not yet: regex path matching, the rule optimizer.
 //! The rule's backend is kept as a reference; the model turns it into an action.
 
 use super::group::Member;
@@ -116,22 +117,41 @@ fn member_rules(member: &Member) -> Result<Vec<(Vec<RuleCondition>, BackendRef)>
         };
         let host = rule.host.unwrap_or_default();
         for path in order_paths(&http.paths).map_err(problem)? {
+            let backend = backend_ref(&path.backend).map_err(problem)?;
+            let name = match &backend {
+                BackendRef::Service { name, .. } | BackendRef::Annotation { name } => name.clone(),
+            };
+            let mut hosts: Vec<String> = if host.is_empty() {
+                Vec::new()
+            } else {
+                vec![host.clone()]
+            };
+            let mut paths = path_values(path).map_err(problem)?;
             let mut conditions = Vec::new();
-            if !host.is_empty() {
-                conditions.push(RuleCondition::HostHeader {
-                    values: vec![host.clone()],
-                });
+            let key = format!("conditions.{name}");
+            if let Some(raw) = super::listen::annotations(member).string(&key) {
+                let annotated = super::actions::parse_conditions(raw)
+                    .map_err(|e| problem(format!("{}{key}: {e}", super::listen::INGRESS_PREFIX)))?;
+                for condition in annotated {
+                    match condition {
+                        RuleCondition::HostHeader { values } => hosts.extend(values),
+                        RuleCondition::PathPattern { values } => paths.extend(values),
+                        other => conditions.push(other),
+                    }
+                }
             }
-            let values = path_values(path).map_err(problem)?;
-            if !values.is_empty() {
-                conditions.push(RuleCondition::PathPattern { values });
+            if !hosts.is_empty() {
+                conditions.push(RuleCondition::HostHeader { values: hosts });
+            }
+            if !paths.is_empty() {
+                conditions.push(RuleCondition::PathPattern { values: paths });
             }
             if conditions.is_empty() {
                 conditions.push(RuleCondition::PathPattern {
                     values: vec!["/*".into()],
                 });
             }
-            rules.push((conditions, backend_ref(&path.backend).map_err(problem)?));
+            rules.push((conditions, backend));
         }
     }
     Ok(rules)
