@@ -16,8 +16,9 @@
 //! params) did not change since its last clean reconcile costs no AWS call until its re-check
 //! (10 hours) is due.
 //!
-//! Not yet: Service/IngressClass watches (a change of those is seen at the next Ingress event
-//! or re-check).
+//! Woken by Ingresses, by the Services they name (backends and actions) and by their
+//! IngressClasses. Not yet: an IngressClassParams watch (a change is seen at the next event or
+//! re-check).
 
 use super::bindings::{desired_bindings, ingress_stack_labels, reconcile_bindings};
 use super::report::{add_finalizer, publish, remove_finalizer};
@@ -404,12 +405,68 @@ fn inputs_hash(group: &crate::ingress::group::Group, view: &ClusterView) -> u64 
     hasher.finish()
 }
 
+/// The Ingress names Service `name` in a backend or in an `actions.*` annotation.
+fn names_service(ingress: &Ingress, name: &str) -> bool {
+    let spec = ingress.spec.clone().unwrap_or_default();
+    let in_backend = spec
+        .rules
+        .iter()
+        .flatten()
+        .filter_map(|rule| rule.http.as_ref())
+        .flat_map(|http| http.paths.iter().map(|p| &p.backend))
+        .chain(spec.default_backend.as_ref())
+        .any(|backend| backend.service.as_ref().is_some_and(|s| s.name == name));
+    let quoted = format!("\"{name}\"");
+    in_backend
+        || ingress.annotations().iter().any(|(key, value)| {
+            key.starts_with("alb.ingress.kubernetes.io/actions.") && value.contains(&quoted)
+        })
+}
+
 /// Runs the Ingress loop until the watch ends.
 pub async fn run_ingress_controller<C: Cloud + 'static>(reconciler: Arc<IngressReconciler<C>>) {
     let ingresses: Api<Ingress> = Api::all(reconciler.client.clone());
     let controller = Controller::new(ingresses, watcher::Config::default());
     let store = controller.store();
+    let by_service = controller.store();
+    let by_class = controller.store();
     controller
+        .watches(
+            Api::<Service>::all(reconciler.client.clone()),
+            watcher::Config::default(),
+            move |service: Service| {
+                // The Ingresses of the Service's namespace that name it in a backend or action.
+                let namespace = service.metadata.namespace.clone();
+                let name = service.metadata.name.clone().unwrap_or_default();
+                by_service
+                    .state()
+                    .into_iter()
+                    .filter(|ingress| {
+                        ingress.metadata.namespace == namespace && names_service(ingress, &name)
+                    })
+                    .map(|ingress| kube::runtime::reflector::ObjectRef::from_obj(ingress.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches(
+            Api::<IngressClass>::all(reconciler.client.clone()),
+            watcher::Config::default(),
+            move |class: IngressClass| {
+                let name = class.metadata.name.clone();
+                by_class
+                    .state()
+                    .into_iter()
+                    .filter(|ingress| {
+                        ingress
+                            .spec
+                            .as_ref()
+                            .and_then(|s| s.ingress_class_name.clone())
+                            == name
+                    })
+                    .map(|ingress| kube::runtime::reflector::ObjectRef::from_obj(ingress.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
         .run(
             move |ingress, reconciler: Arc<IngressReconciler<C>>| {
                 let store = store.clone();

@@ -323,5 +323,23 @@ async fn an_unchanged_group_costs_no_aws_call() {
         cloud.calls.writes().contains(&"AddTags").then_some(())
     })
     .await;
+    // A change of the Service behind the Ingress wakes the group too.
+    cloud.calls.clear();
+    kubectl
+        .ok(&[
+            "annotate",
+            "service",
+            "echo",
+            "alb.ingress.kubernetes.io/healthcheck-path=/ready",
+        ])
+        .await;
+    eventually("the target group's health check modified", || async {
+        cloud
+            .calls
+            .writes()
+            .contains(&"ModifyTargetGroup")
+            .then_some(())
+    })
+    .await;
     loop_task.abort();
 }
