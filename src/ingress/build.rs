@@ -130,6 +130,8 @@ struct MemberSettings {
     name: Option<String>,
     tags: Tags,
     subnets: Option<Vec<String>>,
+    /// `load-balancer-attributes`.
+    attributes: BTreeMap<String, String>,
 }
 
 fn member_settings(member: &Member) -> Result<MemberSettings, MemberProblem> {
@@ -179,12 +181,17 @@ fn member_settings(member: &Member) -> Result<MemberSettings, MemberProblem> {
     if let Some(list) = subnets.as_mut() {
         list.sort();
     }
+    let attributes = annotations(member)
+        .string_map("load-balancer-attributes")
+        .map_err(|e| problem(member, e.to_string()))?
+        .unwrap_or_default();
     Ok(MemberSettings {
         scheme,
         ip_address_type,
         name,
         tags,
         subnets,
+        attributes,
     })
 }
 
@@ -595,6 +602,35 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
             }
         }
     }
+    // Attributes: the first member's params win per key over every member's annotation; two
+    // members giving one key different values is an error unless the params define it.
+    let params_attributes: BTreeMap<String, String> = kept
+        .first()
+        .and_then(|m| m.params.as_ref())
+        .and_then(|p| p.spec.load_balancer_attributes.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|kv| (kv.key, kv.value))
+        .collect();
+    let mut attributes: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for (member, s) in &settings {
+        for (key, value) in &s.attributes {
+            match attributes.get(key) {
+                Some((existing, first)) if existing != value && !params_attributes.contains_key(key) => {
+                    return Err(format!(
+                        "members disagree on load balancer attribute {key}: {first} wants {existing}, {member} wants {value}"
+                    ))
+                }
+                Some(_) => {}
+                None => {
+                    attributes.insert(key.clone(), (value.clone(), member.clone()));
+                }
+            }
+        }
+    }
+    let mut attributes: BTreeMap<String, String> =
+        attributes.into_iter().map(|(k, (v, _))| (k, v)).collect();
+    attributes.extend(params_attributes);
     let reused = input
         .existing
         .filter(|existing| explicit_subnets.is_none() && existing.scheme == scheme)
@@ -760,7 +796,7 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
             })
             .collect(),
         security_groups,
-        attributes: BTreeMap::new(),
+        attributes,
         tags: tracking_tags(input, "LoadBalancer", &user_tags),
     });
     Ok(BuiltIngressStack {
