@@ -13,8 +13,10 @@
 //! stack; the others are built. Only what makes the whole load balancer impossible (members
 //! disagreeing on the scheme, no subnets, …) fails the group, naming the members.
 //!
-//! Not yet: `actions.*`/`conditions.*` annotations, auth, `security-groups`, listener and
-//! load-balancer attributes, certificate discovery, WAF, `spec.defaultBackend`, gRPC/HTTP2
+//! Also: `actions.*` (see `actions`), load-balancer attributes, `spec.defaultBackend` as the
+//! listener's default action.
+//!
+//! Not yet: auth, `security-groups`, listener attributes, certificate discovery, WAF, gRPC/HTTP2
 //! protocol versions.
 
 use super::group::{GroupId, Member};
@@ -461,6 +463,8 @@ fn service_target_group(
 pub struct MemberContribution {
     rules: Vec<(i32, Vec<crate::cloud::RuleCondition>, ListenerAction)>,
     target_groups: BTreeMap<String, TargetGroupSpec>,
+    /// From `spec.defaultBackend`: the default action of the listeners it declares.
+    default_action: Option<ListenerAction>,
 }
 
 fn member_contribution(
@@ -472,7 +476,23 @@ fn member_contribution(
     let mut contribution = MemberContribution {
         rules: Vec::new(),
         target_groups: BTreeMap::new(),
+        default_action: None,
     };
+    let default_backend = member
+        .ingress
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.default_backend.as_ref());
+    if let Some(backend) = default_backend {
+        let backend = super::rules::backend_ref(backend)
+            .map_err(|e| problem(member, format!("spec.defaultBackend: {e}")))?;
+        contribution.default_action = Some(backend_action(
+            input,
+            member,
+            &backend,
+            &mut contribution.target_groups,
+        )?);
+    }
     for port in listen_ports(member)
         .map_err(|e| problem(member, e))?
         .into_keys()
@@ -721,11 +741,32 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
                     ..RedirectConfig::default()
                 })
             }
-            _ => ListenerAction::FixedResponse(FixedResponseConfig {
-                status_code: "404".into(),
-                content_type: Some("text/plain".into()),
-                message_body: None,
-            }),
+            _ => {
+                // A default backend of exactly one member declaring the port, else 404.
+                let defaults: Vec<(&String, &ListenerAction)> = contributions
+                    .iter()
+                    .filter(|(key, _)| declaring.iter().any(|m| m.key() == *key))
+                    .filter_map(|(key, c)| c.default_action.as_ref().map(|a| (key, a)))
+                    .collect();
+                match defaults.as_slice() {
+                    [] => ListenerAction::FixedResponse(FixedResponseConfig {
+                        status_code: "404".into(),
+                        content_type: Some("text/plain".into()),
+                        message_body: None,
+                    }),
+                    [(_, action)] => (*action).clone(),
+                    several => {
+                        return Err(format!(
+                            "port {port} has more than one default backend: {}",
+                            several
+                                .iter()
+                                .map(|(key, _)| key.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                    }
+                }
+            }
         };
         let listener_id = port.to_string();
         stack.listeners.insert(
