@@ -25,23 +25,7 @@ pub async fn discover_service_facts(
         ))
     });
     let security_groups = if names_groups {
-        cloud
-            .find_security_groups(vpc_id, &Tags::new())
-            .await?
-            .into_iter()
-            .map(|group| SecurityGroup {
-                group_id: group.id,
-                group_name: group.name,
-                vpc_id: vpc_id.to_string(),
-                description: group.description,
-                ip_permissions: Vec::new(),
-                tags: group
-                    .tags
-                    .into_iter()
-                    .map(|(key, value)| AwsTag { key, value })
-                    .collect(),
-            })
-            .collect()
+        vpc_security_groups(cloud, vpc_id).await?
     } else {
         Vec::new()
     };
@@ -51,6 +35,27 @@ pub async fn discover_service_facts(
         security_groups,
         ..CloudFacts::default()
     })
+}
+
+/// Every security group of the VPC, to resolve the ids and Name tags users give.
+async fn vpc_security_groups(cloud: &impl Cloud, vpc_id: &str) -> CloudResult<Vec<SecurityGroup>> {
+    Ok(cloud
+        .find_security_groups(vpc_id, &Tags::new())
+        .await?
+        .into_iter()
+        .map(|group| SecurityGroup {
+            group_id: group.id,
+            group_name: group.name,
+            vpc_id: vpc_id.to_string(),
+            description: group.description,
+            ip_permissions: Vec::new(),
+            tags: group
+                .tags
+                .into_iter()
+                .map(|(key, value)| AwsTag { key, value })
+                .collect(),
+        })
+        .collect())
 }
 
 /// The VPC's subnets, and its route tables only when no subnet carries a role tag (discovery by
@@ -73,16 +78,23 @@ async fn subnets_and_route_tables(
     Ok((subnets, route_tables))
 }
 
-/// The reads an Ingress group's build needs: subnets, and route tables only when no subnet
-/// carries a role tag.
+/// The reads an Ingress group's build needs: subnets, route tables only when no subnet carries
+/// a role tag, security groups only when a member names some.
 pub async fn discover_ingress_facts(
     cloud: &impl Cloud,
     config: &crate::config::ControllerConfig,
+    names_security_groups: bool,
 ) -> CloudResult<CloudFacts> {
     let (subnets, route_tables) = subnets_and_route_tables(cloud, &config.vpc_id).await?;
+    let security_groups = if names_security_groups {
+        vpc_security_groups(cloud, &config.vpc_id).await?
+    } else {
+        Vec::new()
+    };
     Ok(CloudFacts {
         subnets,
         route_tables,
+        security_groups,
         ..CloudFacts::default()
     })
 }

@@ -210,7 +210,12 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
         let facts = if group.members.is_empty() {
             CloudFacts::default()
         } else {
-            crate::discover::discover_ingress_facts(&self.cloud, &self.config)
+            let names_groups = group.members.iter().any(|m| {
+                m.ingress
+                    .annotations()
+                    .contains_key("alb.ingress.kubernetes.io/security-groups")
+            });
+            crate::discover::discover_ingress_facts(&self.cloud, &self.config, names_groups)
                 .await
                 .map_err(ReconcileError::Discover)?
         };

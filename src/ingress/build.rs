@@ -16,7 +16,9 @@
 //! Also: `actions.*` (see `actions`), load-balancer attributes, `spec.defaultBackend` as the
 //! listener's default action.
 //!
-//! Not yet: auth, `security-groups`, listener attributes, certificate discovery, WAF, gRPC/HTTP2
+//! `security-groups` (ids or Name tags) replace the managed security group.
+//!
+//! Not yet: auth, listener attributes, certificate discovery, WAF, gRPC/HTTP2
 //! protocol versions.
 
 use super::group::{GroupId, Member};
@@ -134,6 +136,9 @@ struct MemberSettings {
     subnets: Option<Vec<String>>,
     /// `load-balancer-attributes`.
     attributes: BTreeMap<String, String>,
+    /// `security-groups`, in the order given.
+    security_groups: Option<Vec<String>>,
+    manage_backend_rules: Option<bool>,
 }
 
 fn member_settings(member: &Member) -> Result<MemberSettings, MemberProblem> {
@@ -187,6 +192,10 @@ fn member_settings(member: &Member) -> Result<MemberSettings, MemberProblem> {
         .string_map("load-balancer-attributes")
         .map_err(|e| problem(member, e.to_string()))?
         .unwrap_or_default();
+    let security_groups = annotations(member).string_list("security-groups");
+    let manage_backend_rules = annotations(member)
+        .boolean("manage-backend-security-group-rules")
+        .map_err(|e| problem(member, e.to_string()))?;
     Ok(MemberSettings {
         scheme,
         ip_address_type,
@@ -194,6 +203,8 @@ fn member_settings(member: &Member) -> Result<MemberSettings, MemberProblem> {
         tags,
         subnets,
         attributes,
+        security_groups,
+        manage_backend_rules,
     })
 }
 
@@ -812,16 +823,65 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
         }
         stack.target_groups.extend(contribution.target_groups);
     }
-    stack.security_group = Some(SecurityGroupSpec {
-        name: ingress_security_group_name(&input.config.cluster_name, input.group_id),
-        description: "[k8s] Managed SecurityGroup for LoadBalancer".into(),
-        ingress: ingress_rules,
-        tags: tracking_tags(input, "ManagedLBSecurityGroup", &user_tags),
-    });
-    let mut security_groups = vec![SecurityGroupRef::Managed];
-    if input.config.enable_backend_security_group {
-        security_groups.push(SecurityGroupRef::Backend);
-    }
+    let requested = pick("security groups", &|s| {
+        s.security_groups.as_ref().map(|l| l.join(","))
+    })?;
+    let security_groups = match requested {
+        None => {
+            stack.security_group = Some(SecurityGroupSpec {
+                name: ingress_security_group_name(&input.config.cluster_name, input.group_id),
+                description: "[k8s] Managed SecurityGroup for LoadBalancer".into(),
+                ingress: ingress_rules,
+                tags: tracking_tags(input, "ManagedLBSecurityGroup", &user_tags),
+            });
+            let mut groups = vec![SecurityGroupRef::Managed];
+            if input.config.enable_backend_security_group {
+                groups.push(SecurityGroupRef::Backend);
+            }
+            groups
+        }
+        Some(joined) => {
+            // The user's groups (ids, or Name tags — every group carrying a Name is taken).
+            let mut groups = Vec::new();
+            let mut missing = Vec::new();
+            for entry in joined.split(',') {
+                let found: Vec<&crate::facts::SecurityGroup> = input
+                    .facts
+                    .security_groups
+                    .iter()
+                    .filter(|g| {
+                        g.vpc_id == input.config.vpc_id
+                            && (g.group_id == entry
+                                || g.tags().get("Name").map(String::as_str) == Some(entry))
+                    })
+                    .collect();
+                if found.is_empty() {
+                    missing.push(entry.to_string());
+                }
+                for group in found {
+                    let id = SecurityGroupRef::Id(group.group_id.clone());
+                    if !groups.contains(&id) {
+                        groups.push(id);
+                    }
+                }
+            }
+            if !missing.is_empty() {
+                return Err(format!(
+                    "security groups {missing:?} were not found in the VPC"
+                ));
+            }
+            let manage = pick("manage-backend-security-group-rules", &|s| {
+                s.manage_backend_rules.map(|b| b.to_string())
+            })?;
+            if manage.as_deref() == Some("true") {
+                if !input.config.enable_backend_security_group {
+                    return Err("managing backend rules for user security groups needs the backend security group (--enable-backend-security-group)".into());
+                }
+                groups.push(SecurityGroupRef::Backend);
+            }
+            groups
+        }
+    };
     stack.load_balancer = Some(LoadBalancerSpec {
         name,
         load_balancer_type: LoadBalancerType::Application,
