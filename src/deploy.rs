@@ -83,4 +83,6 @@ pub async fn deploy_stack(
 }
 
 #[cfg(test)]
+mod rule_tests;
+#[cfg(test)]
 mod tests;

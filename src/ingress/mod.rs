@@ -12,12 +12,14 @@
 //! controller loop, `plan` support.
 
 pub mod actions;
+mod backends;
 pub mod build;
 pub mod class;
 pub mod group;
 pub mod listen;
 pub mod paths;
 pub mod rules;
+mod settings;
 
 #[cfg(test)]
 mod golden_tests;

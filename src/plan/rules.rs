@@ -245,4 +245,4 @@ fn move_in_waves(
 
 #[cfg(test)]
 #[path = "rules_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -1,0 +1,278 @@
+//! Where a path's traffic goes: the target group of an (Ingress, Service, port) with its port,
+//! protocol, health check, attributes and binding; the `actions.*` an Ingress names; upstream's
+//! 503 responses for a missing Service or action. Pure.
+
+use super::build::{problem, tracking_tags, IngressBuildInput};
+use super::group::Member;
+use super::listen::{annotations, INGRESS_PREFIX};
+use super::rules::{BackendRef, MemberProblem, ServicePortRef};
+use super::settings::member_settings;
+use crate::annotations::Annotations;
+use crate::cloud::FixedResponseConfig;
+use crate::model::{
+    HealthCheck, ListenerAction, Protocol, TargetGroupBindingSpec, TargetGroupSpec, TargetType,
+};
+use crate::naming::{ingress_target_group_name, IngressTargetGroupNameInputs};
+use k8s_openapi::api::core::v1::Service;
+use std::collections::BTreeMap;
+
+fn service_port<'a>(
+    service: &'a Service,
+    port: &ServicePortRef,
+) -> Option<&'a k8s_openapi::api::core::v1::ServicePort> {
+    service
+        .spec
+        .as_ref()?
+        .ports
+        .as_ref()?
+        .iter()
+        .find(|p| match port {
+            ServicePortRef::Number(number) => p.port == *number,
+            ServicePortRef::Name(name) => p.name.as_deref() == Some(name.as_str()),
+        })
+}
+
+fn fixed_503(body: &str) -> ListenerAction {
+    ListenerAction::FixedResponse(FixedResponseConfig {
+        status_code: "503".into(),
+        content_type: Some("text/plain".into()),
+        message_body: Some(body.into()),
+    })
+}
+
+/// The target group for one backend of a member, added to `groups` under its resource id; the
+/// action forwarding to it. A missing Service gives upstream's 503 (tolerated by default).
+pub(super) fn backend_action(
+    input: &IngressBuildInput,
+    member: &Member,
+    backend: &BackendRef,
+    groups: &mut BTreeMap<String, TargetGroupSpec>,
+) -> Result<ListenerAction, MemberProblem> {
+    match backend {
+        BackendRef::Service { name, port } => Ok(
+            match service_target_group(input, member, name, port, groups)? {
+                Some(resource_id) => ListenerAction::forward_to(&resource_id),
+                None => fixed_503("Backend service does not exist"),
+            },
+        ),
+        BackendRef::Annotation { name } => {
+            let key = format!("actions.{name}");
+            let Some(raw) = annotations(member).string(&key) else {
+                return Ok(fixed_503("Backend action does not exist"));
+            };
+            let action = super::actions::parse_action(raw)
+                .map_err(|e| problem(member, format!("{INGRESS_PREFIX}{key}: {e}")))?;
+            annotated_action(input, member, action, groups)
+        }
+    }
+}
+
+/// The action an `actions.*` annotation asks for, its Services' target groups added to `groups`.
+fn annotated_action(
+    input: &IngressBuildInput,
+    member: &Member,
+    action: super::actions::AnnotatedAction,
+    groups: &mut BTreeMap<String, TargetGroupSpec>,
+) -> Result<ListenerAction, MemberProblem> {
+    use super::actions::{AnnotatedAction, ForwardTarget};
+    Ok(match action {
+        AnnotatedAction::FixedResponse(config) => ListenerAction::FixedResponse(config),
+        AnnotatedAction::Redirect(config) => ListenerAction::Redirect(config),
+        AnnotatedAction::Forward {
+            targets,
+            stickiness_seconds,
+        } => {
+            let single = targets.len() == 1;
+            let mut target_groups = Vec::new();
+            for (target, weight) in targets {
+                let target_group = match target {
+                    ForwardTarget::Arn(arn) => arn,
+                    ForwardTarget::Service { name, port } => {
+                        match service_target_group(input, member, &name, &port, groups)? {
+                            Some(resource_id) => resource_id,
+                            None if single => {
+                                return Ok(fixed_503("Backend service does not exist"))
+                            }
+                            None => {
+                                return Err(problem(
+                                    member,
+                                    format!("Service {name} of a weighted forward does not exist"),
+                                ))
+                            }
+                        }
+                    }
+                };
+                target_groups.push(crate::model::WeightedTargetGroup {
+                    target_group,
+                    weight,
+                });
+            }
+            ListenerAction::Forward {
+                target_groups,
+                stickiness_seconds,
+            }
+        }
+    })
+}
+
+/// The target group of (member, Service, port), added to `groups` under its resource id; `None`
+/// when the Service does not exist.
+fn service_target_group(
+    input: &IngressBuildInput,
+    member: &Member,
+    service_name: &String,
+    port: &ServicePortRef,
+    groups: &mut BTreeMap<String, TargetGroupSpec>,
+) -> Result<Option<String>, MemberProblem> {
+    let namespace = member
+        .ingress
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_default();
+    let Some(service) = input.services.iter().find(|s| {
+        s.metadata.namespace.as_deref() == Some(namespace.as_str())
+            && s.metadata.name.as_deref() == Some(service_name.as_str())
+    }) else {
+        return Ok(None);
+    };
+    let ingress_name = member.ingress.metadata.name.clone().unwrap_or_default();
+    let resource_id = format!("{namespace}/{ingress_name}-{service_name}:{port}");
+    if groups.contains_key(&resource_id) {
+        return Ok(Some(resource_id));
+    }
+    let Some(found) = service_port(service, port) else {
+        return Err(problem(
+            member,
+            format!("Service {namespace}/{service_name} has no port {port}"),
+        ));
+    };
+    // Service annotations win over the Ingress's, key by key.
+    let service_annotations =
+        Annotations::new(service.metadata.annotations.as_ref(), INGRESS_PREFIX);
+    let ingress_annotations = annotations(member);
+    let read = |suffix: &str| {
+        service_annotations
+            .string(suffix)
+            .or_else(|| ingress_annotations.string(suffix))
+    };
+    let target_type = match member.params.as_ref().and_then(|p| p.spec.target_type) {
+        Some(crate::crd::ingress_class_params::ParamsTargetType::Ip) => TargetType::Ip,
+        Some(crate::crd::ingress_class_params::ParamsTargetType::Instance) => TargetType::Instance,
+        None => match read("target-type") {
+            None => input.config.default_target_type,
+            Some(text) => TargetType::parse(text).ok_or_else(|| {
+                problem(
+                    member,
+                    format!("target-type {text:?} is not instance or ip"),
+                )
+            })?,
+        },
+    };
+    let protocol = match read("backend-protocol").unwrap_or("HTTP") {
+        "HTTP" => Protocol::Http,
+        "HTTPS" => Protocol::Https,
+        other => {
+            return Err(problem(
+                member,
+                format!("backend-protocol {other:?} is not HTTP or HTTPS"),
+            ))
+        }
+    };
+    let target_group_port = match target_type {
+        TargetType::Instance => found.node_port.unwrap_or(0),
+        TargetType::Ip => match &found.target_port {
+            Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(number)) => *number,
+            Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(_)) => 1,
+            None => found.port,
+        },
+    };
+    if target_group_port == 0 {
+        return Err(problem(
+            member,
+            format!("Service {namespace}/{service_name} has no node port: instance targets need a NodePort or LoadBalancer Service"),
+        ));
+    }
+    let number = |suffix: &str, default: i32| -> Result<i32, MemberProblem> {
+        match read(suffix) {
+            None => Ok(default),
+            Some(text) => text.parse().map_err(|_| {
+                problem(
+                    member,
+                    format!("{INGRESS_PREFIX}{suffix}: {text:?} is not an integer"),
+                )
+            }),
+        }
+    };
+    let health_check = HealthCheck {
+        protocol: match read("healthcheck-protocol") {
+            None => protocol,
+            Some("HTTP") => Protocol::Http,
+            Some("HTTPS") => Protocol::Https,
+            Some(other) => {
+                return Err(problem(
+                    member,
+                    format!("healthcheck-protocol {other:?} is not HTTP or HTTPS"),
+                ))
+            }
+        },
+        port: read("healthcheck-port")
+            .unwrap_or("traffic-port")
+            .to_string(),
+        path: Some(read("healthcheck-path").unwrap_or("/").to_string()),
+        interval_seconds: number("healthcheck-interval-seconds", 15)?,
+        timeout_seconds: number("healthcheck-timeout-seconds", 5)?,
+        healthy_threshold: number("healthy-threshold-count", 2)?,
+        unhealthy_threshold: number("unhealthy-threshold-count", 2)?,
+        success_codes: Some(read("success-codes").unwrap_or("200").to_string()),
+    };
+    let attributes = match service_annotations.string("target-group-attributes") {
+        Some(_) => service_annotations.string_map("target-group-attributes"),
+        None => ingress_annotations.string_map("target-group-attributes"),
+    }
+    .map_err(|e| problem(member, e.to_string()))?
+    .unwrap_or_default();
+    let service_uid = service.metadata.uid.clone().unwrap_or_default();
+    let port_text = port.to_string();
+    let name = ingress_target_group_name(
+        &namespace,
+        service_name,
+        &IngressTargetGroupNameInputs {
+            cluster: &input.config.cluster_name,
+            group: input.group_id,
+            ingress_namespace: &namespace,
+            ingress_name: &ingress_name,
+            service_uid: &service_uid,
+            service_port: &port_text,
+            target_group_port,
+            target_type: target_type.as_str(),
+            protocol: protocol.as_str(),
+            protocol_version: "HTTP1",
+            target_control_port: None,
+        },
+    );
+    let user_tags = member_settings(member).map(|s| s.tags).unwrap_or_default();
+    groups.insert(
+        resource_id.clone(),
+        TargetGroupSpec {
+            name: name.clone(),
+            target_type,
+            protocol,
+            port: target_group_port,
+            ip_address_type: "ipv4".into(),
+            vpc_id: input.config.vpc_id.clone(),
+            health_check,
+            attributes,
+            tags: tracking_tags(input, &resource_id, &user_tags),
+            binding: TargetGroupBindingSpec {
+                name,
+                namespace: namespace.clone(),
+                service_name: service_name.clone(),
+                service_port: found.port,
+                node_selector: BTreeMap::new(),
+                multi_cluster: false,
+            },
+        },
+    );
+    Ok(Some(resource_id))
+}

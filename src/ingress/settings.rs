@@ -1,0 +1,129 @@
+//! One member's group-wide wishes (scheme, IP address type, name, tags, subnets, attributes,
+//! security groups), read from its IngressClassParams first and its annotations second, and the
+//! rule that members must agree. Pure.
+
+use super::build::problem;
+use super::group::Member;
+use super::listen::{annotations, INGRESS_PREFIX};
+use super::rules::MemberProblem;
+use crate::model::Tags;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One value a member asks for (params first, else its annotation).
+fn member_choice(
+    member: &Member,
+    from_params: Option<&str>,
+    annotation: &str,
+    allowed: &[&str],
+) -> Result<Option<String>, MemberProblem> {
+    let value = from_params
+        .map(str::to_string)
+        .or_else(|| annotations(member).string(annotation).map(str::to_string));
+    match value {
+        Some(value) if !allowed.contains(&value.as_str()) => Err(problem(
+            member,
+            format!(
+                "{INGRESS_PREFIX}{annotation}: {value:?} is not one of {}",
+                allowed.join(", ")
+            ),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// The single value members agree on, or an error naming who disagrees.
+pub(super) fn agreed(what: &str, choices: &[(String, String)]) -> Result<Option<String>, String> {
+    let distinct: BTreeSet<&str> = choices.iter().map(|(v, _)| v.as_str()).collect();
+    match distinct.len() {
+        0 => Ok(None),
+        1 => Ok(choices.first().map(|(v, _)| v.clone())),
+        _ => Err(format!(
+            "members disagree on the {what}: {}",
+            choices
+                .iter()
+                .map(|(value, member)| format!("{member} wants {value}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+pub(super) struct MemberSettings {
+    pub(super) scheme: Option<String>,
+    pub(super) ip_address_type: Option<String>,
+    pub(super) name: Option<String>,
+    pub(super) tags: Tags,
+    pub(super) subnets: Option<Vec<String>>,
+    /// `load-balancer-attributes`.
+    pub(super) attributes: BTreeMap<String, String>,
+    /// `security-groups`, in the order given.
+    pub(super) security_groups: Option<Vec<String>>,
+    pub(super) manage_backend_rules: Option<bool>,
+}
+
+pub(super) fn member_settings(member: &Member) -> Result<MemberSettings, MemberProblem> {
+    let params = member.params.as_ref().map(|p| &p.spec);
+    let scheme = member_choice(
+        member,
+        params.and_then(|p| p.scheme).map(|s| match s {
+            crate::crd::ingress_class_params::ParamsScheme::Internal => "internal",
+            crate::crd::ingress_class_params::ParamsScheme::InternetFacing => "internet-facing",
+        }),
+        "scheme",
+        &["internal", "internet-facing"],
+    )?;
+    let ip_address_type = member_choice(
+        member,
+        params.and_then(|p| p.ip_address_type).map(|t| match t {
+            crate::crd::ingress_class_params::ParamsIpAddressType::Ipv4 => "ipv4",
+            crate::crd::ingress_class_params::ParamsIpAddressType::Dualstack => "dualstack",
+            crate::crd::ingress_class_params::ParamsIpAddressType::DualstackWithoutPublicIpv4 => {
+                "dualstack-without-public-ipv4"
+            }
+        }),
+        "ip-address-type",
+        &["ipv4", "dualstack", "dualstack-without-public-ipv4"],
+    )?;
+    let name = params
+        .and_then(|p| p.load_balancer_name.clone())
+        .or_else(|| {
+            annotations(member)
+                .string("load-balancer-name")
+                .map(str::to_string)
+        });
+    if name.as_ref().is_some_and(|n| n.len() > 32) {
+        return Err(problem(
+            member,
+            "the load balancer name is longer than 32 characters",
+        ));
+    }
+    let mut tags = annotations(member)
+        .string_map("tags")
+        .map_err(|e| problem(member, e.to_string()))?
+        .unwrap_or_default();
+    for tag in params.and_then(|p| p.tags.clone()).unwrap_or_default() {
+        tags.insert(tag.key, tag.value);
+    }
+    let mut subnets = annotations(member).string_list("subnets");
+    if let Some(list) = subnets.as_mut() {
+        list.sort();
+    }
+    let attributes = annotations(member)
+        .string_map("load-balancer-attributes")
+        .map_err(|e| problem(member, e.to_string()))?
+        .unwrap_or_default();
+    let security_groups = annotations(member).string_list("security-groups");
+    let manage_backend_rules = annotations(member)
+        .boolean("manage-backend-security-group-rules")
+        .map_err(|e| problem(member, e.to_string()))?;
+    Ok(MemberSettings {
+        scheme,
+        ip_address_type,
+        name,
+        tags,
+        subnets,
+        attributes,
+        security_groups,
+        manage_backend_rules,
+    })
+}
