@@ -6,7 +6,6 @@
 //! unchanged group costs no call at all: the Ingress loop skips it, see
 //! `e2e/tests/e2e/ingress_controller.rs`.) Figures go to `docs/performance.md`.
 
-use aws_load_balancer_controller::aws_clients::load_sdk_config;
 use aws_load_balancer_controller::cloud::sdk::SdkCloud;
 use aws_load_balancer_controller::config::ControllerConfig;
 use aws_load_balancer_controller::deploy::{converge, observe_for};
@@ -130,7 +129,7 @@ async fn main() {
         "kubernetes.io/role/elb",
     )
     .await;
-    let cloud = SdkCloud::new(&load_sdk_config(&moto.settings()).await);
+    let cloud = moto.cloud().await;
     let config = ControllerConfig::new("bench", &vpc_id);
     let members: Vec<Ingress> = (0..MEMBERS).map(|i| member(i, "/healthz")).collect();
     let mut changed = members.clone();

@@ -3,7 +3,6 @@
 //! calls of a create, of a drift check of an unchanged stack, and of a delete, through the SDK
 //! implementation of the Cloud port. Figures go to `docs/performance.md`.
 
-use aws_load_balancer_controller::aws_clients::load_sdk_config;
 use aws_load_balancer_controller::cloud::sdk::SdkCloud;
 use aws_load_balancer_controller::cloud::Cloud;
 use aws_load_balancer_controller::config::ControllerConfig;
@@ -84,7 +83,7 @@ async fn main() {
             "kubernetes.io/role/internal-elb",
         )
         .await;
-        let cloud = SdkCloud::new(&load_sdk_config(&moto.settings()).await);
+        let cloud = moto.cloud().await;
         let config = ControllerConfig::new("bench", &vpc_id);
         let facts = CloudFacts {
             subnets: cloud.describe_subnets(&vpc_id).await.expect("subnets"),

@@ -145,6 +145,13 @@ impl MotoLease {
         }
     }
 
+    /// The controller's SDK implementation of the Cloud port, pointed at this moto.
+    pub async fn cloud(&self) -> aws_load_balancer_controller::cloud::sdk::SdkCloud {
+        aws_load_balancer_controller::cloud::sdk::SdkCloud::new(
+            &aws_load_balancer_controller::aws_clients::load_sdk_config(&self.settings()).await,
+        )
+    }
+
     pub async fn clients(&self) -> AwsClients {
         AwsClients::from_settings(&self.settings()).await
     }

@@ -5,8 +5,6 @@
 //! deleting both removes the ALB and every target group of the group.
 
 use crate::waiting::eventually;
-use aws_load_balancer_controller::aws_clients::load_sdk_config;
-use aws_load_balancer_controller::cloud::sdk::SdkCloud;
 use aws_load_balancer_controller::config::ControllerConfig;
 use aws_load_balancer_controller::controller::ingress::{
     run_ingress_controller, IngressReconciler,
@@ -123,7 +121,7 @@ async fn the_2048_sample_and_a_group_become_albs_in_moto() {
     .await;
     let cluster = TestCluster::start().await;
     let kubectl = Kubectl::new(&cluster.url());
-    let cloud = SdkCloud::new(&load_sdk_config(&moto.settings()).await);
+    let cloud = moto.cloud().await;
     let reconciler = Arc::new(IngressReconciler::new(
         cluster.client.clone(),
         cloud,

@@ -3,8 +3,6 @@
 //! listener plans no change), and reordering goes through free slots, which moto requires.
 
 use aws_load_balancer_controller::apply::apply_rule_changes;
-use aws_load_balancer_controller::aws_clients::load_sdk_config;
-use aws_load_balancer_controller::cloud::sdk::SdkCloud;
 use aws_load_balancer_controller::cloud::{
     Cloud, FixedResponseConfig, ListenerInput, LoadBalancerInput, RedirectConfig, RuleAction,
     RuleCondition, RuleContent,
@@ -45,7 +43,7 @@ async fn rules_round_trip_through_moto_and_reorder_through_free_slots() {
     .await;
     let web = create_ip_target_group(&aws.elbv2, "web", &vpc_id).await;
     let api = create_ip_target_group(&aws.elbv2, "api", &vpc_id).await;
-    let cloud = SdkCloud::new(&load_sdk_config(&moto.settings()).await);
+    let cloud = moto.cloud().await;
     let load_balancer = cloud
         .create_load_balancer(&LoadBalancerInput {
             name: "k8s-web-66ee2ef97b".into(),

@@ -5,8 +5,6 @@
 //! Warning event naming it and creates nothing.
 
 use crate::waiting::eventually;
-use aws_load_balancer_controller::aws_clients::load_sdk_config;
-use aws_load_balancer_controller::cloud::sdk::SdkCloud;
 use aws_load_balancer_controller::config::ControllerConfig;
 use aws_load_balancer_controller::controller::{
     run_service_controller, ServiceReconciler, CONDITION_TYPE,
@@ -100,7 +98,7 @@ async fn kubectl_drives_a_service_through_its_whole_life_in_moto() {
     .await;
     let cluster = TestCluster::start().await;
     let kubectl = Kubectl::new(&cluster.url());
-    let cloud = SdkCloud::new(&load_sdk_config(&moto.settings()).await);
+    let cloud = moto.cloud().await;
     let config = ControllerConfig::new("e2e-cluster", &vpc_id);
     let reconciler = Arc::new(ServiceReconciler::new(
         cluster.client.clone(),
@@ -111,7 +109,7 @@ async fn kubectl_drives_a_service_through_its_whole_life_in_moto() {
     let registration_task = tokio::spawn(
         aws_load_balancer_controller::registration::run_registration_loop(
             cluster.client.clone(),
-            SdkCloud::new(&load_sdk_config(&moto.settings()).await),
+            moto.cloud().await,
         ),
     );
     let loop_task = tokio::spawn(run_service_controller(reconciler));

@@ -4,8 +4,6 @@
 //! removes its finalizer; a binding for a missing target group gets a Warning event.
 
 use crate::waiting::eventually;
-use aws_load_balancer_controller::aws_clients::load_sdk_config;
-use aws_load_balancer_controller::cloud::sdk::SdkCloud;
 use aws_load_balancer_controller::registration::cache::ClusterCache;
 use aws_load_balancer_controller::registration::{run_registration_loop, BindingReconciler};
 use e2e::cluster::TestCluster;
@@ -53,7 +51,7 @@ async fn a_binding_follows_its_endpoints_and_deregisters_on_delete() {
     let arn = create_ip_target_group(&aws.elbv2, "made-by-terraform", &vpc_id).await;
     let cluster = TestCluster::start().await;
     let kubectl = Kubectl::new(&cluster.url());
-    let cloud = SdkCloud::new(&load_sdk_config(&moto.settings()).await);
+    let cloud = moto.cloud().await;
     let loop_task = tokio::spawn(run_registration_loop(cluster.client.clone(), cloud));
 
     kubectl.apply(SERVICE).await;
