@@ -112,21 +112,18 @@ fn plan_rules_matching(
         });
     }
     // 2. Right content elsewhere (a move).
-    for same_priority in [true, false] {
-        free_desired.retain(|wanted| {
-            let found = free_observed.iter().position(|rule| {
-                rule.content.same_as(&wanted.content)
-                    && (!same_priority || rule.priority == wanted.priority)
-            });
-            match found {
-                Some(index) => {
-                    targets.push((free_observed.remove(index), wanted.priority));
-                    false
-                }
-                None => true,
+    free_desired.retain(|wanted| {
+        let found = free_observed
+            .iter()
+            .position(|rule| rule.content.same_as(&wanted.content));
+        match found {
+            Some(index) => {
+                targets.push((free_observed.remove(index), wanted.priority));
+                false
             }
-        });
-    }
+            None => true,
+        }
+    });
     // 3. Other content at the same priority, then 4. any leftover rule: modified (and moved).
     for same_priority in [true, false] {
         free_desired.retain(|wanted| {
