@@ -212,6 +212,7 @@ async fn apply_change(
                 name: spec.name.clone(),
                 target_type: spec.target_type,
                 protocol: spec.protocol,
+                protocol_version: spec.protocol_version.clone(),
                 port: spec.port,
                 ip_address_type: spec.ip_address_type.clone(),
                 vpc_id: spec.vpc_id.clone(),
@@ -286,6 +287,9 @@ async fn apply_change(
             arn,
             ip_address_type,
         } => cloud.set_ip_address_type(arn, *ip_address_type).await?,
+        Change::ModifyListenerAttributes {
+            arn, attributes, ..
+        } => cloud.modify_listener_attributes(arn, attributes).await?,
         Change::ModifyLoadBalancerAttributes { arn, attributes } => {
             cloud
                 .modify_load_balancer_attributes(arn, attributes)
@@ -313,6 +317,11 @@ async fn apply_change(
             if spec.certificates.len() > 1 {
                 cloud
                     .add_listener_certificates(&created.arn, &spec.certificates[1..])
+                    .await?;
+            }
+            if !spec.attributes.is_empty() {
+                cloud
+                    .modify_listener_attributes(&created.arn, &spec.attributes)
                     .await?;
             }
             known.listeners.insert(*port, created.arn);

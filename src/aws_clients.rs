@@ -68,6 +68,8 @@ pub async fn load_sdk_config(settings: &AwsClientSettings) -> SdkConfig {
 pub struct AwsClients {
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub ec2: aws_sdk_ec2::Client,
+    pub acm: aws_sdk_acm::Client,
+    pub wafv2: aws_sdk_wafv2::Client,
 }
 
 impl AwsClients {
@@ -75,6 +77,8 @@ impl AwsClients {
         Self {
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(config),
             ec2: aws_sdk_ec2::Client::new(config),
+            acm: aws_sdk_acm::Client::new(config),
+            wafv2: aws_sdk_wafv2::Client::new(config),
         }
     }
 

@@ -55,6 +55,9 @@ pub async fn converge(
         external_managed_tags: &config.external_managed_tags,
         backend_security_group_name: &backend_name,
     };
+    let observed = &with_listener_attributes(cloud, desired, observed)
+        .await
+        .map_err(DeployError::Observe)?;
     let plan = plan(desired, observed, &context).map_err(DeployError::Plan)?;
     let apply_context = ApplyContext {
         identity,
@@ -65,6 +68,28 @@ pub async fn converge(
         .await
         .map_err(DeployError::Apply)?;
     Ok(Deployed { plan, applied })
+}
+
+/// `observed` with the attributes of the listeners whose desired state names some: one
+/// DescribeListenerAttributes per such listener, none for the others.
+async fn with_listener_attributes(
+    cloud: &impl Cloud,
+    desired: &Stack,
+    observed: &ObservedStack,
+) -> Result<ObservedStack, CloudError> {
+    let mut observed = observed.clone();
+    for state in &mut observed.load_balancers {
+        for listener in &mut state.listeners {
+            let wanted = desired
+                .listeners
+                .values()
+                .any(|l| l.port == listener.port && !l.attributes.is_empty());
+            if wanted {
+                listener.attributes = cloud.describe_listener_attributes(&listener.arn).await?;
+            }
+        }
+    }
+    Ok(observed)
 }
 
 /// Takes AWS from whatever it holds for `identity` to `desired`.

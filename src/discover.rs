@@ -79,15 +79,21 @@ async fn subnets_and_route_tables(
 }
 
 /// The reads an Ingress group's build needs: subnets, route tables only when no subnet carries
-/// a role tag, security groups only when a member names some.
+/// a role tag, security groups only when a member names some, ACM certificates only when a
+/// member's HTTPS port has no certificate of its own.
 pub async fn discover_ingress_facts(
     cloud: &impl Cloud,
     config: &crate::config::ControllerConfig,
-    names_security_groups: bool,
+    needs: IngressFactNeeds,
 ) -> CloudResult<CloudFacts> {
     let (subnets, route_tables) = subnets_and_route_tables(cloud, &config.vpc_id).await?;
-    let security_groups = if names_security_groups {
+    let security_groups = if needs.security_groups {
         vpc_security_groups(cloud, &config.vpc_id).await?
+    } else {
+        Vec::new()
+    };
+    let certificates = if needs.certificates {
+        issued_certificates(cloud).await?
     } else {
         Vec::new()
     };
@@ -95,8 +101,36 @@ pub async fn discover_ingress_facts(
         subnets,
         route_tables,
         security_groups,
+        certificate_summary_list: certificates,
         ..CloudFacts::default()
     })
+}
+
+/// Which optional reads an Ingress group's build needs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngressFactNeeds {
+    pub security_groups: bool,
+    pub certificates: bool,
+}
+
+/// Issued ACM certificates with every name they cover: one ListCertificates (paged), plus one
+/// DescribeCertificate only for a certificate whose summary lists names partly (upstream
+/// describes every certificate).
+async fn issued_certificates(
+    cloud: &impl Cloud,
+) -> CloudResult<Vec<crate::facts::CertificateSummary>> {
+    let mut certificates = cloud.list_certificates().await?;
+    for certificate in &mut certificates {
+        if certificate.has_additional_subject_alternative_names
+            || certificate.subject_alternative_name_summaries.is_empty()
+        {
+            certificate.subject_alternative_name_summaries = cloud
+                .describe_certificate_domains(&certificate.certificate_arn)
+                .await?;
+            certificate.has_additional_subject_alternative_names = false;
+        }
+    }
+    Ok(certificates)
 }
 
 #[cfg(test)]
@@ -237,6 +271,45 @@ mod tests {
         assert_eq!(
             stack.load_balancer.unwrap().security_groups,
             [SecurityGroupRef::Id(group_id)]
+        );
+    }
+
+    #[tokio::test]
+    async fn certificates_are_read_only_when_wanted_and_described_only_when_cut_short() {
+        let cloud = Simulator::default();
+        cloud.add_certificate("arn:short", &["shop.example.com"]);
+        cloud.add_certificate(
+            "arn:long",
+            &["*.example.com", "example.com", "www.example.org"],
+        );
+        let config = ControllerConfig::new("prod", "vpc-1");
+        let facts = discover_ingress_facts(&cloud, &config, IngressFactNeeds::default())
+            .await
+            .unwrap();
+        assert!(facts.certificate_summary_list.is_empty());
+        assert_eq!(cloud.calls.count("ListCertificates"), 0);
+
+        let needs = IngressFactNeeds {
+            certificates: true,
+            ..IngressFactNeeds::default()
+        };
+        let facts = discover_ingress_facts(&cloud, &config, needs)
+            .await
+            .unwrap();
+        assert_eq!(cloud.calls.count("ListCertificates"), 1);
+        assert_eq!(
+            cloud.calls.count("DescribeCertificate"),
+            1,
+            "only the certificate whose summary is cut short is described"
+        );
+        let long = facts
+            .certificate_summary_list
+            .iter()
+            .find(|c| c.certificate_arn == "arn:long")
+            .unwrap();
+        assert_eq!(
+            long.domains(),
+            ["*.example.com", "example.com", "www.example.org"]
         );
     }
 }

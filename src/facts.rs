@@ -259,6 +259,8 @@ pub struct LoadBalancer {
 pub struct Matcher {
     #[serde(default)]
     pub http_code: Option<String>,
+    #[serde(default)]
+    pub grpc_code: Option<String>,
 }
 
 /// One target group, as `DescribeTargetGroups` returns it.
@@ -270,6 +272,8 @@ pub struct TargetGroup {
     pub target_group_name: String,
     #[serde(default)]
     pub protocol: String,
+    #[serde(default)]
+    pub protocol_version: Option<String>,
     #[serde(default)]
     pub port: i32,
     #[serde(default)]
@@ -348,6 +352,38 @@ pub struct Listener {
     pub alpn_policy: Vec<String>,
 }
 
+/// One ACM certificate, as `ListCertificates` summarises it (`aws acm list-certificates`): the
+/// discover step completes `SubjectAlternativeNameSummaries` with `DescribeCertificate` when the
+/// summary's list is cut short.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CertificateSummary {
+    pub certificate_arn: String,
+    #[serde(default)]
+    pub domain_name: String,
+    #[serde(default)]
+    pub subject_alternative_name_summaries: Vec<String>,
+    #[serde(default)]
+    pub has_additional_subject_alternative_names: bool,
+    /// `ISSUED`, `PENDING_VALIDATION`, …; only issued ones are candidates.
+    #[serde(default)]
+    pub status: String,
+}
+
+impl CertificateSummary {
+    /// The names the certificate covers: its alternative names, else its domain name.
+    pub fn domains(&self) -> Vec<&str> {
+        if self.subject_alternative_name_summaries.is_empty() {
+            vec![self.domain_name.as_str()]
+        } else {
+            self.subject_alternative_name_summaries
+                .iter()
+                .map(String::as_str)
+                .collect()
+        }
+    }
+}
+
 /// The AWS facts the pure steps read, in the AWS API's own JSON shapes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -375,6 +411,9 @@ pub struct CloudFacts {
     /// Attributes by target group ARN (the `Attributes` of `describe-target-group-attributes`).
     #[serde(default)]
     pub target_group_attributes: BTreeMap<String, Vec<KeyValue>>,
+    /// ACM certificates (`aws acm list-certificates`), for certificate discovery by host.
+    #[serde(default)]
+    pub certificate_summary_list: Vec<CertificateSummary>,
 }
 
 impl CloudFacts {
@@ -403,6 +442,9 @@ impl CloudFacts {
             facts
                 .target_group_attributes
                 .extend(part.target_group_attributes);
+            facts
+                .certificate_summary_list
+                .extend(part.certificate_summary_list);
         }
         Ok(facts)
     }

@@ -311,8 +311,12 @@ pub struct HealthCheck {
     pub timeout_seconds: i32,
     pub healthy_threshold: i32,
     pub unhealthy_threshold: i32,
+    /// HTTP status codes (`200`, `200-299`) the check accepts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub success_codes: Option<String>,
+    /// gRPC status codes (`12`, `0-99`) the check accepts, for gRPC target groups instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grpc_success_codes: Option<String>,
 }
 
 impl HealthCheck {
@@ -328,6 +332,7 @@ impl HealthCheck {
             healthy_threshold: 3,
             unhealthy_threshold: 3,
             success_codes: None,
+            grpc_success_codes: None,
         }
     }
 }
@@ -351,6 +356,9 @@ pub struct TargetGroupSpec {
     pub name: String,
     pub target_type: TargetType,
     pub protocol: Protocol,
+    /// `HTTP1`, `HTTP2` or `GRPC` (ALB target groups only; fixed at creation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol_version: Option<String>,
     pub port: i32,
     pub ip_address_type: String,
     pub vpc_id: String,

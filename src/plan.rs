@@ -92,6 +92,12 @@ pub enum Change {
         arn: String,
         port: i32,
     },
+    /// Listed listener attributes that differ (others are never reset).
+    ModifyListenerAttributes {
+        arn: String,
+        port: i32,
+        attributes: BTreeMap<String, String>,
+    },
     /// SNI certificates of a TLS/HTTPS listener, beyond its default one.
     UpdateListenerCertificates {
         arn: String,
@@ -182,6 +188,9 @@ impl fmt::Display for Change {
             Self::DeleteListener { port, .. } => write!(formatter, "delete listener {port}"),
             Self::CreateListener { port } => write!(formatter, "create listener {port}"),
             Self::ModifyListener { port, .. } => write!(formatter, "modify listener {port}"),
+            Self::ModifyListenerAttributes {
+                port, attributes, ..
+            } => write!(formatter, "set listener {port} attributes {attributes:?}"),
             Self::UpdateListenerCertificates {
                 port, add, remove, ..
             } => {
@@ -242,8 +251,14 @@ fn kept_target_groups<'a>(
             .iter()
             .find(|state| state.resource_id.as_deref() == Some(id.as_str()));
         if let Some(state) = found {
+            // The protocol version is fixed at creation (compared only where both know one).
+            let version_differs = matches!(
+                (&state.target_group.protocol_version, &spec.protocol_version),
+                (Some(observed), Some(wanted)) if observed != wanted
+            );
             let replace = state.target_group.target_type != spec.target_type
-                || state.target_group.protocol != spec.protocol;
+                || state.target_group.protocol != spec.protocol
+                || version_differs;
             if !replace {
                 kept.insert(id.clone(), state);
             }

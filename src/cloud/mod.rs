@@ -112,6 +112,16 @@ pub trait Cloud: Send + Sync {
         tags: &Tags,
     ) -> impl Future<Output = CloudResult<Vec<ObservedSecurityGroup>>> + Send;
 
+    /// ACM certificates in state `ISSUED`, of every key algorithm (`ListCertificates`, paged).
+    fn list_certificates(
+        &self,
+    ) -> impl Future<Output = CloudResult<Vec<crate::facts::CertificateSummary>>> + Send;
+    /// All the names one ACM certificate covers (`DescribeCertificate`).
+    fn describe_certificate_domains(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = CloudResult<Vec<String>>> + Send;
+
     // Writes.
 
     fn create_load_balancer(
@@ -166,6 +176,15 @@ pub trait Cloud: Send + Sync {
         input: &ListenerInput,
     ) -> impl Future<Output = CloudResult<()>> + Send;
     fn delete_listener(&self, arn: &str) -> impl Future<Output = CloudResult<()>> + Send;
+    fn describe_listener_attributes(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = CloudResult<BTreeMap<String, String>>> + Send;
+    fn modify_listener_attributes(
+        &self,
+        arn: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> impl Future<Output = CloudResult<()>> + Send;
     /// The listener's certificates other than its default one (SNI certificates).
     /// The listener's rules, the default rule left out.
     fn describe_rules(

@@ -18,6 +18,8 @@ use std::time::Duration;
 pub const ELBV2: &str = "Elastic Load Balancing v2";
 pub const EC2: &str = "EC2";
 pub const TAGGING: &str = "Resource Groups Tagging API";
+pub const ACM: &str = "ACM";
+pub const WAFV2: &str = "WAFV2";
 
 const DEFAULT_RULES: &[&str] = &[
     "Elastic Load Balancing v2:^RegisterTargets|^DeregisterTargets=4:20",

@@ -45,6 +45,8 @@ pub struct ObservedListener {
     pub certificates: Vec<String>,
     pub ssl_policy: Option<String>,
     pub alpn_policy: Option<String>,
+    /// Read only for listeners whose desired state names attributes (empty otherwise).
+    pub attributes: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +55,8 @@ pub struct ObservedTargetGroup {
     pub name: String,
     pub target_type: TargetType,
     pub protocol: Protocol,
+    /// `HTTP1`, `HTTP2`, `GRPC` for HTTP(S) target groups; `None` otherwise.
+    pub protocol_version: Option<String>,
     pub port: i32,
     pub vpc_id: String,
     pub health_check: HealthCheck,
@@ -85,6 +89,7 @@ pub struct TargetGroupInput {
     pub name: String,
     pub target_type: TargetType,
     pub protocol: Protocol,
+    pub protocol_version: Option<String>,
     pub port: i32,
     pub ip_address_type: String,
     pub vpc_id: String,

@@ -29,6 +29,7 @@ use crate::crd::ingress_class_params::IngressClassParams;
 use crate::deploy::{converge, observe_for, DeployError};
 use crate::facts::CloudFacts;
 use crate::ingress::build::{build_ingress_stack, IngressBuildInput, MemberContribution};
+use crate::ingress::certificates::needs_certificate_discovery;
 use crate::ingress::class::ClassContext;
 use crate::ingress::group::{groups_of, ingress_key, load_group, GroupId};
 use crate::model::Stack;
@@ -210,12 +211,15 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
         let facts = if group.members.is_empty() {
             CloudFacts::default()
         } else {
-            let names_groups = group.members.iter().any(|m| {
-                m.ingress
-                    .annotations()
-                    .contains_key("alb.ingress.kubernetes.io/security-groups")
-            });
-            crate::discover::discover_ingress_facts(&self.cloud, &self.config, names_groups)
+            let needs = crate::discover::IngressFactNeeds {
+                security_groups: group.members.iter().any(|m| {
+                    m.ingress
+                        .annotations()
+                        .contains_key("alb.ingress.kubernetes.io/security-groups")
+                }),
+                certificates: needs_certificate_discovery(&group.members),
+            };
+            crate::discover::discover_ingress_facts(&self.cloud, &self.config, needs)
                 .await
                 .map_err(ReconcileError::Discover)?
         };

@@ -50,6 +50,7 @@ async fn listener() -> (Simulator, String) {
             name: "default".into(),
             target_type: TargetType::Ip,
             protocol: Protocol::Http,
+            protocol_version: None,
             port: 80,
             ip_address_type: "ipv4".into(),
             vpc_id: "vpc-1".into(),

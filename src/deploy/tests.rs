@@ -282,6 +282,7 @@ async fn deleting_removes_exactly_our_resources_and_leaves_look_alikes() {
         name: "hand-made".into(),
         target_type: TargetType::Ip,
         protocol: Protocol::Tcp,
+        protocol_version: None,
         port: 80,
         ip_address_type: "ipv4".into(),
         vpc_id: "vpc-0example".into(),

@@ -179,6 +179,16 @@ fn service_target_group(
             ))
         }
     };
+    let protocol_version = match read("backend-protocol-version").unwrap_or("HTTP1") {
+        version @ ("HTTP1" | "HTTP2" | "GRPC") => version,
+        other => {
+            return Err(problem(
+                member,
+                format!("backend-protocol-version {other:?} is not HTTP1, HTTP2 or GRPC"),
+            ))
+        }
+    };
+    let grpc = protocol_version == "GRPC";
     let target_group_port = match target_type {
         TargetType::Instance => found.node_port.unwrap_or(0),
         TargetType::Ip => match &found.target_port {
@@ -219,12 +229,18 @@ fn service_target_group(
         port: read("healthcheck-port")
             .unwrap_or("traffic-port")
             .to_string(),
-        path: Some(read("healthcheck-path").unwrap_or("/").to_string()),
+        path: Some(
+            read("healthcheck-path")
+                .unwrap_or(if grpc { "/AWS.ALB/healthcheck" } else { "/" })
+                .to_string(),
+        ),
         interval_seconds: number("healthcheck-interval-seconds", 15)?,
         timeout_seconds: number("healthcheck-timeout-seconds", 5)?,
         healthy_threshold: number("healthy-threshold-count", 2)?,
         unhealthy_threshold: number("unhealthy-threshold-count", 2)?,
-        success_codes: Some(read("success-codes").unwrap_or("200").to_string()),
+        // gRPC target groups take the codes as gRPC status codes (default 12, unimplemented).
+        success_codes: (!grpc).then(|| read("success-codes").unwrap_or("200").to_string()),
+        grpc_success_codes: grpc.then(|| read("success-codes").unwrap_or("12").to_string()),
     };
     let attributes = match service_annotations.string("target-group-attributes") {
         Some(_) => service_annotations.string_map("target-group-attributes"),
@@ -232,6 +248,22 @@ fn service_target_group(
     }
     .map_err(|e| problem(member, e.to_string()))?
     .unwrap_or_default();
+    // Instance targets only: the nodes to register (Service's map wins as a whole).
+    let node_selector = match service_annotations.string("target-node-labels") {
+        Some(_) => service_annotations.string_map("target-node-labels"),
+        None => ingress_annotations.string_map("target-node-labels"),
+    }
+    .map_err(|e| problem(member, e.to_string()))?
+    .filter(|_| target_type == TargetType::Instance)
+    .unwrap_or_default();
+    let multi_cluster_of = |source: &Annotations| -> Result<bool, MemberProblem> {
+        source
+            .boolean("multi-cluster-target-group")
+            .map(|value| value.unwrap_or(false))
+            .map_err(|e| problem(member, e.to_string()))
+    };
+    let multi_cluster =
+        multi_cluster_of(&service_annotations)? || multi_cluster_of(&ingress_annotations)?;
     let service_uid = service.metadata.uid.clone().unwrap_or_default();
     let port_text = port.to_string();
     let name = ingress_target_group_name(
@@ -247,7 +279,7 @@ fn service_target_group(
             target_group_port,
             target_type: target_type.as_str(),
             protocol: protocol.as_str(),
-            protocol_version: "HTTP1",
+            protocol_version,
             target_control_port: None,
         },
     );
@@ -258,6 +290,7 @@ fn service_target_group(
             name: name.clone(),
             target_type,
             protocol,
+            protocol_version: Some(protocol_version.to_string()),
             port: target_group_port,
             ip_address_type: "ipv4".into(),
             vpc_id: input.config.vpc_id.clone(),
@@ -269,8 +302,8 @@ fn service_target_group(
                 namespace: namespace.clone(),
                 service_name: service_name.clone(),
                 service_port: found.port,
-                node_selector: BTreeMap::new(),
-                multi_cluster: false,
+                node_selector,
+                multi_cluster,
             },
         },
     );

@@ -22,8 +22,12 @@
 //! protocol versions.
 
 use super::backends::backend_action;
+use super::certificates::member_certificates;
 use super::group::{GroupId, Member};
-use super::listen::{annotations, group_listeners, listen_ports, ssl_redirect_port};
+use super::listen::{
+    annotations, group_listeners, listen_ports, listener_attributes, member_listener_attributes,
+    ssl_redirect_port,
+};
 use super::rules::{listener_rules, MemberProblem};
 use super::settings::{agreed, member_settings, MemberSettings};
 use crate::cloud::{FixedResponseConfig, RedirectConfig};
@@ -99,6 +103,8 @@ fn member_contribution(
     redirected_ports: &BTreeSet<i32>,
 ) -> Result<MemberContribution, MemberProblem> {
     member_settings(member)?;
+    member_certificates(member, &input.facts.certificate_summary_list)
+        .map_err(|e| problem(member, e))?;
     let mut contribution = MemberContribution {
         rules: Vec::new(),
         target_groups: BTreeMap::new(),
@@ -119,10 +125,8 @@ fn member_contribution(
             &mut contribution.target_groups,
         )?);
     }
-    for port in listen_ports(member)
-        .map_err(|e| problem(member, e))?
-        .into_keys()
-    {
+    for (port, protocol) in listen_ports(member).map_err(|e| problem(member, e))? {
+        member_listener_attributes(member, port, protocol).map_err(|e| problem(member, e))?;
         let single = std::slice::from_ref(member);
         for rule in listener_rules(single, port, redirected_ports.contains(&port))? {
             let action = backend_action(
@@ -333,12 +337,8 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
         let mut certificates: Vec<String> = Vec::new();
         if https {
             for member in &declaring {
-                let own = member
-                    .params
-                    .as_ref()
-                    .and_then(|p| p.spec.certificate_arn.clone())
-                    .filter(|arns| !arns.is_empty())
-                    .or_else(|| annotations(member).string_list("certificate-arn"))
+                // Members whose discovery failed were held before this point.
+                let own = member_certificates(member, &input.facts.certificate_summary_list)
                     .unwrap_or_default();
                 for arn in own {
                     if !certificates.contains(&arn) {
@@ -404,7 +404,7 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
                 certificates,
                 ssl_policy,
                 alpn_policy: None,
-                attributes: BTreeMap::new(),
+                attributes: listener_attributes(&declaring, *port, *protocol)?,
                 tags: if input.config.feature_gates.listener_rules_tagging {
                     tracking_tags(input, &listener_id, &user_tags)
                 } else {

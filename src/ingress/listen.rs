@@ -17,15 +17,7 @@ pub fn annotations(member: &Member) -> Annotations<'_> {
 /// The member has certificates of its own (params or annotation), which makes HTTPS:443 its
 /// default port. Certificates found by discovery do not.
 pub fn has_explicit_certificates(member: &Member) -> bool {
-    let from_params = member
-        .params
-        .as_ref()
-        .and_then(|p| p.spec.certificate_arn.as_ref())
-        .is_some_and(|arns| !arns.is_empty());
-    from_params
-        || annotations(member)
-            .string_list("certificate-arn")
-            .is_some_and(|arns| !arns.is_empty())
+    super::certificates::explicit_certificates(member).is_some()
 }
 
 /// The ports a member declares, with their protocols.
@@ -145,4 +137,64 @@ pub fn ssl_redirect_port(
                 .join(", ")
         )),
     }
+}
+
+/// A member's own `listener-attributes.<PROTOCOL>-<port>` for one of its listeners.
+pub fn member_listener_attributes(
+    member: &Member,
+    port: i32,
+    protocol: Protocol,
+) -> Result<BTreeMap<String, String>, String> {
+    annotations(member)
+        .string_map(&format!("listener-attributes.{protocol}-{port}"))
+        .map(Option::unwrap_or_default)
+        .map_err(|e| e.to_string())
+}
+
+/// The attributes of the listener on `port`: the annotations of the members declaring it,
+/// merged key by key (two values for one key are an error naming both members, unless the
+/// params define the key), under the params `listeners[]` entry of the first of them that
+/// matches protocol and port (params win per key).
+pub fn listener_attributes(
+    declaring: &[&Member],
+    port: i32,
+    protocol: Protocol,
+) -> Result<BTreeMap<String, String>, String> {
+    let params: BTreeMap<String, String> = declaring
+        .first()
+        .and_then(|m| m.params.as_ref())
+        .and_then(|p| p.spec.listeners.as_ref())
+        .and_then(|listeners| {
+            listeners
+                .iter()
+                .find(|l| l.port == Some(port) && l.protocol.as_deref() == Some(protocol.as_str()))
+        })
+        .and_then(|l| l.listener_attributes.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|kv| (kv.key, kv.value))
+        .collect();
+    let mut merged: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for member in declaring {
+        // A malformed annotation holds its member before the group's listeners are built.
+        let own = member_listener_attributes(member, port, protocol).unwrap_or_default();
+        for (key, value) in own {
+            match merged.get(&key) {
+                Some((existing, first)) if *existing != value && !params.contains_key(&key) => {
+                    return Err(format!(
+                        "members disagree on listener {protocol}-{port} attribute {key}: {first} wants {existing}, {} wants {value}",
+                        member.key()
+                    ))
+                }
+                Some(_) => {}
+                None => {
+                    merged.insert(key, (value, member.key()));
+                }
+            }
+        }
+    }
+    let mut attributes: BTreeMap<String, String> =
+        merged.into_iter().map(|(k, (v, _))| (k, v)).collect();
+    attributes.extend(params);
+    Ok(attributes)
 }

@@ -14,6 +14,7 @@
 pub mod actions;
 mod backends;
 pub mod build;
+pub mod certificates;
 pub mod class;
 pub mod group;
 pub mod listen;

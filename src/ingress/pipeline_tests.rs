@@ -263,3 +263,96 @@ async fn a_failure_injected_at_any_write_converges_on_retry_with_one_alb() {
         );
     }
 }
+
+fn with_annotation(mut ingress: Ingress, key: &str, value: &str) -> Ingress {
+    ingress
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(
+            format!("alb.ingress.kubernetes.io/{key}"),
+            value.to_string(),
+        );
+    ingress
+}
+
+#[tokio::test]
+async fn listener_attributes_are_set_then_read_only_where_wanted() {
+    let mut harness = Harness::new();
+    let plain = member("a", 0, &["/a"]);
+    harness
+        .reconcile(std::slice::from_ref(&plain))
+        .await
+        .unwrap();
+    harness.cloud.calls.clear();
+    harness
+        .reconcile(std::slice::from_ref(&plain))
+        .await
+        .unwrap();
+    assert_eq!(
+        harness.cloud.calls.count("DescribeListenerAttributes"),
+        0,
+        "no listener wants attributes: none are read"
+    );
+
+    let key = "listener-attributes.HTTP-80";
+    let tuned = with_annotation(
+        plain.clone(),
+        key,
+        "routing.http.response.server.enabled=false",
+    );
+    harness.cloud.calls.clear();
+    harness
+        .reconcile(std::slice::from_ref(&tuned))
+        .await
+        .unwrap();
+    assert_eq!(harness.cloud.calls.writes(), ["ModifyListenerAttributes"]);
+    assert_eq!(
+        harness.cloud.listener_attributes(80).unwrap()["routing.http.response.server.enabled"],
+        "false"
+    );
+
+    harness.cloud.calls.clear();
+    harness
+        .reconcile(std::slice::from_ref(&tuned))
+        .await
+        .unwrap();
+    assert!(harness.cloud.calls.writes().is_empty());
+    assert_eq!(harness.cloud.calls.count("DescribeListenerAttributes"), 1);
+
+    let retuned = with_annotation(plain, key, "routing.http.response.server.enabled=true");
+    harness.cloud.calls.clear();
+    harness.reconcile(&[retuned]).await.unwrap();
+    assert_eq!(harness.cloud.calls.writes(), ["ModifyListenerAttributes"]);
+    assert_eq!(
+        harness.cloud.listener_attributes(80).unwrap()["routing.http.response.server.enabled"],
+        "true"
+    );
+}
+
+#[tokio::test]
+async fn a_new_listener_gets_its_attributes_and_a_grpc_target_group_its_version() {
+    let mut harness = Harness::new();
+    let tuned = with_annotation(
+        with_annotation(
+            member("a", 0, &["/a"]),
+            "listener-attributes.HTTP-80",
+            "routing.http.response.server.enabled=false",
+        ),
+        "backend-protocol-version",
+        "GRPC",
+    );
+    harness
+        .reconcile(std::slice::from_ref(&tuned))
+        .await
+        .unwrap();
+    assert_eq!(
+        harness.cloud.listener_attributes(80).unwrap()["routing.http.response.server.enabled"],
+        "false"
+    );
+    let versions = harness.cloud.target_group_protocol_versions();
+    assert_eq!(versions, [Some("GRPC".to_string())]);
+    harness.cloud.calls.clear();
+    harness.reconcile(&[tuned]).await.unwrap();
+    assert!(harness.cloud.calls.writes().is_empty());
+}

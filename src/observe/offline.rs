@@ -73,6 +73,7 @@ fn listener(recorded: &crate::facts::Listener) -> ObservedListener {
             .collect(),
         ssl_policy: recorded.ssl_policy.clone(),
         alpn_policy: recorded.alpn_policy.first().cloned(),
+        attributes: BTreeMap::new(),
     }
 }
 
@@ -114,6 +115,7 @@ fn target_group(recorded: &crate::facts::TargetGroup) -> ObservedTargetGroup {
         name: recorded.target_group_name.clone(),
         target_type: TargetType::parse(&recorded.target_type).unwrap_or(TargetType::Instance),
         protocol: Protocol::parse_or_tcp(&recorded.protocol),
+        protocol_version: recorded.protocol_version.clone(),
         port: recorded.port,
         vpc_id: recorded.vpc_id.clone(),
         health_check: HealthCheck {
@@ -128,6 +130,11 @@ fn target_group(recorded: &crate::facts::TargetGroup) -> ObservedTargetGroup {
                 .matcher
                 .as_ref()
                 .and_then(|m| m.http_code.clone())
+                .filter(|_| http),
+            grpc_success_codes: recorded
+                .matcher
+                .as_ref()
+                .and_then(|m| m.grpc_code.clone())
                 .filter(|_| http),
         },
         load_balancer_arns: recorded.load_balancer_arns.clone(),

@@ -102,6 +102,14 @@ pub(super) fn plan_listeners(
                 port: spec.port,
             });
         }
+        let attributes = changed_attributes(&spec.attributes, &current.attributes);
+        if !attributes.is_empty() {
+            changes.push(Change::ModifyListenerAttributes {
+                arn: current.arn.clone(),
+                port: spec.port,
+                attributes,
+            });
+        }
         if secure {
             let wanted: BTreeSet<&String> = spec.certificates.iter().skip(1).collect();
             let attached: BTreeSet<&String> = current.certificates.iter().skip(1).collect();

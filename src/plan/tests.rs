@@ -39,6 +39,7 @@ fn observed_stack(load_balancer_resource_id: Option<&str>) -> ObservedStack {
                 certificates: Vec::new(),
                 ssl_policy: None,
                 alpn_policy: None,
+                attributes: BTreeMap::new(),
             }],
         }],
         target_groups: vec![TargetGroupState {
@@ -47,6 +48,7 @@ fn observed_stack(load_balancer_resource_id: Option<&str>) -> ObservedStack {
                 name: "k8s-shop-web-1111111111".into(),
                 target_type: TargetType::Ip,
                 protocol: Protocol::Tcp,
+                protocol_version: None,
                 port: 8080,
                 vpc_id: "vpc-1".into(),
                 health_check,

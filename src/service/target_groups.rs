@@ -91,6 +91,7 @@ fn health_check(
             healthy_threshold: 2,
             unhealthy_threshold: 2,
             success_codes: None,
+            grpc_success_codes: None,
         }
     } else {
         HealthCheck::nlb_default()
@@ -188,6 +189,7 @@ pub(super) fn build_target_group(
         name: generated.clone(),
         target_type,
         protocol: plan.target_group_protocol,
+        protocol_version: None,
         port,
         ip_address_type: if ipv6 { "ipv6" } else { "ipv4" }.to_string(),
         vpc_id: config.vpc_id.clone(),

@@ -160,6 +160,7 @@ async fn ip_target_group(cloud: &Simulator) -> String {
         name: "k8s-shop-web-0000000000".into(),
         target_type: TargetType::Ip,
         protocol: Protocol::Tcp,
+        protocol_version: None,
         port: 8080,
         ip_address_type: "ipv4".into(),
         vpc_id: "vpc-1".into(),

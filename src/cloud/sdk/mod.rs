@@ -7,13 +7,14 @@
 //! back, once and for the life of the process, to listing load balancers and target groups and
 //! reading their tags in chunks of 20, as upstream does.
 
+mod certificates;
 mod load_balancers;
 mod rules;
 mod security_groups;
 mod tags;
 mod target_groups;
 
-use super::throttle::{rules_with_overrides, Throttle, ThrottleRule, EC2, ELBV2};
+use super::throttle::{rules_with_overrides, Throttle, ThrottleRule, ACM, EC2, ELBV2};
 use super::*;
 use crate::aws_clients::AwsClients;
 use crate::model::{HealthCheck, IngressRule, IpAddressType, SubnetMapping};
@@ -26,6 +27,7 @@ use std::sync::Arc;
 pub struct SdkCloud {
     elbv2: aws_sdk_elasticloadbalancingv2::Client,
     ec2: aws_sdk_ec2::Client,
+    acm: aws_sdk_acm::Client,
     tagging: aws_sdk_resourcegroupstagging::Client,
     /// Set when the tagging API answered AccessDenied: use the ELBv2 listing instead.
     tagging_denied: Arc<AtomicBool>,
@@ -44,6 +46,7 @@ impl SdkCloud {
         Self {
             elbv2: clients.elbv2,
             ec2: clients.ec2,
+            acm: clients.acm,
             tagging: aws_sdk_resourcegroupstagging::Client::new(config),
             tagging_denied: Arc::new(AtomicBool::new(false)),
             throttle: Arc::new(Throttle::new(rules)),
@@ -90,7 +93,9 @@ where
         | "RuleNotFound"
         | "InvalidGroup.NotFound"
         | "InvalidGroupId.NotFound"
-        | "InvalidPermission.NotFound" => ErrorKind::NotFound,
+        | "InvalidPermission.NotFound"
+        | "ResourceNotFoundException"
+        | "WAFNonexistentItemException" => ErrorKind::NotFound,
         "ResourceInUse" | "DependencyViolation" => ErrorKind::InUse,
         "DuplicateLoadBalancerName"
         | "DuplicateTargetGroupName"
@@ -138,6 +143,16 @@ fn tags_of(tags: &Tags) -> Vec<aws_sdk_elasticloadbalancingv2::types::Tag> {
 }
 
 impl Cloud for SdkCloud {
+    async fn list_certificates(&self) -> CloudResult<Vec<crate::facts::CertificateSummary>> {
+        self.begin(ACM, "ListCertificates", false).await;
+        certificates::list(&self.acm).await
+    }
+
+    async fn describe_certificate_domains(&self, arn: &str) -> CloudResult<Vec<String>> {
+        self.begin(ACM, "DescribeCertificate", false).await;
+        certificates::domains(&self.acm, arn).await
+    }
+
     async fn register_targets(
         &self,
         target_group_arn: &str,
@@ -348,6 +363,23 @@ impl Cloud for SdkCloud {
     async fn modify_listener(&self, arn: &str, input: &ListenerInput) -> CloudResult<()> {
         self.begin(ELBV2, "ModifyListener", true).await;
         target_groups::modify_listener(&self.elbv2, arn, input).await
+    }
+
+    async fn describe_listener_attributes(
+        &self,
+        arn: &str,
+    ) -> CloudResult<BTreeMap<String, String>> {
+        self.begin(ELBV2, "DescribeListenerAttributes", false).await;
+        target_groups::describe_listener_attributes(&self.elbv2, arn).await
+    }
+
+    async fn modify_listener_attributes(
+        &self,
+        arn: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> CloudResult<()> {
+        self.begin(ELBV2, "ModifyListenerAttributes", true).await;
+        target_groups::modify_listener_attributes(&self.elbv2, arn, attributes).await
     }
 
     async fn delete_listener(&self, arn: &str) -> CloudResult<()> {

@@ -7,8 +7,8 @@ use crate::cloud::{
 };
 use crate::model::{HealthCheck, Protocol, TargetType};
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, Certificate, Listener, Matcher, ProtocolEnum, TargetGroup, TargetGroupAttribute,
-    TargetGroupIpAddressTypeEnum, TargetTypeEnum,
+    Action, Certificate, Listener, ListenerAttribute, Matcher, ProtocolEnum, TargetGroup,
+    TargetGroupAttribute, TargetGroupIpAddressTypeEnum, TargetTypeEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 use std::collections::BTreeMap;
@@ -28,6 +28,7 @@ fn observed_target_group(group: &TargetGroup) -> ObservedTargetGroup {
             .and_then(|t| TargetType::parse(t.as_str()))
             .unwrap_or(TargetType::Instance),
         protocol: protocol(group.protocol()),
+        protocol_version: group.protocol_version().map(str::to_string),
         port: group.port().unwrap_or_default(),
         vpc_id: group.vpc_id().unwrap_or_default().to_string(),
         health_check: HealthCheck {
@@ -47,6 +48,11 @@ fn observed_target_group(group: &TargetGroup) -> ObservedTargetGroup {
             success_codes: group
                 .matcher()
                 .and_then(|m| m.http_code())
+                .filter(|_| http)
+                .map(str::to_string),
+            grpc_success_codes: group
+                .matcher()
+                .and_then(|m| m.grpc_code())
                 .filter(|_| http)
                 .map(str::to_string),
         },
@@ -81,6 +87,16 @@ fn observed_listener(listener: &Listener) -> ObservedListener {
             .collect(),
         ssl_policy: listener.ssl_policy().map(str::to_string),
         alpn_policy: listener.alpn_policy().first().cloned(),
+        attributes: BTreeMap::new(),
+    }
+}
+
+/// The check's success codes as ELBv2's matcher: gRPC codes when given, else HTTP codes.
+fn matcher(check: &HealthCheck) -> Option<Matcher> {
+    match (&check.grpc_success_codes, &check.success_codes) {
+        (Some(codes), _) => Some(Matcher::builder().grpc_code(codes).build()),
+        (None, Some(codes)) => Some(Matcher::builder().http_code(codes).build()),
+        (None, None) => None,
     }
 }
 
@@ -132,6 +148,7 @@ pub(super) async fn create(
         .create_target_group()
         .name(&input.name)
         .protocol(ProtocolEnum::from(input.protocol.as_str()))
+        .set_protocol_version(input.protocol_version.clone())
         .port(input.port)
         .vpc_id(&input.vpc_id)
         .target_type(TargetTypeEnum::from(input.target_type.as_str()))
@@ -147,12 +164,7 @@ pub(super) async fn create(
         .health_check_timeout_seconds(check.timeout_seconds)
         .healthy_threshold_count(check.healthy_threshold)
         .unhealthy_threshold_count(check.unhealthy_threshold)
-        .set_matcher(
-            check
-                .success_codes
-                .as_ref()
-                .map(|codes| Matcher::builder().http_code(codes).build()),
-        )
+        .set_matcher(matcher(check))
         .set_tags(Some(tags_of(&input.tags)))
         .send()
         .await
@@ -182,12 +194,7 @@ pub(super) async fn modify(client: &Client, arn: &str, check: &HealthCheck) -> C
         .health_check_timeout_seconds(check.timeout_seconds)
         .healthy_threshold_count(check.healthy_threshold)
         .unhealthy_threshold_count(check.unhealthy_threshold)
-        .set_matcher(
-            check
-                .success_codes
-                .as_ref()
-                .map(|codes| Matcher::builder().http_code(codes).build()),
-        )
+        .set_matcher(matcher(check))
         .send()
         .await
         .map(|_| ())
@@ -439,4 +446,45 @@ pub(super) async fn describe_target_health(
             })
         })
         .collect())
+}
+
+pub(super) async fn describe_listener_attributes(
+    client: &Client,
+    arn: &str,
+) -> CloudResult<BTreeMap<String, String>> {
+    let output = client
+        .describe_listener_attributes()
+        .listener_arn(arn)
+        .send()
+        .await
+        .map_err(|e| classify("DescribeListenerAttributes", e))?;
+    Ok(output
+        .attributes()
+        .iter()
+        .map(|a| {
+            (
+                a.key().unwrap_or_default().to_string(),
+                a.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect())
+}
+
+pub(super) async fn modify_listener_attributes(
+    client: &Client,
+    arn: &str,
+    attributes: &BTreeMap<String, String>,
+) -> CloudResult<()> {
+    let attributes = attributes
+        .iter()
+        .map(|(key, value)| ListenerAttribute::builder().key(key).value(value).build())
+        .collect();
+    client
+        .modify_listener_attributes()
+        .listener_arn(arn)
+        .set_attributes(Some(attributes))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| classify("ModifyListenerAttributes", e))
 }

@@ -34,6 +34,7 @@ struct StoredLoadBalancer {
 #[derive(Debug, Clone)]
 struct StoredListener {
     observed: ObservedListener,
+    attributes: BTreeMap<String, String>,
     tags: Tags,
 }
 
@@ -74,6 +75,9 @@ struct State {
     rules: BTreeMap<String, StoredRule>,
     target_groups: BTreeMap<String, StoredTargetGroup>,
     security_groups: BTreeMap<String, StoredSecurityGroup>,
+    /// ACM certificates with every name they cover; the summary lists at most the first two
+    /// names (flagging more), so discovery must ask for the rest, as with AWS's longer lists.
+    certificates: Vec<(String, Vec<String>)>,
     failures: Vec<InjectedFailure>,
 }
 
@@ -194,6 +198,14 @@ impl Simulator {
         }
     }
 
+    /// Adds an issued ACM certificate covering `domains` (the first is its domain name).
+    pub fn add_certificate(&self, arn: &str, domains: &[&str]) {
+        self.lock().certificates.push((
+            arn.to_string(),
+            domains.iter().map(|d| d.to_string()).collect(),
+        ));
+    }
+
     // Views for assertions.
 
     pub fn load_balancer_names(&self) -> Vec<String> {
@@ -299,6 +311,24 @@ impl Simulator {
             .collect()
     }
 
+    /// The protocol versions of the target groups, by name.
+    pub fn target_group_protocol_versions(&self) -> Vec<Option<String>> {
+        self.lock()
+            .target_groups
+            .values()
+            .map(|tg| tg.observed.protocol_version.clone())
+            .collect()
+    }
+
+    /// The attributes of the listener on `port` (of any load balancer).
+    pub fn listener_attributes(&self, port: i32) -> Option<BTreeMap<String, String>> {
+        self.lock()
+            .listeners
+            .values()
+            .find(|l| l.observed.port == port)
+            .map(|l| l.attributes.clone())
+    }
+
     pub fn load_balancer_attributes_by_name(&self, name: &str) -> Option<BTreeMap<String, String>> {
         self.lock()
             .load_balancers
@@ -317,6 +347,33 @@ impl Simulator {
 }
 
 impl Cloud for Simulator {
+    async fn list_certificates(&self) -> CloudResult<Vec<crate::facts::CertificateSummary>> {
+        let state = self.begin("ListCertificates", false)?;
+        Ok(state
+            .certificates
+            .iter()
+            .map(|(arn, domains)| crate::facts::CertificateSummary {
+                certificate_arn: arn.clone(),
+                domain_name: domains.first().cloned().unwrap_or_default(),
+                subject_alternative_name_summaries: domains.iter().take(2).cloned().collect(),
+                has_additional_subject_alternative_names: domains.len() > 2,
+                status: "ISSUED".into(),
+            })
+            .collect())
+    }
+
+    async fn describe_certificate_domains(&self, arn: &str) -> CloudResult<Vec<String>> {
+        let state = self.begin("DescribeCertificate", false)?;
+        match state.certificates.iter().find(|(a, _)| a == arn) {
+            Some((_, domains)) => Ok(domains.clone()),
+            None => error(
+                ErrorKind::NotFound,
+                "DescribeCertificate",
+                format!("certificate {arn} not found"),
+            ),
+        }
+    }
+
     async fn register_targets(
         &self,
         target_group_arn: &str,
@@ -532,6 +589,40 @@ impl Cloud for Simulator {
 
     async fn delete_listener(&self, arn: &str) -> CloudResult<()> {
         self.begin("DeleteListener", true)?.delete_listener(arn)
+    }
+
+    async fn describe_listener_attributes(
+        &self,
+        arn: &str,
+    ) -> CloudResult<BTreeMap<String, String>> {
+        let state = self.begin("DescribeListenerAttributes", false)?;
+        match state.listeners.get(arn) {
+            Some(listener) => Ok(listener.attributes.clone()),
+            None => error(
+                ErrorKind::NotFound,
+                "DescribeListenerAttributes",
+                format!("listener {arn} not found"),
+            ),
+        }
+    }
+
+    async fn modify_listener_attributes(
+        &self,
+        arn: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> CloudResult<()> {
+        let mut state = self.begin("ModifyListenerAttributes", true)?;
+        match state.listeners.get_mut(arn) {
+            Some(listener) => {
+                listener.attributes.extend(attributes.clone());
+                Ok(())
+            }
+            None => error(
+                ErrorKind::NotFound,
+                "ModifyListenerAttributes",
+                format!("listener {arn} not found"),
+            ),
+        }
     }
 
     async fn describe_rules(&self, listener_arn: &str) -> CloudResult<Vec<ObservedRule>> {

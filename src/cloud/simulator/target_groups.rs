@@ -100,6 +100,7 @@ impl State {
             name: input.name.clone(),
             target_type: input.target_type,
             protocol: input.protocol,
+            protocol_version: input.protocol_version.clone(),
             port: input.port,
             vpc_id: input.vpc_id.clone(),
             health_check: input.health_check.clone(),
@@ -213,11 +214,13 @@ impl State {
             certificates: input.certificates.iter().take(1).cloned().collect(),
             ssl_policy: input.ssl_policy.clone(),
             alpn_policy: input.alpn_policy.clone(),
+            attributes: BTreeMap::new(),
         };
         self.listeners.insert(
             observed.arn.clone(),
             StoredListener {
                 observed: observed.clone(),
+                attributes: BTreeMap::new(),
                 tags: input.tags.clone(),
             },
         );

@@ -1,0 +1,111 @@
+//! Which certificates a member's HTTPS listeners carry (upstream's §4.5.1 and §4.6): its own
+//! (params `certificateArn`, else the `certificate-arn` annotation), else those ACM holds for its
+//! hosts. Pure: the certificates are facts the discover step read.
+//!
+//! Discovery takes the union of the hosts of `spec.rules[].host` and `spec.tls[].hosts` and, per
+//! host, every issued certificate with a matching name: equal, or a `*.` wildcard with the same
+//! number of labels and the same labels after the first (case-sensitive, as upstream). A host
+//! no certificate covers is the member's problem. The result is sorted by ARN, so the smallest
+//! ARN is the listener's default certificate. Not done: `--allowed-certificate-authority-arns`.
+
+use super::group::Member;
+use super::listen::{annotations, listen_ports};
+use crate::facts::CertificateSummary;
+use crate::model::Protocol;
+use std::collections::BTreeSet;
+
+/// The member's own certificates: params `certificateArn` (non-empty), else the annotation.
+pub fn explicit_certificates(member: &Member) -> Option<Vec<String>> {
+    member
+        .params
+        .as_ref()
+        .and_then(|p| p.spec.certificate_arn.clone())
+        .filter(|arns| !arns.is_empty())
+        .or_else(|| annotations(member).string_list("certificate-arn"))
+        .filter(|arns| !arns.is_empty())
+}
+
+fn has_https_port(member: &Member) -> bool {
+    listen_ports(member).is_ok_and(|ports| ports.values().any(|p| *p == Protocol::Https))
+}
+
+/// Some member has an HTTPS port and no certificate of its own: ACM must be read.
+pub fn needs_certificate_discovery(members: &[Member]) -> bool {
+    members
+        .iter()
+        .any(|m| has_https_port(m) && explicit_certificates(m).is_none())
+}
+
+/// The hosts of the member's rules and TLS section, de-duplicated and sorted.
+pub fn member_hosts(member: &Member) -> BTreeSet<String> {
+    let Some(spec) = member.ingress.spec.as_ref() else {
+        return BTreeSet::new();
+    };
+    let rule_hosts = spec.rules.iter().flatten().filter_map(|r| r.host.clone());
+    let tls_hosts = spec
+        .tls
+        .iter()
+        .flatten()
+        .flat_map(|tls| tls.hosts.clone().unwrap_or_default());
+    rule_hosts
+        .chain(tls_hosts)
+        .filter(|host| !host.is_empty())
+        .collect()
+}
+
+/// `domain` (a certificate name) covers `host`.
+pub fn domain_covers(domain: &str, host: &str) -> bool {
+    if domain == host {
+        return true;
+    }
+    let Some(rest) = domain.strip_prefix("*.") else {
+        return false;
+    };
+    let host_labels: Vec<&str> = host.split('.').collect();
+    let domain_labels = rest.split('.').count() + 1;
+    host_labels.len() == domain_labels && host_labels[1..].join(".") == rest
+}
+
+/// The certificates of a member's HTTPS listeners: its own, else those discovered for its hosts.
+pub fn member_certificates(
+    member: &Member,
+    certificates: &[CertificateSummary],
+) -> Result<Vec<String>, String> {
+    if let Some(own) = explicit_certificates(member) {
+        return Ok(own);
+    }
+    if !has_https_port(member) {
+        return Ok(Vec::new());
+    }
+    let mut found = BTreeSet::new();
+    for host in member_hosts(member) {
+        let matching: Vec<&str> = certificates
+            .iter()
+            .filter(|c| c.status.is_empty() || c.status == "ISSUED")
+            .filter(|c| c.domains().iter().any(|d| domain_covers(d, &host)))
+            .map(|c| c.certificate_arn.as_str())
+            .collect();
+        if matching.is_empty() {
+            return Err(format!(
+                "no issued ACM certificate covers host {host}: import or request one, or name one with certificate-arn"
+            ));
+        }
+        found.extend(matching.into_iter().map(str::to_string));
+    }
+    Ok(found.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_cover_one_label_only() {
+        assert!(domain_covers("*.example.com", "a.example.com"));
+        assert!(domain_covers("*.example.com", "*.example.com"));
+        assert!(!domain_covers("*.example.com", "a.b.example.com"));
+        assert!(!domain_covers("*.example.com", "example.com"));
+        assert!(domain_covers("example.com", "example.com"));
+        assert!(!domain_covers("Example.com", "example.com"));
+    }
+}
