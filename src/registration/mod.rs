@@ -22,7 +22,7 @@
 
 pub mod cache;
 
-use crate::cloud::{Cloud, CloudError, ErrorKind, Target};
+use crate::cloud::{Cloud, CloudError, CloudResult, ErrorKind, Target};
 use crate::crd::target_group_binding::{
     BindingIpAddressType, BindingTargetType, TargetGroupBinding,
 };
@@ -31,8 +31,8 @@ use crate::targets::gates::{
     gate_condition_type, plan_gates, release_gates, GateUpdate, GATE_PREFIX,
 };
 use crate::targets::{
-    desired_instance_targets, desired_ip_targets, sync_targets, IpTargets, TargetError,
-    SERVICE_NAME_LABEL,
+    desired_instance_targets, desired_ip_targets, sync_shared_targets, sync_targets, IpTargets,
+    TargetError, TargetSync, SERVICE_NAME_LABEL,
 };
 use cache::ClusterCache;
 use futures::StreamExt;
@@ -81,6 +81,11 @@ pub struct BindingReconciler<C> {
     gate_polls: Mutex<HashMap<String, Duration>>,
     /// When each binding last synced, for the batch window.
     last_syncs: Mutex<HashMap<String, Instant>>,
+    /// The targets this process registered, by target group ARN: a multi-cluster target group
+    /// loses only these, never another cluster's (kept in memory: after a restart, targets of
+    /// ours that are no longer wanted stay until AWS's health checks fail them, rather than
+    /// risking another cluster's).
+    registered_by_us: Mutex<HashMap<String, BTreeSet<Target>>>,
 }
 
 impl<C: Cloud + 'static> BindingReconciler<C> {
@@ -96,7 +101,36 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
             recorder,
             gate_polls: Mutex::default(),
             last_syncs: Mutex::default(),
+            registered_by_us: Mutex::default(),
         }
+    }
+
+    /// Makes the target group hold `desired` (for a multi-cluster binding: registers `desired`
+    /// and deregisters only the targets this process registered).
+    async fn sync_binding_targets(
+        &self,
+        binding: &TargetGroupBinding,
+        arn: &str,
+        desired: &BTreeSet<Target>,
+    ) -> CloudResult<TargetSync> {
+        let shared = binding.spec.multi_cluster_target_group == Some(true);
+        let sync = if shared {
+            let ours = self
+                .registered_by_us
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(arn)
+                .cloned()
+                .unwrap_or_default();
+            sync_shared_targets(&self.cloud, arn, desired, &ours).await?
+        } else {
+            sync_targets(&self.cloud, arn, desired).await?
+        };
+        self.registered_by_us
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(arn.to_string(), desired.clone());
+        Ok(sync)
     }
 
     /// A Warning event, and the `Ready` condition `False` with the same reason.
@@ -351,7 +385,10 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
             return Ok(Action::await_change());
         };
         if binding.metadata.deletion_timestamp.is_some() {
-            match sync_targets(&self.cloud, &arn, &BTreeSet::new()).await {
+            match self
+                .sync_binding_targets(binding, &arn, &BTreeSet::new())
+                .await
+            {
                 Ok(_) => {}
                 Err(error) if error.kind == ErrorKind::NotFound => {}
                 Err(error) => return Err(error.into()),
@@ -413,7 +450,7 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
             return Ok(Action::await_change());
         };
         let desired = wanted.targets();
-        let sync = sync_targets(&self.cloud, &arn, &desired).await?;
+        let sync = self.sync_binding_targets(binding, &arn, &desired).await?;
         if service_port_found {
             self.set_ready(
                 binding,

@@ -9,7 +9,7 @@ mod instance;
 mod sync;
 
 pub use instance::{desired_instance_targets, node_readiness, selector_matches};
-pub use sync::{sync_targets, TargetSync};
+pub use sync::{sync_shared_targets, sync_targets, TargetSync};
 
 use crate::cloud::{Target, TargetHealth, TargetState};
 use k8s_openapi::api::core::v1::Service;

@@ -19,8 +19,32 @@ pub async fn sync_targets(
     target_group_arn: &str,
     desired: &BTreeSet<Target>,
 ) -> CloudResult<TargetSync> {
+    sync(cloud, target_group_arn, desired, None).await
+}
+
+/// For a target group shared with other clusters (`multiClusterTargetGroup`): registers
+/// `desired` and deregisters only targets of `ours` (what this controller registered) that are
+/// no longer wanted; targets it does not know belong to another cluster and are left alone.
+pub async fn sync_shared_targets(
+    cloud: &impl Cloud,
+    target_group_arn: &str,
+    desired: &BTreeSet<Target>,
+    ours: &BTreeSet<Target>,
+) -> CloudResult<TargetSync> {
+    sync(cloud, target_group_arn, desired, Some(ours)).await
+}
+
+async fn sync(
+    cloud: &impl Cloud,
+    target_group_arn: &str,
+    desired: &BTreeSet<Target>,
+    ours: Option<&BTreeSet<Target>>,
+) -> CloudResult<TargetSync> {
     let current = cloud.describe_target_health(target_group_arn).await?;
-    let changes = plan_targets(desired, &current);
+    let mut changes = plan_targets(desired, &current);
+    if let Some(ours) = ours {
+        changes.deregister.retain(|target| ours.contains(target));
+    }
     for chunk in changes.deregister.chunks(TARGETS_PER_CALL) {
         cloud.deregister_targets(target_group_arn, chunk).await?;
     }

@@ -461,3 +461,31 @@ fn node_selectors_fail_open_and_bad_input() {
 }
 
 mod endpoint_rules_and_gates;
+
+#[tokio::test]
+async fn a_shared_target_group_loses_only_the_targets_this_cluster_registered() {
+    let cloud = Simulator::default();
+    let arn = ip_target_group(&cloud).await;
+    let other_cluster = target("10.9.0.1", 8080);
+    cloud
+        .register_targets(&arn, std::slice::from_ref(&other_cluster))
+        .await
+        .unwrap();
+    let first: BTreeSet<Target> = [target("10.0.1.1", 8080), target("10.0.1.2", 8080)].into();
+    crate::targets::sync_shared_targets(&cloud, &arn, &first, &BTreeSet::new())
+        .await
+        .unwrap();
+    let scaled_down: BTreeSet<Target> = [target("10.0.1.1", 8080)].into();
+    crate::targets::sync_shared_targets(&cloud, &arn, &scaled_down, &first)
+        .await
+        .unwrap();
+    let registered: BTreeSet<Target> = cloud
+        .targets_of("k8s-shop-web-0000000000")
+        .into_iter()
+        .collect();
+    assert_eq!(
+        registered,
+        [target("10.0.1.1", 8080), other_cluster].into(),
+        "our removed target goes, the other cluster's stays"
+    );
+}
