@@ -287,6 +287,18 @@ async fn apply_change(
             arn,
             ip_address_type,
         } => cloud.set_ip_address_type(arn, *ip_address_type).await?,
+        Change::AssociateWebAcl { arn, web_acl_arn } => {
+            let arn = match arn {
+                Some(arn) => arn.clone(),
+                None => known
+                    .load_balancer
+                    .as_ref()
+                    .map(|(arn, _)| arn.clone())
+                    .ok_or_else(|| known.missing("the load balancer"))?,
+            };
+            cloud.associate_web_acl(web_acl_arn, &arn).await?
+        }
+        Change::DisassociateWebAcl { arn } => cloud.disassociate_web_acl(arn).await?,
         Change::ModifyListenerAttributes {
             arn, attributes, ..
         } => cloud.modify_listener_attributes(arn, attributes).await?,

@@ -86,6 +86,9 @@ pub struct ControllerFlags {
     feature_gates: String,
     #[arg(long, default_value = "true")]
     enable_backend_security_group: bool,
+    /// Associate the WAFv2 web ACLs Ingresses name (`wafv2-acl-arn`, `wafv2-acl-name`).
+    #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
+    enable_wafv2: bool,
 }
 
 #[derive(clap::Args)]
@@ -157,6 +160,7 @@ fn controller_config(
             .collect();
     config.feature_gates = feature_gates(&flags.feature_gates)?;
     config.enable_backend_security_group = flags.enable_backend_security_group;
+    config.enable_wafv2 = flags.enable_wafv2;
     config.validate().map_err(|problems| problems.join("; "))?;
     Ok(config)
 }

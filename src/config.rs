@@ -63,6 +63,8 @@ pub struct ControllerConfig {
     pub enable_backend_security_group: bool,
     pub backend_security_group: Option<String>,
     pub feature_gates: FeatureGates,
+    /// `--enable-wafv2`: the `wafv2-acl-*` annotations are acted on.
+    pub enable_wafv2: bool,
 }
 
 impl ControllerConfig {
@@ -80,6 +82,7 @@ impl ControllerConfig {
             enable_backend_security_group: true,
             backend_security_group: None,
             feature_gates: FeatureGates::default(),
+            enable_wafv2: true,
         }
     }
 

@@ -55,7 +55,7 @@ pub async fn converge(
         external_managed_tags: &config.external_managed_tags,
         backend_security_group_name: &backend_name,
     };
-    let observed = &with_listener_attributes(cloud, desired, observed)
+    let observed = &with_wanted_details(cloud, desired, observed)
         .await
         .map_err(DeployError::Observe)?;
     let plan = plan(desired, observed, &context).map_err(DeployError::Plan)?;
@@ -70,15 +70,23 @@ pub async fn converge(
     Ok(Deployed { plan, applied })
 }
 
-/// `observed` with the attributes of the listeners whose desired state names some: one
-/// DescribeListenerAttributes per such listener, none for the others.
-async fn with_listener_attributes(
+/// `observed` with what only some stacks need read: the attributes of the listeners whose
+/// desired state names some (one DescribeListenerAttributes each), and the web ACL when the
+/// desired load balancer says something of it (one GetWebACLForResource).
+async fn with_wanted_details(
     cloud: &impl Cloud,
     desired: &Stack,
     observed: &ObservedStack,
 ) -> Result<ObservedStack, CloudError> {
     let mut observed = observed.clone();
+    let wants_web_acl = desired
+        .load_balancer
+        .as_ref()
+        .is_some_and(|lb| lb.wafv2_acl.is_some());
     for state in &mut observed.load_balancers {
+        if wants_web_acl {
+            state.web_acl = cloud.web_acl_of(&state.load_balancer.arn).await?;
+        }
         for listener in &mut state.listeners {
             let wanted = desired
                 .listeners

@@ -97,11 +97,17 @@ pub async fn discover_ingress_facts(
     } else {
         Vec::new()
     };
+    let web_acls = if needs.web_acls {
+        cloud.list_web_acls().await?
+    } else {
+        Vec::new()
+    };
     Ok(CloudFacts {
         subnets,
         route_tables,
         security_groups,
         certificate_summary_list: certificates,
+        web_acls,
         ..CloudFacts::default()
     })
 }
@@ -111,6 +117,7 @@ pub async fn discover_ingress_facts(
 pub struct IngressFactNeeds {
     pub security_groups: bool,
     pub certificates: bool,
+    pub web_acls: bool,
 }
 
 /// Issued ACM certificates with every name they cover: one ListCertificates (paged), plus one

@@ -384,6 +384,15 @@ impl CertificateSummary {
     }
 }
 
+/// One regional WAFv2 web ACL, as `aws wafv2 list-web-acls --scope REGIONAL` lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct WebAcl {
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "ARN")]
+    pub arn: String,
+}
+
 /// The AWS facts the pure steps read, in the AWS API's own JSON shapes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -414,6 +423,9 @@ pub struct CloudFacts {
     /// ACM certificates (`aws acm list-certificates`), for certificate discovery by host.
     #[serde(default)]
     pub certificate_summary_list: Vec<CertificateSummary>,
+    /// Regional WAFv2 web ACLs, for `wafv2-acl-name`.
+    #[serde(rename = "WebACLs", default)]
+    pub web_acls: Vec<WebAcl>,
 }
 
 impl CloudFacts {
@@ -445,6 +457,7 @@ impl CloudFacts {
             facts
                 .certificate_summary_list
                 .extend(part.certificate_summary_list);
+            facts.web_acls.extend(part.web_acls);
         }
         Ok(facts)
     }

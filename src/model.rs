@@ -203,8 +203,14 @@ pub struct LoadBalancerSpec {
     pub subnet_mappings: Vec<SubnetMapping>,
     pub security_groups: Vec<SecurityGroupRef>,
     pub attributes: BTreeMap<String, String>,
+    /// The WAFv2 web ACL: an ARN, `none` to disassociate any, or unset to leave AWS as it is.
+    #[serde(rename = "wafv2AclArn", skip_serializing_if = "Option::is_none")]
+    pub wafv2_acl: Option<String>,
     pub tags: Tags,
 }
+
+/// `LoadBalancerSpec::wafv2_acl` meaning "no web ACL".
+pub const NO_WEB_ACL: &str = "none";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -12,7 +12,9 @@
 pub mod rules;
 mod tags;
 
-use crate::model::{IngressRule, IpAddressType, ListenerSpec, SecurityGroupRef, Stack, Tags};
+use crate::model::{
+    IngressRule, IpAddressType, ListenerSpec, SecurityGroupRef, Stack, Tags, NO_WEB_ACL,
+};
 use crate::observe::{ObservedStack, TargetGroupState};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -91,6 +93,14 @@ pub enum Change {
     ModifyListener {
         arn: String,
         port: i32,
+    },
+    /// Associate the load balancer with a WAFv2 web ACL (`None`: the one being created).
+    AssociateWebAcl {
+        arn: Option<String>,
+        web_acl_arn: String,
+    },
+    DisassociateWebAcl {
+        arn: String,
     },
     /// Listed listener attributes that differ (others are never reset).
     ModifyListenerAttributes {
@@ -191,6 +201,10 @@ impl fmt::Display for Change {
             Self::ModifyListenerAttributes {
                 port, attributes, ..
             } => write!(formatter, "set listener {port} attributes {attributes:?}"),
+            Self::AssociateWebAcl { web_acl_arn, .. } => {
+                write!(formatter, "associate WAFv2 web ACL {web_acl_arn}")
+            }
+            Self::DisassociateWebAcl { .. } => write!(formatter, "disassociate the WAFv2 web ACL"),
             Self::UpdateListenerCertificates {
                 port, add, remove, ..
             } => {
@@ -444,6 +458,12 @@ pub fn plan(
                         .values()
                         .map(|l| Change::CreateListener { port: l.port }),
                 );
+                if let Some(web_acl_arn) = spec.wafv2_acl.as_ref().filter(|a| *a != NO_WEB_ACL) {
+                    changes.push(Change::AssociateWebAcl {
+                        arn: None,
+                        web_acl_arn: web_acl_arn.clone(),
+                    });
+                }
             }
             Some(state) => {
                 load_balancer::plan_update(spec, state, observed, context, &mut changes);

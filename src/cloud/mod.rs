@@ -122,7 +122,25 @@ pub trait Cloud: Send + Sync {
         arn: &str,
     ) -> impl Future<Output = CloudResult<Vec<String>>> + Send;
 
+    /// Regional WAFv2 web ACLs (`ListWebACLs`, paged).
+    fn list_web_acls(&self) -> impl Future<Output = CloudResult<Vec<crate::facts::WebAcl>>> + Send;
+    /// The ARN of the WAFv2 web ACL associated with a load balancer (`GetWebACLForResource`).
+    fn web_acl_of(
+        &self,
+        resource_arn: &str,
+    ) -> impl Future<Output = CloudResult<Option<String>>> + Send;
+
     // Writes.
+
+    fn associate_web_acl(
+        &self,
+        web_acl_arn: &str,
+        resource_arn: &str,
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+    fn disassociate_web_acl(
+        &self,
+        resource_arn: &str,
+    ) -> impl Future<Output = CloudResult<()>> + Send;
 
     fn create_load_balancer(
         &self,

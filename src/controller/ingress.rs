@@ -218,6 +218,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
                         .contains_key("alb.ingress.kubernetes.io/security-groups")
                 }),
                 certificates: needs_certificate_discovery(&group.members),
+                web_acls: crate::ingress::addons::needs_web_acl_names(&group.members, &self.config),
             };
             crate::discover::discover_ingress_facts(&self.cloud, &self.config, needs)
                 .await

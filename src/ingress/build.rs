@@ -513,6 +513,7 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
             .collect(),
         security_groups,
         attributes,
+        wafv2_acl: super::addons::web_acl(&settings, input.config, input.facts)?,
         tags: tracking_tags(input, "LoadBalancer", &user_tags),
     });
     Ok(BuiltIngressStack {

@@ -12,6 +12,7 @@
 //! controller loop, `plan` support.
 
 pub mod actions;
+pub mod addons;
 mod backends;
 pub mod build;
 pub mod certificates;

@@ -356,3 +356,85 @@ async fn a_new_listener_gets_its_attributes_and_a_grpc_target_group_its_version(
     harness.reconcile(&[tuned]).await.unwrap();
     assert!(harness.cloud.calls.writes().is_empty());
 }
+
+#[tokio::test]
+async fn a_web_acl_is_associated_once_changed_and_removed_and_never_read_unless_named() {
+    let mut harness = Harness::new();
+    let first = "arn:aws:wafv2:us-west-2:123456789012:regional/webacl/first/1";
+    let second = "arn:aws:wafv2:us-west-2:123456789012:regional/webacl/second/2";
+    harness.cloud.add_web_acl("first", first);
+    harness.cloud.add_web_acl("second", second);
+    let plain = member("a", 0, &["/a"]);
+    harness
+        .reconcile(std::slice::from_ref(&plain))
+        .await
+        .unwrap();
+    assert_eq!(harness.cloud.calls.count("GetWebACLForResource"), 0);
+    let name = harness.cloud.load_balancer_names()[0].clone();
+
+    let guarded = with_annotation(plain.clone(), "wafv2-acl-arn", first);
+    harness.cloud.calls.clear();
+    harness
+        .reconcile(std::slice::from_ref(&guarded))
+        .await
+        .unwrap();
+    assert_eq!(harness.cloud.calls.writes(), ["AssociateWebACL"]);
+    assert_eq!(
+        harness.cloud.web_acl_of_load_balancer(&name).as_deref(),
+        Some(first)
+    );
+
+    harness.cloud.calls.clear();
+    harness
+        .reconcile(std::slice::from_ref(&guarded))
+        .await
+        .unwrap();
+    assert!(harness.cloud.calls.writes().is_empty());
+
+    let moved = with_annotation(plain.clone(), "wafv2-acl-arn", second);
+    harness.cloud.calls.clear();
+    harness
+        .reconcile(std::slice::from_ref(&moved))
+        .await
+        .unwrap();
+    assert_eq!(harness.cloud.calls.writes(), ["AssociateWebACL"]);
+    assert_eq!(
+        harness.cloud.web_acl_of_load_balancer(&name).as_deref(),
+        Some(second)
+    );
+
+    // Without the annotation AWS is left as it is; `none` disassociates.
+    harness.cloud.calls.clear();
+    harness
+        .reconcile(std::slice::from_ref(&plain))
+        .await
+        .unwrap();
+    assert!(harness.cloud.calls.writes().is_empty());
+    assert_eq!(
+        harness.cloud.web_acl_of_load_balancer(&name).as_deref(),
+        Some(second)
+    );
+    let cleared = with_annotation(plain, "wafv2-acl-arn", "none");
+    harness
+        .reconcile(std::slice::from_ref(&cleared))
+        .await
+        .unwrap();
+    assert_eq!(harness.cloud.web_acl_of_load_balancer(&name), None);
+}
+
+#[tokio::test]
+async fn a_new_load_balancer_is_associated_with_its_web_acl_right_after_creation() {
+    let mut harness = Harness::new();
+    let arn = "arn:aws:wafv2:us-west-2:123456789012:regional/webacl/first/1";
+    harness.cloud.add_web_acl("first", arn);
+    let guarded = with_annotation(member("a", 0, &["/a"]), "wafv2-acl-arn", arn);
+    harness
+        .reconcile(std::slice::from_ref(&guarded))
+        .await
+        .unwrap();
+    let name = harness.cloud.load_balancer_names()[0].clone();
+    assert_eq!(
+        harness.cloud.web_acl_of_load_balancer(&name).as_deref(),
+        Some(arn)
+    );
+}

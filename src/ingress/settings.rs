@@ -59,6 +59,10 @@ pub(super) struct MemberSettings {
     /// `security-groups`, in the order given.
     pub(super) security_groups: Option<Vec<String>>,
     pub(super) manage_backend_rules: Option<bool>,
+    /// `wafv2-acl-name` (params `wafv2AclName`), non-empty.
+    pub(super) wafv2_acl_name: Option<String>,
+    /// `wafv2-acl-arn` (params `wafv2AclArn`); an empty annotation means `none`.
+    pub(super) wafv2_acl_arn: Option<String>,
 }
 
 pub(super) fn member_settings(member: &Member) -> Result<MemberSettings, MemberProblem> {
@@ -116,7 +120,33 @@ pub(super) fn member_settings(member: &Member) -> Result<MemberSettings, MemberP
     let manage_backend_rules = annotations(member)
         .boolean("manage-backend-security-group-rules")
         .map_err(|e| problem(member, e.to_string()))?;
+    let wafv2_acl_name = params
+        .and_then(|p| p.wafv2_acl_name.clone())
+        .filter(|n| !n.is_empty())
+        .or_else(|| {
+            annotations(member)
+                .string("wafv2-acl-name")
+                .map(str::to_string)
+        })
+        .filter(|n| !n.is_empty());
+    let wafv2_acl_arn = params
+        .and_then(|p| p.wafv2_acl_arn.clone())
+        .filter(|a| !a.is_empty())
+        .or_else(|| {
+            annotations(member)
+                .string("wafv2-acl-arn")
+                .map(str::to_string)
+        })
+        .map(|arn| {
+            if arn.is_empty() {
+                crate::model::NO_WEB_ACL.to_string()
+            } else {
+                arn
+            }
+        });
     Ok(MemberSettings {
+        wafv2_acl_name,
+        wafv2_acl_arn,
         scheme,
         ip_address_type,
         name,

@@ -77,6 +77,8 @@ pub struct LoadBalancerState {
     pub tags: Tags,
     pub attributes: BTreeMap<String, String>,
     pub listeners: Vec<ObservedListener>,
+    /// The associated WAFv2 web ACL; read only when the desired stack says something of it.
+    pub web_acl: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,6 +180,7 @@ pub async fn observe_stack(
                     .extend(cloud.describe_listener_certificates(&listener.arn).await?);
             }
             observed.load_balancers.push(LoadBalancerState {
+                web_acl: None,
                 resource_id: resource_id(&tags),
                 load_balancer,
                 tags,

@@ -2,7 +2,7 @@
 //! attributes (listed keys only), tags; listeners matched by port, modified in place.
 
 use super::{changed_attributes, resolved_default_action, tag_changes, Change, PlanContext};
-use crate::model::{LoadBalancerSpec, Protocol, SecurityGroupRef, Stack};
+use crate::model::{LoadBalancerSpec, Protocol, SecurityGroupRef, Stack, NO_WEB_ACL};
 use crate::observe::{LoadBalancerState, ObservedStack, TargetGroupState};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -62,6 +62,20 @@ pub(super) fn plan_update(
     if let Some(change) = tag_changes(&arn, &spec.tags, &state.tags, context.external_managed_tags)
     {
         changes.push(change);
+    }
+    match spec.wafv2_acl.as_deref() {
+        None => {}
+        Some(NO_WEB_ACL) if state.web_acl.is_some() => {
+            changes.push(Change::DisassociateWebAcl { arn: arn.clone() })
+        }
+        Some(NO_WEB_ACL) => {}
+        Some(wanted) if state.web_acl.as_deref() != Some(wanted) => {
+            changes.push(Change::AssociateWebAcl {
+                arn: Some(arn.clone()),
+                web_acl_arn: wanted.to_string(),
+            })
+        }
+        Some(_) => {}
     }
 }
 

@@ -13,6 +13,7 @@ fn observed_stack(load_balancer_resource_id: Option<&str>) -> ObservedStack {
     let health_check = HealthCheck::nlb_default();
     ObservedStack {
         load_balancers: vec![LoadBalancerState {
+            web_acl: None,
             load_balancer: ObservedLoadBalancer {
                 arn: "arn:lb".into(),
                 name: "k8s-shop-web-0000000000".into(),

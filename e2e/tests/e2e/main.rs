@@ -6,6 +6,7 @@ mod deploy_moto;
 mod emulator_http;
 mod emulator_kube_rs;
 mod emulator_kubectl;
+mod ingress_addons;
 mod ingress_controller;
 mod listener_rules;
 mod moto_harness;

@@ -13,8 +13,9 @@ mod rules;
 mod security_groups;
 mod tags;
 mod target_groups;
+mod web_acls;
 
-use super::throttle::{rules_with_overrides, Throttle, ThrottleRule, ACM, EC2, ELBV2};
+use super::throttle::{rules_with_overrides, Throttle, ThrottleRule, ACM, EC2, ELBV2, WAFV2};
 use super::*;
 use crate::aws_clients::AwsClients;
 use crate::model::{HealthCheck, IngressRule, IpAddressType, SubnetMapping};
@@ -28,6 +29,7 @@ pub struct SdkCloud {
     elbv2: aws_sdk_elasticloadbalancingv2::Client,
     ec2: aws_sdk_ec2::Client,
     acm: aws_sdk_acm::Client,
+    wafv2: aws_sdk_wafv2::Client,
     tagging: aws_sdk_resourcegroupstagging::Client,
     /// Set when the tagging API answered AccessDenied: use the ELBv2 listing instead.
     tagging_denied: Arc<AtomicBool>,
@@ -47,6 +49,7 @@ impl SdkCloud {
             elbv2: clients.elbv2,
             ec2: clients.ec2,
             acm: clients.acm,
+            wafv2: clients.wafv2,
             tagging: aws_sdk_resourcegroupstagging::Client::new(config),
             tagging_denied: Arc::new(AtomicBool::new(false)),
             throttle: Arc::new(Throttle::new(rules)),
@@ -143,6 +146,26 @@ fn tags_of(tags: &Tags) -> Vec<aws_sdk_elasticloadbalancingv2::types::Tag> {
 }
 
 impl Cloud for SdkCloud {
+    async fn list_web_acls(&self) -> CloudResult<Vec<crate::facts::WebAcl>> {
+        self.begin(WAFV2, "ListWebACLs", false).await;
+        web_acls::list(&self.wafv2).await
+    }
+
+    async fn web_acl_of(&self, resource_arn: &str) -> CloudResult<Option<String>> {
+        self.begin(WAFV2, "GetWebACLForResource", false).await;
+        web_acls::of_resource(&self.wafv2, resource_arn).await
+    }
+
+    async fn associate_web_acl(&self, web_acl_arn: &str, resource_arn: &str) -> CloudResult<()> {
+        self.begin(WAFV2, "AssociateWebACL", true).await;
+        web_acls::associate(&self.wafv2, web_acl_arn, resource_arn).await
+    }
+
+    async fn disassociate_web_acl(&self, resource_arn: &str) -> CloudResult<()> {
+        self.begin(WAFV2, "DisassociateWebACL", true).await;
+        web_acls::disassociate(&self.wafv2, resource_arn).await
+    }
+
     async fn list_certificates(&self) -> CloudResult<Vec<crate::facts::CertificateSummary>> {
         self.begin(ACM, "ListCertificates", false).await;
         certificates::list(&self.acm).await

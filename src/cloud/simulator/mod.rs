@@ -78,6 +78,9 @@ struct State {
     /// ACM certificates with every name they cover; the summary lists at most the first two
     /// names (flagging more), so discovery must ask for the rest, as with AWS's longer lists.
     certificates: Vec<(String, Vec<String>)>,
+    /// Regional web ACLs, and which one each load balancer is associated with.
+    web_acls: Vec<crate::facts::WebAcl>,
+    web_acl_associations: BTreeMap<String, String>,
     failures: Vec<InjectedFailure>,
 }
 
@@ -196,6 +199,27 @@ impl Simulator {
             Some(kind) => error(kind, operation, "injected failure"),
             None => Ok(state),
         }
+    }
+
+    /// Adds a regional WAFv2 web ACL.
+    pub fn add_web_acl(&self, name: &str, arn: &str) {
+        self.lock().web_acls.push(crate::facts::WebAcl {
+            name: name.to_string(),
+            arn: arn.to_string(),
+        });
+    }
+
+    /// The web ACL associated with the load balancer named `name`.
+    pub fn web_acl_of_load_balancer(&self, name: &str) -> Option<String> {
+        let state = self.lock();
+        let arn = state
+            .load_balancers
+            .values()
+            .find(|lb| lb.observed.name == name)?
+            .observed
+            .arn
+            .clone();
+        state.web_acl_associations.get(&arn).cloned()
     }
 
     /// Adds an issued ACM certificate covering `domains` (the first is its domain name).
@@ -347,6 +371,43 @@ impl Simulator {
 }
 
 impl Cloud for Simulator {
+    async fn list_web_acls(&self) -> CloudResult<Vec<crate::facts::WebAcl>> {
+        Ok(self.begin("ListWebACLs", false)?.web_acls.clone())
+    }
+
+    async fn web_acl_of(&self, resource_arn: &str) -> CloudResult<Option<String>> {
+        let state = self.begin("GetWebACLForResource", false)?;
+        Ok(state.web_acl_associations.get(resource_arn).cloned())
+    }
+
+    async fn associate_web_acl(&self, web_acl_arn: &str, resource_arn: &str) -> CloudResult<()> {
+        let mut state = self.begin("AssociateWebACL", true)?;
+        if !state.web_acls.iter().any(|acl| acl.arn == web_acl_arn) {
+            return error(
+                ErrorKind::NotFound,
+                "AssociateWebACL",
+                format!("web ACL {web_acl_arn} not found"),
+            );
+        }
+        if !state.load_balancers.contains_key(resource_arn) {
+            return error(
+                ErrorKind::NotFound,
+                "AssociateWebACL",
+                format!("resource {resource_arn} not found"),
+            );
+        }
+        state
+            .web_acl_associations
+            .insert(resource_arn.to_string(), web_acl_arn.to_string());
+        Ok(())
+    }
+
+    async fn disassociate_web_acl(&self, resource_arn: &str) -> CloudResult<()> {
+        let mut state = self.begin("DisassociateWebACL", true)?;
+        state.web_acl_associations.remove(resource_arn);
+        Ok(())
+    }
+
     async fn list_certificates(&self) -> CloudResult<Vec<crate::facts::CertificateSummary>> {
         let state = self.begin("ListCertificates", false)?;
         Ok(state

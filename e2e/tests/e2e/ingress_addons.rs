@@ -1,0 +1,172 @@
+//! What an HTTPS Ingress asks of AWS beyond load balancer, listeners and rules, end to end
+//! (kubectl → emulator → the Ingress loop → moto through the SDK): its certificate found in ACM
+//! by host, its WAFv2 web ACL found by name and associated, its listener attributes, and a gRPC
+//! target group.
+
+use crate::waiting::eventually;
+use aws_load_balancer_controller::config::ControllerConfig;
+use aws_load_balancer_controller::controller::ingress::{
+    run_ingress_controller, IngressReconciler,
+};
+use aws_sdk_wafv2::types::{AllowAction, DefaultAction, Scope, VisibilityConfig};
+use e2e::cluster::TestCluster;
+use e2e::kubectl::Kubectl;
+use e2e::moto::{create_vpc_with_subnets, MotoServer};
+use std::sync::Arc;
+
+const MANIFESTS: &str = r#"apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: alb}
+spec: {controller: ingress.k8s.aws/alb}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: greeter
+  namespace: default
+  annotations:
+    alb.ingress.kubernetes.io/backend-protocol-version: GRPC
+spec:
+  type: NodePort
+  ports: [{port: 50051, targetPort: 50051, nodePort: 30051}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: secure
+  namespace: default
+  annotations:
+    alb.ingress.kubernetes.io/listen-ports: '[{"HTTP": 80}, {"HTTPS": 443}]'
+    alb.ingress.kubernetes.io/ssl-redirect: "443"
+    alb.ingress.kubernetes.io/wafv2-acl-name: edge
+    alb.ingress.kubernetes.io/listener-attributes.HTTPS-443: routing.http.response.server.enabled=false
+spec:
+  ingressClassName: alb
+  rules:
+    - host: secure.example.com
+      http:
+        paths:
+          - {path: /, pathType: Prefix, backend: {service: {name: greeter, port: {number: 50051}}}}
+"#;
+
+#[tokio::test]
+async fn an_https_ingress_gets_its_acm_certificate_web_acl_and_listener_attributes_in_moto() {
+    let moto = MotoServer::lease().await;
+    let aws = moto.clients().await;
+    let (vpc_id, _) = create_vpc_with_subnets(
+        &aws.ec2,
+        7,
+        &["us-west-2a", "us-west-2b"],
+        "kubernetes.io/role/internal-elb",
+    )
+    .await;
+    let certificate = aws
+        .acm
+        .request_certificate()
+        .domain_name("secure.example.com")
+        .subject_alternative_names("secure.example.com")
+        .subject_alternative_names("*.example.com")
+        .send()
+        .await
+        .unwrap()
+        .certificate_arn()
+        .unwrap()
+        .to_string();
+    let web_acl = aws
+        .wafv2
+        .create_web_acl()
+        .name("edge")
+        .scope(Scope::Regional)
+        .default_action(
+            DefaultAction::builder()
+                .allow(AllowAction::builder().build())
+                .build(),
+        )
+        .visibility_config(
+            VisibilityConfig::builder()
+                .sampled_requests_enabled(false)
+                .cloud_watch_metrics_enabled(false)
+                .metric_name("edge")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .summary()
+        .and_then(|s| s.arn())
+        .unwrap()
+        .to_string();
+
+    let cluster = TestCluster::start().await;
+    let kubectl = Kubectl::new(&cluster.url());
+    let reconciler = Arc::new(IngressReconciler::new(
+        cluster.client.clone(),
+        moto.cloud().await,
+        ControllerConfig::new("e2e-cluster", &vpc_id),
+        "alb",
+    ));
+    let loop_task = tokio::spawn(run_ingress_controller(reconciler));
+    kubectl.apply(MANIFESTS).await;
+
+    let https = eventually("the HTTPS listener", || async {
+        let lbs = aws.elbv2.describe_load_balancers().send().await.ok()?;
+        let arn = lbs
+            .load_balancers()
+            .first()?
+            .load_balancer_arn()?
+            .to_string();
+        let listeners = aws
+            .elbv2
+            .describe_listeners()
+            .load_balancer_arn(&arn)
+            .send()
+            .await
+            .ok()?;
+        let listener = listeners
+            .listeners()
+            .iter()
+            .find(|l| l.port() == Some(443))?
+            .clone();
+        // The web ACL is associated after the listeners; wait for the whole deploy.
+        let associated = aws
+            .wafv2
+            .get_web_acl_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .ok()?
+            .web_acl()
+            .map(|acl| acl.arn().to_string())?;
+        Some((arn, listener, associated))
+    })
+    .await;
+    let (_, listener, associated) = https;
+    assert_eq!(associated, web_acl, "the web ACL named edge is associated");
+    assert_eq!(
+        listener.certificates()[0].certificate_arn(),
+        Some(certificate.as_str()),
+        "the certificate covering the host was found in ACM"
+    );
+    let attributes = aws
+        .elbv2
+        .describe_listener_attributes()
+        .listener_arn(listener.listener_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        attributes
+            .attributes()
+            .iter()
+            .any(|a| a.key() == Some("routing.http.response.server.enabled")
+                && a.value() == Some("false")),
+        "{attributes:?}"
+    );
+    let groups = aws.elbv2.describe_target_groups().send().await.unwrap();
+    let group = &groups.target_groups()[0];
+    assert_eq!(group.protocol_version(), Some("GRPC"));
+    assert_eq!(group.matcher().and_then(|m| m.grpc_code()), Some("12"));
+    assert_eq!(group.health_check_path(), Some("/AWS.ALB/healthcheck"));
+    loop_task.abort();
+}

@@ -1,0 +1,53 @@
+//! Add-ons of a group's load balancer (upstream's §4.12): the WAFv2 web ACL. Pure: web ACL
+//! names are resolved against the facts the discover step read.
+//!
+//! Modelled only when a member says something; otherwise AWS is left as it is. A name
+//! (`wafv2-acl-name`, params `wafv2AclName`) wins over ARNs (`wafv2-acl-arn`, params
+//! `wafv2AclArn`); `none` (or an empty ARN annotation) disassociates. Members giving different
+//! values fail the group, naming them. Not done: WAF Classic (`waf-acl-id`) and Shield Advanced.
+
+use super::group::Member;
+use super::settings::{agreed, member_settings, MemberSettings};
+use crate::config::ControllerConfig;
+use crate::facts::CloudFacts;
+use crate::model::NO_WEB_ACL;
+
+/// Some member names a web ACL by name: the discover step lists the regional web ACLs.
+pub fn needs_web_acl_names(members: &[Member], config: &ControllerConfig) -> bool {
+    config.enable_wafv2
+        && members
+            .iter()
+            .any(|m| member_settings(m).is_ok_and(|s| s.wafv2_acl_name.is_some()))
+}
+
+/// The web ACL the load balancer should have (`Some(NO_WEB_ACL)` for none), or `None` to leave
+/// it as it is.
+pub(super) fn web_acl(
+    settings: &[(String, MemberSettings)],
+    config: &ControllerConfig,
+    facts: &CloudFacts,
+) -> Result<Option<String>, String> {
+    if !config.enable_wafv2 {
+        return Ok(None);
+    }
+    let choices = |get: &dyn Fn(&MemberSettings) -> Option<String>| -> Vec<(String, String)> {
+        settings
+            .iter()
+            .filter_map(|(key, s)| get(s).map(|v| (v, key.clone())))
+            .collect()
+    };
+    let by_name = agreed(
+        "WAFv2 web ACL name",
+        &choices(&|s| s.wafv2_acl_name.clone()),
+    )?;
+    match by_name {
+        Some(name) if name == NO_WEB_ACL => Ok(Some(NO_WEB_ACL.to_string())),
+        Some(name) => facts
+            .web_acls
+            .iter()
+            .find(|acl| acl.name == name)
+            .map(|acl| Some(acl.arn.clone()))
+            .ok_or_else(|| format!("no regional WAFv2 web ACL is named {name}")),
+        None => agreed("WAFv2 web ACL ARN", &choices(&|s| s.wafv2_acl_arn.clone())),
+    }
+}
