@@ -305,6 +305,12 @@ fn render_stack(out: &mut String, entry: &OwnerStack) -> std::fmt::Result {
                 crate::model::ListenerAction::FixedResponse(f) => {
                     format!("fixed {}", f.status_code)
                 }
+                crate::model::ListenerAction::AuthenticateOidc(o) => {
+                    format!("authenticate OIDC {}", o.issuer)
+                }
+                crate::model::ListenerAction::AuthenticateCognito(c) => {
+                    format!("authenticate Cognito {}", c.user_pool_domain)
+                }
             })
             .collect();
         writeln!(

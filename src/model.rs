@@ -237,6 +237,10 @@ pub enum ListenerAction {
     Redirect(crate::cloud::RedirectConfig),
     #[serde(rename = "fixed-response")]
     FixedResponse(crate::cloud::FixedResponseConfig),
+    #[serde(rename = "authenticate-oidc")]
+    AuthenticateOidc(crate::cloud::OidcConfig),
+    #[serde(rename = "authenticate-cognito")]
+    AuthenticateCognito(crate::cloud::CognitoConfig),
 }
 
 impl ListenerAction {
@@ -282,6 +286,12 @@ impl ListenerAction {
             ListenerAction::Redirect(config) => crate::cloud::RuleAction::Redirect(config.clone()),
             ListenerAction::FixedResponse(config) => {
                 crate::cloud::RuleAction::FixedResponse(config.clone())
+            }
+            ListenerAction::AuthenticateOidc(config) => {
+                crate::cloud::RuleAction::AuthenticateOidc(config.clone())
+            }
+            ListenerAction::AuthenticateCognito(config) => {
+                crate::cloud::RuleAction::AuthenticateCognito(config.clone())
             }
         })
     }

@@ -98,6 +98,7 @@ async fn round(
             existing: existing.as_ref(),
             previous: &BTreeMap::new(),
             held_at_load: &[],
+            oidc_clients: &Default::default(),
         })
         .expect("the group builds")
         .stack

@@ -46,6 +46,47 @@ pub struct FixedResponseConfig {
     pub message_body: Option<String>,
 }
 
+/// What authenticate actions share: what to do with an unauthenticated request, the scope, the
+/// session cookie and its lifetime, and extra parameters of the authentication request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthenticationSettings {
+    /// `authenticate`, `allow` or `deny`.
+    pub on_unauthenticated_request: String,
+    pub scope: String,
+    pub session_cookie_name: String,
+    pub session_timeout: i64,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub extra_params: std::collections::BTreeMap<String, String>,
+}
+
+/// Authenticate through an OpenID Connect identity provider.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OidcConfig {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub user_info_endpoint: String,
+    pub client_id: String,
+    /// Sent on writes; AWS never returns it, so it is left out of comparisons and printouts.
+    #[serde(skip_serializing)]
+    pub client_secret: Option<String>,
+    #[serde(flatten)]
+    pub settings: AuthenticationSettings,
+}
+
+/// Authenticate through an Amazon Cognito user pool.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CognitoConfig {
+    pub user_pool_arn: String,
+    pub user_pool_client_id: String,
+    pub user_pool_domain: String,
+    #[serde(flatten)]
+    pub settings: AuthenticationSettings,
+}
+
 /// An action of a rule (or of a listener's default).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "camelCase", tag = "type")]
@@ -60,6 +101,23 @@ pub enum RuleAction {
     Redirect(RedirectConfig),
     #[serde(rename = "fixed-response")]
     FixedResponse(FixedResponseConfig),
+    #[serde(rename = "authenticate-oidc")]
+    AuthenticateOidc(OidcConfig),
+    #[serde(rename = "authenticate-cognito")]
+    AuthenticateCognito(CognitoConfig),
+}
+
+impl RuleAction {
+    /// The action as AWS reports it back: without an OIDC client secret.
+    pub fn as_reported(&self) -> Self {
+        match self {
+            RuleAction::AuthenticateOidc(config) => RuleAction::AuthenticateOidc(OidcConfig {
+                client_secret: None,
+                ..config.clone()
+            }),
+            other => other.clone(),
+        }
+    }
 }
 
 /// What a rule matches and does.
@@ -71,13 +129,21 @@ pub struct RuleContent {
 
 impl RuleContent {
     /// Conditions sorted (AWS may return them in any order); actions keep their order, which
-    /// AWS fixes by their `Order` field.
+    /// AWS fixes by their `Order` field, and are compared as AWS reports them (no OIDC secret).
     pub fn canonical(&self) -> Self {
         let mut conditions = self.conditions.clone();
         conditions.sort();
         Self {
             conditions,
-            actions: self.actions.clone(),
+            actions: self.actions.iter().map(RuleAction::as_reported).collect(),
+        }
+    }
+
+    /// The content as AWS reports it back (no OIDC client secret).
+    pub fn as_reported(&self) -> Self {
+        Self {
+            conditions: self.conditions.clone(),
+            actions: self.actions.iter().map(RuleAction::as_reported).collect(),
         }
     }
 

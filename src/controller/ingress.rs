@@ -21,6 +21,7 @@
 //! re-check).
 
 use super::bindings::{desired_bindings, ingress_stack_labels, reconcile_bindings};
+use super::ingress_status::{publish_status, FAILED_BUILD, FAILED_DEPLOY};
 use super::report::{add_finalizer, publish, remove_finalizer};
 use super::ReconcileError;
 use crate::cloud::Cloud;
@@ -35,9 +36,9 @@ use crate::ingress::group::{groups_of, ingress_key, load_group, GroupId};
 use crate::model::Stack;
 use crate::observe::StackIdentity;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, Service};
+use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, ListParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
@@ -51,6 +52,9 @@ use std::time::{Duration, Instant};
 
 /// A group is re-checked against AWS this often without any change.
 const RESYNC: Duration = Duration::from_secs(10 * 60 * 60);
+/// A group with a problem (a held member, a group that cannot be built) is looked at again this
+/// soon: the fix may come from outside Kubernetes (a certificate issued, a Secret created).
+const PROBLEM_RECHECK: Duration = Duration::from_secs(5 * 60);
 
 pub struct IngressReconciler<C> {
     pub client: kube::Client,
@@ -150,34 +154,63 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
             params: &view.params,
             namespace_labels: &view.namespaces,
         };
+        let mut waiting = false;
         for group in groups_of(ingress, &context) {
             let lock = self.lock_for(&group);
             let _held = lock.lock().await;
-            self.reconcile_group(&group, &view, &context).await?;
+            waiting |= self.reconcile_group(&group, &view, &context).await?;
         }
-        Ok(Action::requeue(RESYNC))
+        Ok(Action::requeue(if waiting {
+            PROBLEM_RECHECK
+        } else {
+            RESYNC
+        }))
     }
 
-    async fn warn_all(&self, ingresses: &[&Ingress], reason: &str, note: &str) {
+    fn api_of(&self, ingress: &Ingress) -> Api<Ingress> {
+        Api::namespaced(
+            self.client.clone(),
+            ingress.metadata.namespace.as_deref().unwrap_or("default"),
+        )
+    }
+
+    /// A Warning for each Ingress, and its status marked with `marker` on its listener ports.
+    async fn warn_all(
+        &self,
+        ingresses: &[&Ingress],
+        reason: &str,
+        note: &str,
+        marker: &str,
+    ) -> Result<(), kube::Error> {
         for ingress in ingresses {
             publish(&self.recorder, *ingress, true, reason, note).await;
+            publish_status(&self.api_of(ingress), ingress, None, Some(marker)).await?;
         }
+        Ok(())
     }
 
+    /// One group's reconcile; `Ok(true)` when some member (or the whole group) has a problem,
+    /// which may be fixed outside Kubernetes (a certificate issued, a web ACL created): the group
+    /// is then looked at again in minutes rather than hours.
     async fn reconcile_group(
         &self,
         id: &GroupId,
         view: &ClusterView,
         context: &ClassContext<'_>,
-    ) -> Result<(), ReconcileError> {
+    ) -> Result<bool, ReconcileError> {
         let group = match load_group(id, &view.ingresses, context) {
             Ok(group) => group,
             Err(error) => {
                 let holders: Vec<&Ingress> =
                     view.ingresses.iter().filter(|i| id.is_held_by(i)).collect();
-                self.warn_all(&holders, "FailedBuildModel", &error.to_string())
-                    .await;
-                return Ok(());
+                self.warn_all(
+                    &holders,
+                    "FailedBuildModel",
+                    &error.to_string(),
+                    FAILED_BUILD,
+                )
+                .await?;
+                return Ok(true);
             }
         };
         let inputs = inputs_hash(&group, view);
@@ -188,16 +221,11 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
             .get(id)
             .is_some_and(|(hash, at)| *hash == inputs && at.elapsed() < self.drift_check_interval);
         if unchanged {
-            return Ok(());
+            return Ok(false);
         }
         let identity = StackIdentity::for_ingress(&self.config.cluster_name, &id.stack_id());
         let finalizer = id.finalizer();
-        let api_of = |ingress: &Ingress| -> Api<Ingress> {
-            Api::namespaced(
-                self.client.clone(),
-                ingress.metadata.namespace.as_deref().unwrap_or("default"),
-            )
-        };
+        let api_of = |ingress: &Ingress| self.api_of(ingress);
         for ingress in group
             .members
             .iter()
@@ -232,7 +260,9 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
             .cloned()
             .unwrap_or_default();
         let held_at_load: Vec<String> = group.held.iter().map(|(i, _)| ingress_key(i)).collect();
+        let oidc_clients = self.oidc_clients(&group.members, &view.services).await?;
         let input = IngressBuildInput {
+            oidc_clients: &oidc_clients,
             previous: &previous,
             held_at_load: &held_at_load,
             group_id: id,
@@ -250,9 +280,10 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
                     &members,
                     "FailedBuildModel",
                     &format!("Failed build model: {problem}"),
+                    FAILED_BUILD,
                 )
-                .await;
-                return Ok(());
+                .await?;
+                return Ok(true);
             }
         };
         for (ingress, problem) in &group.held {
@@ -284,8 +315,9 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
                     &members,
                     "FailedDeployModel",
                     &format!("Failed deploy model: {error}"),
+                    FAILED_DEPLOY,
                 )
-                .await;
+                .await?;
                 return Err(ReconcileError::Deploy(error));
             }
         };
@@ -301,8 +333,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
                 .iter()
                 .filter(|i| !held.contains(&ingress_key(i).as_str()))
             {
-                self.set_hostname(&api_of(ingress), ingress, hostname)
-                    .await?;
+                publish_status(&api_of(ingress), ingress, Some(hostname), None).await?;
                 if !deployed.plan.changes.is_empty() {
                     publish(
                         &self.recorder,
@@ -315,42 +346,45 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
                 }
             }
         }
+        // Held members keep their hostname, their listener ports marked.
+        let held_members = members
+            .iter()
+            .copied()
+            .filter(|i| built.held.iter().any(|p| p.ingress == ingress_key(i)))
+            .chain(group.held.iter().map(|(i, _)| i));
+        for ingress in held_members {
+            publish_status(&api_of(ingress), ingress, None, Some(FAILED_BUILD)).await?;
+        }
         for ingress in &group.leaving {
             remove_finalizer(&api_of(ingress), ingress, &finalizer).await?;
         }
-        if built.held.is_empty() && group.held.is_empty() {
+        let waiting = !built.held.is_empty() || !group.held.is_empty();
+        if !waiting {
             self.reconciled
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(id.clone(), (inputs, Instant::now()));
         }
-        Ok(())
+        Ok(waiting)
     }
 
-    async fn set_hostname(
+    /// The OIDC client credentials of the Secrets the members name, each read by name (no
+    /// Secret is listed or cached).
+    async fn oidc_clients(
         &self,
-        api: &Api<Ingress>,
-        ingress: &Ingress,
-        hostname: &str,
-    ) -> Result<(), kube::Error> {
-        let current = ingress
-            .status
-            .as_ref()
-            .and_then(|s| s.load_balancer.as_ref())
-            .and_then(|lb| lb.ingress.as_ref())
-            .and_then(|entries| entries.first())
-            .and_then(|entry| entry.hostname.as_deref());
-        if current == Some(hostname) {
-            return Ok(());
+        members: &[crate::ingress::group::Member],
+        services: &[Service],
+    ) -> Result<crate::ingress::auth::OidcClients, kube::Error> {
+        let names = crate::ingress::auth::oidc_secret_names(members, services);
+        let mut secrets = Vec::new();
+        for key in &names {
+            let (namespace, name) = key.split_once('/').unwrap_or(("", key));
+            let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+            if let Some(secret) = api.get_opt(name).await? {
+                secrets.push(secret);
+            }
         }
-        let patch = json!({"status": {"loadBalancer": {"ingress": [{"hostname": hostname}]}}});
-        api.patch_status(
-            &ingress.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(patch),
-        )
-        .await?;
-        Ok(())
+        Ok(crate::ingress::auth::oidc_clients_from(&secrets, &names))
     }
 }
 

@@ -14,6 +14,7 @@
 
 mod bindings;
 pub mod ingress;
+pub mod ingress_status;
 mod report;
 
 pub use bindings::{desired_bindings, STACK_NAMESPACE_LABEL, STACK_NAME_LABEL};

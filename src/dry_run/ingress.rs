@@ -44,6 +44,7 @@ pub(super) fn dry_run_ingresses(
         report,
     );
     let services: Vec<Service> = typed(objects, "v1", "Service", report);
+    let secrets: Vec<k8s_openapi::api::core::v1::Secret> = typed(objects, "v1", "Secret", report);
     let namespaces: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> =
         objects
             .iter()
@@ -95,7 +96,12 @@ pub(super) fn dry_run_ingresses(
         let observed = observe_from_facts(facts, &identity, &config.vpc_id);
         let existing = observed.existing_load_balancer();
         let held_at_load: Vec<String> = group.held.iter().map(|(i, _)| ingress_key(i)).collect();
+        let oidc_clients = crate::ingress::auth::oidc_clients_from(
+            &secrets,
+            &crate::ingress::auth::oidc_secret_names(&group.members, &services),
+        );
         let built = match build_ingress_stack(&IngressBuildInput {
+            oidc_clients: &oidc_clients,
             group_id: &id,
             members: &group.members,
             services: &services,

@@ -21,7 +21,7 @@ fn lowercase_keys(value: Value) -> Value {
     }
 }
 
-fn decode<T: for<'de> Deserialize<'de>>(raw: &str) -> Result<T, String> {
+pub(super) fn decode<T: for<'de> Deserialize<'de>>(raw: &str) -> Result<T, String> {
     let value: Value = serde_json::from_str(raw).map_err(|e| e.to_string())?;
     serde_json::from_value(lowercase_keys(value)).map_err(|e| e.to_string())
 }

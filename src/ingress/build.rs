@@ -21,6 +21,7 @@
 //! Not yet: auth, listener attributes, certificate discovery, WAF, gRPC/HTTP2
 //! protocol versions.
 
+use super::auth::auth_actions;
 use super::backends::backend_action;
 use super::certificates::member_certificates;
 use super::group::{GroupId, Member};
@@ -58,6 +59,8 @@ pub struct IngressBuildInput<'a> {
     /// Members held while loading the group (their `group.order` is unusable): they keep what
     /// they had, after the other members.
     pub held_at_load: &'a [String],
+    /// The OIDC client credentials of the Secrets the members name.
+    pub oidc_clients: &'a super::auth::OidcClients,
 }
 
 /// The stack, and the members held out of it with their problems.
@@ -91,7 +94,7 @@ pub(super) fn problem(member: &Member, text: impl Into<String>) -> MemberProblem
 /// What one member contributes: its rules per port (with their actions) and target groups.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemberContribution {
-    rules: Vec<(i32, Vec<crate::cloud::RuleCondition>, ListenerAction)>,
+    rules: Vec<(i32, Vec<crate::cloud::RuleCondition>, Vec<ListenerAction>)>,
     target_groups: BTreeMap<String, TargetGroupSpec>,
     /// From `spec.defaultBackend`: the default action of the listeners it declares.
     default_action: Option<ListenerAction>,
@@ -135,10 +138,29 @@ fn member_contribution(
                 &rule.backend,
                 &mut contribution.target_groups,
             )?;
-            contribution.rules.push((port, rule.conditions, action));
+            let service = forwarded_service(input, &action, &contribution.target_groups);
+            let mut actions = auth_actions(input, member, service, protocol == Protocol::Https)?;
+            actions.push(action);
+            contribution.rules.push((port, rule.conditions, actions));
         }
     }
     Ok(contribution)
+}
+
+/// The one Service an action forwards to (through a target group of this member), if exactly one.
+fn forwarded_service<'a>(
+    input: &IngressBuildInput<'a>,
+    action: &ListenerAction,
+    groups: &BTreeMap<String, TargetGroupSpec>,
+) -> Option<&'a Service> {
+    let [target] = action.target_groups()[..] else {
+        return None;
+    };
+    let binding = &groups.get(target)?.binding;
+    input.services.iter().find(|s| {
+        s.metadata.namespace.as_deref() == Some(binding.namespace.as_str())
+            && s.metadata.name.as_deref() == Some(binding.service_name.as_str())
+    })
 }
 
 /// Builds the group's stack; `Err` only for problems of the whole load balancer.
@@ -417,7 +439,7 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
     let mut next_priority: BTreeMap<i32, i32> = BTreeMap::new();
     let used: BTreeMap<String, MemberContribution> = contributions.iter().cloned().collect();
     for (_, contribution) in contributions {
-        for (port, conditions, action) in contribution.rules {
+        for (port, conditions, actions) in contribution.rules {
             let priority = next_priority.entry(port).or_insert(0);
             *priority += 1;
             let id = format!("{port}:{priority}");
@@ -427,7 +449,7 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
                     port,
                     priority: *priority,
                     conditions,
-                    actions: vec![action],
+                    actions,
                     tags: if input.config.feature_gates.listener_rules_tagging {
                         tracking_tags(input, &id, &user_tags)
                     } else {

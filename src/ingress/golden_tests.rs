@@ -10,7 +10,7 @@ use super::group::{groups_of, load_group};
 use crate::config::ControllerConfig;
 use crate::crd::ingress_class_params::IngressClassParams;
 use crate::facts::CloudFacts;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -32,6 +32,7 @@ struct Objects {
     services: Vec<Service>,
     classes: Vec<IngressClass>,
     params: Vec<IngressClassParams>,
+    secrets: Vec<Secret>,
 }
 
 fn read(path: &Path) -> Objects {
@@ -53,6 +54,7 @@ fn read(path: &Path) -> Objects {
                 .services
                 .push(serde_json::from_value(value).unwrap()),
             Some("IngressClass") => objects.classes.push(serde_json::from_value(value).unwrap()),
+            Some("Secret") => objects.secrets.push(serde_json::from_value(value).unwrap()),
             Some("IngressClassParams") => {
                 objects.params.push(serde_json::from_value(value).unwrap())
             }
@@ -91,6 +93,10 @@ fn render(objects: &Objects, config: &ControllerConfig, facts: &CloudFacts) -> S
                     existing: None,
                     previous: &BTreeMap::new(),
                     held_at_load: &[],
+                    oidc_clients: &super::auth::oidc_clients_from(
+                        &objects.secrets,
+                        &super::auth::oidc_secret_names(&group.members, &objects.services),
+                    ),
                 };
                 let held: Vec<String> = group
                     .held

@@ -13,6 +13,7 @@
 
 pub mod actions;
 pub mod addons;
+pub mod auth;
 mod backends;
 pub mod build;
 pub mod certificates;

@@ -92,6 +92,7 @@ impl Harness {
             existing: existing.as_ref(),
             previous: &self.previous,
             held_at_load: &held,
+            oidc_clients: &Default::default(),
         })?;
         converge(
             &self.cloud,

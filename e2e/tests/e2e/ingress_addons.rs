@@ -1,7 +1,8 @@
 //! What an HTTPS Ingress asks of AWS beyond load balancer, listeners and rules, end to end
 //! (kubectl → emulator → the Ingress loop → moto through the SDK): its certificate found in ACM
-//! by host, its WAFv2 web ACL found by name and associated, its listener attributes, and a gRPC
-//! target group.
+//! by host, its WAFv2 web ACL found by name and associated, its listener attributes, OIDC
+//! authentication with the client credentials of a Secret, and a gRPC target group; then a full
+//! re-check writes nothing (what AWS reports back, without the client secret, matches).
 
 use crate::waiting::eventually;
 use aws_load_balancer_controller::config::ControllerConfig;
@@ -30,6 +31,11 @@ spec:
   type: NodePort
   ports: [{port: 50051, targetPort: 50051, nodePort: 30051}]
 ---
+apiVersion: v1
+kind: Secret
+metadata: {name: idp, namespace: default}
+stringData: {clientID: secure-app, clientSecret: s3cr3t}
+---
 apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
@@ -40,6 +46,8 @@ metadata:
     alb.ingress.kubernetes.io/ssl-redirect: "443"
     alb.ingress.kubernetes.io/wafv2-acl-name: edge
     alb.ingress.kubernetes.io/listener-attributes.HTTPS-443: routing.http.response.server.enabled=false
+    alb.ingress.kubernetes.io/auth-type: oidc
+    alb.ingress.kubernetes.io/auth-idp-oidc: '{"issuer": "https://idp.example.com", "authorizationEndpoint": "https://idp.example.com/authorize", "tokenEndpoint": "https://idp.example.com/token", "userInfoEndpoint": "https://idp.example.com/userinfo", "secretName": "idp"}'
 spec:
   ingressClassName: alb
   rules:
@@ -100,12 +108,17 @@ async fn an_https_ingress_gets_its_acm_certificate_web_acl_and_listener_attribut
 
     let cluster = TestCluster::start().await;
     let kubectl = Kubectl::new(&cluster.url());
-    let reconciler = Arc::new(IngressReconciler::new(
+    let cloud = moto.cloud().await;
+    let calls = cloud.calls.clone();
+    let mut reconciler = IngressReconciler::new(
         cluster.client.clone(),
-        moto.cloud().await,
+        cloud,
         ControllerConfig::new("e2e-cluster", &vpc_id),
         "alb",
-    ));
+    );
+    // Every event re-checks AWS in full (no trust in unchanged inputs).
+    reconciler.drift_check_interval = std::time::Duration::ZERO;
+    let reconciler = Arc::new(reconciler);
     let loop_task = tokio::spawn(run_ingress_controller(reconciler));
     kubectl.apply(MANIFESTS).await;
 
@@ -168,5 +181,38 @@ async fn an_https_ingress_gets_its_acm_certificate_web_acl_and_listener_attribut
     assert_eq!(group.protocol_version(), Some("GRPC"));
     assert_eq!(group.matcher().and_then(|m| m.grpc_code()), Some("12"));
     assert_eq!(group.health_check_path(), Some("/AWS.ALB/healthcheck"));
+    let rules = aws
+        .elbv2
+        .describe_rules()
+        .listener_arn(listener.listener_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let rule = rules
+        .rules()
+        .iter()
+        .find(|r| r.is_default() != Some(true))
+        .unwrap();
+    let first = rule
+        .actions()
+        .iter()
+        .find(|a| a.order() == Some(1))
+        .unwrap();
+    let oidc = first.authenticate_oidc_config().unwrap();
+    assert_eq!(oidc.client_id(), Some("secure-app"));
+    assert_eq!(oidc.issuer(), Some("https://idp.example.com"));
+
+    // A full re-check of the converged group writes nothing.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    calls.clear();
+    kubectl
+        .ok(&["label", "ingress", "secure", "recheck=1"])
+        .await;
+    eventually("the re-check", || async {
+        (calls.count("DescribeRules") > 0).then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(calls.writes().is_empty(), "{:?}", calls.writes());
     loop_task.abort();
 }

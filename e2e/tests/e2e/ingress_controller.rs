@@ -341,3 +341,87 @@ async fn an_unchanged_group_costs_no_aws_call() {
     .await;
     loop_task.abort();
 }
+
+#[tokio::test]
+async fn a_bad_member_is_held_with_a_warning_and_a_status_marker_while_the_group_goes_on() {
+    use aws_load_balancer_controller::cloud::simulator::Simulator;
+    use aws_load_balancer_controller::facts::CloudFacts;
+    let facts_path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/aws-facts.json");
+    let facts = CloudFacts::from_documents(&std::fs::read_to_string(facts_path).unwrap()).unwrap();
+    let cloud = Simulator::with_subnets(facts.subnets);
+    let cluster = TestCluster::start().await;
+    let kubectl = Kubectl::new(&cluster.url());
+    let loop_task = tokio::spawn(run_ingress_controller(Arc::new(IngressReconciler::new(
+        cluster.client.clone(),
+        cloud.clone(),
+        ControllerConfig::new("e2e-cluster", "vpc-0example"),
+        "alb",
+    ))));
+    kubectl.apply(ALB_CLASS).await;
+    let member = |name: &str, auth: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: {name}\n  namespace: default\n  annotations:\n    alb.ingress.kubernetes.io/group.name: team\n    alb.ingress.kubernetes.io/auth-type: {auth}\nspec:\n  ingressClassName: alb\n  rules:\n    - http:\n        paths:\n          - {{path: /{name}, pathType: Prefix, backend: {{service: {{name: echo, port: {{number: 80}}}}}}}}\n"
+        )
+    };
+    kubectl
+        .apply(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: echo, namespace: default}\n\
+             spec: {type: NodePort, ports: [{port: 80, targetPort: 8080, nodePort: 30080}]}\n",
+        )
+        .await;
+    kubectl.apply(&member("good", "none")).await;
+    kubectl.apply(&member("bad", "saml")).await;
+    let status = |name: &'static str| {
+        let kubectl = &kubectl;
+        async move {
+            let printed = kubectl.ok(&["get", "ingress", name, "-o", "json"]).await;
+            serde_json::from_str::<Value>(&printed).unwrap()["status"]["loadBalancer"]["ingress"][0]
+                .clone()
+        }
+    };
+    eventually(
+        "the good member's hostname and the bad one's marker",
+        || async {
+            let good = status("good").await;
+            let bad = status("bad").await;
+            (good["hostname"].is_string()
+                && bad["ports"][0]["error"] == "ingress.k8s.aws/FailedBuildModel")
+                .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        cloud.rule_paths().len(),
+        1,
+        "only the good member's rule exists"
+    );
+    let events: Value =
+        serde_json::from_str(&kubectl.ok(&["get", "events", "-o", "json"]).await).unwrap();
+    assert!(
+        events["items"].as_array().unwrap().iter().any(|e| {
+            e["reason"] == "FailedBuildModel"
+                && e["involvedObject"]["name"] == "bad"
+                && e["message"].as_str().unwrap_or_default().contains("saml")
+        }),
+        "the Warning names the problem: {events}"
+    );
+
+    // Fixed: the member joins, its marker goes and it gets the group's hostname.
+    kubectl
+        .ok(&[
+            "annotate",
+            "--overwrite",
+            "ingress",
+            "bad",
+            "alb.ingress.kubernetes.io/auth-type=none",
+        ])
+        .await;
+    eventually("the fixed member reconciled", || async {
+        let bad = status("bad").await;
+        (bad["hostname"].is_string() && bad.get("ports").is_none() && cloud.rule_paths().len() == 2)
+            .then_some(())
+    })
+    .await;
+    loop_task.abort();
+}

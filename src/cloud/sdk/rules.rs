@@ -4,11 +4,13 @@
 
 use super::classify;
 use crate::cloud::{
-    CloudResult, FixedResponseConfig, ObservedRule, RedirectConfig, RuleAction, RuleCondition,
-    RuleContent, RuleInput,
+    AuthenticationSettings, CloudResult, CognitoConfig, FixedResponseConfig, ObservedRule,
+    OidcConfig, RedirectConfig, RuleAction, RuleCondition, RuleContent, RuleInput,
 };
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, FixedResponseActionConfig, ForwardActionConfig,
+    Action, ActionTypeEnum, AuthenticateCognitoActionConditionalBehaviorEnum,
+    AuthenticateCognitoActionConfig, AuthenticateOidcActionConditionalBehaviorEnum,
+    AuthenticateOidcActionConfig, FixedResponseActionConfig, ForwardActionConfig,
     HostHeaderConditionConfig, HttpHeaderConditionConfig, HttpRequestMethodConditionConfig,
     PathPatternConditionConfig, QueryStringConditionConfig, QueryStringKeyValuePair,
     RedirectActionConfig, RedirectActionStatusCodeEnum, Rule, RuleCondition as SdkCondition,
@@ -168,6 +170,51 @@ pub(super) fn sdk_action(action: &RuleAction, order: i32) -> Action {
                 ))
                 .build(),
         ),
+        RuleAction::AuthenticateOidc(oidc) => builder
+            .r#type(ActionTypeEnum::AuthenticateOidc)
+            .authenticate_oidc_config(
+                AuthenticateOidcActionConfig::builder()
+                    .issuer(&oidc.issuer)
+                    .authorization_endpoint(&oidc.authorization_endpoint)
+                    .token_endpoint(&oidc.token_endpoint)
+                    .user_info_endpoint(&oidc.user_info_endpoint)
+                    .client_id(&oidc.client_id)
+                    .set_client_secret(oidc.client_secret.clone())
+                    .on_unauthenticated_request(
+                        AuthenticateOidcActionConditionalBehaviorEnum::from(
+                            oidc.settings.on_unauthenticated_request.as_str(),
+                        ),
+                    )
+                    .scope(&oidc.settings.scope)
+                    .session_cookie_name(&oidc.settings.session_cookie_name)
+                    .session_timeout(oidc.settings.session_timeout)
+                    .set_authentication_request_extra_params(
+                        (!oidc.settings.extra_params.is_empty())
+                            .then(|| oidc.settings.extra_params.clone().into_iter().collect()),
+                    )
+                    .build(),
+            ),
+        RuleAction::AuthenticateCognito(cognito) => builder
+            .r#type(ActionTypeEnum::AuthenticateCognito)
+            .authenticate_cognito_config(
+                AuthenticateCognitoActionConfig::builder()
+                    .user_pool_arn(&cognito.user_pool_arn)
+                    .user_pool_client_id(&cognito.user_pool_client_id)
+                    .user_pool_domain(&cognito.user_pool_domain)
+                    .on_unauthenticated_request(
+                        AuthenticateCognitoActionConditionalBehaviorEnum::from(
+                            cognito.settings.on_unauthenticated_request.as_str(),
+                        ),
+                    )
+                    .scope(&cognito.settings.scope)
+                    .session_cookie_name(&cognito.settings.session_cookie_name)
+                    .session_timeout(cognito.settings.session_timeout)
+                    .set_authentication_request_extra_params(
+                        (!cognito.settings.extra_params.is_empty())
+                            .then(|| cognito.settings.extra_params.clone().into_iter().collect()),
+                    )
+                    .build(),
+            ),
         RuleAction::FixedResponse(fixed) => builder
             .r#type(ActionTypeEnum::FixedResponse)
             .fixed_response_config(
@@ -224,6 +271,60 @@ pub(super) fn our_action(action: &Action) -> Option<RuleAction> {
                     .status_code()
                     .map(|c| c.as_str().to_string())
                     .unwrap_or_default(),
+            })
+        }
+        ActionTypeEnum::AuthenticateOidc => {
+            let config = action.authenticate_oidc_config()?;
+            RuleAction::AuthenticateOidc(OidcConfig {
+                issuer: config.issuer().unwrap_or_default().to_string(),
+                authorization_endpoint: config
+                    .authorization_endpoint()
+                    .unwrap_or_default()
+                    .to_string(),
+                token_endpoint: config.token_endpoint().unwrap_or_default().to_string(),
+                user_info_endpoint: config.user_info_endpoint().unwrap_or_default().to_string(),
+                client_id: config.client_id().unwrap_or_default().to_string(),
+                client_secret: None,
+                settings: AuthenticationSettings {
+                    on_unauthenticated_request: config
+                        .on_unauthenticated_request()
+                        .map(|b| b.as_str().to_string())
+                        .unwrap_or_default(),
+                    scope: config.scope().unwrap_or_default().to_string(),
+                    session_cookie_name: config
+                        .session_cookie_name()
+                        .unwrap_or_default()
+                        .to_string(),
+                    session_timeout: config.session_timeout().unwrap_or_default(),
+                    extra_params: config
+                        .authentication_request_extra_params()
+                        .map(|p| p.clone().into_iter().collect())
+                        .unwrap_or_default(),
+                },
+            })
+        }
+        ActionTypeEnum::AuthenticateCognito => {
+            let config = action.authenticate_cognito_config()?;
+            RuleAction::AuthenticateCognito(CognitoConfig {
+                user_pool_arn: config.user_pool_arn().unwrap_or_default().to_string(),
+                user_pool_client_id: config.user_pool_client_id().unwrap_or_default().to_string(),
+                user_pool_domain: config.user_pool_domain().unwrap_or_default().to_string(),
+                settings: AuthenticationSettings {
+                    on_unauthenticated_request: config
+                        .on_unauthenticated_request()
+                        .map(|b| b.as_str().to_string())
+                        .unwrap_or_default(),
+                    scope: config.scope().unwrap_or_default().to_string(),
+                    session_cookie_name: config
+                        .session_cookie_name()
+                        .unwrap_or_default()
+                        .to_string(),
+                    session_timeout: config.session_timeout().unwrap_or_default(),
+                    extra_params: config
+                        .authentication_request_extra_params()
+                        .map(|p| p.clone().into_iter().collect())
+                        .unwrap_or_default(),
+                },
             })
         }
         ActionTypeEnum::FixedResponse => {

@@ -83,7 +83,7 @@ impl State {
             arn: arn.clone(),
             listener_arn: input.listener_arn.clone(),
             priority: input.priority,
-            content: input.content.clone(),
+            content: input.content.as_reported(),
         };
         self.rules.insert(
             arn,
@@ -99,7 +99,7 @@ impl State {
         self.check_rule_targets("ModifyRule", content)?;
         match self.rules.get_mut(arn) {
             Some(rule) => {
-                rule.observed.content = content.clone();
+                rule.observed.content = content.as_reported();
                 Ok(())
             }
             None => error(

@@ -42,6 +42,7 @@ fn build(
         existing: None,
         previous,
         held_at_load: &held_at_load,
+        oidc_clients: &Default::default(),
     })
 }
 
