@@ -32,7 +32,9 @@ use crate::facts::CloudFacts;
 use crate::ingress::build::{build_ingress_stack, IngressBuildInput, MemberContribution};
 use crate::ingress::certificates::needs_certificate_discovery;
 use crate::ingress::class::ClassContext;
-use crate::ingress::group::{groups_of, ingress_key, load_group, GroupId};
+use crate::ingress::group::{
+    groups_of, ingress_key, load_group, refuse_protected_deletions, GroupId,
+};
 use crate::model::Stack;
 use crate::observe::StackIdentity;
 use futures::StreamExt;
@@ -213,6 +215,17 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
                 return Ok(true);
             }
         };
+        if let Err(problem) = refuse_protected_deletions(&group.leaving) {
+            let concerned: Vec<&Ingress> = group
+                .members
+                .iter()
+                .map(|m| &m.ingress)
+                .chain(group.leaving.iter())
+                .collect();
+            self.warn_all(&concerned, "FailedBuildModel", &problem, FAILED_BUILD)
+                .await?;
+            return Ok(true);
+        }
         let inputs = inputs_hash(&group, view);
         let unchanged = self
             .reconciled

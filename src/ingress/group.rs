@@ -220,6 +220,40 @@ pub fn load_group(
 
 /// The groups an Ingress change concerns: those it holds a finalizer of, and the one it asks
 /// for now (if it is ours and the name is valid).
+/// Upstream's guard: a leaving Ingress that is being deleted while its own
+/// `load-balancer-attributes` enable deletion protection fails its group (nothing is changed)
+/// until the annotation is changed. A malformed map or flag there fails it too.
+pub fn refuse_protected_deletions(leaving: &[Ingress]) -> Result<(), String> {
+    for ingress in leaving
+        .iter()
+        .filter(|i| i.metadata.deletion_timestamp.is_some())
+    {
+        let key = ingress_key(ingress);
+        let Some(raw) = annotation(ingress, "alb.ingress.kubernetes.io/load-balancer-attributes")
+        else {
+            continue;
+        };
+        let attributes = crate::annotations::parse_string_map(raw)
+            .map_err(|e| format!("Ingress {key}: load-balancer-attributes: {e}"))?;
+        if let Some(value) = attributes.get("deletion_protection.enabled") {
+            match crate::annotations::parse_boolean(value) {
+                Some(false) => {}
+                Some(true) => {
+                    return Err(format!(
+                        "Ingress {key} is being deleted while its load-balancer-attributes enable deletion protection: set deletion_protection.enabled=false on it first"
+                    ))
+                }
+                None => {
+                    return Err(format!(
+                        "Ingress {key}: deletion_protection.enabled={value:?} is not a boolean"
+                    ))
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn groups_of(ingress: &Ingress, context: &ClassContext) -> Vec<GroupId> {
     let mut groups: Vec<GroupId> = ingress
         .metadata

@@ -460,3 +460,37 @@ fn the_worked_example_orders_blog_before_shop() {
 mod listeners_and_rules;
 
 mod held_members;
+
+#[test]
+fn a_protected_member_being_deleted_blocks_its_group_until_unprotected() {
+    let deleting = |attributes: &str| {
+        let mut leaving = ingress(
+            "shop",
+            "old",
+            json!({"alb.ingress.kubernetes.io/load-balancer-attributes": attributes}),
+            json!({}),
+        );
+        leaving.metadata.deletion_timestamp = Some(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time("2026-01-01T00:00:00Z".parse().unwrap()),
+        );
+        leaving
+    };
+    let protected = deleting("deletion_protection.enabled=true,idle_timeout.timeout_seconds=60");
+    let problem = super::group::refuse_protected_deletions(&[protected.clone()]).unwrap_err();
+    assert!(problem.contains("shop/old"), "{problem}");
+    assert!(super::group::refuse_protected_deletions(&[deleting(
+        "deletion_protection.enabled=false"
+    )])
+    .is_ok());
+    assert!(
+        super::group::refuse_protected_deletions(&[deleting("deletion_protection.enabled=yes")])
+            .is_err(),
+        "a flag that is not a boolean is an error too"
+    );
+    let mut moved_away = protected;
+    moved_away.metadata.deletion_timestamp = None;
+    assert!(
+        super::group::refuse_protected_deletions(&[moved_away]).is_ok(),
+        "only a deletion is refused, not a member moving to another group"
+    );
+}
