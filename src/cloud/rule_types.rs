@@ -23,6 +23,18 @@ pub enum RuleCondition {
     },
     #[serde(rename = "source-ip")]
     SourceIp { values: Vec<String> },
+    /// `host-header` matched by regular expressions (`RegexValues`), never mixed with values.
+    #[serde(rename = "host-header-regex", rename_all = "camelCase")]
+    HostHeaderRegex { regex_values: Vec<String> },
+    /// `path-pattern` matched by regular expressions.
+    #[serde(rename = "path-pattern-regex", rename_all = "camelCase")]
+    PathPatternRegex { regex_values: Vec<String> },
+    /// `http-header` matched by regular expressions.
+    #[serde(rename = "http-header-regex", rename_all = "camelCase")]
+    HttpHeaderRegex {
+        name: String,
+        regex_values: Vec<String>,
+    },
 }
 
 /// Where a redirect goes; unset parts keep the request's (`#{host}` etc. in AWS terms).

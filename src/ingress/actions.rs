@@ -2,7 +2,7 @@
 //! JSON decoded with Go's rules — object keys match field names whatever their case, unknown
 //! fields are ignored, a type mismatch is an error. Pure.
 //!
-//! Not yet: `targetGroupName` (needs a lookup in AWS) and `regexValues`.
+//! Not yet: `targetGroupName` (needs a lookup in AWS).
 
 use crate::cloud::{FixedResponseConfig, RedirectConfig, RuleCondition};
 use serde::Deserialize;
@@ -275,7 +275,10 @@ struct ConditionJson {
     source_ip: Option<ValuesJson>,
 }
 
-fn plain_values(field: &str, config: Option<ValuesJson>) -> Result<Vec<String>, String> {
+/// A condition's values: plain (`Ok(Ok(values))`) or regular expressions (`Ok(Err(regex))`).
+type Matching = Result<Vec<String>, Vec<String>>;
+
+fn matching_values(field: &str, config: Option<ValuesJson>) -> Result<Matching, String> {
     let config = config.ok_or_else(|| format!("a {field} condition needs its config"))?;
     match (
         config.values.filter(|v| !v.is_empty()),
@@ -284,10 +287,18 @@ fn plain_values(field: &str, config: Option<ValuesJson>) -> Result<Vec<String>, 
         (Some(_), Some(_)) => Err(format!(
             "a {field} condition gives values and regexValues; give one"
         )),
-        (None, Some(_)) => Err(format!("{field} regexValues are not supported yet")),
-        (None, None) => Err(format!("a {field} condition needs values")),
-        (Some(values), None) => Ok(values),
+        (None, Some(regex)) => Ok(Err(regex)),
+        (None, None) => Err(format!("a {field} condition needs values or regexValues")),
+        (Some(values), None) => Ok(Ok(values)),
     }
+}
+
+fn plain_values(field: &str, config: Option<ValuesJson>) -> Result<Vec<String>, String> {
+    let config = config.ok_or_else(|| format!("a {field} condition needs its config"))?;
+    config
+        .values
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| format!("a {field} condition needs values"))
 }
 
 /// Decodes and validates `conditions.<name>`; unknown fields are ignored, as upstream does.
@@ -296,11 +307,13 @@ pub fn parse_conditions(raw: &str) -> Result<Vec<RuleCondition>, String> {
     let mut parsed = Vec::new();
     for condition in conditions {
         parsed.push(match condition.field.as_str() {
-            "host-header" => RuleCondition::HostHeader {
-                values: plain_values("host-header", condition.host)?,
+            "host-header" => match matching_values("host-header", condition.host)? {
+                Ok(values) => RuleCondition::HostHeader { values },
+                Err(regex_values) => RuleCondition::HostHeaderRegex { regex_values },
             },
-            "path-pattern" => RuleCondition::PathPattern {
-                values: plain_values("path-pattern", condition.path)?,
+            "path-pattern" => match matching_values("path-pattern", condition.path)? {
+                Ok(values) => RuleCondition::PathPattern { values },
+                Err(regex_values) => RuleCondition::PathPatternRegex { regex_values },
             },
             "http-header" => {
                 let name = condition
@@ -308,9 +321,9 @@ pub fn parse_conditions(raw: &str) -> Result<Vec<RuleCondition>, String> {
                     .as_ref()
                     .and_then(|h| h.header_name.clone())
                     .unwrap_or_default();
-                RuleCondition::HttpHeader {
-                    name,
-                    values: plain_values("http-header", condition.header)?,
+                match matching_values("http-header", condition.header)? {
+                    Ok(values) => RuleCondition::HttpHeader { name, values },
+                    Err(regex_values) => RuleCondition::HttpHeaderRegex { name, regex_values },
                 }
             }
             "http-request-method" => RuleCondition::HttpRequestMethod {

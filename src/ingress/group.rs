@@ -229,8 +229,10 @@ pub fn refuse_protected_deletions(leaving: &[Ingress]) -> Result<(), String> {
         .filter(|i| i.metadata.deletion_timestamp.is_some())
     {
         let key = ingress_key(ingress);
-        let Some(raw) = annotation(ingress, "alb.ingress.kubernetes.io/load-balancer-attributes")
-        else {
+        let Some(raw) = annotation(
+            ingress,
+            "alb.ingress.kubernetes.io/load-balancer-attributes",
+        ) else {
             continue;
         };
         let attributes = crate::annotations::parse_string_map(raw)

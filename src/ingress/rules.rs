@@ -110,6 +110,10 @@ fn member_rules(member: &Member) -> Result<Vec<(Vec<RuleCondition>, BackendRef)>
         problem,
     };
     let mut rules = Vec::new();
+    let regex_paths = super::listen::annotations(member)
+        .boolean("use-regex-path-match")
+        .map_err(|e| problem(e.to_string()))?
+        .unwrap_or(false);
     let spec = member.ingress.spec.clone().unwrap_or_default();
     for rule in spec.rules.unwrap_or_default() {
         let Some(http) = rule.http else {
@@ -126,7 +130,16 @@ fn member_rules(member: &Member) -> Result<Vec<(Vec<RuleCondition>, BackendRef)>
             } else {
                 vec![host.clone()]
             };
-            let mut paths = path_values(path).map_err(problem)?;
+            let mut host_regex: Vec<String> = Vec::new();
+            let typed = matches!(path.path_type.as_str(), "Exact" | "Prefix");
+            let (mut paths, mut path_regex) = match path.path.as_deref() {
+                // `use-regex-path-match`: untyped paths are regular expressions without the
+                // leading `/` Kubernetes insists on.
+                Some(raw) if regex_paths && !typed && !raw.is_empty() => {
+                    (Vec::new(), vec![raw[1..].to_string()])
+                }
+                _ => (path_values(path).map_err(problem)?, Vec::new()),
+            };
             let mut conditions = Vec::new();
             let key = format!("conditions.{name}");
             if let Some(raw) = super::listen::annotations(member).string(&key) {
@@ -136,15 +149,36 @@ fn member_rules(member: &Member) -> Result<Vec<(Vec<RuleCondition>, BackendRef)>
                     match condition {
                         RuleCondition::HostHeader { values } => hosts.extend(values),
                         RuleCondition::PathPattern { values } => paths.extend(values),
+                        RuleCondition::HostHeaderRegex { regex_values } => {
+                            host_regex.extend(regex_values)
+                        }
+                        RuleCondition::PathPatternRegex { regex_values } => {
+                            path_regex.extend(regex_values)
+                        }
                         other => conditions.push(other),
                     }
                 }
             }
-            if !hosts.is_empty() {
-                conditions.push(RuleCondition::HostHeader { values: hosts });
+            let mixed = |what: &str| {
+                problem(format!(
+                    "a rule cannot match its {what} by values and by regexValues at once"
+                ))
+            };
+            match (hosts.is_empty(), host_regex.is_empty()) {
+                (false, false) => return Err(mixed("host")),
+                (false, true) => conditions.push(RuleCondition::HostHeader { values: hosts }),
+                (true, false) => conditions.push(RuleCondition::HostHeaderRegex {
+                    regex_values: host_regex,
+                }),
+                (true, true) => {}
             }
-            if !paths.is_empty() {
-                conditions.push(RuleCondition::PathPattern { values: paths });
+            match (paths.is_empty(), path_regex.is_empty()) {
+                (false, false) => return Err(mixed("path")),
+                (false, true) => conditions.push(RuleCondition::PathPattern { values: paths }),
+                (true, false) => conditions.push(RuleCondition::PathPatternRegex {
+                    regex_values: path_regex,
+                }),
+                (true, true) => {}
             }
             if conditions.is_empty() {
                 conditions.push(RuleCondition::PathPattern {

@@ -470,9 +470,10 @@ fn a_protected_member_being_deleted_blocks_its_group_until_unprotected() {
             json!({"alb.ingress.kubernetes.io/load-balancer-attributes": attributes}),
             json!({}),
         );
-        leaving.metadata.deletion_timestamp = Some(
-            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time("2026-01-01T00:00:00Z".parse().unwrap()),
-        );
+        leaving.metadata.deletion_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                "2026-01-01T00:00:00Z".parse().unwrap(),
+            ));
         leaving
     };
     let protected = deleting("deletion_protection.enabled=true,idle_timeout.timeout_seconds=60");

@@ -66,6 +66,28 @@ fn sdk_condition(condition: &RuleCondition) -> SdkCondition {
                 .set_values(Some(values.clone()))
                 .build(),
         ),
+        RuleCondition::HostHeaderRegex { regex_values } => {
+            builder.field("host-header").host_header_config(
+                HostHeaderConditionConfig::builder()
+                    .set_regex_values(Some(regex_values.clone()))
+                    .build(),
+            )
+        }
+        RuleCondition::PathPatternRegex { regex_values } => {
+            builder.field("path-pattern").path_pattern_config(
+                PathPatternConditionConfig::builder()
+                    .set_regex_values(Some(regex_values.clone()))
+                    .build(),
+            )
+        }
+        RuleCondition::HttpHeaderRegex { name, regex_values } => {
+            builder.field("http-header").http_header_config(
+                HttpHeaderConditionConfig::builder()
+                    .http_header_name(name)
+                    .set_regex_values(Some(regex_values.clone()))
+                    .build(),
+            )
+        }
     }
     .build()
 }
@@ -78,18 +100,32 @@ fn our_condition(condition: &SdkCondition) -> Option<RuleCondition> {
             .map(<[String]>::to_vec)
             .unwrap_or_else(legacy)
     };
+    let regex_of =
+        |values: Option<&[String]>| values.filter(|v| !v.is_empty()).map(<[String]>::to_vec);
     Some(match condition.field()? {
-        "host-header" => RuleCondition::HostHeader {
-            values: values_or_legacy(condition.host_header_config().map(|c| c.values())),
+        "host-header" => match regex_of(condition.host_header_config().map(|c| c.regex_values())) {
+            Some(regex_values) => RuleCondition::HostHeaderRegex { regex_values },
+            None => RuleCondition::HostHeader {
+                values: values_or_legacy(condition.host_header_config().map(|c| c.values())),
+            },
         },
-        "path-pattern" => RuleCondition::PathPattern {
-            values: values_or_legacy(condition.path_pattern_config().map(|c| c.values())),
-        },
+        "path-pattern" => {
+            match regex_of(condition.path_pattern_config().map(|c| c.regex_values())) {
+                Some(regex_values) => RuleCondition::PathPatternRegex { regex_values },
+                None => RuleCondition::PathPattern {
+                    values: values_or_legacy(condition.path_pattern_config().map(|c| c.values())),
+                },
+            }
+        }
         "http-header" => {
             let config = condition.http_header_config()?;
-            RuleCondition::HttpHeader {
-                name: config.http_header_name().unwrap_or_default().to_string(),
-                values: config.values().to_vec(),
+            let name = config.http_header_name().unwrap_or_default().to_string();
+            match regex_of(Some(config.regex_values())) {
+                Some(regex_values) => RuleCondition::HttpHeaderRegex { name, regex_values },
+                None => RuleCondition::HttpHeader {
+                    name,
+                    values: config.values().to_vec(),
+                },
             }
         }
         "http-request-method" => RuleCondition::HttpRequestMethod {
