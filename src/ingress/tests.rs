@@ -477,7 +477,8 @@ fn a_protected_member_being_deleted_blocks_its_group_until_unprotected() {
         leaving
     };
     let protected = deleting("deletion_protection.enabled=true,idle_timeout.timeout_seconds=60");
-    let problem = super::group::refuse_protected_deletions(&[protected.clone()]).unwrap_err();
+    let problem =
+        super::group::refuse_protected_deletions(std::slice::from_ref(&protected)).unwrap_err();
     assert!(problem.contains("shop/old"), "{problem}");
     assert!(super::group::refuse_protected_deletions(&[deleting(
         "deletion_protection.enabled=false"
