@@ -477,6 +477,7 @@ async fn sync_rules(
                     content: crate::cloud::RuleContent {
                         conditions: rule.conditions.clone(),
                         actions,
+                        transforms: rule.transforms.clone(),
                     },
                     tags: rule.tags.clone(),
                 })

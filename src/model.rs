@@ -412,6 +412,8 @@ pub struct RuleSpec {
     pub priority: i32,
     pub conditions: Vec<crate::cloud::RuleCondition>,
     pub actions: Vec<ListenerAction>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub transforms: Vec<crate::cloud::RuleTransform>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: Tags,
 }

@@ -132,11 +132,24 @@ impl RuleAction {
     }
 }
 
+/// A rewrite a rule applies before its actions: of the URL or of the Host header, each rewrite
+/// a `(regex, replace)` pair.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase", tag = "type")]
+pub enum RuleTransform {
+    #[serde(rename = "url-rewrite")]
+    UrlRewrite { rewrites: Vec<(String, String)> },
+    #[serde(rename = "host-header-rewrite")]
+    HostHeaderRewrite { rewrites: Vec<(String, String)> },
+}
+
 /// What a rule matches and does.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct RuleContent {
     pub conditions: Vec<RuleCondition>,
     pub actions: Vec<RuleAction>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub transforms: Vec<RuleTransform>,
 }
 
 impl RuleContent {
@@ -148,6 +161,7 @@ impl RuleContent {
         Self {
             conditions,
             actions: self.actions.iter().map(RuleAction::as_reported).collect(),
+            transforms: self.transforms.clone(),
         }
     }
 
@@ -156,6 +170,7 @@ impl RuleContent {
         Self {
             conditions: self.conditions.clone(),
             actions: self.actions.iter().map(RuleAction::as_reported).collect(),
+            transforms: self.transforms.clone(),
         }
     }
 

@@ -1,10 +1,11 @@
-//! The `actions.<name>` and `conditions.<name>` annotations (upstream's §3.5.2, §3.5.3, §3.5.6):
+//! The `actions.<name>`, `conditions.<name>` and `transforms.<name>` annotations (upstream's
+//! §3.5.2–§3.5.4, §3.5.6):
 //! JSON decoded with Go's rules — object keys match field names whatever their case, unknown
 //! fields are ignored, a type mismatch is an error. Pure.
 //!
 //! Not yet: `targetGroupName` (needs a lookup in AWS).
 
-use crate::cloud::{FixedResponseConfig, RedirectConfig, RuleCondition};
+use crate::cloud::{FixedResponseConfig, RedirectConfig, RuleCondition, RuleTransform};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -348,4 +349,60 @@ pub fn parse_conditions(raw: &str) -> Result<Vec<RuleCondition>, String> {
         });
     }
     Ok(parsed)
+}
+
+#[derive(Deserialize)]
+struct RewriteJson {
+    #[serde(default)]
+    regex: String,
+    #[serde(default)]
+    replace: String,
+}
+
+#[derive(Deserialize)]
+struct RewritesJson {
+    #[serde(default)]
+    rewrites: Vec<RewriteJson>,
+}
+
+#[derive(Deserialize)]
+struct TransformJson {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(rename = "urlrewriteconfig")]
+    url: Option<RewritesJson>,
+    #[serde(rename = "hostheaderrewriteconfig")]
+    host: Option<RewritesJson>,
+}
+
+/// Decodes and validates `transforms.<name>` (upstream's §3.5.4): `url-rewrite` or
+/// `host-header-rewrite`, each with a non-empty list of `{regex, replace}`.
+pub fn parse_transforms(raw: &str) -> Result<Vec<RuleTransform>, String> {
+    let transforms: Vec<TransformJson> = decode(raw)?;
+    transforms
+        .into_iter()
+        .map(|transform| {
+            let config = match transform.kind.as_str() {
+                "url-rewrite" => transform.url,
+                "host-header-rewrite" => transform.host,
+                other => {
+                    return Err(format!(
+                        "transform type {other:?} is not url-rewrite or host-header-rewrite"
+                    ))
+                }
+            };
+            let rewrites: Vec<(String, String)> = config
+                .map(|c| c.rewrites)
+                .filter(|r| !r.is_empty())
+                .ok_or_else(|| format!("a {} transform needs rewrites", transform.kind))?
+                .into_iter()
+                .map(|r| (r.regex, r.replace))
+                .collect();
+            Ok(if transform.kind == "url-rewrite" {
+                RuleTransform::UrlRewrite { rewrites }
+            } else {
+                RuleTransform::HostHeaderRewrite { rewrites }
+            })
+        })
+        .collect()
 }

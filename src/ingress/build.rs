@@ -91,10 +91,19 @@ pub(super) fn problem(member: &Member, text: impl Into<String>) -> MemberProblem
     }
 }
 
+/// One rule a member contributes to the listener of `port`.
+#[derive(Debug, Clone, PartialEq)]
+struct ContributedRule {
+    port: i32,
+    conditions: Vec<crate::cloud::RuleCondition>,
+    actions: Vec<ListenerAction>,
+    transforms: Vec<crate::cloud::RuleTransform>,
+}
+
 /// What one member contributes: its rules per port (with their actions) and target groups.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemberContribution {
-    rules: Vec<(i32, Vec<crate::cloud::RuleCondition>, Vec<ListenerAction>)>,
+    rules: Vec<ContributedRule>,
     target_groups: BTreeMap<String, TargetGroupSpec>,
     /// From `spec.defaultBackend`: the default action of the listeners it declares.
     default_action: Option<ListenerAction>,
@@ -141,7 +150,12 @@ fn member_contribution(
             let service = forwarded_service(input, &action, &contribution.target_groups);
             let mut actions = auth_actions(input, member, service, protocol == Protocol::Https)?;
             actions.push(action);
-            contribution.rules.push((port, rule.conditions, actions));
+            contribution.rules.push(ContributedRule {
+                port,
+                conditions: rule.conditions,
+                actions,
+                transforms: rule.transforms,
+            });
         }
     }
     Ok(contribution)
@@ -211,8 +225,8 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
                 // A held member keeps what it had, in its place in member order.
                 if let Some(previous) = input.previous.get(&key) {
                     let mut previous = previous.clone();
-                    previous.rules.retain(|(port, _, _)| {
-                        listeners.contains_key(port) && !redirected.contains(port)
+                    previous.rules.retain(|rule| {
+                        listeners.contains_key(&rule.port) && !redirected.contains(&rule.port)
                     });
                     contributions.push((key, previous));
                 }
@@ -222,9 +236,9 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
     for key in input.held_at_load {
         if let Some(previous) = input.previous.get(key) {
             let mut previous = previous.clone();
-            previous
-                .rules
-                .retain(|(port, _, _)| listeners.contains_key(port) && !redirected.contains(port));
+            previous.rules.retain(|rule| {
+                listeners.contains_key(&rule.port) && !redirected.contains(&rule.port)
+            });
             contributions.push((key.clone(), previous));
         }
     }
@@ -439,7 +453,8 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
     let mut next_priority: BTreeMap<i32, i32> = BTreeMap::new();
     let used: BTreeMap<String, MemberContribution> = contributions.iter().cloned().collect();
     for (_, contribution) in contributions {
-        for (port, conditions, actions) in contribution.rules {
+        for rule in contribution.rules {
+            let port = rule.port;
             let priority = next_priority.entry(port).or_insert(0);
             *priority += 1;
             let id = format!("{port}:{priority}");
@@ -448,8 +463,9 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
                 RuleSpec {
                     port,
                     priority: *priority,
-                    conditions,
-                    actions,
+                    conditions: rule.conditions,
+                    actions: rule.actions,
+                    transforms: rule.transforms,
                     tags: if input.config.feature_gates.listener_rules_tagging {
                         tracking_tags(input, &id, &user_tags)
                     } else {

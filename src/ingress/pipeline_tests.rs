@@ -439,3 +439,39 @@ async fn a_new_load_balancer_is_associated_with_its_web_acl_right_after_creation
         Some(arn)
     );
 }
+
+#[tokio::test]
+async fn transforms_are_added_and_removed_with_one_modify_each() {
+    let mut harness = Harness::new();
+    let plain = member("a", 0, &["/a"]);
+    harness
+        .reconcile(std::slice::from_ref(&plain))
+        .await
+        .unwrap();
+    let rewritten = with_annotation(
+        plain.clone(),
+        "transforms.app",
+        r#"[{"type": "url-rewrite", "urlRewriteConfig": {"rewrites": [{"regex": "^/a/(.*)$", "replace": "/$1"}]}}]"#,
+    );
+    for (step, ingress) in [("added", &rewritten), ("removed", &plain)] {
+        harness.cloud.calls.clear();
+        harness
+            .reconcile(std::slice::from_ref(ingress))
+            .await
+            .unwrap();
+        assert_eq!(
+            harness.cloud.calls.writes(),
+            ["ModifyRule"],
+            "transforms {step}"
+        );
+        harness.cloud.calls.clear();
+        harness
+            .reconcile(std::slice::from_ref(ingress))
+            .await
+            .unwrap();
+        assert!(
+            harness.cloud.calls.writes().is_empty(),
+            "converged after {step}"
+        );
+    }
+}

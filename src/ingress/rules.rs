@@ -49,6 +49,8 @@ pub struct CandidateRule {
     pub ingress: String,
     pub priority: i32,
     pub conditions: Vec<RuleCondition>,
+    /// From `transforms.<backend service name>`.
+    pub transforms: Vec<crate::cloud::RuleTransform>,
     pub backend: BackendRef,
 }
 
@@ -104,7 +106,14 @@ pub fn backend_ref(backend: &IngressBackend) -> Result<BackendRef, String> {
 }
 
 /// The rules of one member for any listener it declares.
-fn member_rules(member: &Member) -> Result<Vec<(Vec<RuleCondition>, BackendRef)>, MemberProblem> {
+/// One rule of a member before priorities: conditions, transforms, backend.
+type MemberRule = (
+    Vec<RuleCondition>,
+    Vec<crate::cloud::RuleTransform>,
+    BackendRef,
+);
+
+fn member_rules(member: &Member) -> Result<Vec<MemberRule>, MemberProblem> {
     let problem = |problem: String| MemberProblem {
         ingress: member.key(),
         problem,
@@ -185,7 +194,13 @@ fn member_rules(member: &Member) -> Result<Vec<(Vec<RuleCondition>, BackendRef)>
                     values: vec!["/*".into()],
                 });
             }
-            rules.push((conditions, backend));
+            let key = format!("transforms.{name}");
+            let transforms = match super::listen::annotations(member).string(&key) {
+                None => Vec::new(),
+                Some(raw) => super::actions::parse_transforms(raw)
+                    .map_err(|e| problem(format!("{}{key}: {e}", super::listen::INGRESS_PREFIX)))?,
+            };
+            rules.push((conditions, transforms, backend));
         }
     }
     Ok(rules)
@@ -210,11 +225,12 @@ pub fn listener_rules(
         if !ports.contains_key(&port) {
             continue;
         }
-        for (conditions, backend) in member_rules(member)? {
+        for (conditions, transforms, backend) in member_rules(member)? {
             rules.push(CandidateRule {
                 ingress: member.key(),
                 priority: rules.len() as i32 + 1,
                 conditions,
+                transforms,
                 backend,
             });
         }

@@ -8,6 +8,7 @@ use crate::model::Tags;
 /// A rule for `path` answering with `code`: distinct paths make distinct contents.
 pub(crate) fn content(path: &str) -> RuleContent {
     RuleContent {
+        transforms: Vec::new(),
         conditions: vec![
             RuleCondition::HostHeader {
                 values: vec!["shop.example.com".into()],

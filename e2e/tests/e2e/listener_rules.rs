@@ -19,6 +19,7 @@ fn rule(priority: i32, conditions: Vec<RuleCondition>, action: RuleAction) -> De
         content: RuleContent {
             conditions,
             actions: vec![action],
+            transforms: Vec::new(),
         },
         tags: Tags::new(),
     }

@@ -9,6 +9,7 @@
 
 mod certificates;
 mod load_balancers;
+mod rule_transforms;
 mod rules;
 mod security_groups;
 mod tags;

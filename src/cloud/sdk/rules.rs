@@ -395,6 +395,11 @@ fn observed_rule(listener_arn: &str, rule: &Rule) -> Option<ObservedRule> {
         content: RuleContent {
             conditions: rule.conditions().iter().filter_map(our_condition).collect(),
             actions: actions.into_iter().filter_map(our_action).collect(),
+            transforms: rule
+                .transforms()
+                .iter()
+                .filter_map(super::rule_transforms::our_transform)
+                .collect(),
         },
     })
 }
@@ -444,6 +449,9 @@ pub(super) async fn create_rule(client: &Client, input: &RuleInput) -> CloudResu
             input.content.conditions.iter().map(sdk_condition).collect(),
         ))
         .set_actions(Some(sdk_actions(&input.content)))
+        .set_transforms(super::rule_transforms::sdk_transforms(
+            &input.content.transforms,
+        ))
         .set_tags((!tags.is_empty()).then_some(tags))
         .send()
         .await
@@ -471,6 +479,9 @@ pub(super) async fn modify_rule(
         .rule_arn(arn)
         .set_conditions(Some(content.conditions.iter().map(sdk_condition).collect()))
         .set_actions(Some(sdk_actions(content)))
+        .set_transforms(super::rule_transforms::sdk_transforms(&content.transforms))
+        // A rule that loses its transforms must say so.
+        .set_reset_transforms(content.transforms.is_empty().then_some(true))
         .send()
         .await
         .map(|_| ())

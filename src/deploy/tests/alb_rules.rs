@@ -25,6 +25,7 @@ fn alb_stack(service: &Service, paths: &[&str]) -> Stack {
         stack.rules.insert(
             format!("80:{priority}"),
             RuleSpec {
+                transforms: Vec::new(),
                 port: 80,
                 priority,
                 conditions: vec![RuleCondition::PathPattern {
