@@ -26,8 +26,8 @@ use super::backends::backend_action;
 use super::certificates::member_certificates;
 use super::group::{GroupId, Member};
 use super::listen::{
-    annotations, group_listeners, listen_ports, listener_attributes, member_listener_attributes,
-    ssl_redirect_port,
+    annotations, group_listeners, listen_ports, listener_attributes, listener_sources,
+    member_inbound_sources, member_listener_attributes, ssl_redirect_port,
 };
 use super::rules::{listener_rules, MemberProblem};
 use super::settings::{agreed, member_settings, MemberSettings};
@@ -117,6 +117,7 @@ fn member_contribution(
     member_settings(member)?;
     member_certificates(member, &input.facts.certificate_summary_list)
         .map_err(|e| problem(member, e))?;
+    member_inbound_sources(member).map_err(|e| problem(member, e))?;
     let mut contribution = MemberContribution {
         rules: Vec::new(),
         target_groups: BTreeMap::new(),
@@ -348,25 +349,13 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
             .iter()
             .filter(|m| listen_ports(m).is_ok_and(|ports| ports.contains_key(port)))
             .collect();
-        let cidrs: Vec<String> = declaring
-            .iter()
-            .find_map(|m| annotations(m).string_list("inbound-cidrs"))
-            .unwrap_or_else(|| {
-                let mut defaults = vec!["0.0.0.0/0".to_string()];
-                if ip_address_type != IpAddressType::Ipv4 {
-                    defaults.push("::/0".to_string());
-                }
-                defaults
-            });
-        for cidr in cidrs {
-            if cidr.contains(':') && ip_address_type == IpAddressType::Ipv4 {
-                continue;
-            }
+        let sources = listener_sources(&declaring, *port, ip_address_type != IpAddressType::Ipv4)?;
+        for source in sources {
             ingress_rules.push(IngressRule {
                 protocol: "tcp".into(),
                 from_port: *port,
                 to_port: *port,
-                source: cidr,
+                source,
             });
         }
         let https = *protocol == Protocol::Https;

@@ -5,7 +5,7 @@
 use super::group::{ingress_key, Member};
 use crate::annotations::Annotations;
 use crate::model::Protocol;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub const INGRESS_PREFIX: &str = "alb.ingress.kubernetes.io/";
 
@@ -197,4 +197,84 @@ pub fn listener_attributes(
         merged.into_iter().map(|(k, (v, _))| (k, v)).collect();
     attributes.extend(params);
     Ok(attributes)
+}
+
+/// A member's own inbound sources for its listeners: CIDRs (params `inboundCIDRs`, else
+/// `inbound-cidrs`) and prefix lists (params `prefixListsIDs`, else
+/// `security-group-prefix-lists`), each `None` when it gives none. A CIDR that does not parse
+/// is the member's problem (host bits are tolerated, as upstream).
+pub fn member_inbound_sources(
+    member: &Member,
+) -> Result<(Option<BTreeSet<String>>, Option<BTreeSet<String>>), String> {
+    let params = member.params.as_ref().map(|p| &p.spec);
+    let cidrs = params
+        .and_then(|p| p.inbound_cidrs.clone())
+        .filter(|c| !c.is_empty())
+        .or_else(|| annotations(member).string_list("inbound-cidrs"))
+        .filter(|c| !c.is_empty());
+    if let Some(cidrs) = &cidrs {
+        for cidr in cidrs {
+            cidr.parse::<ipnet::IpNet>()
+                .map_err(|_| format!("inbound CIDR {cidr:?} is not a CIDR"))?;
+        }
+    }
+    let prefix_lists = params
+        .and_then(|p| p.prefix_lists().cloned())
+        .filter(|l| !l.is_empty())
+        .or_else(|| annotations(member).string_list("security-group-prefix-lists"))
+        .filter(|l| !l.is_empty());
+    Ok((
+        cidrs.map(|c| c.into_iter().collect()),
+        prefix_lists.map(|l| l.into_iter().collect()),
+    ))
+}
+
+/// The sources the managed security group admits on one listener port: the CIDRs and prefix
+/// lists of the members declaring it (members that give some must give the same set), else
+/// `0.0.0.0/0` (and `::/0` for a dual-stack load balancer). IPv6 CIDRs are left out of an
+/// IPv4-only load balancer.
+pub fn listener_sources(
+    declaring: &[&Member],
+    port: i32,
+    dual_stack: bool,
+) -> Result<Vec<String>, String> {
+    let mut cidrs: Option<(BTreeSet<String>, String)> = None;
+    let mut prefix_lists: Option<(BTreeSet<String>, String)> = None;
+    for member in declaring {
+        // A member whose sources do not parse was held before this point.
+        let Ok((own_cidrs, own_lists)) = member_inbound_sources(member) else {
+            continue;
+        };
+        for (own, agreed, what) in [
+            (own_cidrs, &mut cidrs, "inbound CIDRs"),
+            (own_lists, &mut prefix_lists, "security group prefix lists"),
+        ] {
+            let Some(own) = own else { continue };
+            match agreed {
+                Some((first, first_member)) if *first != own => {
+                    return Err(format!(
+                        "members disagree on the {what} of port {port}: {first_member} gives {first:?}, {} gives {own:?}",
+                        member.key()
+                    ))
+                }
+                Some(_) => {}
+                None => *agreed = Some((own, member.key())),
+            }
+        }
+    }
+    let mut sources: Vec<String> = match (&cidrs, &prefix_lists) {
+        (None, None) => {
+            let mut defaults = vec!["0.0.0.0/0".to_string()];
+            if dual_stack {
+                defaults.push("::/0".to_string());
+            }
+            defaults
+        }
+        _ => cidrs
+            .map(|(set, _)| set.into_iter().collect())
+            .unwrap_or_default(),
+    };
+    sources.retain(|cidr| dual_stack || !cidr.contains(':'));
+    sources.extend(prefix_lists.into_iter().flat_map(|(set, _)| set));
+    Ok(sources)
 }
