@@ -203,9 +203,7 @@ pub fn listener_attributes(
 /// `inbound-cidrs`) and prefix lists (params `prefixListsIDs`, else
 /// `security-group-prefix-lists`), each `None` when it gives none. A CIDR that does not parse
 /// is the member's problem (host bits are tolerated, as upstream).
-pub fn member_inbound_sources(
-    member: &Member,
-) -> Result<(Option<BTreeSet<String>>, Option<BTreeSet<String>>), String> {
+pub fn member_inbound_sources(member: &Member) -> Result<InboundSources, String> {
     let params = member.params.as_ref().map(|p| &p.spec);
     let cidrs = params
         .and_then(|p| p.inbound_cidrs.clone())
@@ -223,10 +221,16 @@ pub fn member_inbound_sources(
         .filter(|l| !l.is_empty())
         .or_else(|| annotations(member).string_list("security-group-prefix-lists"))
         .filter(|l| !l.is_empty());
-    Ok((
-        cidrs.map(|c| c.into_iter().collect()),
-        prefix_lists.map(|l| l.into_iter().collect()),
-    ))
+    Ok(InboundSources {
+        cidrs: cidrs.map(|c| c.into_iter().collect()),
+        prefix_lists: prefix_lists.map(|l| l.into_iter().collect()),
+    })
+}
+
+/// What one member admits to its listeners; `None` where it says nothing.
+pub struct InboundSources {
+    pub cidrs: Option<BTreeSet<String>>,
+    pub prefix_lists: Option<BTreeSet<String>>,
 }
 
 /// The sources the managed security group admits on one listener port: the CIDRs and prefix
@@ -242,12 +246,16 @@ pub fn listener_sources(
     let mut prefix_lists: Option<(BTreeSet<String>, String)> = None;
     for member in declaring {
         // A member whose sources do not parse was held before this point.
-        let Ok((own_cidrs, own_lists)) = member_inbound_sources(member) else {
+        let Ok(own) = member_inbound_sources(member) else {
             continue;
         };
         for (own, agreed, what) in [
-            (own_cidrs, &mut cidrs, "inbound CIDRs"),
-            (own_lists, &mut prefix_lists, "security group prefix lists"),
+            (own.cidrs, &mut cidrs, "inbound CIDRs"),
+            (
+                own.prefix_lists,
+                &mut prefix_lists,
+                "security group prefix lists",
+            ),
         ] {
             let Some(own) = own else { continue };
             match agreed {
