@@ -5,8 +5,9 @@
 //! One group reconcile: load the group (members in `group.order` order, leaving members) →
 //! finalizers on the members → build the ALB stack (members with their own problems are held
 //! and get a `FailedBuildModel` Warning naming the problem; the others go on) → deploy →
-//! TargetGroupBindings → each member's `status.loadBalancer.ingress[0].hostname` → finalizers
-//! removed from leaving members. A group with no member left deploys its empty stack: the ALB,
+//! TargetGroupBindings → each member's `status.loadBalancer.ingress[0].hostname` (a held member
+//! also gets its listener ports marked, see `ingress_status`) → finalizers removed from leaving
+//! members. A group with no member left deploys its empty stack: the ALB,
 //! its target groups and security group go.
 //!
 //! A held member keeps the rules and target groups it had in the last stack this process
@@ -14,11 +15,14 @@
 //!
 //! A group whose inputs (members' annotations and spec, their namespaces' Services, classes and
 //! params) did not change since its last clean reconcile costs no AWS call until its re-check
-//! (10 hours) is due.
+//! (10 hours) is due; a group with a problem is looked at again after 5 minutes, since the fix
+//! may come from outside Kubernetes (a certificate issued, a Secret created). A member being
+//! deleted with deletion protection in its own attributes blocks its group, as upstream.
 //!
-//! Woken by Ingresses, by the Services they name (backends and actions) and by their
-//! IngressClasses. Not yet: an IngressClassParams watch (a change is seen at the next event or
-//! re-check).
+//! Woken by Ingresses, by the Services they name (backends and actions), by their
+//! IngressClasses and by the IngressClassParams of those classes (only Ingresses naming their
+//! class; a default class's params are seen at the next event or re-check). OIDC Secrets are
+//! read by name at each reconcile, not watched.
 
 use super::bindings::{desired_bindings, ingress_stack_labels, reconcile_bindings};
 use super::ingress_status::{publish_status, FAILED_BUILD, FAILED_DEPLOY};
@@ -487,6 +491,17 @@ pub async fn run_ingress_controller<C: Cloud + 'static>(reconciler: Arc<IngressR
     let store = controller.store();
     let by_service = controller.store();
     let by_class = controller.store();
+    let by_params = controller.store();
+    let classes_for_params: Api<IngressClass> = Api::all(reconciler.client.clone());
+    let class_store = {
+        let (reader, writer) = kube::runtime::reflector::store::<IngressClass>();
+        let stream = kube::runtime::reflector(
+            writer,
+            watcher(classes_for_params, watcher::Config::default()),
+        );
+        tokio::spawn(stream.for_each(|_| async {}));
+        reader
+    };
     controller
         .watches(
             Api::<Service>::all(reconciler.client.clone()),
@@ -519,6 +534,40 @@ pub async fn run_ingress_controller<C: Cloud + 'static>(reconciler: Arc<IngressR
                             .as_ref()
                             .and_then(|s| s.ingress_class_name.clone())
                             == name
+                    })
+                    .map(|ingress| kube::runtime::reflector::ObjectRef::from_obj(ingress.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches(
+            Api::<IngressClassParams>::all(reconciler.client.clone()),
+            watcher::Config::default(),
+            move |params: IngressClassParams| {
+                // The Ingresses of every class whose parameters name these params.
+                let name = params.metadata.name.clone();
+                let classes: Vec<Option<String>> = class_store
+                    .state()
+                    .iter()
+                    .filter(|class| {
+                        class
+                            .spec
+                            .as_ref()
+                            .and_then(|s| s.parameters.as_ref())
+                            .is_some_and(|p| {
+                                p.kind == "IngressClassParams" && Some(&p.name) == name.as_ref()
+                            })
+                    })
+                    .map(|class| class.metadata.name.clone())
+                    .collect();
+                by_params
+                    .state()
+                    .into_iter()
+                    .filter(|ingress| {
+                        let class = ingress
+                            .spec
+                            .as_ref()
+                            .and_then(|s| s.ingress_class_name.clone());
+                        classes.contains(&class)
                     })
                     .map(|ingress| kube::runtime::reflector::ObjectRef::from_obj(ingress.as_ref()))
                     .collect::<Vec<_>>()

@@ -425,3 +425,49 @@ async fn a_bad_member_is_held_with_a_warning_and_a_status_marker_while_the_group
     .await;
     loop_task.abort();
 }
+
+#[tokio::test]
+async fn a_change_of_ingress_class_params_reaches_the_load_balancer() {
+    use aws_load_balancer_controller::cloud::simulator::Simulator;
+    use aws_load_balancer_controller::facts::CloudFacts;
+    let facts_path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/aws-facts.json");
+    let facts = CloudFacts::from_documents(&std::fs::read_to_string(facts_path).unwrap()).unwrap();
+    let cloud = Simulator::with_subnets(facts.subnets);
+    let cluster = TestCluster::start().await;
+    let kubectl = Kubectl::new(&cluster.url());
+    let loop_task = tokio::spawn(run_ingress_controller(Arc::new(IngressReconciler::new(
+        cluster.client.clone(),
+        cloud.clone(),
+        ControllerConfig::new("e2e-cluster", "vpc-0example"),
+        "alb",
+    ))));
+    let params = |team: &str| {
+        format!(
+            "apiVersion: elbv2.k8s.aws/v1beta1\nkind: IngressClassParams\nmetadata: {{name: tuned}}\nspec:\n  tags: [{{key: team, value: {team}}}]\n"
+        )
+    };
+    kubectl.apply(&params("red")).await;
+    kubectl
+        .apply(
+            "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: tuned}\n\
+             spec: {controller: ingress.k8s.aws/alb, parameters: {apiGroup: elbv2.k8s.aws, kind: IngressClassParams, name: tuned}}\n---\n\
+             apiVersion: v1\nkind: Service\nmetadata: {name: echo, namespace: default}\n\
+             spec: {type: NodePort, ports: [{port: 80, targetPort: 8080, nodePort: 30080}]}\n---\n\
+             apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: echo, namespace: default}\n\
+             spec:\n  ingressClassName: tuned\n  rules:\n    - http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: echo, port: {number: 80}}}}\n",
+        )
+        .await;
+    eventually("the load balancer", || async {
+        (!cloud.load_balancer_names().is_empty()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    cloud.calls.clear();
+    kubectl.apply(&params("blue")).await;
+    eventually("the params' new tag written", || async {
+        cloud.calls.writes().contains(&"AddTags").then_some(())
+    })
+    .await;
+    loop_task.abort();
+}
