@@ -70,9 +70,10 @@ pub async fn converge(
     Ok(Deployed { plan, applied })
 }
 
-/// `observed` with what only some stacks need read: the attributes of the listeners whose
-/// desired state names some (one DescribeListenerAttributes each), and the web ACL when the
-/// desired load balancer says something of it (one GetWebACLForResource).
+/// `observed` with what only some stacks need read, one call each where the desired stack
+/// says something of it and none elsewhere: load balancer, target group and listener
+/// attributes (only listed keys are ever compared), and the web ACL. A group of 50 target
+/// groups without attributes costs no DescribeTargetGroupAttributes at all.
 async fn with_wanted_details(
     cloud: &impl Cloud,
     desired: &Stack,
@@ -83,7 +84,28 @@ async fn with_wanted_details(
         .load_balancer
         .as_ref()
         .is_some_and(|lb| lb.wafv2_acl.is_some());
+    let wants_attributes = desired
+        .load_balancer
+        .as_ref()
+        .is_some_and(|lb| !lb.attributes.is_empty());
+    for state in &mut observed.target_groups {
+        let wanted = state
+            .resource_id
+            .as_ref()
+            .and_then(|id| desired.target_groups.get(id))
+            .is_some_and(|spec| !spec.attributes.is_empty());
+        if wanted {
+            state.attributes = cloud
+                .describe_target_group_attributes(&state.target_group.arn)
+                .await?;
+        }
+    }
     for state in &mut observed.load_balancers {
+        if wants_attributes {
+            state.attributes = cloud
+                .describe_load_balancer_attributes(&state.load_balancer.arn)
+                .await?;
+        }
         if wants_web_acl {
             state.web_acl = cloud.web_acl_of(&state.load_balancer.arn).await?;
         }

@@ -1,8 +1,9 @@
 //! Observe: what AWS holds for one stack, found by the stack's tags — never by memory — and read
 //! with as few calls as the stack's size allows: one tag search for the load balancer and target
-//! groups, then their descriptions, attributes and listeners, and one read of the security
-//! groups attached to the load balancer. How many other load balancers the account holds does
-//! not change the number of calls.
+//! groups, then their descriptions and listeners, and one read of the security groups attached
+//! to the load balancer. How many other load balancers the account holds does not change the
+//! number of calls. Attributes and web ACLs are not read here: the deploy step reads them only
+//! where the desired stack names some.
 //!
 //! Reads only; deciding what to change is `plan`'s job.
 
@@ -166,9 +167,6 @@ pub async fn observe_stack(
                 .find(|r| r.arn == load_balancer.arn)
                 .map(|r| r.tags.clone())
                 .unwrap_or_default();
-            let attributes = cloud
-                .describe_load_balancer_attributes(&load_balancer.arn)
-                .await?;
             let mut listeners = cloud.describe_listeners(&load_balancer.arn).await?;
             for listener in listeners
                 .iter_mut()
@@ -184,7 +182,8 @@ pub async fn observe_stack(
                 resource_id: resource_id(&tags),
                 load_balancer,
                 tags,
-                attributes,
+                // Read by the deploy step only where the desired stack names some.
+                attributes: BTreeMap::new(),
                 listeners,
             });
         }
@@ -197,14 +196,12 @@ pub async fn observe_stack(
                 .find(|r| r.arn == target_group.arn)
                 .map(|r| r.tags.clone())
                 .unwrap_or_default();
-            let attributes = cloud
-                .describe_target_group_attributes(&target_group.arn)
-                .await?;
             observed.target_groups.push(TargetGroupState {
                 resource_id: resource_id(&tags),
                 target_group,
                 tags,
-                attributes,
+                // Read by the deploy step only where the desired stack names some.
+                attributes: BTreeMap::new(),
             });
         }
     }
