@@ -102,22 +102,29 @@ pub async fn discover_ingress_facts(
     } else {
         Vec::new()
     };
+    let mut target_groups = Vec::new();
+    for name in &needs.target_group_names {
+        target_groups.extend(cloud.find_target_group_by_name(name).await?);
+    }
     Ok(CloudFacts {
         subnets,
         route_tables,
         security_groups,
         certificate_summary_list: certificates,
         web_acls,
+        target_groups,
         ..CloudFacts::default()
     })
 }
 
 /// Which optional reads an Ingress group's build needs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IngressFactNeeds {
     pub security_groups: bool,
     pub certificates: bool,
     pub web_acls: bool,
+    /// Target groups the members' actions name: one lookup each.
+    pub target_group_names: Vec<String>,
 }
 
 /// Issued ACM certificates with every name they cover: one ListCertificates (paged), plus one
@@ -318,5 +325,39 @@ mod tests {
             long.domains(),
             ["*.example.com", "example.com", "www.example.org"]
         );
+    }
+
+    #[tokio::test]
+    async fn target_groups_named_by_actions_are_looked_up_one_by_one() {
+        let cloud = Simulator::default();
+        cloud
+            .create_target_group(&crate::cloud::TargetGroupInput {
+                name: "legacy-blue".into(),
+                target_type: crate::model::TargetType::Ip,
+                protocol: crate::model::Protocol::Http,
+                protocol_version: None,
+                port: 80,
+                ip_address_type: "ipv4".into(),
+                vpc_id: "vpc-1".into(),
+                health_check: crate::model::HealthCheck::nlb_default(),
+                tags: Default::default(),
+            })
+            .await
+            .unwrap();
+        let needs = IngressFactNeeds {
+            target_group_names: vec!["legacy-blue".into(), "legacy-green".into()],
+            ..IngressFactNeeds::default()
+        };
+        let config = ControllerConfig::new("prod", "vpc-1");
+        let facts = discover_ingress_facts(&cloud, &config, needs)
+            .await
+            .unwrap();
+        assert_eq!(cloud.calls.count("DescribeTargetGroups"), 2);
+        let names: Vec<&str> = facts
+            .target_groups
+            .iter()
+            .map(|tg| tg.target_group_name.as_str())
+            .collect();
+        assert_eq!(names, ["legacy-blue"], "a missing name is simply not found");
     }
 }

@@ -122,6 +122,11 @@ pub trait Cloud: Send + Sync {
         arn: &str,
     ) -> impl Future<Output = CloudResult<Vec<String>>> + Send;
 
+    /// The target group named `name`, if one exists (`DescribeTargetGroups` by name).
+    fn find_target_group_by_name(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = CloudResult<Option<crate::facts::TargetGroup>>> + Send;
     /// Regional WAFv2 web ACLs (`ListWebACLs`, paged).
     fn list_web_acls(&self) -> impl Future<Output = CloudResult<Vec<crate::facts::WebAcl>>> + Send;
     /// The ARN of the WAFv2 web ACL associated with a load balancer (`GetWebACLForResource`).

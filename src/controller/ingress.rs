@@ -264,6 +264,17 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
                 }),
                 certificates: needs_certificate_discovery(&group.members),
                 web_acls: crate::ingress::addons::needs_web_acl_names(&group.members, &self.config),
+                target_group_names: group
+                    .members
+                    .iter()
+                    .flat_map(|m| {
+                        crate::ingress::actions::named_target_groups(
+                            &crate::ingress::listen::annotations(m),
+                        )
+                    })
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
             };
             crate::discover::discover_ingress_facts(&self.cloud, &self.config, needs)
                 .await

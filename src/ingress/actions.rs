@@ -3,7 +3,8 @@
 //! JSON decoded with Go's rules — object keys match field names whatever their case, unknown
 //! fields are ignored, a type mismatch is an error. Pure.
 //!
-//! Not yet: `targetGroupName` (needs a lookup in AWS).
+//! A `targetGroupName` is resolved by the build against the target groups the discover step
+//! looked up by name.
 
 use crate::cloud::{FixedResponseConfig, RedirectConfig, RuleCondition, RuleTransform};
 use serde::Deserialize;
@@ -96,6 +97,8 @@ struct ActionJson {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ForwardTarget {
     Arn(String),
+    /// An existing target group by name, looked up in AWS.
+    Name(String),
     Service {
         name: String,
         port: super::rules::ServicePortRef,
@@ -197,11 +200,7 @@ pub fn parse_action(raw: &str) -> Result<AnnotatedAction, String> {
                         )
                     }
                     (Some(arn), _, None) => ForwardTarget::Arn(arn),
-                    (None, Some(name), None) => {
-                        return Err(format!(
-                            "targetGroupName {name:?} is not supported yet; give targetGroupARN"
-                        ))
-                    }
+                    (None, Some(name), None) => ForwardTarget::Name(name),
                     (None, None, Some(name)) => {
                         let port = tuple.service_port.as_ref().ok_or_else(|| {
                             format!("target group Service {name} has no servicePort")
@@ -403,6 +402,26 @@ pub fn parse_transforms(raw: &str) -> Result<Vec<RuleTransform>, String> {
             } else {
                 RuleTransform::HostHeaderRewrite { rewrites }
             })
+        })
+        .collect()
+}
+
+/// The target group names the member's `actions.*` annotations forward to (for the discover
+/// step's lookups); malformed actions name none (the build reports them).
+pub fn named_target_groups(annotations: &crate::annotations::Annotations) -> Vec<String> {
+    annotations
+        .with_suffix_prefix("actions.")
+        .into_values()
+        .filter_map(|raw| parse_action(raw).ok())
+        .flat_map(|action| match action {
+            AnnotatedAction::Forward { targets, .. } => targets
+                .into_iter()
+                .filter_map(|(target, _)| match target {
+                    ForwardTarget::Name(name) => Some(name),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
         })
         .collect()
 }

@@ -87,6 +87,7 @@ fn annotated_action(
             for (target, weight) in targets {
                 let target_group = match target {
                     ForwardTarget::Arn(arn) => arn,
+                    ForwardTarget::Name(name) => target_group_by_name(input, member, &name)?,
                     ForwardTarget::Service { name, port } => {
                         match service_target_group(input, member, &name, &port, groups)? {
                             Some(resource_id) => resource_id,
@@ -113,6 +114,29 @@ fn annotated_action(
             }
         }
     })
+}
+
+/// The ARN of the one existing target group named `name` (looked up by the discover step).
+fn target_group_by_name(
+    input: &IngressBuildInput,
+    member: &Member,
+    name: &str,
+) -> Result<String, MemberProblem> {
+    let found: Vec<&str> = input
+        .facts
+        .target_groups
+        .iter()
+        .filter(|tg| tg.target_group_name == name)
+        .map(|tg| tg.target_group_arn.as_str())
+        .collect();
+    match found.as_slice() {
+        [arn] => Ok(arn.to_string()),
+        [] => Err(problem(member, format!("no target group is named {name}"))),
+        _ => Err(problem(
+            member,
+            format!("more than one target group is named {name}"),
+        )),
+    }
 }
 
 /// The target group of (member, Service, port), added to `groups` under its resource id; `None`

@@ -12,7 +12,7 @@ use aws_load_balancer_controller::controller::ingress::{
 use aws_sdk_wafv2::types::{AllowAction, DefaultAction, Scope, VisibilityConfig};
 use e2e::cluster::TestCluster;
 use e2e::kubectl::Kubectl;
-use e2e::moto::{create_vpc_with_subnets, MotoServer};
+use e2e::moto::{create_ip_target_group, create_vpc_with_subnets, MotoServer};
 use std::sync::Arc;
 
 const MANIFESTS: &str = r#"apiVersion: networking.k8s.io/v1
@@ -46,6 +46,7 @@ metadata:
     alb.ingress.kubernetes.io/ssl-redirect: "443"
     alb.ingress.kubernetes.io/wafv2-acl-name: edge
     alb.ingress.kubernetes.io/listener-attributes.HTTPS-443: routing.http.response.server.enabled=false
+    alb.ingress.kubernetes.io/actions.legacy: '{"type": "forward", "targetGroupName": "legacy-blue"}'
     alb.ingress.kubernetes.io/auth-type: oidc
     alb.ingress.kubernetes.io/auth-idp-oidc: '{"issuer": "https://idp.example.com", "authorizationEndpoint": "https://idp.example.com/authorize", "tokenEndpoint": "https://idp.example.com/token", "userInfoEndpoint": "https://idp.example.com/userinfo", "secretName": "idp"}'
 spec:
@@ -54,6 +55,7 @@ spec:
     - host: secure.example.com
       http:
         paths:
+          - {path: /legacy, pathType: Prefix, backend: {service: {name: legacy, port: {name: use-annotation}}}}
           - {path: /, pathType: Prefix, backend: {service: {name: greeter, port: {number: 50051}}}}
 "#;
 
@@ -106,6 +108,7 @@ async fn an_https_ingress_gets_its_acm_certificate_web_acl_and_listener_attribut
         .unwrap()
         .to_string();
 
+    let legacy = create_ip_target_group(&aws.elbv2, "legacy-blue", &vpc_id).await;
     let cluster = TestCluster::start().await;
     let kubectl = Kubectl::new(&cluster.url());
     let cloud = moto.cloud().await;
@@ -177,7 +180,11 @@ async fn an_https_ingress_gets_its_acm_certificate_web_acl_and_listener_attribut
         "{attributes:?}"
     );
     let groups = aws.elbv2.describe_target_groups().send().await.unwrap();
-    let group = &groups.target_groups()[0];
+    let group = groups
+        .target_groups()
+        .iter()
+        .find(|g| g.target_group_arn() != Some(legacy.as_str()))
+        .unwrap();
     assert_eq!(group.protocol_version(), Some("GRPC"));
     assert_eq!(group.matcher().and_then(|m| m.grpc_code()), Some("12"));
     assert_eq!(group.health_check_path(), Some("/AWS.ALB/healthcheck"));
@@ -188,19 +195,28 @@ async fn an_https_ingress_gets_its_acm_certificate_web_acl_and_listener_attribut
         .send()
         .await
         .unwrap();
-    let rule = rules
+    let rules: Vec<_> = rules
         .rules()
         .iter()
-        .find(|r| r.is_default() != Some(true))
-        .unwrap();
-    let first = rule
-        .actions()
-        .iter()
-        .find(|a| a.order() == Some(1))
-        .unwrap();
-    let oidc = first.authenticate_oidc_config().unwrap();
-    assert_eq!(oidc.client_id(), Some("secure-app"));
-    assert_eq!(oidc.issuer(), Some("https://idp.example.com"));
+        .filter(|r| r.is_default() != Some(true))
+        .collect();
+    for rule in &rules {
+        let first = rule
+            .actions()
+            .iter()
+            .find(|a| a.order() == Some(1))
+            .unwrap();
+        let oidc = first.authenticate_oidc_config().unwrap();
+        assert_eq!(oidc.client_id(), Some("secure-app"));
+        assert_eq!(oidc.issuer(), Some("https://idp.example.com"));
+    }
+    assert!(
+        rules.iter().any(|rule| rule
+            .actions()
+            .iter()
+            .any(|a| a.target_group_arn() == Some(legacy.as_str()))),
+        "the action naming legacy-blue forwards to it: {rules:?}"
+    );
 
     // A full re-check of the converged group writes nothing.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;

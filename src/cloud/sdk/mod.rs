@@ -147,6 +147,14 @@ fn tags_of(tags: &Tags) -> Vec<aws_sdk_elasticloadbalancingv2::types::Tag> {
 }
 
 impl Cloud for SdkCloud {
+    async fn find_target_group_by_name(
+        &self,
+        name: &str,
+    ) -> CloudResult<Option<crate::facts::TargetGroup>> {
+        self.begin(ELBV2, "DescribeTargetGroups", false).await;
+        target_groups::find_by_name(&self.elbv2, name).await
+    }
+
     async fn list_web_acls(&self) -> CloudResult<Vec<crate::facts::WebAcl>> {
         self.begin(WAFV2, "ListWebACLs", false).await;
         web_acls::list(&self.wafv2).await

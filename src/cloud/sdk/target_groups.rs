@@ -488,3 +488,28 @@ pub(super) async fn modify_listener_attributes(
         .map(|_| ())
         .map_err(|e| classify("ModifyListenerAttributes", e))
 }
+
+/// The target group named `name`, if any (AWS answers `TargetGroupNotFound` for none).
+pub(super) async fn find_by_name(
+    client: &Client,
+    name: &str,
+) -> CloudResult<Option<crate::facts::TargetGroup>> {
+    match client.describe_target_groups().names(name).send().await {
+        Ok(output) => Ok(output
+            .target_groups()
+            .first()
+            .map(|group| crate::facts::TargetGroup {
+                target_group_arn: group.target_group_arn().unwrap_or_default().to_string(),
+                target_group_name: group.target_group_name().unwrap_or_default().to_string(),
+                ..crate::facts::TargetGroup::default()
+            })),
+        Err(error) => {
+            let error = classify("DescribeTargetGroups", error);
+            if error.kind == ErrorKind::NotFound {
+                Ok(None)
+            } else {
+                Err(error)
+            }
+        }
+    }
+}

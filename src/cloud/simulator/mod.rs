@@ -371,6 +371,22 @@ impl Simulator {
 }
 
 impl Cloud for Simulator {
+    async fn find_target_group_by_name(
+        &self,
+        name: &str,
+    ) -> CloudResult<Option<crate::facts::TargetGroup>> {
+        let state = self.begin("DescribeTargetGroups", false)?;
+        Ok(state
+            .target_groups
+            .values()
+            .find(|tg| tg.observed.name == name)
+            .map(|tg| crate::facts::TargetGroup {
+                target_group_arn: tg.observed.arn.clone(),
+                target_group_name: tg.observed.name.clone(),
+                ..crate::facts::TargetGroup::default()
+            }))
+    }
+
     async fn list_web_acls(&self) -> CloudResult<Vec<crate::facts::WebAcl>> {
         Ok(self.begin("ListWebACLs", false)?.web_acls.clone())
     }
