@@ -29,6 +29,7 @@ use super::listen::{
     annotations, group_listeners, listen_ports, listener_attributes, listener_sources,
     member_inbound_sources, member_listener_attributes, ssl_redirect_port,
 };
+use super::optimize::{keeps, RuleShape};
 use super::rules::{listener_rules, MemberProblem};
 use super::settings::{agreed, member_settings, MemberSettings};
 use crate::cloud::{FixedResponseConfig, RedirectConfig};
@@ -441,9 +442,27 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
     // Rules: members in member order, each listener's priorities counted across members.
     let mut next_priority: BTreeMap<i32, i32> = BTreeMap::new();
     let used: BTreeMap<String, MemberContribution> = contributions.iter().cloned().collect();
+    let mut kept_rules: BTreeMap<i32, Vec<ContributedRule>> = BTreeMap::new();
     for (_, contribution) in contributions {
         for rule in contribution.rules {
             let port = rule.port;
+            let protocol = listeners.get(&port).copied().unwrap_or(Protocol::Http);
+            let kept = kept_rules.entry(port).or_default();
+            let shapes: Vec<RuleShape> = kept
+                .iter()
+                .map(|r| RuleShape {
+                    conditions: &r.conditions,
+                    actions: &r.actions,
+                })
+                .collect();
+            let shape = RuleShape {
+                conditions: &rule.conditions,
+                actions: &rule.actions,
+            };
+            if !keeps(&shape, &shapes, port, protocol) {
+                continue;
+            }
+            kept.push(rule.clone());
             let priority = next_priority.entry(port).or_insert(0);
             *priority += 1;
             let id = format!("{port}:{priority}");

@@ -20,6 +20,7 @@ pub mod certificates;
 pub mod class;
 pub mod group;
 pub mod listen;
+mod optimize;
 pub mod paths;
 pub mod rules;
 mod settings;
