@@ -18,7 +18,7 @@ pub(super) struct RuleShape<'a> {
     pub actions: &'a [ListenerAction],
 }
 
-fn redirect_of<'a>(actions: &'a [ListenerAction]) -> Option<&'a RedirectConfig> {
+fn redirect_of(actions: &[ListenerAction]) -> Option<&RedirectConfig> {
     actions.iter().find_map(|a| match a {
         ListenerAction::Redirect(config) => Some(config),
         _ => None,
