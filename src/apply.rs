@@ -256,6 +256,7 @@ async fn apply_change(
                 ip_address_type: spec.ip_address_type,
                 subnet_mappings: spec.subnet_mappings.clone(),
                 security_groups: known.security_groups(&spec.security_groups)?,
+                address_pools: spec.address_pools.clone(),
                 tags: spec.tags.clone(),
             };
             let created = cloud.create_load_balancer(&input).await?;
@@ -299,6 +300,7 @@ async fn apply_change(
             cloud.associate_web_acl(web_acl_arn, &arn).await?
         }
         Change::DisassociateWebAcl { arn } => cloud.disassociate_web_acl(arn).await?,
+        Change::SetIpamPool { arn, pool } => cloud.set_ipam_pool(arn, pool.as_deref()).await?,
         Change::ModifyListenerAttributes {
             arn, attributes, ..
         } => cloud.modify_listener_attributes(arn, attributes).await?,

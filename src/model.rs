@@ -192,6 +192,24 @@ pub enum SecurityGroupRef {
     Id(String),
 }
 
+/// Address pools a load balancer takes its addresses from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddressPools {
+    /// A customer-owned IPv4 pool (Outposts); used only when the load balancer is created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_owned_ipv4: Option<String>,
+    /// An IPAM pool for the load balancer's IPv4 addresses.
+    #[serde(rename = "ipv4IpamPoolId", skip_serializing_if = "Option::is_none")]
+    pub ipv4_ipam: Option<String>,
+}
+
+impl AddressPools {
+    pub fn is_empty(&self) -> bool {
+        self.customer_owned_ipv4.is_none() && self.ipv4_ipam.is_none()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadBalancerSpec {
@@ -206,6 +224,8 @@ pub struct LoadBalancerSpec {
     /// The WAFv2 web ACL: an ARN, `none` to disassociate any, or unset to leave AWS as it is.
     #[serde(rename = "wafv2AclArn", skip_serializing_if = "Option::is_none")]
     pub wafv2_acl: Option<String>,
+    #[serde(skip_serializing_if = "AddressPools::is_empty")]
+    pub address_pools: AddressPools,
     pub tags: Tags,
 }
 

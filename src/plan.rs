@@ -94,6 +94,11 @@ pub enum Change {
         arn: String,
         port: i32,
     },
+    /// Set or remove the IPAM pool of the load balancer's IPv4 addresses.
+    SetIpamPool {
+        arn: String,
+        pool: Option<String>,
+    },
     /// Associate the load balancer with a WAFv2 web ACL (`None`: the one being created).
     AssociateWebAcl {
         arn: Option<String>,
@@ -201,6 +206,10 @@ impl fmt::Display for Change {
             Self::ModifyListenerAttributes {
                 port, attributes, ..
             } => write!(formatter, "set listener {port} attributes {attributes:?}"),
+            Self::SetIpamPool { pool, .. } => match pool {
+                Some(pool) => write!(formatter, "take IPv4 addresses from IPAM pool {pool}"),
+                None => write!(formatter, "stop taking IPv4 addresses from an IPAM pool"),
+            },
             Self::AssociateWebAcl { web_acl_arn, .. } => {
                 write!(formatter, "associate WAFv2 web ACL {web_acl_arn}")
             }

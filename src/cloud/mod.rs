@@ -137,6 +137,12 @@ pub trait Cloud: Send + Sync {
 
     // Writes.
 
+    /// Sets (or, with `None`, removes) the IPAM pool of a load balancer's IPv4 addresses.
+    fn set_ipam_pool(
+        &self,
+        arn: &str,
+        pool: Option<&str>,
+    ) -> impl Future<Output = CloudResult<()>> + Send;
     fn associate_web_acl(
         &self,
         web_acl_arn: &str,

@@ -33,6 +33,8 @@ pub struct ObservedLoadBalancer {
     pub dns_name: String,
     /// `provisioning`, `active`, `failed`.
     pub state: String,
+    /// The IPAM pool of its IPv4 addresses.
+    pub ipv4_ipam_pool: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +83,7 @@ pub struct LoadBalancerInput {
     pub ip_address_type: IpAddressType,
     pub subnet_mappings: Vec<SubnetMapping>,
     pub security_groups: Vec<String>,
+    pub address_pools: crate::model::AddressPools,
     pub tags: Tags,
 }
 

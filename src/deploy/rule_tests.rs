@@ -31,6 +31,7 @@ async fn listener() -> (Simulator, String) {
             load_balancer_type: LoadBalancerType::Application,
             scheme: Scheme::Internal,
             ip_address_type: IpAddressType::Ipv4,
+            address_pools: Default::default(),
             subnet_mappings: ["subnet-a", "subnet-b"]
                 .iter()
                 .map(|id| SubnetMapping {

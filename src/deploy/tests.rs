@@ -268,6 +268,7 @@ async fn deleting_removes_exactly_our_resources_and_leaves_look_alikes() {
         load_balancer_type: LoadBalancerType::Network,
         scheme: Scheme::InternetFacing,
         ip_address_type: IpAddressType::Ipv4,
+        address_pools: Default::default(),
         subnet_mappings: vec![SubnetMapping {
             subnet_id: "subnet-0a1c0ffee0000001".into(),
             allocation_id: None,

@@ -36,7 +36,7 @@ use crate::cloud::{FixedResponseConfig, RedirectConfig};
 use crate::config::ControllerConfig;
 use crate::facts::CloudFacts;
 use crate::model::{
-    ExistingLoadBalancer, IngressRule, IpAddressType, ListenerAction, ListenerSpec,
+    AddressPools, ExistingLoadBalancer, IngressRule, IpAddressType, ListenerAction, ListenerSpec,
     LoadBalancerSpec, LoadBalancerType, Protocol, RuleSpec, Scheme, SecurityGroupRef,
     SecurityGroupSpec, Stack, SubnetMapping, Tags, TargetGroupSpec,
 };
@@ -560,6 +560,22 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
         security_groups,
         attributes,
         wafv2_acl: super::addons::web_acl(&settings, input.config, input.facts)?,
+        address_pools: AddressPools {
+            customer_owned_ipv4: pick("customer-owned IPv4 pool", &|s| {
+                s.customer_owned_ipv4_pool.clone()
+            })?,
+            // The first member's params win outright, as upstream; else members must agree.
+            ipv4_ipam: match kept
+                .first()
+                .and_then(|m| m.params.as_ref())
+                .and_then(|p| p.spec.ipam_configuration.as_ref())
+                .and_then(|c| c.ipv4_ipam_pool_id.clone())
+                .filter(|pool| !pool.is_empty())
+            {
+                Some(pool) => Some(pool),
+                None => pick("IPAM IPv4 pool", &|s| s.ipv4_ipam_pool.clone())?,
+            },
+        },
         tags: tracking_tags(input, "LoadBalancer", &user_tags),
     });
     Ok(BuiltIngressStack {

@@ -475,3 +475,45 @@ async fn transforms_are_added_and_removed_with_one_modify_each() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_ipam_pool_is_given_at_creation_then_changed_and_removed_in_place() {
+    let mut harness = Harness::new();
+    let plain = member("a", 0, &["/a"]);
+    let pooled = |pool: &str| with_annotation(plain.clone(), "ipam-ipv4-pool-id", pool);
+    harness.reconcile(&[pooled("ipam-pool-1")]).await.unwrap();
+    assert_eq!(
+        harness.cloud.calls.count("ModifyIpPools"),
+        0,
+        "given at creation"
+    );
+    for (step, ingress) in [
+        ("changed", pooled("ipam-pool-2")),
+        ("removed", plain.clone()),
+    ] {
+        harness.cloud.calls.clear();
+        harness
+            .reconcile(std::slice::from_ref(&ingress))
+            .await
+            .unwrap();
+        assert_eq!(
+            harness.cloud.calls.writes(),
+            ["ModifyIpPools"],
+            "pool {step}"
+        );
+        harness.cloud.calls.clear();
+        harness
+            .reconcile(std::slice::from_ref(&ingress))
+            .await
+            .unwrap();
+        assert!(
+            harness.cloud.calls.writes().is_empty(),
+            "converged after {step}"
+        );
+    }
+    assert_eq!(
+        harness.cloud.load_balancer_names().len(),
+        1,
+        "never replaced"
+    );
+}

@@ -63,6 +63,10 @@ pub(super) struct MemberSettings {
     pub(super) wafv2_acl_name: Option<String>,
     /// `wafv2-acl-arn` (params `wafv2AclArn`); an empty annotation means `none`.
     pub(super) wafv2_acl_arn: Option<String>,
+    /// `customer-owned-ipv4-pool`.
+    pub(super) customer_owned_ipv4_pool: Option<String>,
+    /// `ipam-ipv4-pool-id` (params `ipamConfiguration.ipv4IPAMPoolId`); empty means unset.
+    pub(super) ipv4_ipam_pool: Option<String>,
 }
 
 pub(super) fn member_settings(member: &Member) -> Result<MemberSettings, MemberProblem> {
@@ -144,7 +148,27 @@ pub(super) fn member_settings(member: &Member) -> Result<MemberSettings, MemberP
                 arn
             }
         });
+    let customer_owned_ipv4_pool = annotations(member)
+        .string("customer-owned-ipv4-pool")
+        .map(str::to_string);
+    if customer_owned_ipv4_pool.as_deref() == Some("") {
+        return Err(problem(
+            member,
+            format!("{INGRESS_PREFIX}customer-owned-ipv4-pool is present but empty"),
+        ));
+    }
+    let ipv4_ipam_pool = params
+        .and_then(|p| p.ipam_configuration.as_ref())
+        .and_then(|c| c.ipv4_ipam_pool_id.clone())
+        .or_else(|| {
+            annotations(member)
+                .string("ipam-ipv4-pool-id")
+                .map(str::to_string)
+        })
+        .filter(|pool| !pool.is_empty());
     Ok(MemberSettings {
+        customer_owned_ipv4_pool,
+        ipv4_ipam_pool,
         wafv2_acl_name,
         wafv2_acl_arn,
         scheme,

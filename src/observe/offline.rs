@@ -104,6 +104,7 @@ fn load_balancer(recorded: &crate::facts::LoadBalancer) -> Option<ObservedLoadBa
             .as_ref()
             .map(|s| s.code.clone())
             .unwrap_or_default(),
+        ipv4_ipam_pool: None,
     })
 }
 

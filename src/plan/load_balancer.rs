@@ -52,6 +52,12 @@ pub(super) fn plan_update(
             ip_address_type: spec.ip_address_type,
         });
     }
+    if spec.address_pools.ipv4_ipam != current.ipv4_ipam_pool {
+        changes.push(Change::SetIpamPool {
+            arn: arn.clone(),
+            pool: spec.address_pools.ipv4_ipam.clone(),
+        });
+    }
     let attributes = changed_attributes(&spec.attributes, &state.attributes);
     if !attributes.is_empty() {
         changes.push(Change::ModifyLoadBalancerAttributes {

@@ -24,6 +24,7 @@ fn observed_stack(load_balancer_resource_id: Option<&str>) -> ObservedStack {
                 security_groups: vec!["sg-managed".into()],
                 dns_name: "lb.example".into(),
                 state: "active".into(),
+                ipv4_ipam_pool: None,
             },
             resource_id: load_balancer_resource_id.map(str::to_string),
             tags: Tags::new(),

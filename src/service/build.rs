@@ -401,6 +401,7 @@ pub fn build_service_stack(input: &ServiceBuildInput) -> Result<BuiltStack, Vec<
     });
     stack.load_balancer = Some(LoadBalancerSpec {
         wafv2_acl: None,
+        address_pools: Default::default(),
         name,
         load_balancer_type: LoadBalancerType::Network,
         scheme,

@@ -51,6 +51,7 @@ async fn rules_round_trip_through_moto_and_reorder_through_free_slots() {
             load_balancer_type: LoadBalancerType::Application,
             scheme: Scheme::Internal,
             ip_address_type: IpAddressType::Ipv4,
+            address_pools: Default::default(),
             subnet_mappings: subnets
                 .iter()
                 .map(|id| SubnetMapping {

@@ -4,8 +4,9 @@ use super::{classify, tags_of};
 use crate::cloud::{CloudError, CloudResult, ErrorKind, LoadBalancerInput, ObservedLoadBalancer};
 use crate::model::{IpAddressType, LoadBalancerType, Scheme, SubnetMapping};
 use aws_sdk_elasticloadbalancingv2::types::{
-    IpAddressType as SdkIpAddressType, LoadBalancer, LoadBalancerAttribute, LoadBalancerSchemeEnum,
-    LoadBalancerTypeEnum, SubnetMapping as SdkSubnetMapping,
+    IpAddressType as SdkIpAddressType, IpamPools, LoadBalancer, LoadBalancerAttribute,
+    LoadBalancerSchemeEnum, LoadBalancerTypeEnum, RemoveIpamPoolEnum,
+    SubnetMapping as SdkSubnetMapping,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 use std::collections::BTreeMap;
@@ -70,6 +71,10 @@ fn observed(load_balancer: &LoadBalancer) -> Result<ObservedLoadBalancer, CloudE
             .and_then(|s| s.code())
             .map(|c| c.as_str().to_string())
             .unwrap_or_default(),
+        ipv4_ipam_pool: load_balancer
+            .ipam_pools()
+            .and_then(|p| p.ipv4_ipam_pool_id())
+            .map(str::to_string),
     })
 }
 
@@ -139,6 +144,14 @@ pub(super) async fn create(
         .set_subnet_mappings(Some(sdk_mappings(&input.subnet_mappings)))
         .set_security_groups(
             (!input.security_groups.is_empty()).then(|| input.security_groups.clone()),
+        )
+        .set_customer_owned_ipv4_pool(input.address_pools.customer_owned_ipv4.clone())
+        .set_ipam_pools(
+            input
+                .address_pools
+                .ipv4_ipam
+                .as_ref()
+                .map(|pool| IpamPools::builder().ipv4_ipam_pool_id(pool).build()),
         )
         .set_tags(Some(tags_of(&input.tags)))
         .send()
@@ -226,4 +239,21 @@ pub(super) async fn set_ip_address_type(
         .await
         .map(|_| ())
         .map_err(|e| classify("SetIpAddressType", e))
+}
+
+pub(super) async fn set_ipam_pool(
+    client: &Client,
+    arn: &str,
+    pool: Option<&str>,
+) -> CloudResult<()> {
+    let request = client.modify_ip_pools().load_balancer_arn(arn);
+    let request = match pool {
+        Some(pool) => request.ipam_pools(IpamPools::builder().ipv4_ipam_pool_id(pool).build()),
+        None => request.remove_ipam_pools(RemoveIpamPoolEnum::Ipv4),
+    };
+    request
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| classify("ModifyIpPools", e))
 }

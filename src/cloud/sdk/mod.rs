@@ -155,6 +155,11 @@ impl Cloud for SdkCloud {
         target_groups::find_by_name(&self.elbv2, name).await
     }
 
+    async fn set_ipam_pool(&self, arn: &str, pool: Option<&str>) -> CloudResult<()> {
+        self.begin(ELBV2, "ModifyIpPools", true).await;
+        load_balancers::set_ipam_pool(&self.elbv2, arn, pool).await
+    }
+
     async fn list_web_acls(&self) -> CloudResult<Vec<crate::facts::WebAcl>> {
         self.begin(WAFV2, "ListWebACLs", false).await;
         web_acls::list(&self.wafv2).await

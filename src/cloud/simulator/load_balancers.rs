@@ -143,6 +143,7 @@ impl State {
             security_groups: input.security_groups.clone(),
             dns_name: format!("{}-{id}.elb.us-west-2.amazonaws.com", input.name),
             state: "active".into(),
+            ipv4_ipam_pool: input.address_pools.ipv4_ipam.clone(),
         };
         let stored = StoredLoadBalancer {
             observed: observed.clone(),
@@ -221,6 +222,20 @@ impl State {
             lb.observed.subnet_mappings = mappings.to_vec();
         }
         Ok(())
+    }
+
+    pub(super) fn set_ipam_pool(&mut self, arn: &str, pool: Option<&str>) -> CloudResult<()> {
+        match self.load_balancers.get_mut(arn) {
+            Some(lb) => {
+                lb.observed.ipv4_ipam_pool = pool.map(str::to_string);
+                Ok(())
+            }
+            None => error(
+                ErrorKind::NotFound,
+                "ModifyIpPools",
+                format!("load balancer {arn} not found"),
+            ),
+        }
     }
 
     pub(super) fn set_ip_address_type(

@@ -387,6 +387,10 @@ impl Cloud for Simulator {
             }))
     }
 
+    async fn set_ipam_pool(&self, arn: &str, pool: Option<&str>) -> CloudResult<()> {
+        self.begin("ModifyIpPools", true)?.set_ipam_pool(arn, pool)
+    }
+
     async fn list_web_acls(&self) -> CloudResult<Vec<crate::facts::WebAcl>> {
         Ok(self.begin("ListWebACLs", false)?.web_acls.clone())
     }
