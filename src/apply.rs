@@ -132,11 +132,17 @@ impl Known {
 
     fn listener_input(&self, spec: &ListenerSpec) -> Result<ListenerInput, CloudError> {
         let default_action = self.resolve_action(&spec.default_action)?;
+        let default_authentication = spec
+            .default_authentication
+            .as_ref()
+            .map(|action| self.resolve_action(action))
+            .transpose()?;
         Ok(ListenerInput {
             load_balancer_arn: self.load_balancer_arn()?,
             port: spec.port,
             protocol: spec.protocol,
             default_action,
+            default_authentication,
             certificates: spec.certificates.clone(),
             ssl_policy: spec.ssl_policy.clone(),
             alpn_policy: spec.alpn_policy.clone(),

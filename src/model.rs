@@ -323,6 +323,9 @@ pub struct ListenerSpec {
     pub port: i32,
     pub protocol: Protocol,
     pub default_action: ListenerAction,
+    /// An authenticate action before the default action (HTTPS listeners).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_authentication: Option<ListenerAction>,
     /// The first is the default certificate; all are listener certificates.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub certificates: Vec<String>,

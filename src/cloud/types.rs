@@ -44,6 +44,8 @@ pub struct ObservedListener {
     pub port: i32,
     pub protocol: Protocol,
     pub default_action: RuleAction,
+    /// An authenticate action before the default action (as AWS reports it: no OIDC secret).
+    pub default_authentication: Option<RuleAction>,
     pub certificates: Vec<String>,
     pub ssl_policy: Option<String>,
     pub alpn_policy: Option<String>,
@@ -106,6 +108,8 @@ pub struct ListenerInput {
     pub port: i32,
     pub protocol: Protocol,
     pub default_action: RuleAction,
+    /// An authenticate action before the default action.
+    pub default_authentication: Option<RuleAction>,
     pub certificates: Vec<String>,
     pub ssl_policy: Option<String>,
     pub alpn_policy: Option<String>,

@@ -65,6 +65,7 @@ async fn listener() -> (Simulator, String) {
             load_balancer_arn: load_balancer.arn,
             port: 80,
             protocol: Protocol::Http,
+            default_authentication: None,
             default_action: RuleAction::Forward {
                 target_groups: vec![(group.arn, None)],
                 stickiness_seconds: None,

@@ -4,7 +4,8 @@
 //! rule forwards to exactly one Service, that Service's `auth-*` annotations win key by key.
 //! Pure: the OIDC client credentials come from Secrets the controller read by name.
 //!
-//! Not done: `jwt-validation`, and auth on a listener's default action (`spec.defaultBackend`).
+//! A listener's default action from `spec.defaultBackend` is authenticated the same way.
+//! Not done: `jwt-validation`.
 
 use super::actions::decode;
 use super::build::{problem, IngressBuildInput};

@@ -108,6 +108,8 @@ pub struct MemberContribution {
     target_groups: BTreeMap<String, TargetGroupSpec>,
     /// From `spec.defaultBackend`: the default action of the listeners it declares.
     default_action: Option<ListenerAction>,
+    /// The authentication in front of that default action on HTTPS listeners.
+    default_authentication: Option<ListenerAction>,
 }
 
 fn member_contribution(
@@ -123,6 +125,7 @@ fn member_contribution(
         rules: Vec::new(),
         target_groups: BTreeMap::new(),
         default_action: None,
+        default_authentication: None,
     };
     let default_backend = member
         .ingress
@@ -132,12 +135,12 @@ fn member_contribution(
     if let Some(backend) = default_backend {
         let backend = super::rules::backend_ref(backend)
             .map_err(|e| problem(member, format!("spec.defaultBackend: {e}")))?;
-        contribution.default_action = Some(backend_action(
-            input,
-            member,
-            &backend,
-            &mut contribution.target_groups,
-        )?);
+        let action = backend_action(input, member, &backend, &mut contribution.target_groups)?;
+        let service = forwarded_service(input, &action, &contribution.target_groups);
+        contribution.default_authentication = auth_actions(input, member, service, true)?
+            .into_iter()
+            .next();
+        contribution.default_action = Some(action);
     }
     for (port, protocol) in listen_ports(member).map_err(|e| problem(member, e))? {
         member_listener_attributes(member, port, protocol).map_err(|e| problem(member, e))?;
@@ -384,35 +387,49 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
                 })
                 .unwrap_or_else(|| input.config.default_ssl_policy.clone())
         });
-        let default_action = match redirect_port {
-            Some(target) if *protocol == Protocol::Http => {
+        let (default_action, default_authentication) = match redirect_port {
+            Some(target) if *protocol == Protocol::Http => (
                 ListenerAction::Redirect(RedirectConfig {
                     protocol: Some("HTTPS".into()),
                     port: Some(target.to_string()),
                     status_code: "HTTP_301".into(),
                     ..RedirectConfig::default()
-                })
-            }
+                }),
+                None,
+            ),
             _ => {
                 // A default backend of exactly one member declaring the port, else 404.
-                let defaults: Vec<(&String, &ListenerAction)> = contributions
+                type Default<'a> = (&'a String, &'a ListenerAction, &'a Option<ListenerAction>);
+                let defaults: Vec<Default> = contributions
                     .iter()
                     .filter(|(key, _)| declaring.iter().any(|m| m.key() == *key))
-                    .filter_map(|(key, c)| c.default_action.as_ref().map(|a| (key, a)))
+                    .filter_map(|(key, c)| {
+                        let action = c.default_action.as_ref()?;
+                        Some((key, action, &c.default_authentication))
+                    })
                     .collect();
                 match defaults.as_slice() {
-                    [] => ListenerAction::FixedResponse(FixedResponseConfig {
-                        status_code: "404".into(),
-                        content_type: Some("text/plain".into()),
-                        message_body: None,
-                    }),
-                    [(_, action)] => (*action).clone(),
+                    [] => (
+                        ListenerAction::FixedResponse(FixedResponseConfig {
+                            status_code: "404".into(),
+                            content_type: Some("text/plain".into()),
+                            message_body: None,
+                        }),
+                        None,
+                    ),
+                    [(_, action, authentication)] => (
+                        (*action).clone(),
+                        // Authentication applies on HTTPS listeners only.
+                        (*authentication)
+                            .clone()
+                            .filter(|_| *protocol == Protocol::Https),
+                    ),
                     several => {
                         return Err(format!(
                             "port {port} has more than one default backend: {}",
                             several
                                 .iter()
-                                .map(|(key, _)| key.as_str())
+                                .map(|(key, _, _)| key.as_str())
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         ))
@@ -427,6 +444,7 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
                 port: *port,
                 protocol: *protocol,
                 default_action,
+                default_authentication,
                 certificates,
                 ssl_policy,
                 alpn_policy: None,

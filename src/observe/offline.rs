@@ -66,6 +66,7 @@ fn listener(recorded: &crate::facts::Listener) -> ObservedListener {
             target_groups,
             stickiness_seconds: None,
         },
+        default_authentication: None,
         certificates: recorded
             .certificates
             .iter()

@@ -107,6 +107,12 @@ pub(super) fn plan_listeners(
         };
         let forward_matches = resolved_default_action(spec, kept)
             .is_some_and(|action| action == current.default_action);
+        let wanted_authentication = spec
+            .default_authentication
+            .as_ref()
+            .and_then(|auth| auth.resolve(|_| None))
+            .map(|auth| auth.as_reported());
+        let authentication_matches = wanted_authentication == current.default_authentication;
         // SSL policy and certificates only exist on TLS/HTTPS listeners (some APIs report a policy
         // on others); DescribeListeners returns only the default certificate.
         let secure = matches!(spec.protocol, Protocol::Tls | Protocol::Https);
@@ -114,8 +120,11 @@ pub(super) fn plan_listeners(
             || (current.ssl_policy == spec.ssl_policy
                 && current.certificates.first() == spec.certificates.first());
         let alpn_matches = spec.alpn_policy.is_none() || spec.alpn_policy == current.alpn_policy;
-        let same =
-            current.protocol == spec.protocol && forward_matches && tls_matches && alpn_matches;
+        let same = current.protocol == spec.protocol
+            && forward_matches
+            && authentication_matches
+            && tls_matches
+            && alpn_matches;
         if !same {
             changes.push(Change::ModifyListener {
                 arn: current.arn.clone(),

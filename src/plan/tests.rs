@@ -38,6 +38,7 @@ fn observed_stack(load_balancer_resource_id: Option<&str>) -> ObservedStack {
                     target_groups: vec![("arn:tg".into(), None)],
                     stickiness_seconds: None,
                 },
+                default_authentication: None,
                 certificates: Vec::new(),
                 ssl_policy: None,
                 alpn_policy: None,

@@ -160,6 +160,7 @@ pub(super) fn build_listener(
         port: plan.port,
         protocol: plan.listener_protocol,
         default_action: ListenerAction::forward_to(target_group),
+        default_authentication: None,
         certificates: if tls {
             settings.certificates.clone()
         } else {

@@ -51,6 +51,7 @@ metadata:
     alb.ingress.kubernetes.io/auth-idp-oidc: '{"issuer": "https://idp.example.com", "authorizationEndpoint": "https://idp.example.com/authorize", "tokenEndpoint": "https://idp.example.com/token", "userInfoEndpoint": "https://idp.example.com/userinfo", "secretName": "idp"}'
 spec:
   ingressClassName: alb
+  defaultBackend: {service: {name: greeter, port: {number: 50051}}}
   rules:
     - host: secure.example.com
       http:
@@ -210,6 +211,16 @@ async fn an_https_ingress_gets_its_acm_certificate_web_acl_and_listener_attribut
         assert_eq!(oidc.client_id(), Some("secure-app"));
         assert_eq!(oidc.issuer(), Some("https://idp.example.com"));
     }
+    let default_auth = listener
+        .default_actions()
+        .iter()
+        .find(|a| a.order() == Some(1))
+        .and_then(|a| a.authenticate_oidc_config());
+    assert_eq!(
+        default_auth.and_then(|c| c.client_id()),
+        Some("secure-app"),
+        "the default backend is authenticated too"
+    );
     assert!(
         rules.iter().any(|rule| rule
             .actions()

@@ -71,6 +71,7 @@ async fn rules_round_trip_through_moto_and_reorder_through_free_slots() {
             load_balancer_arn: load_balancer.arn,
             port: 80,
             protocol: Protocol::Http,
+            default_authentication: None,
             default_action: RuleAction::Forward {
                 target_groups: vec![(web.clone(), None)],
                 stickiness_seconds: None,

@@ -65,12 +65,42 @@ fn default_action_of(actions: &[Action]) -> RuleAction {
     let mut sorted: Vec<&Action> = actions.iter().collect();
     sorted.sort_by_key(|a| a.order().unwrap_or_default());
     sorted
-        .first()
+        .last()
         .and_then(|action| super::rules::our_action(action))
         .unwrap_or(RuleAction::Forward {
             target_groups: Vec::new(),
             stickiness_seconds: None,
         })
+}
+
+/// The authenticate action before a listener's default action, when there is one.
+fn default_authentication_of(actions: &[Action]) -> Option<RuleAction> {
+    let mut sorted: Vec<&Action> = actions.iter().collect();
+    sorted.sort_by_key(|a| a.order().unwrap_or_default());
+    if sorted.len() < 2 {
+        return None;
+    }
+    sorted
+        .first()
+        .and_then(|action| super::rules::our_action(action))
+        .filter(|action| {
+            matches!(
+                action,
+                RuleAction::AuthenticateOidc(_) | RuleAction::AuthenticateCognito(_)
+            )
+        })
+}
+
+/// What a listener's default actions are: its authentication (if any), then its action.
+fn sdk_default_actions(input: &ListenerInput) -> Vec<Action> {
+    let mut actions: Vec<Action> = input
+        .default_authentication
+        .iter()
+        .map(|auth| super::rules::sdk_action(auth, 1))
+        .collect();
+    let order = actions.len() as i32 + 1;
+    actions.push(super::rules::sdk_action(&input.default_action, order));
+    actions
 }
 
 fn observed_listener(listener: &Listener) -> ObservedListener {
@@ -80,6 +110,7 @@ fn observed_listener(listener: &Listener) -> ObservedListener {
         port: listener.port().unwrap_or_default(),
         protocol: protocol(listener.protocol()),
         default_action: default_action_of(listener.default_actions()),
+        default_authentication: default_authentication_of(listener.default_actions()),
         certificates: listener
             .certificates()
             .iter()
@@ -259,7 +290,7 @@ pub(super) async fn create_listener(
         .load_balancer_arn(&input.load_balancer_arn)
         .port(input.port)
         .protocol(ProtocolEnum::from(input.protocol.as_str()))
-        .default_actions(super::rules::sdk_action(&input.default_action, 1))
+        .set_default_actions(Some(sdk_default_actions(input)))
         .set_certificates(default_certificate(input))
         .set_ssl_policy(input.ssl_policy.clone())
         .set_alpn_policy(input.alpn_policy.clone().map(|policy| vec![policy]))
@@ -290,7 +321,7 @@ pub(super) async fn modify_listener(
         .listener_arn(arn)
         .port(input.port)
         .protocol(ProtocolEnum::from(input.protocol.as_str()))
-        .default_actions(super::rules::sdk_action(&input.default_action, 1))
+        .set_default_actions(Some(sdk_default_actions(input)))
         .set_certificates(default_certificate(input))
         .set_ssl_policy(input.ssl_policy.clone())
         .set_alpn_policy(input.alpn_policy.clone().map(|policy| vec![policy]))

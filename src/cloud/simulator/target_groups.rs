@@ -210,6 +210,10 @@ impl State {
             port: input.port,
             protocol: input.protocol,
             default_action: input.default_action.clone(),
+            default_authentication: input
+                .default_authentication
+                .as_ref()
+                .map(RuleAction::as_reported),
             // CreateListener takes the default certificate only; others are listener certificates.
             certificates: input.certificates.iter().take(1).cloned().collect(),
             ssl_policy: input.ssl_policy.clone(),
@@ -235,6 +239,10 @@ impl State {
                 observed.port = input.port;
                 observed.protocol = input.protocol;
                 observed.default_action = input.default_action.clone();
+                observed.default_authentication = input
+                    .default_authentication
+                    .as_ref()
+                    .map(RuleAction::as_reported);
                 // ModifyListener sets the default certificate; listener certificates stay.
                 match (
                     observed.certificates.first_mut(),
