@@ -311,6 +311,9 @@ fn render_stack(out: &mut String, entry: &OwnerStack) -> std::fmt::Result {
                 crate::model::ListenerAction::AuthenticateCognito(c) => {
                     format!("authenticate Cognito {}", c.user_pool_domain)
                 }
+                crate::model::ListenerAction::JwtValidation(j) => {
+                    format!("validate JWT from {}", j.issuer)
+                }
             })
             .collect();
         writeln!(

@@ -261,6 +261,8 @@ pub enum ListenerAction {
     AuthenticateOidc(crate::cloud::OidcConfig),
     #[serde(rename = "authenticate-cognito")]
     AuthenticateCognito(crate::cloud::CognitoConfig),
+    #[serde(rename = "jwt-validation")]
+    JwtValidation(crate::cloud::JwtValidationConfig),
 }
 
 impl ListenerAction {
@@ -312,6 +314,9 @@ impl ListenerAction {
             }
             ListenerAction::AuthenticateCognito(config) => {
                 crate::cloud::RuleAction::AuthenticateCognito(config.clone())
+            }
+            ListenerAction::JwtValidation(config) => {
+                crate::cloud::RuleAction::JwtValidation(config.clone())
             }
         })
     }

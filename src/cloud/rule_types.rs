@@ -99,6 +99,26 @@ pub struct CognitoConfig {
     pub settings: AuthenticationSettings,
 }
 
+/// One more claim a JWT must carry: its `format` (`single-string`, `string-array`,
+/// `space-separated-values`), name and accepted values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JwtClaim {
+    pub format: String,
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+/// Validate a bearer JWT against an issuer's keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JwtValidationConfig {
+    pub jwks_endpoint: String,
+    pub issuer: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub additional_claims: Vec<JwtClaim>,
+}
+
 /// An action of a rule (or of a listener's default).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "camelCase", tag = "type")]
@@ -117,6 +137,8 @@ pub enum RuleAction {
     AuthenticateOidc(OidcConfig),
     #[serde(rename = "authenticate-cognito")]
     AuthenticateCognito(CognitoConfig),
+    #[serde(rename = "jwt-validation")]
+    JwtValidation(JwtValidationConfig),
 }
 
 impl RuleAction {

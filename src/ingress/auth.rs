@@ -5,7 +5,8 @@
 //! Pure: the OIDC client credentials come from Secrets the controller read by name.
 //!
 //! A listener's default action from `spec.defaultBackend` is authenticated the same way.
-//! Not done: `jwt-validation`.
+//! `jwt-validation` (Ingress only) puts a JWT validation action there instead; asking for both
+//! on one rule is the member's problem.
 
 use super::actions::decode;
 use super::build::{problem, IngressBuildInput};
@@ -13,7 +14,9 @@ use super::group::Member;
 use super::listen::{annotations, INGRESS_PREFIX};
 use super::rules::MemberProblem;
 use crate::annotations::Annotations;
-use crate::cloud::{AuthenticationSettings, CognitoConfig, OidcConfig};
+use crate::cloud::{
+    AuthenticationSettings, CognitoConfig, JwtClaim, JwtValidationConfig, OidcConfig,
+};
 use crate::model::ListenerAction;
 use k8s_openapi::api::core::v1::{Secret, Service};
 use serde::Deserialize;
@@ -175,8 +178,17 @@ pub(super) fn auth_actions(
             "{INGRESS_PREFIX}auth-type: {auth_type:?} is not none, oidc or cognito"
         )));
     }
-    if auth_type == "none" || !https {
+    if !https {
         return Ok(Vec::new());
+    }
+    let jwt = jwt_validation(member)?;
+    if auth_type == "none" {
+        return Ok(jwt.into_iter().collect());
+    }
+    if jwt.is_some() {
+        return Err(fail(format!(
+            "{INGRESS_PREFIX}jwt-validation and auth-type {auth_type} cannot both apply to a rule"
+        )));
     }
     let session_timeout = match read("auth-session-timeout") {
         None => 604_800,
@@ -236,6 +248,60 @@ pub(super) fn auth_actions(
         })
     };
     Ok(vec![action])
+}
+
+#[derive(Deserialize)]
+struct ClaimJson {
+    #[serde(default)]
+    format: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    values: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct JwtJson {
+    #[serde(rename = "jwksendpoint", default)]
+    jwks_endpoint: String,
+    #[serde(default)]
+    issuer: String,
+    #[serde(rename = "additionalclaims", default)]
+    additional_claims: Vec<ClaimJson>,
+}
+
+/// The member's `jwt-validation` action (upstream's §3.5.7), read from the Ingress only.
+fn jwt_validation(member: &Member) -> Result<Option<ListenerAction>, MemberProblem> {
+    let Some(raw) = annotations(member).string("jwt-validation") else {
+        return Ok(None);
+    };
+    let fail = |text: &str| problem(member, format!("{INGRESS_PREFIX}jwt-validation: {text}"));
+    let parsed: JwtJson = decode(raw).map_err(|e| fail(&e))?;
+    if parsed.jwks_endpoint.is_empty() || parsed.issuer.is_empty() {
+        return Err(fail("jwksEndpoint and issuer are required"));
+    }
+    if parsed
+        .additional_claims
+        .iter()
+        .any(|c| c.format.is_empty() || c.name.is_empty() || c.values.is_empty())
+    {
+        return Err(fail(
+            "every additional claim needs a format, a name and values",
+        ));
+    }
+    Ok(Some(ListenerAction::JwtValidation(JwtValidationConfig {
+        jwks_endpoint: parsed.jwks_endpoint,
+        issuer: parsed.issuer,
+        additional_claims: parsed
+            .additional_claims
+            .into_iter()
+            .map(|c| JwtClaim {
+                format: c.format,
+                name: c.name,
+                values: c.values,
+            })
+            .collect(),
+    })))
 }
 
 #[cfg(test)]

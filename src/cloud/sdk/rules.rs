@@ -4,17 +4,20 @@
 
 use super::classify;
 use crate::cloud::{
-    AuthenticationSettings, CloudResult, CognitoConfig, FixedResponseConfig, ObservedRule,
-    OidcConfig, RedirectConfig, RuleAction, RuleCondition, RuleContent, RuleInput,
+    AuthenticationSettings, CloudResult, CognitoConfig, FixedResponseConfig, JwtClaim,
+    JwtValidationConfig, ObservedRule, OidcConfig, RedirectConfig, RuleAction, RuleCondition,
+    RuleContent, RuleInput,
 };
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, AuthenticateCognitoActionConditionalBehaviorEnum,
     AuthenticateCognitoActionConfig, AuthenticateOidcActionConditionalBehaviorEnum,
     AuthenticateOidcActionConfig, FixedResponseActionConfig, ForwardActionConfig,
     HostHeaderConditionConfig, HttpHeaderConditionConfig, HttpRequestMethodConditionConfig,
-    PathPatternConditionConfig, QueryStringConditionConfig, QueryStringKeyValuePair,
-    RedirectActionConfig, RedirectActionStatusCodeEnum, Rule, RuleCondition as SdkCondition,
-    RulePriorityPair, SourceIpConditionConfig, Tag, TargetGroupStickinessConfig, TargetGroupTuple,
+    JwtValidationActionAdditionalClaim, JwtValidationActionAdditionalClaimFormatEnum,
+    JwtValidationActionConfig, PathPatternConditionConfig, QueryStringConditionConfig,
+    QueryStringKeyValuePair, RedirectActionConfig, RedirectActionStatusCodeEnum, Rule,
+    RuleCondition as SdkCondition, RulePriorityPair, SourceIpConditionConfig, Tag,
+    TargetGroupStickinessConfig, TargetGroupTuple,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 
@@ -251,6 +254,28 @@ pub(super) fn sdk_action(action: &RuleAction, order: i32) -> Action {
                     )
                     .build(),
             ),
+        RuleAction::JwtValidation(jwt) => builder
+            .r#type(ActionTypeEnum::JwtValidation)
+            .jwt_validation_config(
+                JwtValidationActionConfig::builder()
+                    .jwks_endpoint(&jwt.jwks_endpoint)
+                    .issuer(&jwt.issuer)
+                    .set_additional_claims((!jwt.additional_claims.is_empty()).then(|| {
+                        jwt.additional_claims
+                            .iter()
+                            .map(|claim| {
+                                JwtValidationActionAdditionalClaim::builder()
+                                    .format(JwtValidationActionAdditionalClaimFormatEnum::from(
+                                        claim.format.as_str(),
+                                    ))
+                                    .name(&claim.name)
+                                    .set_values(Some(claim.values.clone()))
+                                    .build()
+                            })
+                            .collect()
+                    }))
+                    .build(),
+            ),
         RuleAction::FixedResponse(fixed) => builder
             .r#type(ActionTypeEnum::FixedResponse)
             .fixed_response_config(
@@ -361,6 +386,25 @@ pub(super) fn our_action(action: &Action) -> Option<RuleAction> {
                         .map(|p| p.clone().into_iter().collect())
                         .unwrap_or_default(),
                 },
+            })
+        }
+        ActionTypeEnum::JwtValidation => {
+            let config = action.jwt_validation_config()?;
+            RuleAction::JwtValidation(JwtValidationConfig {
+                jwks_endpoint: config.jwks_endpoint().unwrap_or_default().to_string(),
+                issuer: config.issuer().unwrap_or_default().to_string(),
+                additional_claims: config
+                    .additional_claims()
+                    .iter()
+                    .map(|claim| JwtClaim {
+                        format: claim
+                            .format()
+                            .map(|f| f.as_str().to_string())
+                            .unwrap_or_default(),
+                        name: claim.name().unwrap_or_default().to_string(),
+                        values: claim.values().to_vec(),
+                    })
+                    .collect(),
             })
         }
         ActionTypeEnum::FixedResponse => {

@@ -86,7 +86,9 @@ fn default_authentication_of(actions: &[Action]) -> Option<RuleAction> {
         .filter(|action| {
             matches!(
                 action,
-                RuleAction::AuthenticateOidc(_) | RuleAction::AuthenticateCognito(_)
+                RuleAction::AuthenticateOidc(_)
+                    | RuleAction::AuthenticateCognito(_)
+                    | RuleAction::JwtValidation(_)
             )
         })
 }
