@@ -219,6 +219,7 @@ async fn apply_change(
                 target_type: spec.target_type,
                 protocol: spec.protocol,
                 protocol_version: spec.protocol_version.clone(),
+                target_control_port: spec.target_control_port,
                 port: spec.port,
                 ip_address_type: spec.ip_address_type.clone(),
                 vpc_id: spec.vpc_id.clone(),

@@ -336,6 +336,7 @@ mod tests {
                 target_type: crate::model::TargetType::Ip,
                 protocol: crate::model::Protocol::Http,
                 protocol_version: None,
+                target_control_port: None,
                 port: 80,
                 ip_address_type: "ipv4".into(),
                 vpc_id: "vpc-1".into(),

@@ -403,6 +403,9 @@ pub struct TargetGroupSpec {
     /// `HTTP1`, `HTTP2` or `GRPC` (ALB target groups only; fixed at creation).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub protocol_version: Option<String>,
+    /// The port the targets' control agent listens on (ip targets only; fixed at creation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_control_port: Option<i32>,
     pub port: i32,
     pub ip_address_type: String,
     pub vpc_id: String,

@@ -95,6 +95,7 @@ pub struct TargetGroupInput {
     pub target_type: TargetType,
     pub protocol: Protocol,
     pub protocol_version: Option<String>,
+    pub target_control_port: Option<i32>,
     pub port: i32,
     pub ip_address_type: String,
     pub vpc_id: String,

@@ -52,6 +52,7 @@ async fn listener() -> (Simulator, String) {
             target_type: TargetType::Ip,
             protocol: Protocol::Http,
             protocol_version: None,
+            target_control_port: None,
             port: 80,
             ip_address_type: "ipv4".into(),
             vpc_id: "vpc-1".into(),

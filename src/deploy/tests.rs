@@ -284,6 +284,7 @@ async fn deleting_removes_exactly_our_resources_and_leaves_look_alikes() {
         target_type: TargetType::Ip,
         protocol: Protocol::Tcp,
         protocol_version: None,
+        target_control_port: None,
         port: 80,
         ip_address_type: "ipv4".into(),
         vpc_id: "vpc-0example".into(),

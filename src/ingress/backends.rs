@@ -213,6 +213,28 @@ fn service_target_group(
         }
     };
     let grpc = protocol_version == "GRPC";
+    let control_key = format!("target-control-port.{service_name}.{port}");
+    let target_control_port = match read(&control_key) {
+        None => None,
+        Some(text) => Some(text.parse::<i32>().map_err(|_| {
+            problem(
+                member,
+                format!("{INGRESS_PREFIX}{control_key}: {text:?} is not an integer"),
+            )
+        })?),
+    };
+    if target_control_port.is_some() && target_type == TargetType::Instance {
+        return Err(problem(
+            member,
+            format!("{INGRESS_PREFIX}{control_key}: a target control port needs ip targets"),
+        ));
+    }
+    // A Service of the IPv6 family gets an IPv6 target group (the ALB must be dual-stack).
+    let ipv6 = service
+        .spec
+        .as_ref()
+        .and_then(|s| s.ip_families.as_ref())
+        .is_some_and(|families| families.iter().any(|f| f == "IPv6"));
     let target_group_port = match target_type {
         TargetType::Instance => found.node_port.unwrap_or(0),
         TargetType::Ip => match &found.target_port {
@@ -304,7 +326,7 @@ fn service_target_group(
             target_type: target_type.as_str(),
             protocol: protocol.as_str(),
             protocol_version,
-            target_control_port: None,
+            target_control_port,
         },
     );
     let user_tags = member_settings(member).map(|s| s.tags).unwrap_or_default();
@@ -315,8 +337,9 @@ fn service_target_group(
             target_type,
             protocol,
             protocol_version: Some(protocol_version.to_string()),
+            target_control_port,
             port: target_group_port,
-            ip_address_type: "ipv4".into(),
+            ip_address_type: if ipv6 { "ipv6" } else { "ipv4" }.into(),
             vpc_id: input.config.vpc_id.clone(),
             health_check,
             attributes,

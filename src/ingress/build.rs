@@ -273,6 +273,17 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
         Some("dualstack-without-public-ipv4") => IpAddressType::DualstackWithoutPublicIpv4,
         _ => IpAddressType::Ipv4,
     };
+    if ip_address_type == IpAddressType::Ipv4 {
+        if let Some((id, _)) = contributions
+            .iter()
+            .flat_map(|(_, c)| c.target_groups.iter())
+            .find(|(_, tg)| tg.ip_address_type == "ipv6")
+        {
+            return Err(format!(
+                "target group {id} is IPv6 (its Service is of the IPv6 family): the load balancer must be dualstack"
+            ));
+        }
+    }
     let name = pick("load balancer name", &|s| s.name.clone())?.unwrap_or_else(|| {
         ingress_load_balancer_name(&input.config.cluster_name, input.group_id, scheme.as_str())
     });

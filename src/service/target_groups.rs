@@ -190,6 +190,7 @@ pub(super) fn build_target_group(
         target_type,
         protocol: plan.target_group_protocol,
         protocol_version: None,
+        target_control_port: None,
         port,
         ip_address_type: if ipv6 { "ipv6" } else { "ipv4" }.to_string(),
         vpc_id: config.vpc_id.clone(),

@@ -161,6 +161,7 @@ async fn ip_target_group(cloud: &Simulator) -> String {
         target_type: TargetType::Ip,
         protocol: Protocol::Tcp,
         protocol_version: None,
+        target_control_port: None,
         port: 8080,
         ip_address_type: "ipv4".into(),
         vpc_id: "vpc-1".into(),

@@ -182,6 +182,7 @@ pub(super) async fn create(
         .name(&input.name)
         .protocol(ProtocolEnum::from(input.protocol.as_str()))
         .set_protocol_version(input.protocol_version.clone())
+        .set_target_control_port(input.target_control_port)
         .port(input.port)
         .vpc_id(&input.vpc_id)
         .target_type(TargetTypeEnum::from(input.target_type.as_str()))
