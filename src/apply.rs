@@ -146,6 +146,7 @@ impl Known {
             certificates: spec.certificates.clone(),
             ssl_policy: spec.ssl_policy.clone(),
             alpn_policy: spec.alpn_policy.clone(),
+            mutual_authentication: spec.mutual_authentication.clone(),
             tags: spec.tags.clone(),
         })
     }

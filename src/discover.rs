@@ -106,6 +106,10 @@ pub async fn discover_ingress_facts(
     for name in &needs.target_group_names {
         target_groups.extend(cloud.find_target_group_by_name(name).await?);
     }
+    let mut trust_stores = Vec::new();
+    for name in &needs.trust_store_names {
+        trust_stores.extend(cloud.find_trust_store(name).await?);
+    }
     Ok(CloudFacts {
         subnets,
         route_tables,
@@ -113,6 +117,7 @@ pub async fn discover_ingress_facts(
         certificate_summary_list: certificates,
         web_acls,
         target_groups,
+        trust_stores,
         ..CloudFacts::default()
     })
 }
@@ -125,6 +130,8 @@ pub struct IngressFactNeeds {
     pub web_acls: bool,
     /// Target groups the members' actions name: one lookup each.
     pub target_group_names: Vec<String>,
+    /// Trust stores the members' mutual TLS names: one lookup each.
+    pub trust_store_names: Vec<String>,
 }
 
 /// Issued ACM certificates with every name they cover: one ListCertificates (paged), plus one

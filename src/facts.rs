@@ -393,6 +393,14 @@ pub struct WebAcl {
     pub arn: String,
 }
 
+/// One ELBv2 trust store, as `aws elbv2 describe-trust-stores` lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TrustStore {
+    pub name: String,
+    pub trust_store_arn: String,
+}
+
 /// The AWS facts the pure steps read, in the AWS API's own JSON shapes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -426,6 +434,9 @@ pub struct CloudFacts {
     /// Regional WAFv2 web ACLs, for `wafv2-acl-name`.
     #[serde(rename = "WebACLs", default)]
     pub web_acls: Vec<WebAcl>,
+    /// Trust stores (`describe-trust-stores`), for `mutual-authentication` by name.
+    #[serde(default)]
+    pub trust_stores: Vec<TrustStore>,
 }
 
 impl CloudFacts {
@@ -458,6 +469,7 @@ impl CloudFacts {
                 .certificate_summary_list
                 .extend(part.certificate_summary_list);
             facts.web_acls.extend(part.web_acls);
+            facts.trust_stores.extend(part.trust_stores);
         }
         Ok(facts)
     }

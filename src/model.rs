@@ -338,6 +338,9 @@ pub struct ListenerSpec {
     pub ssl_policy: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alpn_policy: Option<String>,
+    /// Mutual TLS (HTTPS); unset leaves AWS as it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mutual_authentication: Option<crate::cloud::MutualAuthentication>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
     pub tags: Tags,

@@ -127,6 +127,11 @@ pub trait Cloud: Send + Sync {
         &self,
         name: &str,
     ) -> impl Future<Output = CloudResult<Option<crate::facts::TargetGroup>>> + Send;
+    /// The trust store named `name`, if one exists (`DescribeTrustStores` by name).
+    fn find_trust_store(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = CloudResult<Option<crate::facts::TrustStore>>> + Send;
     /// Regional WAFv2 web ACLs (`ListWebACLs`, paged).
     fn list_web_acls(&self) -> impl Future<Output = CloudResult<Vec<crate::facts::WebAcl>>> + Send;
     /// The ARN of the WAFv2 web ACL associated with a load balancer (`GetWebACLForResource`).

@@ -49,8 +49,24 @@ pub struct ObservedListener {
     pub certificates: Vec<String>,
     pub ssl_policy: Option<String>,
     pub alpn_policy: Option<String>,
+    pub mutual_authentication: Option<MutualAuthentication>,
     /// Read only for listeners whose desired state names attributes (empty otherwise).
     pub attributes: std::collections::BTreeMap<String, String>,
+}
+
+/// Mutual TLS of an HTTPS listener.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MutualAuthentication {
+    /// `off`, `passthrough` or `verify`.
+    pub mode: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust_store_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ignore_client_certificate_expiry: Option<bool>,
+    /// `on` or `off` (verify only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advertise_trust_store_ca_names: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +130,7 @@ pub struct ListenerInput {
     pub certificates: Vec<String>,
     pub ssl_policy: Option<String>,
     pub alpn_policy: Option<String>,
+    pub mutual_authentication: Option<MutualAuthentication>,
     pub tags: Tags,
 }
 

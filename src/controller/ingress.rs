@@ -275,6 +275,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
                     .collect::<std::collections::BTreeSet<_>>()
                     .into_iter()
                     .collect(),
+                trust_store_names: crate::ingress::mtls::trust_store_names(&group.members),
             };
             crate::discover::discover_ingress_facts(&self.cloud, &self.config, needs)
                 .await

@@ -74,6 +74,7 @@ async fn listener() -> (Simulator, String) {
             certificates: Vec::new(),
             ssl_policy: None,
             alpn_policy: None,
+            mutual_authentication: None,
             tags: Tags::new(),
         })
         .await

@@ -29,6 +29,7 @@ use super::listen::{
     annotations, group_listeners, listen_ports, listener_attributes, listener_sources,
     member_inbound_sources, member_listener_attributes, ssl_redirect_port,
 };
+use super::mtls::{listener_mutual_authentication, resolved_mutual_authentication};
 use super::optimize::{keeps, RuleShape};
 use super::rules::{listener_rules, MemberProblem};
 use super::settings::{agreed, member_settings, MemberSettings};
@@ -121,6 +122,8 @@ fn member_contribution(
     member_certificates(member, &input.facts.certificate_summary_list)
         .map_err(|e| problem(member, e))?;
     member_inbound_sources(member).map_err(|e| problem(member, e))?;
+    resolved_mutual_authentication(member, &input.facts.trust_stores)
+        .map_err(|e| problem(member, e))?;
     let mut contribution = MemberContribution {
         rules: Vec::new(),
         target_groups: BTreeMap::new(),
@@ -456,6 +459,11 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
                 protocol: *protocol,
                 default_action,
                 default_authentication,
+                mutual_authentication: if https {
+                    listener_mutual_authentication(&declaring, *port, &input.facts.trust_stores)?
+                } else {
+                    None
+                },
                 certificates,
                 ssl_policy,
                 alpn_policy: None,

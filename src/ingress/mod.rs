@@ -20,6 +20,7 @@ pub mod certificates;
 pub mod class;
 pub mod group;
 pub mod listen;
+pub mod mtls;
 mod optimize;
 pub mod paths;
 pub mod rules;

@@ -517,3 +517,43 @@ async fn an_ipam_pool_is_given_at_creation_then_changed_and_removed_in_place() {
         "never replaced"
     );
 }
+
+#[tokio::test]
+async fn mutual_tls_is_set_on_the_https_listener_and_changed_in_place() {
+    let mut harness = Harness::new();
+    let https = |mtls: &str| {
+        let ingress = with_annotation(
+            with_annotation(
+                member("a", 0, &["/a"]),
+                "listen-ports",
+                r#"[{"HTTPS": 443}]"#,
+            ),
+            "certificate-arn",
+            "arn:aws:acm:us-west-2:123456789012:certificate/a",
+        );
+        with_annotation(ingress, "mutual-authentication", mtls)
+    };
+    let verify = https(
+        r#"[{"port": 443, "mode": "verify", "trustStore": "arn:aws:elasticloadbalancing:us-west-2:123456789012:truststore/t/1"}]"#,
+    );
+    harness
+        .reconcile(std::slice::from_ref(&verify))
+        .await
+        .unwrap();
+    harness.cloud.calls.clear();
+    harness
+        .reconcile(std::slice::from_ref(&verify))
+        .await
+        .unwrap();
+    assert!(
+        harness.cloud.calls.writes().is_empty(),
+        "{:?}",
+        harness.cloud.calls.writes()
+    );
+    let passthrough = https(r#"[{"port": 443, "mode": "passthrough"}]"#);
+    harness
+        .reconcile(std::slice::from_ref(&passthrough))
+        .await
+        .unwrap();
+    assert_eq!(harness.cloud.calls.writes(), ["ModifyListener"]);
+}

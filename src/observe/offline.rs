@@ -74,6 +74,7 @@ fn listener(recorded: &crate::facts::Listener) -> ObservedListener {
             .collect(),
         ssl_policy: recorded.ssl_policy.clone(),
         alpn_policy: recorded.alpn_policy.first().cloned(),
+        mutual_authentication: None,
         attributes: BTreeMap::new(),
     }
 }

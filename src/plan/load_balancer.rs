@@ -120,11 +120,14 @@ pub(super) fn plan_listeners(
             || (current.ssl_policy == spec.ssl_policy
                 && current.certificates.first() == spec.certificates.first());
         let alpn_matches = spec.alpn_policy.is_none() || spec.alpn_policy == current.alpn_policy;
+        let mutual_matches = spec.mutual_authentication.is_none()
+            || spec.mutual_authentication == current.mutual_authentication;
         let same = current.protocol == spec.protocol
             && forward_matches
             && authentication_matches
             && tls_matches
-            && alpn_matches;
+            && alpn_matches
+            && mutual_matches;
         if !same {
             changes.push(Change::ModifyListener {
                 arn: current.arn.clone(),

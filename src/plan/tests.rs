@@ -42,6 +42,7 @@ fn observed_stack(load_balancer_resource_id: Option<&str>) -> ObservedStack {
                 certificates: Vec::new(),
                 ssl_policy: None,
                 alpn_policy: None,
+                mutual_authentication: None,
                 attributes: BTreeMap::new(),
             }],
         }],

@@ -161,6 +161,7 @@ pub(super) fn build_listener(
         protocol: plan.listener_protocol,
         default_action: ListenerAction::forward_to(target_group),
         default_authentication: None,
+        mutual_authentication: None,
         certificates: if tls {
             settings.certificates.clone()
         } else {

@@ -79,6 +79,7 @@ async fn rules_round_trip_through_moto_and_reorder_through_free_slots() {
             certificates: Vec::new(),
             ssl_policy: None,
             alpn_policy: None,
+            mutual_authentication: None,
             tags: Tags::new(),
         })
         .await

@@ -98,6 +98,7 @@ where
         | "InvalidGroup.NotFound"
         | "InvalidGroupId.NotFound"
         | "InvalidPermission.NotFound"
+        | "TrustStoreNotFound"
         | "ResourceNotFoundException"
         | "WAFNonexistentItemException" => ErrorKind::NotFound,
         "ResourceInUse" | "DependencyViolation" => ErrorKind::InUse,
@@ -158,6 +159,11 @@ impl Cloud for SdkCloud {
     async fn set_ipam_pool(&self, arn: &str, pool: Option<&str>) -> CloudResult<()> {
         self.begin(ELBV2, "ModifyIpPools", true).await;
         load_balancers::set_ipam_pool(&self.elbv2, arn, pool).await
+    }
+
+    async fn find_trust_store(&self, name: &str) -> CloudResult<Option<crate::facts::TrustStore>> {
+        self.begin(ELBV2, "DescribeTrustStores", false).await;
+        target_groups::find_trust_store(&self.elbv2, name).await
     }
 
     async fn list_web_acls(&self) -> CloudResult<Vec<crate::facts::WebAcl>> {

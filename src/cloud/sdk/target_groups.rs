@@ -2,13 +2,14 @@
 
 use super::{classify, tags_of};
 use crate::cloud::{
-    CloudError, CloudResult, ErrorKind, ListenerInput, ObservedListener, ObservedTargetGroup,
-    RuleAction, TargetGroupInput,
+    CloudError, CloudResult, ErrorKind, ListenerInput, MutualAuthentication, ObservedListener,
+    ObservedTargetGroup, RuleAction, TargetGroupInput,
 };
 use crate::model::{HealthCheck, Protocol, TargetType};
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, Certificate, Listener, ListenerAttribute, Matcher, ProtocolEnum, TargetGroup,
-    TargetGroupAttribute, TargetGroupIpAddressTypeEnum, TargetTypeEnum,
+    Action, AdvertiseTrustStoreCaNamesEnum, Certificate, Listener, ListenerAttribute, Matcher,
+    MutualAuthenticationAttributes, ProtocolEnum, TargetGroup, TargetGroupAttribute,
+    TargetGroupIpAddressTypeEnum, TargetTypeEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 use std::collections::BTreeMap;
@@ -105,6 +106,21 @@ fn sdk_default_actions(input: &ListenerInput) -> Vec<Action> {
     actions
 }
 
+fn sdk_mutual_authentication(input: &ListenerInput) -> Option<MutualAuthenticationAttributes> {
+    input.mutual_authentication.as_ref().map(|m| {
+        MutualAuthenticationAttributes::builder()
+            .mode(&m.mode)
+            .set_trust_store_arn(m.trust_store_arn.clone())
+            .set_ignore_client_certificate_expiry(m.ignore_client_certificate_expiry)
+            .set_advertise_trust_store_ca_names(
+                m.advertise_trust_store_ca_names
+                    .as_deref()
+                    .map(AdvertiseTrustStoreCaNamesEnum::from),
+            )
+            .build()
+    })
+}
+
 fn observed_listener(listener: &Listener) -> ObservedListener {
     ObservedListener {
         arn: listener.listener_arn().unwrap_or_default().to_string(),
@@ -120,6 +136,16 @@ fn observed_listener(listener: &Listener) -> ObservedListener {
             .collect(),
         ssl_policy: listener.ssl_policy().map(str::to_string),
         alpn_policy: listener.alpn_policy().first().cloned(),
+        mutual_authentication: listener
+            .mutual_authentication()
+            .map(|m| MutualAuthentication {
+                mode: m.mode().unwrap_or_default().to_string(),
+                trust_store_arn: m.trust_store_arn().map(str::to_string),
+                ignore_client_certificate_expiry: m.ignore_client_certificate_expiry(),
+                advertise_trust_store_ca_names: m
+                    .advertise_trust_store_ca_names()
+                    .map(|a| a.as_str().to_string()),
+            }),
         attributes: BTreeMap::new(),
     }
 }
@@ -294,6 +320,7 @@ pub(super) async fn create_listener(
         .port(input.port)
         .protocol(ProtocolEnum::from(input.protocol.as_str()))
         .set_default_actions(Some(sdk_default_actions(input)))
+        .set_mutual_authentication(sdk_mutual_authentication(input))
         .set_certificates(default_certificate(input))
         .set_ssl_policy(input.ssl_policy.clone())
         .set_alpn_policy(input.alpn_policy.clone().map(|policy| vec![policy]))
@@ -325,6 +352,7 @@ pub(super) async fn modify_listener(
         .port(input.port)
         .protocol(ProtocolEnum::from(input.protocol.as_str()))
         .set_default_actions(Some(sdk_default_actions(input)))
+        .set_mutual_authentication(sdk_mutual_authentication(input))
         .set_certificates(default_certificate(input))
         .set_ssl_policy(input.ssl_policy.clone())
         .set_alpn_policy(input.alpn_policy.clone().map(|policy| vec![policy]))
@@ -539,6 +567,30 @@ pub(super) async fn find_by_name(
             })),
         Err(error) => {
             let error = classify("DescribeTargetGroups", error);
+            if error.kind == ErrorKind::NotFound {
+                Ok(None)
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
+/// The trust store named `name`, if any.
+pub(super) async fn find_trust_store(
+    client: &Client,
+    name: &str,
+) -> CloudResult<Option<crate::facts::TrustStore>> {
+    match client.describe_trust_stores().names(name).send().await {
+        Ok(output) => Ok(output
+            .trust_stores()
+            .first()
+            .map(|store| crate::facts::TrustStore {
+                name: store.name().unwrap_or_default().to_string(),
+                trust_store_arn: store.trust_store_arn().unwrap_or_default().to_string(),
+            })),
+        Err(error) => {
+            let error = classify("DescribeTrustStores", error);
             if error.kind == ErrorKind::NotFound {
                 Ok(None)
             } else {

@@ -81,6 +81,7 @@ struct State {
     /// Regional web ACLs, and which one each load balancer is associated with.
     web_acls: Vec<crate::facts::WebAcl>,
     web_acl_associations: BTreeMap<String, String>,
+    trust_stores: Vec<crate::facts::TrustStore>,
     failures: Vec<InjectedFailure>,
 }
 
@@ -199,6 +200,14 @@ impl Simulator {
             Some(kind) => error(kind, operation, "injected failure"),
             None => Ok(state),
         }
+    }
+
+    /// Adds an ELBv2 trust store.
+    pub fn add_trust_store(&self, name: &str, arn: &str) {
+        self.lock().trust_stores.push(crate::facts::TrustStore {
+            name: name.to_string(),
+            trust_store_arn: arn.to_string(),
+        });
     }
 
     /// Adds a regional WAFv2 web ACL.
@@ -389,6 +398,11 @@ impl Cloud for Simulator {
 
     async fn set_ipam_pool(&self, arn: &str, pool: Option<&str>) -> CloudResult<()> {
         self.begin("ModifyIpPools", true)?.set_ipam_pool(arn, pool)
+    }
+
+    async fn find_trust_store(&self, name: &str) -> CloudResult<Option<crate::facts::TrustStore>> {
+        let state = self.begin("DescribeTrustStores", false)?;
+        Ok(state.trust_stores.iter().find(|t| t.name == name).cloned())
     }
 
     async fn list_web_acls(&self) -> CloudResult<Vec<crate::facts::WebAcl>> {

@@ -218,6 +218,7 @@ impl State {
             certificates: input.certificates.iter().take(1).cloned().collect(),
             ssl_policy: input.ssl_policy.clone(),
             alpn_policy: input.alpn_policy.clone(),
+            mutual_authentication: input.mutual_authentication.clone(),
             attributes: BTreeMap::new(),
         };
         self.listeners.insert(
@@ -254,6 +255,9 @@ impl State {
                 }
                 observed.ssl_policy = input.ssl_policy.clone();
                 observed.alpn_policy = input.alpn_policy.clone();
+                if input.mutual_authentication.is_some() {
+                    observed.mutual_authentication = input.mutual_authentication.clone();
+                }
                 Ok(())
             }
             None => error(
