@@ -82,6 +82,18 @@ impl Known {
         }
     }
 
+    /// `arn`, or (for `None`) the load balancer this apply created.
+    fn load_balancer_or(&self, arn: &Option<String>) -> Result<String, CloudError> {
+        match arn {
+            Some(arn) => Ok(arn.clone()),
+            None => self
+                .load_balancer
+                .as_ref()
+                .map(|(arn, _)| arn.clone())
+                .ok_or_else(|| self.missing("the load balancer")),
+        }
+    }
+
     fn missing(&self, what: &str) -> CloudError {
         CloudError::new(
             ErrorKind::Other,
@@ -297,15 +309,26 @@ async fn apply_change(
             ip_address_type,
         } => cloud.set_ip_address_type(arn, *ip_address_type).await?,
         Change::AssociateWebAcl { arn, web_acl_arn } => {
-            let arn = match arn {
-                Some(arn) => arn.clone(),
-                None => known
-                    .load_balancer
-                    .as_ref()
-                    .map(|(arn, _)| arn.clone())
-                    .ok_or_else(|| known.missing("the load balancer"))?,
-            };
+            let arn = known.load_balancer_or(arn)?;
             cloud.associate_web_acl(web_acl_arn, &arn).await?
+        }
+        Change::AssociateClassicWebAcl { arn, web_acl_id } => {
+            let arn = known.load_balancer_or(arn)?;
+            cloud.associate_classic_web_acl(web_acl_id, &arn).await?
+        }
+        Change::DisassociateClassicWebAcl { arn } => {
+            cloud.disassociate_classic_web_acl(arn).await?
+        }
+        Change::CreateShieldProtection { arn } => {
+            let arn = known.load_balancer_or(arn)?;
+            cloud
+                .create_protection(crate::plan::SHIELD_PROTECTION_NAMES[0], &arn)
+                .await?
+        }
+        Change::DeleteShieldProtection { id } => cloud.delete_protection(id).await?,
+        Change::SetCapacityReservation { arn, units } => {
+            let arn = known.load_balancer_or(arn)?;
+            cloud.modify_capacity_reservation(&arn, *units).await?
         }
         Change::DisassociateWebAcl { arn } => cloud.disassociate_web_acl(arn).await?,
         Change::SetIpamPool { arn, pool } => cloud.set_ipam_pool(arn, pool.as_deref()).await?,

@@ -81,7 +81,8 @@ pub struct ControllerFlags {
     #[arg(long, default_value = "")]
     external_managed_tags: String,
     /// `Name=true,Other=false` for EnableTCPUDPListener, SubnetsClusterTagCheck,
-    /// NLBHealthCheckAdvancedConfig, ListenerRulesTagging, EnableIPTargetType, NLBSecurityGroup.
+    /// NLBHealthCheckAdvancedConfig, ListenerRulesTagging, EnableIPTargetType, NLBSecurityGroup,
+    /// LBCapacityReservation.
     #[arg(long, default_value = "")]
     feature_gates: String,
     #[arg(long, default_value = "true")]
@@ -89,6 +90,12 @@ pub struct ControllerFlags {
     /// Associate the WAFv2 web ACLs Ingresses name (`wafv2-acl-arn`, `wafv2-acl-name`).
     #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
     enable_wafv2: bool,
+    /// Associate the WAF Classic web ACLs Ingresses name (`waf-acl-id`).
+    #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
+    enable_waf: bool,
+    /// Manage Shield Advanced protections (`shield-advanced-protection`).
+    #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
+    enable_shield: bool,
 }
 
 #[derive(clap::Args)]
@@ -129,6 +136,7 @@ fn feature_gates(text: &str) -> Result<FeatureGates, String> {
             "ListenerRulesTagging" => &mut gates.listener_rules_tagging,
             "EnableIPTargetType" => &mut gates.ip_target_type,
             "NLBSecurityGroup" => &mut gates.nlb_security_group,
+            "LBCapacityReservation" => &mut gates.lb_capacity_reservation,
             other => return Err(format!("--feature-gates: unknown gate {other}")),
         };
         *gate = enabled;
@@ -161,6 +169,8 @@ fn controller_config(
     config.feature_gates = feature_gates(&flags.feature_gates)?;
     config.enable_backend_security_group = flags.enable_backend_security_group;
     config.enable_wafv2 = flags.enable_wafv2;
+    config.enable_waf = flags.enable_waf;
+    config.enable_shield = flags.enable_shield;
     config.validate().map_err(|problems| problems.join("; "))?;
     Ok(config)
 }

@@ -35,6 +35,8 @@ pub struct FeatureGates {
     pub ip_target_type: bool,
     /// `NLBSecurityGroup` (default on): NLBs get security groups.
     pub nlb_security_group: bool,
+    /// `LBCapacityReservation` (default on): minimum capacity annotations apply.
+    pub lb_capacity_reservation: bool,
 }
 
 impl Default for FeatureGates {
@@ -46,6 +48,7 @@ impl Default for FeatureGates {
             listener_rules_tagging: true,
             ip_target_type: true,
             nlb_security_group: true,
+            lb_capacity_reservation: true,
         }
     }
 }
@@ -65,6 +68,10 @@ pub struct ControllerConfig {
     pub feature_gates: FeatureGates,
     /// `--enable-wafv2`: the `wafv2-acl-*` annotations are acted on.
     pub enable_wafv2: bool,
+    /// `--enable-waf`: the WAF Classic `waf-acl-id` annotation is acted on.
+    pub enable_waf: bool,
+    /// `--enable-shield`: `shield-advanced-protection` is acted on.
+    pub enable_shield: bool,
 }
 
 impl ControllerConfig {
@@ -83,6 +90,8 @@ impl ControllerConfig {
             backend_security_group: None,
             feature_gates: FeatureGates::default(),
             enable_wafv2: true,
+            enable_waf: true,
+            enable_shield: true,
         }
     }
 

@@ -100,7 +100,25 @@ async fn with_wanted_details(
                 .await?;
         }
     }
+    let wanted = desired.load_balancer.as_ref();
+    let wants_classic_acl = wanted.is_some_and(|lb| lb.waf_classic_acl.is_some());
+    let wants_shield = wanted.is_some_and(|lb| lb.shield_advanced_protection.is_some());
+    let wants_capacity = wanted.is_some_and(|lb| lb.minimum_capacity_units.is_some());
+    if wanted.is_some_and(|lb| lb.shield_advanced_protection == Some(true)) {
+        // Upstream skips Shield when the subscription cannot be read; so do we.
+        observed.shield_subscribed = cloud.shield_subscription_active().await.unwrap_or(false);
+    }
     for state in &mut observed.load_balancers {
+        let arn = state.load_balancer.arn.clone();
+        if wants_classic_acl {
+            state.add_ons.classic_web_acl = cloud.classic_web_acl_of(&arn).await?;
+        }
+        if wants_shield {
+            state.add_ons.protection = cloud.describe_protection(&arn).await?;
+        }
+        if wants_capacity {
+            state.add_ons.capacity_units = cloud.describe_capacity_reservation(&arn).await?;
+        }
         if wants_attributes {
             state.attributes = cloud
                 .describe_load_balancer_attributes(&state.load_balancer.arn)

@@ -226,6 +226,15 @@ pub struct LoadBalancerSpec {
     pub wafv2_acl: Option<String>,
     #[serde(skip_serializing_if = "AddressPools::is_empty")]
     pub address_pools: AddressPools,
+    /// The WAF Classic (regional) web ACL id, `none`, or unset to leave AWS as it is.
+    #[serde(rename = "wafAclId", skip_serializing_if = "Option::is_none")]
+    pub waf_classic_acl: Option<String>,
+    /// Shield Advanced protection: wanted, removed (ours only), or unset to leave it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shield_advanced_protection: Option<bool>,
+    /// Minimum capacity units to reserve (`0` resets), or unset to leave the reservation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minimum_capacity_units: Option<i32>,
     pub tags: Tags,
 }
 

@@ -20,6 +20,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+pub use load_balancer::SHIELD_PROTECTION_NAMES;
 pub use tags::tag_changes;
 
 /// The resource id of a stack's load balancer.
@@ -93,6 +94,28 @@ pub enum Change {
     ModifyListener {
         arn: String,
         port: i32,
+    },
+    /// Associate the load balancer with a WAF Classic web ACL (`None`: the one being created).
+    AssociateClassicWebAcl {
+        arn: Option<String>,
+        web_acl_id: String,
+    },
+    DisassociateClassicWebAcl {
+        arn: String,
+    },
+    /// Protect the load balancer with Shield Advanced (`None`: the one being created).
+    CreateShieldProtection {
+        arn: Option<String>,
+    },
+    /// Remove a Shield Advanced protection this controller made.
+    DeleteShieldProtection {
+        id: String,
+    },
+    /// Reserve capacity units (`None`: reset) for the load balancer (`None`: the one being
+    /// created).
+    SetCapacityReservation {
+        arn: Option<String>,
+        units: Option<i32>,
     },
     /// Set or remove the IPAM pool of the load balancer's IPv4 addresses.
     SetIpamPool {
@@ -206,6 +229,22 @@ impl fmt::Display for Change {
             Self::ModifyListenerAttributes {
                 port, attributes, ..
             } => write!(formatter, "set listener {port} attributes {attributes:?}"),
+            Self::AssociateClassicWebAcl { web_acl_id, .. } => {
+                write!(formatter, "associate WAF Classic web ACL {web_acl_id}")
+            }
+            Self::DisassociateClassicWebAcl { .. } => {
+                write!(formatter, "disassociate the WAF Classic web ACL")
+            }
+            Self::CreateShieldProtection { .. } => {
+                write!(formatter, "protect the load balancer with Shield Advanced")
+            }
+            Self::DeleteShieldProtection { id } => {
+                write!(formatter, "delete Shield Advanced protection {id}")
+            }
+            Self::SetCapacityReservation { units, .. } => match units {
+                Some(units) => write!(formatter, "reserve {units} capacity units"),
+                None => write!(formatter, "reset the capacity reservation"),
+            },
             Self::SetIpamPool { pool, .. } => match pool {
                 Some(pool) => write!(formatter, "take IPv4 addresses from IPAM pool {pool}"),
                 None => write!(formatter, "stop taking IPv4 addresses from an IPAM pool"),
@@ -473,6 +512,7 @@ pub fn plan(
                         web_acl_arn: web_acl_arn.clone(),
                     });
                 }
+                load_balancer::plan_new_add_ons(spec, observed, &mut changes);
             }
             Some(state) => {
                 load_balancer::plan_update(spec, state, observed, context, &mut changes);

@@ -140,6 +140,24 @@ pub trait Cloud: Send + Sync {
         resource_arn: &str,
     ) -> impl Future<Output = CloudResult<Option<String>>> + Send;
 
+    /// The WAF Classic (regional) web ACL of a load balancer (`GetWebACLForResource`).
+    fn classic_web_acl_of(
+        &self,
+        resource_arn: &str,
+    ) -> impl Future<Output = CloudResult<Option<String>>> + Send;
+    /// Whether the account has an active Shield Advanced subscription (`GetSubscriptionState`).
+    fn shield_subscription_active(&self) -> impl Future<Output = CloudResult<bool>> + Send;
+    /// The Shield Advanced protection of a resource (`DescribeProtection`).
+    fn describe_protection(
+        &self,
+        resource_arn: &str,
+    ) -> impl Future<Output = CloudResult<Option<ShieldProtection>>> + Send;
+    /// The minimum capacity units reserved for a load balancer (`DescribeCapacityReservation`).
+    fn describe_capacity_reservation(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = CloudResult<Option<i32>>> + Send;
+
     // Writes.
 
     /// Sets (or, with `None`, removes) the IPAM pool of a load balancer's IPv4 addresses.
@@ -147,6 +165,27 @@ pub trait Cloud: Send + Sync {
         &self,
         arn: &str,
         pool: Option<&str>,
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+    fn associate_classic_web_acl(
+        &self,
+        web_acl_id: &str,
+        resource_arn: &str,
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+    fn disassociate_classic_web_acl(
+        &self,
+        resource_arn: &str,
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+    fn create_protection(
+        &self,
+        name: &str,
+        resource_arn: &str,
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+    fn delete_protection(&self, id: &str) -> impl Future<Output = CloudResult<()>> + Send;
+    /// Reserves `units` capacity units, or with `None` resets the reservation.
+    fn modify_capacity_reservation(
+        &self,
+        arn: &str,
+        units: Option<i32>,
     ) -> impl Future<Output = CloudResult<()>> + Send;
     fn associate_web_acl(
         &self,

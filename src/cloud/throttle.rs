@@ -20,6 +20,8 @@ pub const EC2: &str = "EC2";
 pub const TAGGING: &str = "Resource Groups Tagging API";
 pub const ACM: &str = "ACM";
 pub const WAFV2: &str = "WAFV2";
+pub const WAF_REGIONAL: &str = "WAF Regional";
+pub const SHIELD: &str = "Shield";
 
 const DEFAULT_RULES: &[&str] = &[
     "Elastic Load Balancing v2:^RegisterTargets|^DeregisterTargets=4:20",

@@ -54,6 +54,13 @@ pub struct ObservedListener {
     pub attributes: std::collections::BTreeMap<String, String>,
 }
 
+/// A Shield Advanced protection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShieldProtection {
+    pub id: String,
+    pub name: String,
+}
+
 /// Mutual TLS of an HTTPS listener.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -597,6 +597,16 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
         security_groups,
         attributes,
         wafv2_acl: super::addons::web_acl(&settings, input.config, input.facts)?,
+        waf_classic_acl: super::addons::classic_web_acl(&settings, input.config)?,
+        shield_advanced_protection: super::addons::shield_protection(&settings, input.config)?,
+        minimum_capacity_units: super::addons::minimum_capacity(
+            kept.first()
+                .and_then(|m| m.params.as_ref())
+                .and_then(|p| p.spec.minimum_load_balancer_capacity.as_ref())
+                .map(|c| c.capacity_units),
+            &settings,
+            input.config,
+        )?,
         address_pools: AddressPools {
             customer_owned_ipv4: pick("customer-owned IPv4 pool", &|s| {
                 s.customer_owned_ipv4_pool.clone()

@@ -557,3 +557,83 @@ async fn mutual_tls_is_set_on_the_https_listener_and_changed_in_place() {
         .unwrap();
     assert_eq!(harness.cloud.calls.writes(), ["ModifyListener"]);
 }
+
+#[tokio::test]
+async fn shield_waf_classic_and_capacity_are_applied_read_only_when_named_and_reset() {
+    let mut harness = Harness::new();
+    let plain = member("a", 0, &["/a"]);
+    harness
+        .reconcile(std::slice::from_ref(&plain))
+        .await
+        .unwrap();
+    let name = harness.cloud.load_balancer_names()[0].clone();
+    for read in [
+        "GetWebACLForResource",
+        "DescribeProtection",
+        "DescribeCapacityReservation",
+    ] {
+        assert_eq!(harness.cloud.calls.count(read), 0, "{read} without a wish");
+    }
+
+    // Without a subscription Shield is skipped, as upstream; the others apply.
+    let guarded = with_annotation(
+        with_annotation(
+            with_annotation(plain.clone(), "shield-advanced-protection", "true"),
+            "waf-acl-id",
+            "acl-1",
+        ),
+        "minimum-load-balancer-capacity",
+        "CapacityUnits=100",
+    );
+    harness
+        .reconcile(std::slice::from_ref(&guarded))
+        .await
+        .unwrap();
+    assert_eq!(harness.cloud.protection_of_load_balancer(&name), None);
+    assert_eq!(
+        harness
+            .cloud
+            .classic_web_acl_of_load_balancer(&name)
+            .as_deref(),
+        Some("acl-1")
+    );
+    assert_eq!(harness.cloud.capacity_of_load_balancer(&name), Some(100));
+    harness.cloud.set_shield_subscription(true);
+    harness.cloud.calls.clear();
+    harness
+        .reconcile(std::slice::from_ref(&guarded))
+        .await
+        .unwrap();
+    assert_eq!(harness.cloud.calls.writes(), ["CreateProtection"]);
+    assert_eq!(
+        harness.cloud.protection_of_load_balancer(&name).as_deref(),
+        Some("managed by aws-load-balancer-controller")
+    );
+
+    // Turned off: our protection goes, the ACL is disassociated, the reservation reset.
+    let off = with_annotation(
+        with_annotation(
+            with_annotation(plain.clone(), "shield-advanced-protection", "false"),
+            "waf-acl-id",
+            "none",
+        ),
+        "minimum-load-balancer-capacity",
+        "CapacityUnits=0",
+    );
+    harness.reconcile(std::slice::from_ref(&off)).await.unwrap();
+    assert_eq!(harness.cloud.protection_of_load_balancer(&name), None);
+    assert_eq!(harness.cloud.classic_web_acl_of_load_balancer(&name), None);
+    assert_eq!(harness.cloud.capacity_of_load_balancer(&name), None);
+
+    // A protection somebody else made is never deleted.
+    harness
+        .cloud
+        .add_protection(&name, "made by the security team");
+    harness.cloud.calls.clear();
+    harness.reconcile(std::slice::from_ref(&off)).await.unwrap();
+    assert!(harness.cloud.calls.writes().is_empty());
+    assert_eq!(
+        harness.cloud.protection_of_load_balancer(&name).as_deref(),
+        Some("made by the security team")
+    );
+}

@@ -67,6 +67,12 @@ pub(super) struct MemberSettings {
     pub(super) customer_owned_ipv4_pool: Option<String>,
     /// `ipam-ipv4-pool-id` (params `ipamConfiguration.ipv4IPAMPoolId`); empty means unset.
     pub(super) ipv4_ipam_pool: Option<String>,
+    /// `waf-acl-id` (else the legacy `web-acl-id`); empty means unset.
+    pub(super) waf_classic_acl: Option<String>,
+    /// `shield-advanced-protection`.
+    pub(super) shield: Option<bool>,
+    /// `minimum-load-balancer-capacity` `CapacityUnits` (params win over the annotation).
+    pub(super) capacity_units: Option<i32>,
 }
 
 pub(super) fn member_settings(member: &Member) -> Result<MemberSettings, MemberProblem> {
@@ -166,7 +172,22 @@ pub(super) fn member_settings(member: &Member) -> Result<MemberSettings, MemberP
                 .map(str::to_string)
         })
         .filter(|pool| !pool.is_empty());
+    let waf_classic_acl = annotations(member)
+        .string("waf-acl-id")
+        .or_else(|| annotations(member).string("web-acl-id"))
+        .filter(|id| !id.is_empty())
+        .map(str::to_string);
+    let shield = annotations(member)
+        .boolean("shield-advanced-protection")
+        .map_err(|e| problem(member, e.to_string()))?;
+    let capacity_units = match params.and_then(|p| p.minimum_load_balancer_capacity.as_ref()) {
+        Some(capacity) => Some(capacity.capacity_units),
+        None => capacity_annotation(member)?,
+    };
     Ok(MemberSettings {
+        waf_classic_acl,
+        shield,
+        capacity_units,
         customer_owned_ipv4_pool,
         ipv4_ipam_pool,
         wafv2_acl_name,
@@ -180,4 +201,31 @@ pub(super) fn member_settings(member: &Member) -> Result<MemberSettings, MemberP
         security_groups,
         manage_backend_rules,
     })
+}
+
+/// `minimum-load-balancer-capacity`: a map whose only key is `CapacityUnits`, an int32.
+fn capacity_annotation(member: &Member) -> Result<Option<i32>, MemberProblem> {
+    let key = "minimum-load-balancer-capacity";
+    let Some(map) = annotations(member)
+        .string_map(key)
+        .map_err(|e| problem(member, e.to_string()))?
+    else {
+        return Ok(None);
+    };
+    let mut units = None;
+    for (name, value) in map {
+        if name != "CapacityUnits" {
+            return Err(problem(
+                member,
+                format!("{INGRESS_PREFIX}{key}: only CapacityUnits may be given, not {name}"),
+            ));
+        }
+        units = Some(value.parse::<i32>().map_err(|_| {
+            problem(
+                member,
+                format!("{INGRESS_PREFIX}{key}: CapacityUnits {value:?} is not an integer"),
+            )
+        })?);
+    }
+    Ok(units)
 }

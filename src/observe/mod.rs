@@ -80,6 +80,16 @@ pub struct LoadBalancerState {
     pub listeners: Vec<ObservedListener>,
     /// The associated WAFv2 web ACL; read only when the desired stack says something of it.
     pub web_acl: Option<String>,
+    /// The other add-ons, read likewise only when the desired stack says something of them.
+    pub add_ons: LoadBalancerAddOns,
+}
+
+/// WAF Classic, Shield Advanced and capacity reservation of a load balancer, as read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadBalancerAddOns {
+    pub classic_web_acl: Option<String>,
+    pub protection: Option<crate::cloud::ShieldProtection>,
+    pub capacity_units: Option<i32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +109,9 @@ pub struct ObservedStack {
     pub security_groups: Vec<ObservedSecurityGroup>,
     /// The cluster's shared backend security group, when it exists.
     pub backend_security_group: Option<String>,
+    /// Whether the account has an active Shield Advanced subscription; read only when the
+    /// desired stack asks for a protection.
+    pub shield_subscribed: bool,
 }
 
 impl ObservedStack {
@@ -179,6 +192,7 @@ pub async fn observe_stack(
             }
             observed.load_balancers.push(LoadBalancerState {
                 web_acl: None,
+                add_ons: Default::default(),
                 resource_id: resource_id(&tags),
                 load_balancer,
                 tags,

@@ -200,6 +200,7 @@ pub fn observe_from_facts(
         let arn = recorded.load_balancer_arn.as_str();
         observed.load_balancers.push(LoadBalancerState {
             web_acl: None,
+            add_ons: Default::default(),
             resource_id: resource_id(arn),
             tags: tags.get(arn).cloned().unwrap_or_default(),
             attributes: attribute_map(facts.load_balancer_attributes.get(arn)),

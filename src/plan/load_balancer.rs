@@ -69,6 +69,7 @@ pub(super) fn plan_update(
     {
         changes.push(change);
     }
+    plan_add_ons(spec, state, observed, changes);
     match spec.wafv2_acl.as_deref() {
         None => {}
         Some(NO_WEB_ACL) if state.web_acl.is_some() => {
@@ -82,6 +83,90 @@ pub(super) fn plan_update(
             })
         }
         Some(_) => {}
+    }
+}
+
+/// Protections and reservations of a load balancer being created.
+pub(super) fn plan_new_add_ons(
+    spec: &LoadBalancerSpec,
+    observed: &ObservedStack,
+    changes: &mut Vec<Change>,
+) {
+    if let Some(web_acl_id) = spec.waf_classic_acl.as_ref().filter(|a| *a != NO_WEB_ACL) {
+        changes.push(Change::AssociateClassicWebAcl {
+            arn: None,
+            web_acl_id: web_acl_id.clone(),
+        });
+    }
+    if spec.shield_advanced_protection == Some(true) && observed.shield_subscribed {
+        changes.push(Change::CreateShieldProtection { arn: None });
+    }
+    if let Some(units) = spec.minimum_capacity_units.filter(|u| *u > 0) {
+        changes.push(Change::SetCapacityReservation {
+            arn: None,
+            units: Some(units),
+        });
+    }
+}
+
+/// The names of Shield protections this controller (or its predecessor) makes; others are
+/// never deleted.
+pub const SHIELD_PROTECTION_NAMES: [&str; 2] = [
+    "managed by aws-load-balancer-controller",
+    "managed by aws-alb-ingress-controller",
+];
+
+fn plan_add_ons(
+    spec: &LoadBalancerSpec,
+    state: &LoadBalancerState,
+    observed: &ObservedStack,
+    changes: &mut Vec<Change>,
+) {
+    let arn = &state.load_balancer.arn;
+    let current = &state.add_ons;
+    match spec.waf_classic_acl.as_deref() {
+        Some(NO_WEB_ACL) if current.classic_web_acl.is_some() => {
+            changes.push(Change::DisassociateClassicWebAcl { arn: arn.clone() })
+        }
+        Some(wanted)
+            if wanted != NO_WEB_ACL && current.classic_web_acl.as_deref() != Some(wanted) =>
+        {
+            changes.push(Change::AssociateClassicWebAcl {
+                arn: Some(arn.clone()),
+                web_acl_id: wanted.to_string(),
+            })
+        }
+        _ => {}
+    }
+    match (spec.shield_advanced_protection, &current.protection) {
+        (Some(true), None) if observed.shield_subscribed => {
+            changes.push(Change::CreateShieldProtection {
+                arn: Some(arn.clone()),
+            })
+        }
+        (Some(false), Some(protection))
+            if SHIELD_PROTECTION_NAMES.contains(&protection.name.as_str()) =>
+        {
+            changes.push(Change::DeleteShieldProtection {
+                id: protection.id.clone(),
+            })
+        }
+        _ => {}
+    }
+    match spec.minimum_capacity_units {
+        Some(0) if current.capacity_units.is_some() => {
+            changes.push(Change::SetCapacityReservation {
+                arn: Some(arn.clone()),
+                units: None,
+            })
+        }
+        Some(units) if units > 0 && current.capacity_units != Some(units) => {
+            changes.push(Change::SetCapacityReservation {
+                arn: Some(arn.clone()),
+                units: Some(units),
+            })
+        }
+        _ => {}
     }
 }
 

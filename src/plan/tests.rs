@@ -14,6 +14,7 @@ fn observed_stack(load_balancer_resource_id: Option<&str>) -> ObservedStack {
     ObservedStack {
         load_balancers: vec![LoadBalancerState {
             web_acl: None,
+            add_ons: Default::default(),
             load_balancer: ObservedLoadBalancer {
                 arn: "arn:lb".into(),
                 name: "k8s-shop-web-0000000000".into(),
@@ -70,6 +71,7 @@ fn observed_stack(load_balancer_resource_id: Option<&str>) -> ObservedStack {
             tags: Tags::new(),
         }],
         backend_security_group: Some("sg-backend".into()),
+        shield_subscribed: false,
     }
 }
 

@@ -402,6 +402,9 @@ pub fn build_service_stack(input: &ServiceBuildInput) -> Result<BuiltStack, Vec<
     stack.load_balancer = Some(LoadBalancerSpec {
         wafv2_acl: None,
         address_pools: Default::default(),
+        waf_classic_acl: None,
+        shield_advanced_protection: None,
+        minimum_capacity_units: None,
         name,
         load_balancer_type: LoadBalancerType::Network,
         scheme,

@@ -7,6 +7,7 @@
 //! back, once and for the life of the process, to listing load balancers and target groups and
 //! reading their tags in chunks of 20, as upstream does.
 
+mod addons;
 mod certificates;
 mod load_balancers;
 mod rule_transforms;
@@ -16,7 +17,9 @@ mod tags;
 mod target_groups;
 mod web_acls;
 
-use super::throttle::{rules_with_overrides, Throttle, ThrottleRule, ACM, EC2, ELBV2, WAFV2};
+use super::throttle::{
+    rules_with_overrides, Throttle, ThrottleRule, ACM, EC2, ELBV2, SHIELD, WAFV2, WAF_REGIONAL,
+};
 use super::*;
 use crate::aws_clients::AwsClients;
 use crate::model::{HealthCheck, IngressRule, IpAddressType, SubnetMapping};
@@ -31,6 +34,8 @@ pub struct SdkCloud {
     ec2: aws_sdk_ec2::Client,
     acm: aws_sdk_acm::Client,
     wafv2: aws_sdk_wafv2::Client,
+    waf_regional: aws_sdk_wafregional::Client,
+    shield: aws_sdk_shield::Client,
     tagging: aws_sdk_resourcegroupstagging::Client,
     /// Set when the tagging API answered AccessDenied: use the ELBv2 listing instead.
     tagging_denied: Arc<AtomicBool>,
@@ -51,6 +56,8 @@ impl SdkCloud {
             ec2: clients.ec2,
             acm: clients.acm,
             wafv2: clients.wafv2,
+            waf_regional: aws_sdk_wafregional::Client::new(config),
+            shield: aws_sdk_shield::Client::new(config),
             tagging: aws_sdk_resourcegroupstagging::Client::new(config),
             tagging_denied: Arc::new(AtomicBool::new(false)),
             throttle: Arc::new(Throttle::new(rules)),
@@ -148,6 +155,60 @@ fn tags_of(tags: &Tags) -> Vec<aws_sdk_elasticloadbalancingv2::types::Tag> {
 }
 
 impl Cloud for SdkCloud {
+    async fn classic_web_acl_of(&self, resource_arn: &str) -> CloudResult<Option<String>> {
+        self.begin(WAF_REGIONAL, "GetWebACLForResource", false)
+            .await;
+        addons::classic_web_acl_of(&self.waf_regional, resource_arn).await
+    }
+
+    async fn associate_classic_web_acl(
+        &self,
+        web_acl_id: &str,
+        resource_arn: &str,
+    ) -> CloudResult<()> {
+        self.begin(WAF_REGIONAL, "AssociateWebACL", true).await;
+        addons::associate_classic_web_acl(&self.waf_regional, web_acl_id, resource_arn).await
+    }
+
+    async fn disassociate_classic_web_acl(&self, resource_arn: &str) -> CloudResult<()> {
+        self.begin(WAF_REGIONAL, "DisassociateWebACL", true).await;
+        addons::disassociate_classic_web_acl(&self.waf_regional, resource_arn).await
+    }
+
+    async fn shield_subscription_active(&self) -> CloudResult<bool> {
+        self.begin(SHIELD, "GetSubscriptionState", false).await;
+        addons::shield_subscription_active(&self.shield).await
+    }
+
+    async fn describe_protection(
+        &self,
+        resource_arn: &str,
+    ) -> CloudResult<Option<ShieldProtection>> {
+        self.begin(SHIELD, "DescribeProtection", false).await;
+        addons::describe_protection(&self.shield, resource_arn).await
+    }
+
+    async fn create_protection(&self, name: &str, resource_arn: &str) -> CloudResult<()> {
+        self.begin(SHIELD, "CreateProtection", true).await;
+        addons::create_protection(&self.shield, name, resource_arn).await
+    }
+
+    async fn delete_protection(&self, id: &str) -> CloudResult<()> {
+        self.begin(SHIELD, "DeleteProtection", true).await;
+        addons::delete_protection(&self.shield, id).await
+    }
+
+    async fn describe_capacity_reservation(&self, arn: &str) -> CloudResult<Option<i32>> {
+        self.begin(ELBV2, "DescribeCapacityReservation", false)
+            .await;
+        addons::describe_capacity_reservation(&self.elbv2, arn).await
+    }
+
+    async fn modify_capacity_reservation(&self, arn: &str, units: Option<i32>) -> CloudResult<()> {
+        self.begin(ELBV2, "ModifyCapacityReservation", true).await;
+        addons::modify_capacity_reservation(&self.elbv2, arn, units).await
+    }
+
     async fn find_target_group_by_name(
         &self,
         name: &str,

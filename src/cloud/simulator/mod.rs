@@ -9,6 +9,7 @@
 //! Failures can be injected ("fail the Nth next call of operation X with kind K"), and every call
 //! is recorded in [`CallLog`].
 
+mod addons;
 mod load_balancers;
 mod rules;
 mod security_groups;
@@ -82,6 +83,10 @@ struct State {
     web_acls: Vec<crate::facts::WebAcl>,
     web_acl_associations: BTreeMap<String, String>,
     trust_stores: Vec<crate::facts::TrustStore>,
+    classic_web_acls: BTreeMap<String, String>,
+    shield_subscribed: bool,
+    protections: BTreeMap<String, ShieldProtection>,
+    capacity: BTreeMap<String, i32>,
     failures: Vec<InjectedFailure>,
 }
 
@@ -380,6 +385,57 @@ impl Simulator {
 }
 
 impl Cloud for Simulator {
+    async fn classic_web_acl_of(&self, resource_arn: &str) -> CloudResult<Option<String>> {
+        let state = self.begin("GetWebACLForResource", false)?;
+        Ok(state.classic_web_acls.get(resource_arn).cloned())
+    }
+
+    async fn associate_classic_web_acl(
+        &self,
+        web_acl_id: &str,
+        resource_arn: &str,
+    ) -> CloudResult<()> {
+        self.begin("AssociateWebACL", true)?
+            .associate_classic_web_acl(web_acl_id, resource_arn)
+    }
+
+    async fn disassociate_classic_web_acl(&self, resource_arn: &str) -> CloudResult<()> {
+        let mut state = self.begin("DisassociateWebACL", true)?;
+        state.classic_web_acls.remove(resource_arn);
+        Ok(())
+    }
+
+    async fn shield_subscription_active(&self) -> CloudResult<bool> {
+        Ok(self.begin("GetSubscriptionState", false)?.shield_subscribed)
+    }
+
+    async fn describe_protection(
+        &self,
+        resource_arn: &str,
+    ) -> CloudResult<Option<ShieldProtection>> {
+        let state = self.begin("DescribeProtection", false)?;
+        Ok(state.protections.get(resource_arn).cloned())
+    }
+
+    async fn create_protection(&self, name: &str, resource_arn: &str) -> CloudResult<()> {
+        self.begin("CreateProtection", true)?
+            .create_protection(name, resource_arn)
+    }
+
+    async fn delete_protection(&self, id: &str) -> CloudResult<()> {
+        self.begin("DeleteProtection", true)?.delete_protection(id)
+    }
+
+    async fn describe_capacity_reservation(&self, arn: &str) -> CloudResult<Option<i32>> {
+        let state = self.begin("DescribeCapacityReservation", false)?;
+        Ok(state.capacity.get(arn).copied())
+    }
+
+    async fn modify_capacity_reservation(&self, arn: &str, units: Option<i32>) -> CloudResult<()> {
+        self.begin("ModifyCapacityReservation", true)?
+            .modify_capacity(arn, units)
+    }
+
     async fn find_target_group_by_name(
         &self,
         name: &str,
