@@ -25,6 +25,7 @@
 //! read by name at each reconcile, not watched.
 
 use super::bindings::{desired_bindings, ingress_stack_labels, reconcile_bindings};
+use super::ingress_inputs::{inputs_hash, names_service};
 use super::ingress_status::{publish_status, FAILED_BUILD, FAILED_DEPLOY};
 use super::report::{add_finalizer, publish, remove_finalizer};
 use super::ReconcileError;
@@ -50,9 +51,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::runtime::{watcher, Controller};
 use kube::ResourceExt;
-use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -80,12 +79,12 @@ pub struct IngressReconciler<C> {
 }
 
 /// What the cluster holds that classification and the build read.
-struct ClusterView {
-    ingresses: Vec<Ingress>,
-    classes: Vec<IngressClass>,
-    params: Vec<IngressClassParams>,
-    namespaces: BTreeMap<String, BTreeMap<String, String>>,
-    services: Vec<Service>,
+pub(super) struct ClusterView {
+    pub(super) ingresses: Vec<Ingress>,
+    pub(super) classes: Vec<IngressClass>,
+    pub(super) params: Vec<IngressClassParams>,
+    pub(super) namespaces: BTreeMap<String, BTreeMap<String, String>>,
+    pub(super) services: Vec<Service>,
 }
 
 impl<C: Cloud + 'static> IngressReconciler<C> {
@@ -415,85 +414,6 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
         }
         Ok(crate::ingress::auth::oidc_clients_from(&secrets, &names))
     }
-}
-
-/// A hash of everything a group's reconcile reads from Kubernetes: its members' and leaving
-/// Ingresses' annotations and spec (and a leaving one's finalizers and deletion); the Services
-/// of their namespaces; the IngressClasses and their params. Statuses, labels and resource
-/// versions are left out, so the controller's own writes do not count as a change.
-fn inputs_hash(group: &crate::ingress::group::Group, view: &ClusterView) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    // The members' own finalizer is the controller's doing, not an input.
-    let ingresses = group
-        .members
-        .iter()
-        .map(|m| (&m.ingress, false))
-        .chain(group.held.iter().map(|(i, _)| (i, false)))
-        .chain(group.leaving.iter().map(|i| (i, true)));
-    let mut namespaces = std::collections::BTreeSet::new();
-    for (ingress, leaving) in ingresses {
-        let meta = &ingress.metadata;
-        namespaces.insert(meta.namespace.clone().unwrap_or_default());
-        let finalizers = if leaving {
-            meta.finalizers.clone()
-        } else {
-            None
-        };
-        json!([
-            meta.namespace,
-            meta.name,
-            meta.annotations,
-            finalizers,
-            meta.deletion_timestamp,
-            ingress.spec
-        ])
-        .to_string()
-        .hash(&mut hasher);
-    }
-    for service in view
-        .services
-        .iter()
-        .filter(|s| namespaces.contains(s.metadata.namespace.as_deref().unwrap_or_default()))
-    {
-        json!([
-            service.metadata.namespace,
-            service.metadata.name,
-            service.metadata.uid,
-            service.metadata.annotations,
-            service.spec
-        ])
-        .to_string()
-        .hash(&mut hasher);
-    }
-    for class in &view.classes {
-        json!([class.metadata.name, class.metadata.annotations, class.spec])
-            .to_string()
-            .hash(&mut hasher);
-    }
-    for params in &view.params {
-        json!([params.metadata.name, params.spec])
-            .to_string()
-            .hash(&mut hasher);
-    }
-    hasher.finish()
-}
-
-/// The Ingress names Service `name` in a backend or in an `actions.*` annotation.
-fn names_service(ingress: &Ingress, name: &str) -> bool {
-    let spec = ingress.spec.clone().unwrap_or_default();
-    let in_backend = spec
-        .rules
-        .iter()
-        .flatten()
-        .filter_map(|rule| rule.http.as_ref())
-        .flat_map(|http| http.paths.iter().map(|p| &p.backend))
-        .chain(spec.default_backend.as_ref())
-        .any(|backend| backend.service.as_ref().is_some_and(|s| s.name == name));
-    let quoted = format!("\"{name}\"");
-    in_backend
-        || ingress.annotations().iter().any(|(key, value)| {
-            key.starts_with("alb.ingress.kubernetes.io/actions.") && value.contains(&quoted)
-        })
 }
 
 /// Runs the Ingress loop until the watch ends.

@@ -14,6 +14,7 @@
 
 mod bindings;
 pub mod ingress;
+mod ingress_inputs;
 pub mod ingress_status;
 mod report;
 

@@ -21,17 +21,17 @@
 //! Not yet: auth, listener attributes, certificate discovery, WAF, gRPC/HTTP2
 //! protocol versions.
 
-use super::auth::auth_actions;
-use super::backends::backend_action;
 use super::certificates::member_certificates;
+pub use super::contribution::MemberContribution;
+use super::contribution::{member_contribution, ContributedRule};
 use super::group::{GroupId, Member};
 use super::listen::{
     annotations, group_listeners, listen_ports, listener_attributes, listener_sources,
-    member_inbound_sources, member_listener_attributes, ssl_redirect_port,
+    ssl_redirect_port,
 };
-use super::mtls::{listener_mutual_authentication, resolved_mutual_authentication};
+use super::mtls::listener_mutual_authentication;
 use super::optimize::{keeps, RuleShape};
-use super::rules::{listener_rules, MemberProblem};
+use super::rules::MemberProblem;
 use super::settings::{agreed, member_settings, MemberSettings};
 use crate::cloud::{FixedResponseConfig, RedirectConfig};
 use crate::config::ControllerConfig;
@@ -39,7 +39,7 @@ use crate::facts::CloudFacts;
 use crate::model::{
     AddressPools, ExistingLoadBalancer, IngressRule, IpAddressType, ListenerAction, ListenerSpec,
     LoadBalancerSpec, LoadBalancerType, Protocol, RuleSpec, Scheme, SecurityGroupRef,
-    SecurityGroupSpec, Stack, SubnetMapping, Tags, TargetGroupSpec,
+    SecurityGroupSpec, Stack, SubnetMapping, Tags,
 };
 use crate::naming::{ingress_load_balancer_name, ingress_security_group_name};
 use crate::subnets::{choose_subnets, SubnetRequest};
@@ -91,98 +91,6 @@ pub(super) fn problem(member: &Member, text: impl Into<String>) -> MemberProblem
         ingress: member.key(),
         problem: text.into(),
     }
-}
-
-/// One rule a member contributes to the listener of `port`.
-#[derive(Debug, Clone, PartialEq)]
-struct ContributedRule {
-    port: i32,
-    conditions: Vec<crate::cloud::RuleCondition>,
-    actions: Vec<ListenerAction>,
-    transforms: Vec<crate::cloud::RuleTransform>,
-}
-
-/// What one member contributes: its rules per port (with their actions) and target groups.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MemberContribution {
-    rules: Vec<ContributedRule>,
-    target_groups: BTreeMap<String, TargetGroupSpec>,
-    /// From `spec.defaultBackend`: the default action of the listeners it declares.
-    default_action: Option<ListenerAction>,
-    /// The authentication in front of that default action on HTTPS listeners.
-    default_authentication: Option<ListenerAction>,
-}
-
-fn member_contribution(
-    input: &IngressBuildInput,
-    member: &Member,
-    redirected_ports: &BTreeSet<i32>,
-) -> Result<MemberContribution, MemberProblem> {
-    member_settings(member)?;
-    member_certificates(member, &input.facts.certificate_summary_list)
-        .map_err(|e| problem(member, e))?;
-    member_inbound_sources(member).map_err(|e| problem(member, e))?;
-    resolved_mutual_authentication(member, &input.facts.trust_stores)
-        .map_err(|e| problem(member, e))?;
-    let mut contribution = MemberContribution {
-        rules: Vec::new(),
-        target_groups: BTreeMap::new(),
-        default_action: None,
-        default_authentication: None,
-    };
-    let default_backend = member
-        .ingress
-        .spec
-        .as_ref()
-        .and_then(|spec| spec.default_backend.as_ref());
-    if let Some(backend) = default_backend {
-        let backend = super::rules::backend_ref(backend)
-            .map_err(|e| problem(member, format!("spec.defaultBackend: {e}")))?;
-        let action = backend_action(input, member, &backend, &mut contribution.target_groups)?;
-        let service = forwarded_service(input, &action, &contribution.target_groups);
-        contribution.default_authentication = auth_actions(input, member, service, true)?
-            .into_iter()
-            .next();
-        contribution.default_action = Some(action);
-    }
-    for (port, protocol) in listen_ports(member).map_err(|e| problem(member, e))? {
-        member_listener_attributes(member, port, protocol).map_err(|e| problem(member, e))?;
-        let single = std::slice::from_ref(member);
-        for rule in listener_rules(single, port, redirected_ports.contains(&port))? {
-            let action = backend_action(
-                input,
-                member,
-                &rule.backend,
-                &mut contribution.target_groups,
-            )?;
-            let service = forwarded_service(input, &action, &contribution.target_groups);
-            let mut actions = auth_actions(input, member, service, protocol == Protocol::Https)?;
-            actions.push(action);
-            contribution.rules.push(ContributedRule {
-                port,
-                conditions: rule.conditions,
-                actions,
-                transforms: rule.transforms,
-            });
-        }
-    }
-    Ok(contribution)
-}
-
-/// The one Service an action forwards to (through a target group of this member), if exactly one.
-fn forwarded_service<'a>(
-    input: &IngressBuildInput<'a>,
-    action: &ListenerAction,
-    groups: &BTreeMap<String, TargetGroupSpec>,
-) -> Option<&'a Service> {
-    let [target] = action.target_groups()[..] else {
-        return None;
-    };
-    let binding = &groups.get(target)?.binding;
-    input.services.iter().find(|s| {
-        s.metadata.namespace.as_deref() == Some(binding.namespace.as_str())
-            && s.metadata.name.as_deref() == Some(binding.service_name.as_str())
-    })
 }
 
 /// Builds the group's stack; `Err` only for problems of the whole load balancer.

@@ -18,6 +18,7 @@ mod backends;
 pub mod build;
 pub mod certificates;
 pub mod class;
+mod contribution;
 pub mod group;
 pub mod listen;
 pub mod mtls;

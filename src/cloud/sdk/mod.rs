@@ -9,6 +9,7 @@
 
 mod addons;
 mod certificates;
+mod listeners;
 mod load_balancers;
 mod rule_transforms;
 mod rules;
@@ -224,7 +225,7 @@ impl Cloud for SdkCloud {
 
     async fn find_trust_store(&self, name: &str) -> CloudResult<Option<crate::facts::TrustStore>> {
         self.begin(ELBV2, "DescribeTrustStores", false).await;
-        target_groups::find_trust_store(&self.elbv2, name).await
+        listeners::find_trust_store(&self.elbv2, name).await
     }
 
     async fn list_web_acls(&self) -> CloudResult<Vec<crate::facts::WebAcl>> {
@@ -297,7 +298,7 @@ impl Cloud for SdkCloud {
     async fn describe_listener_certificates(&self, arn: &str) -> CloudResult<Vec<String>> {
         self.begin(ELBV2, "DescribeListenerCertificates", false)
             .await;
-        target_groups::describe_listener_certificates(&self.elbv2, arn).await
+        listeners::describe_listener_certificates(&self.elbv2, arn).await
     }
 
     async fn add_listener_certificates(
@@ -306,7 +307,7 @@ impl Cloud for SdkCloud {
         certificates: &[String],
     ) -> CloudResult<()> {
         self.begin(ELBV2, "AddListenerCertificates", true).await;
-        target_groups::add_listener_certificates(&self.elbv2, arn, certificates).await
+        listeners::add_listener_certificates(&self.elbv2, arn, certificates).await
     }
 
     async fn remove_listener_certificates(
@@ -315,7 +316,7 @@ impl Cloud for SdkCloud {
         certificates: &[String],
     ) -> CloudResult<()> {
         self.begin(ELBV2, "RemoveListenerCertificates", true).await;
-        target_groups::remove_listener_certificates(&self.elbv2, arn, certificates).await
+        listeners::remove_listener_certificates(&self.elbv2, arn, certificates).await
     }
 
     async fn describe_subnets(&self, vpc_id: &str) -> CloudResult<Vec<crate::facts::Subnet>> {
@@ -349,7 +350,7 @@ impl Cloud for SdkCloud {
         load_balancer_arn: &str,
     ) -> CloudResult<Vec<ObservedListener>> {
         self.begin(ELBV2, "DescribeListeners", false).await;
-        target_groups::describe_listeners(&self.elbv2, load_balancer_arn).await
+        listeners::describe_listeners(&self.elbv2, load_balancer_arn).await
     }
 
     async fn describe_target_groups(
@@ -461,12 +462,12 @@ impl Cloud for SdkCloud {
 
     async fn create_listener(&self, input: &ListenerInput) -> CloudResult<ObservedListener> {
         self.begin(ELBV2, "CreateListener", true).await;
-        target_groups::create_listener(&self.elbv2, input).await
+        listeners::create_listener(&self.elbv2, input).await
     }
 
     async fn modify_listener(&self, arn: &str, input: &ListenerInput) -> CloudResult<()> {
         self.begin(ELBV2, "ModifyListener", true).await;
-        target_groups::modify_listener(&self.elbv2, arn, input).await
+        listeners::modify_listener(&self.elbv2, arn, input).await
     }
 
     async fn describe_listener_attributes(
@@ -474,7 +475,7 @@ impl Cloud for SdkCloud {
         arn: &str,
     ) -> CloudResult<BTreeMap<String, String>> {
         self.begin(ELBV2, "DescribeListenerAttributes", false).await;
-        target_groups::describe_listener_attributes(&self.elbv2, arn).await
+        listeners::describe_listener_attributes(&self.elbv2, arn).await
     }
 
     async fn modify_listener_attributes(
@@ -483,12 +484,12 @@ impl Cloud for SdkCloud {
         attributes: &BTreeMap<String, String>,
     ) -> CloudResult<()> {
         self.begin(ELBV2, "ModifyListenerAttributes", true).await;
-        target_groups::modify_listener_attributes(&self.elbv2, arn, attributes).await
+        listeners::modify_listener_attributes(&self.elbv2, arn, attributes).await
     }
 
     async fn delete_listener(&self, arn: &str) -> CloudResult<()> {
         self.begin(ELBV2, "DeleteListener", true).await;
-        target_groups::delete_listener(&self.elbv2, arn).await
+        listeners::delete_listener(&self.elbv2, arn).await
     }
 
     async fn describe_rules(&self, listener_arn: &str) -> CloudResult<Vec<ObservedRule>> {

@@ -1,10 +1,49 @@
-//! The simulator's load balancer add-ons: WAF Classic associations, Shield Advanced (the
-//! subscription and protections) and capacity reservations.
+//! The simulator's account beyond ELBv2's core: ACM certificates, WAFv2 and WAF Classic
+//! associations, Shield Advanced (the subscription and protections) and capacity reservations.
 
 use super::{error, Simulator, State};
 use crate::cloud::{CloudResult, ErrorKind, ShieldProtection};
 
 impl State {
+    /// Certificates as ListCertificates summarises them: at most two names, flagged when cut.
+    pub(super) fn certificate_summaries(&self) -> Vec<crate::facts::CertificateSummary> {
+        self.certificates
+            .iter()
+            .map(|(arn, domains)| crate::facts::CertificateSummary {
+                certificate_arn: arn.clone(),
+                domain_name: domains.first().cloned().unwrap_or_default(),
+                subject_alternative_name_summaries: domains.iter().take(2).cloned().collect(),
+                has_additional_subject_alternative_names: domains.len() > 2,
+                status: "ISSUED".into(),
+            })
+            .collect()
+    }
+
+    pub(super) fn certificate_domains(&self, arn: &str) -> CloudResult<Vec<String>> {
+        match self.certificates.iter().find(|(a, _)| a == arn) {
+            Some((_, domains)) => Ok(domains.clone()),
+            None => error(
+                ErrorKind::NotFound,
+                "DescribeCertificate",
+                format!("certificate {arn} not found"),
+            ),
+        }
+    }
+
+    pub(super) fn associate_web_acl(&mut self, web_acl_arn: &str, arn: &str) -> CloudResult<()> {
+        if !self.web_acls.iter().any(|acl| acl.arn == web_acl_arn) {
+            return error(
+                ErrorKind::NotFound,
+                "AssociateWebACL",
+                format!("web ACL {web_acl_arn} not found"),
+            );
+        }
+        self.require_load_balancer("AssociateWebACL", arn)?;
+        self.web_acl_associations
+            .insert(arn.to_string(), web_acl_arn.to_string());
+        Ok(())
+    }
+
     fn require_load_balancer(&self, operation: &str, arn: &str) -> CloudResult<()> {
         if self.load_balancers.contains_key(arn) {
             Ok(())

@@ -14,6 +14,7 @@ mod load_balancers;
 mod rules;
 mod security_groups;
 mod target_groups;
+mod views;
 
 use super::*;
 use crate::facts::Subnet;
@@ -206,182 +207,6 @@ impl Simulator {
             None => Ok(state),
         }
     }
-
-    /// Adds an ELBv2 trust store.
-    pub fn add_trust_store(&self, name: &str, arn: &str) {
-        self.lock().trust_stores.push(crate::facts::TrustStore {
-            name: name.to_string(),
-            trust_store_arn: arn.to_string(),
-        });
-    }
-
-    /// Adds a regional WAFv2 web ACL.
-    pub fn add_web_acl(&self, name: &str, arn: &str) {
-        self.lock().web_acls.push(crate::facts::WebAcl {
-            name: name.to_string(),
-            arn: arn.to_string(),
-        });
-    }
-
-    /// The web ACL associated with the load balancer named `name`.
-    pub fn web_acl_of_load_balancer(&self, name: &str) -> Option<String> {
-        let state = self.lock();
-        let arn = state
-            .load_balancers
-            .values()
-            .find(|lb| lb.observed.name == name)?
-            .observed
-            .arn
-            .clone();
-        state.web_acl_associations.get(&arn).cloned()
-    }
-
-    /// Adds an issued ACM certificate covering `domains` (the first is its domain name).
-    pub fn add_certificate(&self, arn: &str, domains: &[&str]) {
-        self.lock().certificates.push((
-            arn.to_string(),
-            domains.iter().map(|d| d.to_string()).collect(),
-        ));
-    }
-
-    // Views for assertions.
-
-    pub fn load_balancer_names(&self) -> Vec<String> {
-        self.lock()
-            .load_balancers
-            .values()
-            .map(|lb| lb.observed.name.clone())
-            .collect()
-    }
-
-    pub fn target_group_names(&self) -> Vec<String> {
-        self.lock()
-            .target_groups
-            .values()
-            .map(|tg| tg.observed.name.clone())
-            .collect()
-    }
-
-    /// The registered targets of a target group (by name), for assertions.
-    pub fn targets_of(&self, target_group_name: &str) -> Vec<Target> {
-        let state = self.lock();
-        let Some(arn) = state
-            .target_groups
-            .iter()
-            .find(|(_, tg)| tg.observed.name == target_group_name)
-            .map(|(arn, _)| arn.clone())
-        else {
-            return Vec::new();
-        };
-        state
-            .targets
-            .get(&arn)
-            .map(|targets| targets.keys().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    /// Sets the health AWS would report for every target of a target group (by name).
-    pub fn set_target_health(&self, target_group_name: &str, health: TargetState) {
-        let mut state = self.lock();
-        let arn = state
-            .target_groups
-            .iter()
-            .find(|(_, tg)| tg.observed.name == target_group_name)
-            .map(|(arn, _)| arn.clone());
-        if let Some(targets) = arn.and_then(|arn| state.targets.get_mut(&arn)) {
-            targets.values_mut().for_each(|value| *value = health);
-        }
-    }
-
-    /// The certificates (default first) of the listeners on `port`.
-    pub fn listener_certificates(&self, port: i32) -> Vec<String> {
-        self.lock()
-            .listeners
-            .values()
-            .filter(|l| l.observed.port == port)
-            .flat_map(|l| l.observed.certificates.clone())
-            .collect()
-    }
-
-    /// Every listener rule as (listener port, priority, path-pattern values), in that order.
-    pub fn rule_paths(&self) -> Vec<(i32, i32, Vec<String>)> {
-        let state = self.lock();
-        let mut rules: Vec<(i32, i32, Vec<String>)> = state
-            .rules
-            .values()
-            .map(|rule| {
-                let port = state
-                    .listeners
-                    .get(&rule.observed.listener_arn)
-                    .map(|l| l.observed.port)
-                    .unwrap_or_default();
-                let paths = rule
-                    .observed
-                    .content
-                    .conditions
-                    .iter()
-                    .filter_map(|c| match c {
-                        RuleCondition::PathPattern { values } => Some(values.clone()),
-                        _ => None,
-                    })
-                    .flatten()
-                    .collect();
-                (port, rule.observed.priority, paths)
-            })
-            .collect();
-        rules.sort();
-        rules
-    }
-
-    pub fn listener_ports(&self) -> Vec<i32> {
-        self.lock()
-            .listeners
-            .values()
-            .map(|l| l.observed.port)
-            .collect()
-    }
-
-    pub fn security_group_names(&self) -> Vec<String> {
-        self.lock()
-            .security_groups
-            .values()
-            .map(|g| g.observed.name.clone())
-            .collect()
-    }
-
-    /// The protocol versions of the target groups, by name.
-    pub fn target_group_protocol_versions(&self) -> Vec<Option<String>> {
-        self.lock()
-            .target_groups
-            .values()
-            .map(|tg| tg.observed.protocol_version.clone())
-            .collect()
-    }
-
-    /// The attributes of the listener on `port` (of any load balancer).
-    pub fn listener_attributes(&self, port: i32) -> Option<BTreeMap<String, String>> {
-        self.lock()
-            .listeners
-            .values()
-            .find(|l| l.observed.port == port)
-            .map(|l| l.attributes.clone())
-    }
-
-    pub fn load_balancer_attributes_by_name(&self, name: &str) -> Option<BTreeMap<String, String>> {
-        self.lock()
-            .load_balancers
-            .values()
-            .find(|lb| lb.observed.name == name)
-            .map(|lb| lb.attributes.clone())
-    }
-
-    pub fn target_group_attributes_by_name(&self, name: &str) -> Option<BTreeMap<String, String>> {
-        self.lock()
-            .target_groups
-            .values()
-            .find(|tg| tg.observed.name == name)
-            .map(|tg| tg.attributes.clone())
-    }
 }
 
 impl Cloud for Simulator {
@@ -440,16 +265,9 @@ impl Cloud for Simulator {
         &self,
         name: &str,
     ) -> CloudResult<Option<crate::facts::TargetGroup>> {
-        let state = self.begin("DescribeTargetGroups", false)?;
-        Ok(state
-            .target_groups
-            .values()
-            .find(|tg| tg.observed.name == name)
-            .map(|tg| crate::facts::TargetGroup {
-                target_group_arn: tg.observed.arn.clone(),
-                target_group_name: tg.observed.name.clone(),
-                ..crate::facts::TargetGroup::default()
-            }))
+        Ok(self
+            .begin("DescribeTargetGroups", false)?
+            .target_group_named(name))
     }
 
     async fn set_ipam_pool(&self, arn: &str, pool: Option<&str>) -> CloudResult<()> {
@@ -471,25 +289,8 @@ impl Cloud for Simulator {
     }
 
     async fn associate_web_acl(&self, web_acl_arn: &str, resource_arn: &str) -> CloudResult<()> {
-        let mut state = self.begin("AssociateWebACL", true)?;
-        if !state.web_acls.iter().any(|acl| acl.arn == web_acl_arn) {
-            return error(
-                ErrorKind::NotFound,
-                "AssociateWebACL",
-                format!("web ACL {web_acl_arn} not found"),
-            );
-        }
-        if !state.load_balancers.contains_key(resource_arn) {
-            return error(
-                ErrorKind::NotFound,
-                "AssociateWebACL",
-                format!("resource {resource_arn} not found"),
-            );
-        }
-        state
-            .web_acl_associations
-            .insert(resource_arn.to_string(), web_acl_arn.to_string());
-        Ok(())
+        self.begin("AssociateWebACL", true)?
+            .associate_web_acl(web_acl_arn, resource_arn)
     }
 
     async fn disassociate_web_acl(&self, resource_arn: &str) -> CloudResult<()> {
@@ -499,30 +300,14 @@ impl Cloud for Simulator {
     }
 
     async fn list_certificates(&self) -> CloudResult<Vec<crate::facts::CertificateSummary>> {
-        let state = self.begin("ListCertificates", false)?;
-        Ok(state
-            .certificates
-            .iter()
-            .map(|(arn, domains)| crate::facts::CertificateSummary {
-                certificate_arn: arn.clone(),
-                domain_name: domains.first().cloned().unwrap_or_default(),
-                subject_alternative_name_summaries: domains.iter().take(2).cloned().collect(),
-                has_additional_subject_alternative_names: domains.len() > 2,
-                status: "ISSUED".into(),
-            })
-            .collect())
+        Ok(self
+            .begin("ListCertificates", false)?
+            .certificate_summaries())
     }
 
     async fn describe_certificate_domains(&self, arn: &str) -> CloudResult<Vec<String>> {
-        let state = self.begin("DescribeCertificate", false)?;
-        match state.certificates.iter().find(|(a, _)| a == arn) {
-            Some((_, domains)) => Ok(domains.clone()),
-            None => error(
-                ErrorKind::NotFound,
-                "DescribeCertificate",
-                format!("certificate {arn} not found"),
-            ),
-        }
+        self.begin("DescribeCertificate", false)?
+            .certificate_domains(arn)
     }
 
     async fn register_targets(
@@ -746,15 +531,8 @@ impl Cloud for Simulator {
         &self,
         arn: &str,
     ) -> CloudResult<BTreeMap<String, String>> {
-        let state = self.begin("DescribeListenerAttributes", false)?;
-        match state.listeners.get(arn) {
-            Some(listener) => Ok(listener.attributes.clone()),
-            None => error(
-                ErrorKind::NotFound,
-                "DescribeListenerAttributes",
-                format!("listener {arn} not found"),
-            ),
-        }
+        self.begin("DescribeListenerAttributes", false)?
+            .listener_attributes(arn)
     }
 
     async fn modify_listener_attributes(
@@ -762,18 +540,8 @@ impl Cloud for Simulator {
         arn: &str,
         attributes: &BTreeMap<String, String>,
     ) -> CloudResult<()> {
-        let mut state = self.begin("ModifyListenerAttributes", true)?;
-        match state.listeners.get_mut(arn) {
-            Some(listener) => {
-                listener.attributes.extend(attributes.clone());
-                Ok(())
-            }
-            None => error(
-                ErrorKind::NotFound,
-                "ModifyListenerAttributes",
-                format!("listener {arn} not found"),
-            ),
-        }
+        self.begin("ModifyListenerAttributes", true)?
+            .modify_listener_attributes(arn, attributes)
     }
 
     async fn describe_rules(&self, listener_arn: &str) -> CloudResult<Vec<ObservedRule>> {

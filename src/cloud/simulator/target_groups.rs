@@ -232,6 +232,46 @@ impl State {
         Ok(observed)
     }
 
+    pub(super) fn target_group_named(&self, name: &str) -> Option<crate::facts::TargetGroup> {
+        self.target_groups
+            .values()
+            .find(|tg| tg.observed.name == name)
+            .map(|tg| crate::facts::TargetGroup {
+                target_group_arn: tg.observed.arn.clone(),
+                target_group_name: tg.observed.name.clone(),
+                ..crate::facts::TargetGroup::default()
+            })
+    }
+
+    pub(super) fn listener_attributes(&self, arn: &str) -> CloudResult<BTreeMap<String, String>> {
+        match self.listeners.get(arn) {
+            Some(listener) => Ok(listener.attributes.clone()),
+            None => error(
+                ErrorKind::NotFound,
+                "DescribeListenerAttributes",
+                format!("listener {arn} not found"),
+            ),
+        }
+    }
+
+    pub(super) fn modify_listener_attributes(
+        &mut self,
+        arn: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> CloudResult<()> {
+        match self.listeners.get_mut(arn) {
+            Some(listener) => {
+                listener.attributes.extend(attributes.clone());
+                Ok(())
+            }
+            None => error(
+                ErrorKind::NotFound,
+                "ModifyListenerAttributes",
+                format!("listener {arn} not found"),
+            ),
+        }
+    }
+
     pub(super) fn modify_listener(&mut self, arn: &str, input: &ListenerInput) -> CloudResult<()> {
         self.check_forward_targets("ModifyListener", &input.default_action)?;
         match self.listeners.get_mut(arn) {

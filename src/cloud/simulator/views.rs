@@ -1,0 +1,180 @@
+//! Seeding the simulated account (certificates, web ACLs, trust stores) and reading it back for
+//! assertions; none of this is part of the Cloud port.
+
+use super::*;
+
+impl Simulator {
+    /// Adds an ELBv2 trust store.
+    pub fn add_trust_store(&self, name: &str, arn: &str) {
+        self.lock().trust_stores.push(crate::facts::TrustStore {
+            name: name.to_string(),
+            trust_store_arn: arn.to_string(),
+        });
+    }
+
+    /// Adds a regional WAFv2 web ACL.
+    pub fn add_web_acl(&self, name: &str, arn: &str) {
+        self.lock().web_acls.push(crate::facts::WebAcl {
+            name: name.to_string(),
+            arn: arn.to_string(),
+        });
+    }
+
+    /// The web ACL associated with the load balancer named `name`.
+    pub fn web_acl_of_load_balancer(&self, name: &str) -> Option<String> {
+        let state = self.lock();
+        let arn = state
+            .load_balancers
+            .values()
+            .find(|lb| lb.observed.name == name)?
+            .observed
+            .arn
+            .clone();
+        state.web_acl_associations.get(&arn).cloned()
+    }
+
+    /// Adds an issued ACM certificate covering `domains` (the first is its domain name).
+    pub fn add_certificate(&self, arn: &str, domains: &[&str]) {
+        self.lock().certificates.push((
+            arn.to_string(),
+            domains.iter().map(|d| d.to_string()).collect(),
+        ));
+    }
+
+    pub fn load_balancer_names(&self) -> Vec<String> {
+        self.lock()
+            .load_balancers
+            .values()
+            .map(|lb| lb.observed.name.clone())
+            .collect()
+    }
+
+    pub fn target_group_names(&self) -> Vec<String> {
+        self.lock()
+            .target_groups
+            .values()
+            .map(|tg| tg.observed.name.clone())
+            .collect()
+    }
+
+    /// The registered targets of a target group (by name), for assertions.
+    pub fn targets_of(&self, target_group_name: &str) -> Vec<Target> {
+        let state = self.lock();
+        let Some(arn) = state
+            .target_groups
+            .iter()
+            .find(|(_, tg)| tg.observed.name == target_group_name)
+            .map(|(arn, _)| arn.clone())
+        else {
+            return Vec::new();
+        };
+        state
+            .targets
+            .get(&arn)
+            .map(|targets| targets.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Sets the health AWS would report for every target of a target group (by name).
+    pub fn set_target_health(&self, target_group_name: &str, health: TargetState) {
+        let mut state = self.lock();
+        let arn = state
+            .target_groups
+            .iter()
+            .find(|(_, tg)| tg.observed.name == target_group_name)
+            .map(|(arn, _)| arn.clone());
+        if let Some(targets) = arn.and_then(|arn| state.targets.get_mut(&arn)) {
+            targets.values_mut().for_each(|value| *value = health);
+        }
+    }
+
+    /// The certificates (default first) of the listeners on `port`.
+    pub fn listener_certificates(&self, port: i32) -> Vec<String> {
+        self.lock()
+            .listeners
+            .values()
+            .filter(|l| l.observed.port == port)
+            .flat_map(|l| l.observed.certificates.clone())
+            .collect()
+    }
+
+    /// Every listener rule as (listener port, priority, path-pattern values), in that order.
+    pub fn rule_paths(&self) -> Vec<(i32, i32, Vec<String>)> {
+        let state = self.lock();
+        let mut rules: Vec<(i32, i32, Vec<String>)> = state
+            .rules
+            .values()
+            .map(|rule| {
+                let port = state
+                    .listeners
+                    .get(&rule.observed.listener_arn)
+                    .map(|l| l.observed.port)
+                    .unwrap_or_default();
+                let paths = rule
+                    .observed
+                    .content
+                    .conditions
+                    .iter()
+                    .filter_map(|c| match c {
+                        RuleCondition::PathPattern { values } => Some(values.clone()),
+                        _ => None,
+                    })
+                    .flatten()
+                    .collect();
+                (port, rule.observed.priority, paths)
+            })
+            .collect();
+        rules.sort();
+        rules
+    }
+
+    pub fn listener_ports(&self) -> Vec<i32> {
+        self.lock()
+            .listeners
+            .values()
+            .map(|l| l.observed.port)
+            .collect()
+    }
+
+    pub fn security_group_names(&self) -> Vec<String> {
+        self.lock()
+            .security_groups
+            .values()
+            .map(|g| g.observed.name.clone())
+            .collect()
+    }
+
+    /// The protocol versions of the target groups, by name.
+    pub fn target_group_protocol_versions(&self) -> Vec<Option<String>> {
+        self.lock()
+            .target_groups
+            .values()
+            .map(|tg| tg.observed.protocol_version.clone())
+            .collect()
+    }
+
+    /// The attributes of the listener on `port` (of any load balancer).
+    pub fn listener_attributes(&self, port: i32) -> Option<BTreeMap<String, String>> {
+        self.lock()
+            .listeners
+            .values()
+            .find(|l| l.observed.port == port)
+            .map(|l| l.attributes.clone())
+    }
+
+    pub fn load_balancer_attributes_by_name(&self, name: &str) -> Option<BTreeMap<String, String>> {
+        self.lock()
+            .load_balancers
+            .values()
+            .find(|lb| lb.observed.name == name)
+            .map(|lb| lb.attributes.clone())
+    }
+
+    pub fn target_group_attributes_by_name(&self, name: &str) -> Option<BTreeMap<String, String>> {
+        self.lock()
+            .target_groups
+            .values()
+            .find(|tg| tg.observed.name == name)
+            .map(|tg| tg.attributes.clone())
+    }
+}

@@ -1,0 +1,109 @@
+//! What one member of a group contributes to its stack: its rules per listener port (with
+//! authentication, actions and transforms), its target groups, and the default action of
+//! `spec.defaultBackend`. A member whose own inputs are wrong gets a `MemberProblem` instead and
+//! is held by the build. Pure.
+
+use super::auth::auth_actions;
+use super::backends::backend_action;
+use super::build::{problem, IngressBuildInput};
+use super::certificates::member_certificates;
+use super::group::Member;
+use super::listen::{listen_ports, member_inbound_sources, member_listener_attributes};
+use super::mtls::resolved_mutual_authentication;
+use super::rules::{listener_rules, MemberProblem};
+use super::settings::member_settings;
+use crate::model::{ListenerAction, Protocol, TargetGroupSpec};
+use k8s_openapi::api::core::v1::Service;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One rule a member contributes to the listener of `port`.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct ContributedRule {
+    pub(super) port: i32,
+    pub(super) conditions: Vec<crate::cloud::RuleCondition>,
+    pub(super) actions: Vec<ListenerAction>,
+    pub(super) transforms: Vec<crate::cloud::RuleTransform>,
+}
+
+/// What one member contributes: its rules per port (with their actions) and target groups.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberContribution {
+    pub(super) rules: Vec<ContributedRule>,
+    pub(super) target_groups: BTreeMap<String, TargetGroupSpec>,
+    /// From `spec.defaultBackend`: the default action of the listeners it declares.
+    pub(super) default_action: Option<ListenerAction>,
+    /// The authentication in front of that default action on HTTPS listeners.
+    pub(super) default_authentication: Option<ListenerAction>,
+}
+
+pub(super) fn member_contribution(
+    input: &IngressBuildInput,
+    member: &Member,
+    redirected_ports: &BTreeSet<i32>,
+) -> Result<MemberContribution, MemberProblem> {
+    member_settings(member)?;
+    member_certificates(member, &input.facts.certificate_summary_list)
+        .map_err(|e| problem(member, e))?;
+    member_inbound_sources(member).map_err(|e| problem(member, e))?;
+    resolved_mutual_authentication(member, &input.facts.trust_stores)
+        .map_err(|e| problem(member, e))?;
+    let mut contribution = MemberContribution {
+        rules: Vec::new(),
+        target_groups: BTreeMap::new(),
+        default_action: None,
+        default_authentication: None,
+    };
+    let default_backend = member
+        .ingress
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.default_backend.as_ref());
+    if let Some(backend) = default_backend {
+        let backend = super::rules::backend_ref(backend)
+            .map_err(|e| problem(member, format!("spec.defaultBackend: {e}")))?;
+        let action = backend_action(input, member, &backend, &mut contribution.target_groups)?;
+        let service = forwarded_service(input, &action, &contribution.target_groups);
+        contribution.default_authentication = auth_actions(input, member, service, true)?
+            .into_iter()
+            .next();
+        contribution.default_action = Some(action);
+    }
+    for (port, protocol) in listen_ports(member).map_err(|e| problem(member, e))? {
+        member_listener_attributes(member, port, protocol).map_err(|e| problem(member, e))?;
+        let single = std::slice::from_ref(member);
+        for rule in listener_rules(single, port, redirected_ports.contains(&port))? {
+            let action = backend_action(
+                input,
+                member,
+                &rule.backend,
+                &mut contribution.target_groups,
+            )?;
+            let service = forwarded_service(input, &action, &contribution.target_groups);
+            let mut actions = auth_actions(input, member, service, protocol == Protocol::Https)?;
+            actions.push(action);
+            contribution.rules.push(ContributedRule {
+                port,
+                conditions: rule.conditions,
+                actions,
+                transforms: rule.transforms,
+            });
+        }
+    }
+    Ok(contribution)
+}
+
+/// The one Service an action forwards to (through a target group of this member), if exactly one.
+fn forwarded_service<'a>(
+    input: &IngressBuildInput<'a>,
+    action: &ListenerAction,
+    groups: &BTreeMap<String, TargetGroupSpec>,
+) -> Option<&'a Service> {
+    let [target] = action.target_groups()[..] else {
+        return None;
+    };
+    let binding = &groups.get(target)?.binding;
+    input.services.iter().find(|s| {
+        s.metadata.namespace.as_deref() == Some(binding.namespace.as_str())
+            && s.metadata.name.as_deref() == Some(binding.service_name.as_str())
+    })
+}
