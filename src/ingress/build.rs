@@ -13,13 +13,12 @@
 //! stack; the others are built. Only what makes the whole load balancer impossible (members
 //! disagreeing on the scheme, no subnets, …) fails the group, naming the members.
 //!
-//! Also: `actions.*` (see `actions`), load-balancer attributes, `spec.defaultBackend` as the
-//! listener's default action.
-//!
-//! `security-groups` (ids or Name tags) replace the managed security group.
-//!
-//! Not yet: auth, listener attributes, certificate discovery, WAF, gRPC/HTTP2
-//! protocol versions.
+//! Also, from the modules beside it: each member's contribution (`contribution`: rules with
+//! authentication and transforms, target groups, default backend), listener attributes,
+//! inbound sources and SSL redirect (`listen`), certificates and ACM discovery
+//! (`certificates`), mutual TLS (`mtls`), WAF, Shield and capacity (`addons`), and upstream's
+//! rule optimizer (`optimize`). `security-groups` (ids or Name tags) replace the managed
+//! security group.
 
 use super::certificates::member_certificates;
 pub use super::contribution::MemberContribution;

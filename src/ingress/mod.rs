@@ -1,15 +1,21 @@
-//! Ingresses → Application Load Balancers. What exists so far is the front of the pipeline:
+//! Ingresses → Application Load Balancers: the pure half (collect and build).
 //!
 //! - `class`: which Ingresses are ours (legacy annotation, IngressClass, default class,
 //!   IngressClassParams with its namespace selector);
 //! - `group`: IngressGroups — identity, finalizers, members in `group.order` order, leaving and
-//!   held members;
-//! - `paths`: the priority order of the paths within one rule;
-//! - `listen`: each member's `listen-ports`, the group's listeners, the SSL redirect port;
-//! - `rules`: the rules of one listener, with conditions, backends and priorities.
+//!   held members, protected deletions;
+//! - `paths`, `rules`: the priority order of paths, each listener's rules with conditions
+//!   (regex included), transforms and backends;
+//! - `listen`: listen ports, the SSL redirect port, inbound sources, listener attributes;
+//! - `actions`, `backends`, `auth`: `actions.*`/`conditions.*`/`transforms.*`, target groups,
+//!   authentication and JWT validation;
+//! - `certificates`, `mtls`, `addons`, `settings`: certificates (ACM discovery), mutual TLS,
+//!   WAF/Shield/capacity, group-wide settings;
+//! - `contribution`, `optimize`, `build`: one member's share, upstream's rule optimizer, the
+//!   group's stack.
 //!
-//! Not yet: the ALB model (target groups, actions, annotations beyond these), its deploy, the
-//! controller loop, `plan` support.
+//! The loop that runs it is `controller::ingress`; the dry run is `dry_run::ingress`. Not here:
+//! the frontend NLB and controller-created ACM certificates.
 
 pub mod actions;
 pub mod addons;
