@@ -496,3 +496,28 @@ fn a_protected_member_being_deleted_blocks_its_group_until_unprotected() {
         "only a deletion is refused, not a member moving to another group"
     );
 }
+
+#[test]
+fn an_ingress_moving_into_an_explicit_group_leaves_its_own_implicit_group_empty() {
+    // Upstream issue #2028: the ALB of the Ingress's implicit group must not be orphaned.
+    let world = World::new();
+    let moved = with_finalizers(
+        ingress(
+            "shop",
+            "solo",
+            json!({"alb.ingress.kubernetes.io/group.name": "shared"}),
+            json!({"ingressClassName": "alb"}),
+        ),
+        &["ingress.k8s.aws/resources"],
+    );
+    let implicit = GroupId::Implicit {
+        namespace: "shop".into(),
+        name: "solo".into(),
+    };
+    let groups = groups_of(&moved, &world.context());
+    assert!(groups.contains(&implicit), "{groups:?}");
+    assert!(groups.contains(&GroupId::Explicit("shared".into())));
+    let old = load_group(&implicit, std::slice::from_ref(&moved), &world.context()).unwrap();
+    assert!(old.members.is_empty(), "its old group has no member left");
+    assert_eq!(old.leaving.len(), 1, "so its stack is deleted and the finalizer dropped");
+}
