@@ -11,7 +11,9 @@
 //! its target groups and security group go.
 //!
 //! A held member keeps the rules and target groups it had in the last stack this process
-//! deployed (in its place in member order); after a restart, until it is fixed, it has none.
+//! deployed (in its place in member order). After a restart this process does not know them:
+//! a held member that was deployed before then stops its group's changes until it is fixed (as
+//! upstream), so nothing of it is deleted.
 //!
 //! A group whose inputs (members' annotations and spec, their namespaces' Services, classes and
 //! params) did not change since its last clean reconcile costs no AWS call until its re-check

@@ -144,6 +144,10 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
                         listeners.contains_key(&rule.port) && !redirected.contains(&rule.port)
                     });
                     contributions.push((key, previous));
+                } else if may_have_deployed(input, Some(member)) {
+                    return Err(unknown_share(&key));
+                } else {
+                    contributions.push((key, MemberContribution::nothing()));
                 }
             }
         }
@@ -155,6 +159,8 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
                 listeners.contains_key(&rule.port) && !redirected.contains(&rule.port)
             });
             contributions.push((key.clone(), previous));
+        } else if may_have_deployed(input, None) {
+            return Err(unknown_share(key));
         }
     }
     if kept.is_empty() {
@@ -537,6 +543,28 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
         held,
         contributions: used,
     })
+}
+
+/// A held member without a remembered share may have rules in the group's existing load
+/// balancer (it carries the group's finalizer, or, held while loading, nothing says it does
+/// not): building without it could delete them.
+fn may_have_deployed(input: &IngressBuildInput, member: Option<&Member>) -> bool {
+    let finalizer = input.group_id.finalizer();
+    input.existing.is_some()
+        && member.is_none_or(|m| {
+            m.ingress
+                .metadata
+                .finalizers
+                .iter()
+                .flatten()
+                .any(|f| *f == finalizer)
+        })
+}
+
+fn unknown_share(key: &str) -> String {
+    format!(
+        "Ingress {key} is held and this controller does not know which of the load balancer's rules are its own (it has not deployed this group since it started): nothing changes until the Ingress is fixed"
+    )
 }
 
 /// No member builds: with none held the group is gone (empty stack); with some held nothing

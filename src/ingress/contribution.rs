@@ -36,6 +36,18 @@ pub struct MemberContribution {
     pub(super) default_authentication: Option<ListenerAction>,
 }
 
+impl MemberContribution {
+    /// A member known to have nothing in the stack (held before it ever built).
+    pub(super) fn nothing() -> Self {
+        Self {
+            rules: Vec::new(),
+            target_groups: BTreeMap::new(),
+            default_action: None,
+            default_authentication: None,
+        }
+    }
+}
+
 pub(super) fn member_contribution(
     input: &IngressBuildInput,
     member: &Member,

@@ -277,4 +277,45 @@ fn with_annotation(mut ingress: Ingress, key: &str, value: &str) -> Ingress {
     ingress
 }
 
+#[tokio::test]
+async fn after_a_restart_a_held_member_that_had_rules_changes_nothing_while_a_new_one_does_not_block(
+) {
+    let deployed = |name: &str, order: i32, path: &str| {
+        let mut ingress = member(name, order, &[path]);
+        ingress.metadata.finalizers = Some(vec!["group.ingress.k8s.aws/web".into()]);
+        ingress
+    };
+    let broken = |mut ingress: Ingress| {
+        ingress.metadata.annotations.as_mut().unwrap().insert(
+            "alb.ingress.kubernetes.io/listen-ports".into(),
+            "not json".into(),
+        );
+        ingress
+    };
+    let mut harness = Harness::new();
+    let a = deployed("a", 0, "/a");
+    let b = deployed("b", 10, "/b");
+    harness.reconcile(&[a.clone(), b.clone()]).await.unwrap();
+
+    // The controller restarts: it remembers no member's share.
+    harness.previous = BTreeMap::new();
+    harness.cloud.calls.clear();
+    let outcome = harness.reconcile(&[a.clone(), broken(b.clone())]).await;
+    assert!(outcome.unwrap_err().contains("shop/b"));
+    assert!(
+        harness.cloud.calls.writes().is_empty(),
+        "nothing of b's is deleted"
+    );
+    assert_eq!(harness.rules(), ["/a", "/b"]);
+
+    // A brand-new member (no finalizer yet) that is broken holds only itself.
+    let c = broken(member("c", 20, &["/c"]));
+    let held = harness
+        .reconcile(&[a.clone(), b.clone(), c.clone()])
+        .await
+        .unwrap();
+    assert_eq!(held, ["shop/c"]);
+    assert_eq!(harness.rules(), ["/a", "/b"]);
+}
+
 mod addons;

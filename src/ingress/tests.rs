@@ -519,5 +519,9 @@ fn an_ingress_moving_into_an_explicit_group_leaves_its_own_implicit_group_empty(
     assert!(groups.contains(&GroupId::Explicit("shared".into())));
     let old = load_group(&implicit, std::slice::from_ref(&moved), &world.context()).unwrap();
     assert!(old.members.is_empty(), "its old group has no member left");
-    assert_eq!(old.leaving.len(), 1, "so its stack is deleted and the finalizer dropped");
+    assert_eq!(
+        old.leaving.len(),
+        1,
+        "so its stack is deleted and the finalizer dropped"
+    );
 }
