@@ -96,6 +96,9 @@ pub struct ControllerFlags {
     /// Manage Shield Advanced protections (`shield-advanced-protection`).
     #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
     enable_shield: bool,
+    /// Certificate discovery takes only certificates of these private CAs (comma-separated ARNs).
+    #[arg(long, default_value = "")]
+    allowed_certificate_authority_arns: String,
 }
 
 #[derive(clap::Args)]
@@ -171,6 +174,10 @@ fn controller_config(
     config.enable_wafv2 = flags.enable_wafv2;
     config.enable_waf = flags.enable_waf;
     config.enable_shield = flags.enable_shield;
+    config.allowed_certificate_authorities =
+        crate::annotations::parse_string_list(&flags.allowed_certificate_authority_arns)
+            .into_iter()
+            .collect();
     config.validate().map_err(|problems| problems.join("; "))?;
     Ok(config)
 }

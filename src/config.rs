@@ -72,6 +72,9 @@ pub struct ControllerConfig {
     pub enable_waf: bool,
     /// `--enable-shield`: `shield-advanced-protection` is acted on.
     pub enable_shield: bool,
+    /// `--allowed-certificate-authority-arns`: when set, certificate discovery takes only
+    /// certificates issued by these private CAs.
+    pub allowed_certificate_authorities: BTreeSet<String>,
 }
 
 impl ControllerConfig {
@@ -92,6 +95,7 @@ impl ControllerConfig {
             enable_wafv2: true,
             enable_waf: true,
             enable_shield: true,
+            allowed_certificate_authorities: BTreeSet::new(),
         }
     }
 

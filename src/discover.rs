@@ -93,7 +93,7 @@ pub async fn discover_ingress_facts(
         Vec::new()
     };
     let certificates = if needs.certificates {
-        issued_certificates(cloud).await?
+        issued_certificates(cloud, !config.allowed_certificate_authorities.is_empty()).await?
     } else {
         Vec::new()
     };
@@ -136,18 +136,23 @@ pub struct IngressFactNeeds {
 
 /// Issued ACM certificates with every name they cover: one ListCertificates (paged), plus one
 /// DescribeCertificate only for a certificate whose summary lists names partly (upstream
-/// describes every certificate).
+/// describes every certificate). With `--allowed-certificate-authority-arns` every certificate
+/// is described (its CA is only there).
 async fn issued_certificates(
     cloud: &impl Cloud,
+    authorities_restricted: bool,
 ) -> CloudResult<Vec<crate::facts::CertificateSummary>> {
     let mut certificates = cloud.list_certificates().await?;
     for certificate in &mut certificates {
-        if certificate.has_additional_subject_alternative_names
+        if authorities_restricted
+            || certificate.has_additional_subject_alternative_names
             || certificate.subject_alternative_name_summaries.is_empty()
         {
-            certificate.subject_alternative_name_summaries = cloud
-                .describe_certificate_domains(&certificate.certificate_arn)
+            let (names, authority) = cloud
+                .describe_certificate(&certificate.certificate_arn)
                 .await?;
+            certificate.subject_alternative_name_summaries = names;
+            certificate.certificate_authority_arn = authority;
             certificate.has_additional_subject_alternative_names = false;
         }
     }

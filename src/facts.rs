@@ -368,6 +368,10 @@ pub struct CertificateSummary {
     /// `ISSUED`, `PENDING_VALIDATION`, …; only issued ones are candidates.
     #[serde(default)]
     pub status: String,
+    /// The private CA that issued it (from `DescribeCertificate`; read only when
+    /// `--allowed-certificate-authority-arns` is set).
+    #[serde(default)]
+    pub certificate_authority_arn: Option<String>,
 }
 
 impl CertificateSummary {

@@ -116,11 +116,12 @@ pub trait Cloud: Send + Sync {
     fn list_certificates(
         &self,
     ) -> impl Future<Output = CloudResult<Vec<crate::facts::CertificateSummary>>> + Send;
-    /// All the names one ACM certificate covers (`DescribeCertificate`).
-    fn describe_certificate_domains(
+    /// All the names one ACM certificate covers, and its private CA's ARN if it has one
+    /// (`DescribeCertificate`).
+    fn describe_certificate(
         &self,
         arn: &str,
-    ) -> impl Future<Output = CloudResult<Vec<String>>> + Send;
+    ) -> impl Future<Output = CloudResult<(Vec<String>, Option<String>)>> + Send;
 
     /// The target group named `name`, if one exists (`DescribeTargetGroups` by name).
     fn find_target_group_by_name(

@@ -294,8 +294,12 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
         if https {
             for member in &declaring {
                 // Members whose discovery failed were held before this point.
-                let own = member_certificates(member, &input.facts.certificate_summary_list)
-                    .unwrap_or_default();
+                let own = member_certificates(
+                    member,
+                    &input.facts.certificate_summary_list,
+                    &input.config.allowed_certificate_authorities,
+                )
+                .unwrap_or_default();
                 for arn in own {
                     if !certificates.contains(&arn) {
                         certificates.push(arn);

@@ -6,7 +6,8 @@
 //! host, every issued certificate with a matching name: equal, or a `*.` wildcard with the same
 //! number of labels and the same labels after the first (case-sensitive, as upstream). A host
 //! no certificate covers is the member's problem. The result is sorted by ARN, so the smallest
-//! ARN is the listener's default certificate. Not done: `--allowed-certificate-authority-arns`.
+//! ARN is the listener's default certificate. With `--allowed-certificate-authority-arns`, only
+//! certificates of those private CAs are candidates.
 
 use super::group::Member;
 use super::listen::{annotations, listen_ports};
@@ -70,6 +71,7 @@ pub fn domain_covers(domain: &str, host: &str) -> bool {
 pub fn member_certificates(
     member: &Member,
     certificates: &[CertificateSummary],
+    allowed_authorities: &BTreeSet<String>,
 ) -> Result<Vec<String>, String> {
     if let Some(own) = explicit_certificates(member) {
         return Ok(own);
@@ -82,6 +84,13 @@ pub fn member_certificates(
         let matching: Vec<&str> = certificates
             .iter()
             .filter(|c| c.status.is_empty() || c.status == "ISSUED")
+            // With allowed CAs, any other certificate covers nothing (upstream).
+            .filter(|c| {
+                allowed_authorities.is_empty()
+                    || c.certificate_authority_arn
+                        .as_ref()
+                        .is_some_and(|ca| allowed_authorities.contains(ca))
+            })
             .filter(|c| c.domains().iter().any(|d| domain_covers(d, &host)))
             .map(|c| c.certificate_arn.as_str())
             .collect();
@@ -98,6 +107,44 @@ pub fn member_certificates(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn allowed_authorities_leave_other_certificates_out() {
+        let member = Member {
+            ingress: serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "a", "namespace": "n", "annotations": {
+                    "alb.ingress.kubernetes.io/listen-ports": "[{\"HTTPS\": 443}]"}},
+                "spec": {"rules": [{"host": "a.example.com"}]}
+            }))
+            .unwrap(),
+            params: None,
+            order: 0,
+        };
+        let certificate = |arn: &str, authority: Option<&str>| CertificateSummary {
+            certificate_arn: arn.into(),
+            domain_name: "*.example.com".into(),
+            status: "ISSUED".into(),
+            certificate_authority_arn: authority.map(str::to_string),
+            ..CertificateSummary::default()
+        };
+        let certificates = [
+            certificate("arn:public", None),
+            certificate("arn:private-ok", Some("arn:ca:ours")),
+            certificate("arn:private-other", Some("arn:ca:theirs")),
+        ];
+        let any = BTreeSet::new();
+        assert_eq!(
+            member_certificates(&member, &certificates, &any).unwrap(),
+            ["arn:private-ok", "arn:private-other", "arn:public"]
+        );
+        let ours = BTreeSet::from(["arn:ca:ours".to_string()]);
+        assert_eq!(
+            member_certificates(&member, &certificates, &ours).unwrap(),
+            ["arn:private-ok"]
+        );
+        let none = BTreeSet::from(["arn:ca:nobody".to_string()]);
+        assert!(member_certificates(&member, &certificates, &none).is_err());
+    }
 
     #[test]
     fn wildcards_cover_one_label_only() {

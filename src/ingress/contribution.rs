@@ -54,8 +54,12 @@ pub(super) fn member_contribution(
     redirected_ports: &BTreeSet<i32>,
 ) -> Result<MemberContribution, MemberProblem> {
     member_settings(member)?;
-    member_certificates(member, &input.facts.certificate_summary_list)
-        .map_err(|e| problem(member, e))?;
+    member_certificates(
+        member,
+        &input.facts.certificate_summary_list,
+        &input.config.allowed_certificate_authorities,
+    )
+    .map_err(|e| problem(member, e))?;
     member_inbound_sources(member).map_err(|e| problem(member, e))?;
     resolved_mutual_authentication(member, &input.facts.trust_stores)
         .map_err(|e| problem(member, e))?;

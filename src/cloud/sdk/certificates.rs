@@ -43,6 +43,7 @@ pub(super) async fn list(client: &Client) -> CloudResult<Vec<CertificateSummary>
                     .status()
                     .map(|s| s.as_str().to_string())
                     .unwrap_or_default(),
+                certificate_authority_arn: None,
             });
         }
         match page.next_token() {
@@ -52,7 +53,10 @@ pub(super) async fn list(client: &Client) -> CloudResult<Vec<CertificateSummary>
     }
 }
 
-pub(super) async fn domains(client: &Client, arn: &str) -> CloudResult<Vec<String>> {
+pub(super) async fn describe(
+    client: &Client,
+    arn: &str,
+) -> CloudResult<(Vec<String>, Option<String>)> {
     let output = client
         .describe_certificate()
         .certificate_arn(arn)
@@ -60,10 +64,10 @@ pub(super) async fn domains(client: &Client, arn: &str) -> CloudResult<Vec<Strin
         .await
         .map_err(|e| classify("DescribeCertificate", e))?;
     let Some(certificate) = output.certificate() else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     };
     let names = certificate.subject_alternative_names().to_vec();
-    Ok(if names.is_empty() {
+    let names = if names.is_empty() {
         certificate
             .domain_name()
             .map(str::to_string)
@@ -71,5 +75,9 @@ pub(super) async fn domains(client: &Client, arn: &str) -> CloudResult<Vec<Strin
             .collect()
     } else {
         names
-    })
+    };
+    Ok((
+        names,
+        certificate.certificate_authority_arn().map(str::to_string),
+    ))
 }

@@ -253,9 +253,9 @@ impl Cloud for SdkCloud {
         certificates::list(&self.acm).await
     }
 
-    async fn describe_certificate_domains(&self, arn: &str) -> CloudResult<Vec<String>> {
+    async fn describe_certificate(&self, arn: &str) -> CloudResult<(Vec<String>, Option<String>)> {
         self.begin(ACM, "DescribeCertificate", false).await;
-        certificates::domains(&self.acm, arn).await
+        certificates::describe(&self.acm, arn).await
     }
 
     async fn register_targets(

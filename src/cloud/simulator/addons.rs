@@ -15,6 +15,7 @@ impl State {
                 subject_alternative_name_summaries: domains.iter().take(2).cloned().collect(),
                 has_additional_subject_alternative_names: domains.len() > 2,
                 status: "ISSUED".into(),
+                certificate_authority_arn: None,
             })
             .collect()
     }

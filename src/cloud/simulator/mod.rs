@@ -305,9 +305,9 @@ impl Cloud for Simulator {
             .certificate_summaries())
     }
 
-    async fn describe_certificate_domains(&self, arn: &str) -> CloudResult<Vec<String>> {
-        self.begin("DescribeCertificate", false)?
-            .certificate_domains(arn)
+    async fn describe_certificate(&self, arn: &str) -> CloudResult<(Vec<String>, Option<String>)> {
+        let state = self.begin("DescribeCertificate", false)?;
+        Ok((state.certificate_domains(arn)?, None))
     }
 
     async fn register_targets(
