@@ -258,8 +258,13 @@ async fn the_2048_sample_and_a_group_become_albs_in_moto() {
     loop_task.abort();
 }
 
-#[tokio::test]
-async fn an_unchanged_group_costs_no_aws_call() {
+/// The Ingress loop against the emulator and the simulator (the example VPC's subnets).
+async fn simulated_ingress_loop() -> (
+    aws_load_balancer_controller::cloud::simulator::Simulator,
+    TestCluster,
+    Kubectl,
+    tokio::task::JoinHandle<()>,
+) {
     use aws_load_balancer_controller::cloud::simulator::Simulator;
     use aws_load_balancer_controller::facts::CloudFacts;
     let facts_path =
@@ -274,6 +279,12 @@ async fn an_unchanged_group_costs_no_aws_call() {
         ControllerConfig::new("e2e-cluster", "vpc-0example"),
         "alb",
     ))));
+    (cloud, cluster, kubectl, loop_task)
+}
+
+#[tokio::test]
+async fn an_unchanged_group_costs_no_aws_call() {
+    let (cloud, _cluster, kubectl, loop_task) = simulated_ingress_loop().await;
     kubectl.apply(ALB_CLASS).await;
     kubectl
         .apply(
@@ -344,20 +355,7 @@ async fn an_unchanged_group_costs_no_aws_call() {
 
 #[tokio::test]
 async fn a_bad_member_is_held_with_a_warning_and_a_status_marker_while_the_group_goes_on() {
-    use aws_load_balancer_controller::cloud::simulator::Simulator;
-    use aws_load_balancer_controller::facts::CloudFacts;
-    let facts_path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/aws-facts.json");
-    let facts = CloudFacts::from_documents(&std::fs::read_to_string(facts_path).unwrap()).unwrap();
-    let cloud = Simulator::with_subnets(facts.subnets);
-    let cluster = TestCluster::start().await;
-    let kubectl = Kubectl::new(&cluster.url());
-    let loop_task = tokio::spawn(run_ingress_controller(Arc::new(IngressReconciler::new(
-        cluster.client.clone(),
-        cloud.clone(),
-        ControllerConfig::new("e2e-cluster", "vpc-0example"),
-        "alb",
-    ))));
+    let (cloud, _cluster, kubectl, loop_task) = simulated_ingress_loop().await;
     kubectl.apply(ALB_CLASS).await;
     let member = |name: &str, auth: &str| {
         format!(
@@ -428,20 +426,7 @@ async fn a_bad_member_is_held_with_a_warning_and_a_status_marker_while_the_group
 
 #[tokio::test]
 async fn a_change_of_ingress_class_params_reaches_the_load_balancer() {
-    use aws_load_balancer_controller::cloud::simulator::Simulator;
-    use aws_load_balancer_controller::facts::CloudFacts;
-    let facts_path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/aws-facts.json");
-    let facts = CloudFacts::from_documents(&std::fs::read_to_string(facts_path).unwrap()).unwrap();
-    let cloud = Simulator::with_subnets(facts.subnets);
-    let cluster = TestCluster::start().await;
-    let kubectl = Kubectl::new(&cluster.url());
-    let loop_task = tokio::spawn(run_ingress_controller(Arc::new(IngressReconciler::new(
-        cluster.client.clone(),
-        cloud.clone(),
-        ControllerConfig::new("e2e-cluster", "vpc-0example"),
-        "alb",
-    ))));
+    let (cloud, _cluster, kubectl, loop_task) = simulated_ingress_loop().await;
     let params = |team: &str| {
         format!(
             "apiVersion: elbv2.k8s.aws/v1beta1\nkind: IngressClassParams\nmetadata: {{name: tuned}}\nspec:\n  tags: [{{key: team, value: {team}}}]\n"

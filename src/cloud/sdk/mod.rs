@@ -144,6 +144,26 @@ where
     CloudError::new(kind, operation, message)
 }
 
+/// Attributes as ELBv2 returns them (load balancer, target group, listener: each its own SDK
+/// type with a key and a value), collected into one map.
+struct AttributeMap(BTreeMap<String, String>);
+
+impl<'a> FromIterator<(Option<&'a str>, Option<&'a str>)> for AttributeMap {
+    fn from_iter<I: IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>>(pairs: I) -> Self {
+        Self(
+            pairs
+                .into_iter()
+                .map(|(key, value)| {
+                    (
+                        key.unwrap_or_default().to_string(),
+                        value.unwrap_or_default().to_string(),
+                    )
+                })
+                .collect(),
+        )
+    }
+}
+
 fn tags_of(tags: &Tags) -> Vec<aws_sdk_elasticloadbalancingv2::types::Tag> {
     tags.iter()
         .map(|(key, value)| {

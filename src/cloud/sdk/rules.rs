@@ -289,6 +289,25 @@ pub(super) fn sdk_action(action: &RuleAction, order: i32) -> Action {
     .build()
 }
 
+/// What OIDC and Cognito actions share, as AWS reports them (their SDK types differ).
+fn authentication_settings(
+    on_unauthenticated_request: Option<&str>,
+    scope: Option<&str>,
+    session_cookie_name: Option<&str>,
+    session_timeout: Option<i64>,
+    extra_params: Option<&std::collections::HashMap<String, String>>,
+) -> AuthenticationSettings {
+    AuthenticationSettings {
+        on_unauthenticated_request: on_unauthenticated_request.unwrap_or_default().to_string(),
+        scope: scope.unwrap_or_default().to_string(),
+        session_cookie_name: session_cookie_name.unwrap_or_default().to_string(),
+        session_timeout: session_timeout.unwrap_or_default(),
+        extra_params: extra_params
+            .map(|p| p.clone().into_iter().collect())
+            .unwrap_or_default(),
+    }
+}
+
 pub(super) fn our_action(action: &Action) -> Option<RuleAction> {
     Some(match action.r#type()? {
         ActionTypeEnum::Forward => {
@@ -346,22 +365,13 @@ pub(super) fn our_action(action: &Action) -> Option<RuleAction> {
                 user_info_endpoint: config.user_info_endpoint().unwrap_or_default().to_string(),
                 client_id: config.client_id().unwrap_or_default().to_string(),
                 client_secret: None,
-                settings: AuthenticationSettings {
-                    on_unauthenticated_request: config
-                        .on_unauthenticated_request()
-                        .map(|b| b.as_str().to_string())
-                        .unwrap_or_default(),
-                    scope: config.scope().unwrap_or_default().to_string(),
-                    session_cookie_name: config
-                        .session_cookie_name()
-                        .unwrap_or_default()
-                        .to_string(),
-                    session_timeout: config.session_timeout().unwrap_or_default(),
-                    extra_params: config
-                        .authentication_request_extra_params()
-                        .map(|p| p.clone().into_iter().collect())
-                        .unwrap_or_default(),
-                },
+                settings: authentication_settings(
+                    config.on_unauthenticated_request().map(|b| b.as_str()),
+                    config.scope(),
+                    config.session_cookie_name(),
+                    config.session_timeout(),
+                    config.authentication_request_extra_params(),
+                ),
             })
         }
         ActionTypeEnum::AuthenticateCognito => {
@@ -370,22 +380,13 @@ pub(super) fn our_action(action: &Action) -> Option<RuleAction> {
                 user_pool_arn: config.user_pool_arn().unwrap_or_default().to_string(),
                 user_pool_client_id: config.user_pool_client_id().unwrap_or_default().to_string(),
                 user_pool_domain: config.user_pool_domain().unwrap_or_default().to_string(),
-                settings: AuthenticationSettings {
-                    on_unauthenticated_request: config
-                        .on_unauthenticated_request()
-                        .map(|b| b.as_str().to_string())
-                        .unwrap_or_default(),
-                    scope: config.scope().unwrap_or_default().to_string(),
-                    session_cookie_name: config
-                        .session_cookie_name()
-                        .unwrap_or_default()
-                        .to_string(),
-                    session_timeout: config.session_timeout().unwrap_or_default(),
-                    extra_params: config
-                        .authentication_request_extra_params()
-                        .map(|p| p.clone().into_iter().collect())
-                        .unwrap_or_default(),
-                },
+                settings: authentication_settings(
+                    config.on_unauthenticated_request().map(|b| b.as_str()),
+                    config.scope(),
+                    config.session_cookie_name(),
+                    config.session_timeout(),
+                    config.authentication_request_extra_params(),
+                ),
             })
         }
         ActionTypeEnum::JwtValidation => {

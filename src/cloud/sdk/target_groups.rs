@@ -97,13 +97,9 @@ pub(super) async fn describe_attributes(
     Ok(output
         .attributes()
         .iter()
-        .map(|a| {
-            (
-                a.key().unwrap_or_default().to_string(),
-                a.value().unwrap_or_default().to_string(),
-            )
-        })
-        .collect())
+        .map(|a| (a.key(), a.value()))
+        .collect::<super::AttributeMap>()
+        .0)
 }
 
 pub(super) async fn create(
