@@ -29,7 +29,8 @@ impl CommandOutput {
     }
 }
 
-const EXAMPLE_MANIFESTS: &str = include_str!("../examples/services.yaml");
+const EXAMPLE_SERVICES: &str = include_str!("../examples/services.yaml");
+const EXAMPLE_INGRESSES: &str = include_str!("../examples/ingresses.yaml");
 const EXAMPLE_FACTS: &str = include_str!("../examples/aws-facts.json");
 
 /// Kubernetes controller for AWS Application and Network Load Balancers.
@@ -44,7 +45,8 @@ pub struct Arguments {
 pub enum Command {
     /// Show the load balancers the controller would build for some manifests, offline.
     ///
-    /// Without -f, plans the embedded examples (examples/services.yaml with examples/aws-facts.json).
+    /// Without -f, plans the embedded examples (examples/services.yaml and examples/ingresses.yaml
+    /// with examples/aws-facts.json).
     Plan(PlanArguments),
     /// Run the controller against the cluster (in-cluster config or KUBECONFIG) and AWS.
     Run(run::RunArguments),
@@ -217,8 +219,12 @@ fn plan(
     let embedded = arguments.files.is_empty();
     let mut objects = Vec::new();
     if embedded {
-        objects = read_manifests("examples/services.yaml", EXAMPLE_MANIFESTS)
+        objects = read_manifests("examples/services.yaml", EXAMPLE_SERVICES)
             .map_err(|e| e.to_string())?;
+        objects.extend(
+            read_manifests("examples/ingresses.yaml", EXAMPLE_INGRESSES)
+                .map_err(|e| e.to_string())?,
+        );
     }
     for file in &arguments.files {
         let text = read_source(file, stdin)?;

@@ -25,6 +25,12 @@ fn plan_without_files_plans_the_embedded_examples() {
         "{}",
         output.stdout
     );
+    assert!(
+        output.stdout.contains("IngressGroup /storefront")
+            && output.stdout.contains("2 certificate(s)"),
+        "the example group, its certificate found by host: {}",
+        output.stdout
+    );
     assert!(output.stderr.is_empty());
 }
 
