@@ -22,9 +22,8 @@
 //! deleted with deletion protection in its own attributes blocks its group, as upstream.
 //!
 //! Woken by Ingresses, by the Services they name (backends and actions), by their
-//! IngressClasses and by the IngressClassParams of those classes (only Ingresses naming their
-//! class; a default class's params are seen at the next event or re-check). OIDC Secrets are
-//! read by name at each reconcile, not watched.
+//! IngressClasses and by the IngressClassParams of those classes (and of the default class, for
+//! Ingresses naming none). OIDC Secrets are read by name at each reconcile, not watched.
 
 use super::bindings::{desired_bindings, ingress_stack_labels, reconcile_bindings};
 use super::ingress_inputs::{inputs_hash, names_service};
@@ -477,22 +476,28 @@ pub async fn run_ingress_controller<C: Cloud + 'static>(reconciler: Arc<IngressR
             Api::<IngressClassParams>::all(reconciler.client.clone()),
             watcher::Config::default(),
             move |params: IngressClassParams| {
-                // The Ingresses of every class whose parameters name these params.
+                // The Ingresses of every class whose parameters name these params (and those
+                // without a class when such a class is the default one).
                 let name = params.metadata.name.clone();
-                let classes: Vec<Option<String>> = class_store
-                    .state()
-                    .iter()
-                    .filter(|class| {
-                        class
-                            .spec
-                            .as_ref()
-                            .and_then(|s| s.parameters.as_ref())
-                            .is_some_and(|p| {
-                                p.kind == "IngressClassParams" && Some(&p.name) == name.as_ref()
-                            })
-                    })
-                    .map(|class| class.metadata.name.clone())
-                    .collect();
+                let mut classes: Vec<Option<String>> = Vec::new();
+                for class in class_store.state().iter().filter(|class| {
+                    class
+                        .spec
+                        .as_ref()
+                        .and_then(|s| s.parameters.as_ref())
+                        .is_some_and(|p| {
+                            p.kind == "IngressClassParams" && Some(&p.name) == name.as_ref()
+                        })
+                }) {
+                    classes.push(class.metadata.name.clone());
+                    let default = class
+                        .annotations()
+                        .get("ingressclass.kubernetes.io/is-default-class")
+                        .is_some_and(|v| v == "true");
+                    if default {
+                        classes.push(None);
+                    }
+                }
                 by_params
                     .state()
                     .into_iter()

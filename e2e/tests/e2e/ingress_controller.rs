@@ -435,24 +435,34 @@ async fn a_change_of_ingress_class_params_reaches_the_load_balancer() {
     kubectl.apply(&params("red")).await;
     kubectl
         .apply(
-            "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: tuned}\n\
+            "apiVersion: networking.k8s.io/v1\nkind: IngressClass\n\
+             metadata: {name: tuned, annotations: {ingressclass.kubernetes.io/is-default-class: \"true\"}}\n\
              spec: {controller: ingress.k8s.aws/alb, parameters: {apiGroup: elbv2.k8s.aws, kind: IngressClassParams, name: tuned}}\n---\n\
              apiVersion: v1\nkind: Service\nmetadata: {name: echo, namespace: default}\n\
              spec: {type: NodePort, ports: [{port: 80, targetPort: 8080, nodePort: 30080}]}\n---\n\
              apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: echo, namespace: default}\n\
-             spec:\n  ingressClassName: tuned\n  rules:\n    - http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: echo, port: {number: 80}}}}\n",
+             spec:\n  ingressClassName: tuned\n  rules:\n    - http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: echo, port: {number: 80}}}}\n---\n\
+             apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: classless, namespace: default}\n\
+             spec:\n  rules:\n    - http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: echo, port: {number: 80}}}}\n",
         )
         .await;
-    eventually("the load balancer", || async {
-        (!cloud.load_balancer_names().is_empty()).then_some(())
+    let teams = || {
+        cloud
+            .load_balancer_tags()
+            .into_values()
+            .map(|tags| tags.get("team").cloned().unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
+    eventually("both load balancers", || async {
+        (teams() == ["red", "red"]).then_some(())
     })
     .await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    cloud.calls.clear();
     kubectl.apply(&params("blue")).await;
-    eventually("the params' new tag written", || async {
-        cloud.calls.writes().contains(&"AddTags").then_some(())
-    })
+    eventually(
+        "the params' new tag on the named class's and the default class's ALBs",
+        || async { (teams() == ["blue", "blue"]).then_some(()) },
+    )
     .await;
     loop_task.abort();
 }

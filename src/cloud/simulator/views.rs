@@ -177,4 +177,13 @@ impl Simulator {
             .find(|tg| tg.observed.name == name)
             .map(|tg| tg.attributes.clone())
     }
+
+    /// The tags of every load balancer, by name.
+    pub fn load_balancer_tags(&self) -> BTreeMap<String, Tags> {
+        self.lock()
+            .load_balancers
+            .values()
+            .map(|lb| (lb.observed.name.clone(), lb.tags.clone()))
+            .collect()
+    }
 }
