@@ -264,17 +264,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
                 }),
                 certificates: needs_certificate_discovery(&group.members),
                 web_acls: crate::ingress::addons::needs_web_acl_names(&group.members, &self.config),
-                target_group_names: group
-                    .members
-                    .iter()
-                    .flat_map(|m| {
-                        crate::ingress::actions::named_target_groups(
-                            &crate::ingress::listen::annotations(m),
-                        )
-                    })
-                    .collect::<std::collections::BTreeSet<_>>()
-                    .into_iter()
-                    .collect(),
+                target_group_names: crate::ingress::actions::target_group_names(&group.members),
                 trust_store_names: crate::ingress::mtls::trust_store_names(&group.members),
             };
             crate::discover::discover_ingress_facts(&self.cloud, &self.config, needs)

@@ -406,9 +406,17 @@ pub fn parse_transforms(raw: &str) -> Result<Vec<RuleTransform>, String> {
         .collect()
 }
 
-/// The target group names the member's `actions.*` annotations forward to (for the discover
-/// step's lookups); malformed actions name none (the build reports them).
-pub fn named_target_groups(annotations: &crate::annotations::Annotations) -> Vec<String> {
+/// The target group names the members' `actions.*` annotations forward to, once each (for the
+/// discover step's lookups); malformed actions name none (the build reports them).
+pub fn target_group_names(members: &[super::group::Member]) -> Vec<String> {
+    let names: std::collections::BTreeSet<String> = members
+        .iter()
+        .flat_map(|m| named_target_groups(&super::listen::annotations(m)))
+        .collect();
+    names.into_iter().collect()
+}
+
+fn named_target_groups(annotations: &crate::annotations::Annotations) -> Vec<String> {
     annotations
         .with_suffix_prefix("actions.")
         .into_values()

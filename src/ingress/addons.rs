@@ -34,15 +34,9 @@ pub(super) fn web_acl(
     if !config.enable_wafv2 {
         return Ok(None);
     }
-    let choices = |get: &dyn Fn(&MemberSettings) -> Option<String>| -> Vec<(String, String)> {
-        settings
-            .iter()
-            .filter_map(|(key, s)| get(s).map(|v| (v, key.clone())))
-            .collect()
-    };
     let by_name = agreed(
         "WAFv2 web ACL name",
-        &choices(&|s| s.wafv2_acl_name.clone()),
+        &choices(settings, &|s| s.wafv2_acl_name.clone()),
     )?;
     match by_name {
         Some(name) if name == NO_WEB_ACL => Ok(Some(NO_WEB_ACL.to_string())),
@@ -52,10 +46,14 @@ pub(super) fn web_acl(
             .find(|acl| acl.name == name)
             .map(|acl| Some(acl.arn.clone()))
             .ok_or_else(|| format!("no regional WAFv2 web ACL is named {name}")),
-        None => agreed("WAFv2 web ACL ARN", &choices(&|s| s.wafv2_acl_arn.clone())),
+        None => agreed(
+            "WAFv2 web ACL ARN",
+            &choices(settings, &|s| s.wafv2_acl_arn.clone()),
+        ),
     }
 }
 
+/// What each member asks for, with who asks (for `agreed`).
 fn choices(
     settings: &[(String, MemberSettings)],
     get: &dyn Fn(&MemberSettings) -> Option<String>,

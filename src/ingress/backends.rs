@@ -288,20 +288,19 @@ fn service_target_group(
         success_codes: (!grpc).then(|| read("success-codes").unwrap_or("200").to_string()),
         grpc_success_codes: grpc.then(|| read("success-codes").unwrap_or("12").to_string()),
     };
-    let attributes = match service_annotations.string("target-group-attributes") {
-        Some(_) => service_annotations.string_map("target-group-attributes"),
-        None => ingress_annotations.string_map("target-group-attributes"),
-    }
-    .map_err(|e| problem(member, e.to_string()))?
-    .unwrap_or_default();
-    // Instance targets only: the nodes to register (Service's map wins as a whole).
-    let node_selector = match service_annotations.string("target-node-labels") {
-        Some(_) => service_annotations.string_map("target-node-labels"),
-        None => ingress_annotations.string_map("target-node-labels"),
-    }
-    .map_err(|e| problem(member, e.to_string()))?
-    .filter(|_| target_type == TargetType::Instance)
-    .unwrap_or_default();
+    // Maps are taken whole from the Service when it has one, else from the Ingress.
+    let whole_map = |suffix: &str| {
+        match service_annotations.string(suffix) {
+            Some(_) => service_annotations.string_map(suffix),
+            None => ingress_annotations.string_map(suffix),
+        }
+        .map_err(|e| problem(member, e.to_string()))
+    };
+    let attributes = whole_map("target-group-attributes")?.unwrap_or_default();
+    // Instance targets only: the nodes to register.
+    let node_selector = whole_map("target-node-labels")?
+        .filter(|_| target_type == TargetType::Instance)
+        .unwrap_or_default();
     let multi_cluster_of = |source: &Annotations| -> Result<bool, MemberProblem> {
         source
             .boolean("multi-cluster-target-group")

@@ -107,6 +107,13 @@ impl Harness {
         Ok(built.held.iter().map(|p| p.ingress.clone()).collect())
     }
 
+    /// Reconciles `ingress` alone and returns the writes that took.
+    async fn writes_for(&mut self, ingress: &Ingress) -> Vec<&'static str> {
+        self.cloud.calls.clear();
+        self.reconcile(std::slice::from_ref(ingress)).await.unwrap();
+        self.cloud.calls.writes()
+    }
+
     /// Path patterns of the port-80 rules, in priority order.
     fn rules(&self) -> Vec<String> {
         self.cloud

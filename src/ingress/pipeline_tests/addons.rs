@@ -29,23 +29,16 @@ async fn listener_attributes_are_set_then_read_only_where_wanted() {
         key,
         "routing.http.response.server.enabled=false",
     );
-    harness.cloud.calls.clear();
-    harness
-        .reconcile(std::slice::from_ref(&tuned))
-        .await
-        .unwrap();
-    assert_eq!(harness.cloud.calls.writes(), ["ModifyListenerAttributes"]);
+    assert_eq!(
+        harness.writes_for(&tuned).await,
+        ["ModifyListenerAttributes"]
+    );
     assert_eq!(
         harness.cloud.listener_attributes(80).unwrap()["routing.http.response.server.enabled"],
         "false"
     );
 
-    harness.cloud.calls.clear();
-    harness
-        .reconcile(std::slice::from_ref(&tuned))
-        .await
-        .unwrap();
-    assert!(harness.cloud.calls.writes().is_empty());
+    assert!(harness.writes_for(&tuned).await.is_empty());
     assert_eq!(harness.cloud.calls.count("DescribeListenerAttributes"), 1);
 
     let retuned = with_annotation(plain, key, "routing.http.response.server.enabled=true");
@@ -101,43 +94,23 @@ async fn a_web_acl_is_associated_once_changed_and_removed_and_never_read_unless_
     let name = harness.cloud.load_balancer_names()[0].clone();
 
     let guarded = with_annotation(plain.clone(), "wafv2-acl-arn", first);
-    harness.cloud.calls.clear();
-    harness
-        .reconcile(std::slice::from_ref(&guarded))
-        .await
-        .unwrap();
-    assert_eq!(harness.cloud.calls.writes(), ["AssociateWebACL"]);
+    assert_eq!(harness.writes_for(&guarded).await, ["AssociateWebACL"]);
     assert_eq!(
         harness.cloud.web_acl_of_load_balancer(&name).as_deref(),
         Some(first)
     );
 
-    harness.cloud.calls.clear();
-    harness
-        .reconcile(std::slice::from_ref(&guarded))
-        .await
-        .unwrap();
-    assert!(harness.cloud.calls.writes().is_empty());
+    assert!(harness.writes_for(&guarded).await.is_empty());
 
     let moved = with_annotation(plain.clone(), "wafv2-acl-arn", second);
-    harness.cloud.calls.clear();
-    harness
-        .reconcile(std::slice::from_ref(&moved))
-        .await
-        .unwrap();
-    assert_eq!(harness.cloud.calls.writes(), ["AssociateWebACL"]);
+    assert_eq!(harness.writes_for(&moved).await, ["AssociateWebACL"]);
     assert_eq!(
         harness.cloud.web_acl_of_load_balancer(&name).as_deref(),
         Some(second)
     );
 
     // Without the annotation AWS is left as it is; `none` disassociates.
-    harness.cloud.calls.clear();
-    harness
-        .reconcile(std::slice::from_ref(&plain))
-        .await
-        .unwrap();
-    assert!(harness.cloud.calls.writes().is_empty());
+    assert!(harness.writes_for(&plain).await.is_empty());
     assert_eq!(
         harness.cloud.web_acl_of_load_balancer(&name).as_deref(),
         Some(second)
@@ -181,23 +154,13 @@ async fn transforms_are_added_and_removed_with_one_modify_each() {
         r#"[{"type": "url-rewrite", "urlRewriteConfig": {"rewrites": [{"regex": "^/a/(.*)$", "replace": "/$1"}]}}]"#,
     );
     for (step, ingress) in [("added", &rewritten), ("removed", &plain)] {
-        harness.cloud.calls.clear();
-        harness
-            .reconcile(std::slice::from_ref(ingress))
-            .await
-            .unwrap();
         assert_eq!(
-            harness.cloud.calls.writes(),
+            harness.writes_for(ingress).await,
             ["ModifyRule"],
             "transforms {step}"
         );
-        harness.cloud.calls.clear();
-        harness
-            .reconcile(std::slice::from_ref(ingress))
-            .await
-            .unwrap();
         assert!(
-            harness.cloud.calls.writes().is_empty(),
+            harness.writes_for(ingress).await.is_empty(),
             "converged after {step}"
         );
     }
@@ -218,23 +181,13 @@ async fn an_ipam_pool_is_given_at_creation_then_changed_and_removed_in_place() {
         ("changed", pooled("ipam-pool-2")),
         ("removed", plain.clone()),
     ] {
-        harness.cloud.calls.clear();
-        harness
-            .reconcile(std::slice::from_ref(&ingress))
-            .await
-            .unwrap();
         assert_eq!(
-            harness.cloud.calls.writes(),
+            harness.writes_for(&ingress).await,
             ["ModifyIpPools"],
             "pool {step}"
         );
-        harness.cloud.calls.clear();
-        harness
-            .reconcile(std::slice::from_ref(&ingress))
-            .await
-            .unwrap();
         assert!(
-            harness.cloud.calls.writes().is_empty(),
+            harness.writes_for(&ingress).await.is_empty(),
             "converged after {step}"
         );
     }
@@ -267,13 +220,8 @@ async fn mutual_tls_is_set_on_the_https_listener_and_changed_in_place() {
         .reconcile(std::slice::from_ref(&verify))
         .await
         .unwrap();
-    harness.cloud.calls.clear();
-    harness
-        .reconcile(std::slice::from_ref(&verify))
-        .await
-        .unwrap();
     assert!(
-        harness.cloud.calls.writes().is_empty(),
+        harness.writes_for(&verify).await.is_empty(),
         "{:?}",
         harness.cloud.calls.writes()
     );
@@ -326,12 +274,7 @@ async fn shield_waf_classic_and_capacity_are_applied_read_only_when_named_and_re
     );
     assert_eq!(harness.cloud.capacity_of_load_balancer(&name), Some(100));
     harness.cloud.set_shield_subscription(true);
-    harness.cloud.calls.clear();
-    harness
-        .reconcile(std::slice::from_ref(&guarded))
-        .await
-        .unwrap();
-    assert_eq!(harness.cloud.calls.writes(), ["CreateProtection"]);
+    assert_eq!(harness.writes_for(&guarded).await, ["CreateProtection"]);
     assert_eq!(
         harness.cloud.protection_of_load_balancer(&name).as_deref(),
         Some("managed by aws-load-balancer-controller")
@@ -356,9 +299,7 @@ async fn shield_waf_classic_and_capacity_are_applied_read_only_when_named_and_re
     harness
         .cloud
         .add_protection(&name, "made by the security team");
-    harness.cloud.calls.clear();
-    harness.reconcile(std::slice::from_ref(&off)).await.unwrap();
-    assert!(harness.cloud.calls.writes().is_empty());
+    assert!(harness.writes_for(&off).await.is_empty());
     assert_eq!(
         harness.cloud.protection_of_load_balancer(&name).as_deref(),
         Some("made by the security team")
