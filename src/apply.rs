@@ -5,11 +5,11 @@
 
 use crate::cloud::{
     Cloud, CloudError, ErrorKind, ListenerInput, LoadBalancerInput, RuleAction, SecurityGroupInput,
-    TargetGroupInput,
+    Target, TargetGroupInput,
 };
 use crate::model::{ListenerAction, ListenerSpec, Protocol, SecurityGroupRef, Stack, Tags};
 use crate::observe::{ObservedStack, StackIdentity};
-use crate::plan::{Change, Plan, LOAD_BALANCER_ID};
+use crate::plan::{Change, Plan};
 use std::collections::BTreeMap;
 
 /// What exists after a successful apply.
@@ -18,8 +18,13 @@ pub struct Applied {
     pub load_balancer_arn: Option<String>,
     /// Lower-cased, as it goes into the object's status.
     pub dns_name: Option<String>,
+    /// The frontend NLB's, lower-cased (Ingress groups with one).
+    pub frontend_dns_name: Option<String>,
     /// By resource id.
     pub target_group_arns: BTreeMap<String, String>,
+    /// The managed and the shared backend security groups, when they exist.
+    pub managed_security_group: Option<String>,
+    pub backend_security_group: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,7 +45,7 @@ struct Known {
 }
 
 impl Known {
-    fn from_observed(observed: &ObservedStack, plan: &Plan) -> Self {
+    fn from_observed(observed: &ObservedStack, plan: &Plan, load_balancer_id: &str) -> Self {
         let deleted: Vec<&str> = plan
             .changes
             .iter()
@@ -50,7 +55,7 @@ impl Known {
             })
             .collect();
         let kept = observed.load_balancers.iter().find(|lb| {
-            lb.resource_id.as_deref() == Some(LOAD_BALANCER_ID)
+            lb.resource_id.as_deref() == Some(load_balancer_id)
                 && !deleted.contains(&lb.load_balancer.arn.as_str())
         });
         Self {
@@ -397,6 +402,30 @@ async fn apply_change(
         Change::DeleteSecurityGroup { group_id, .. } => {
             gone_is_done(cloud.delete_security_group(group_id).await)?
         }
+        Change::RegisterAlbTarget { target_group, port } => {
+            let target_group_arn = known
+                .target_groups
+                .get(target_group)
+                .ok_or_else(|| known.missing(&format!("target group {target_group}")))?;
+            let alb = context
+                .alb_arn
+                .ok_or_else(|| known.missing("the ALB behind the frontend NLB"))?;
+            let target = Target {
+                id: alb.to_string(),
+                port: *port,
+            };
+            cloud
+                .register_targets(target_group_arn, std::slice::from_ref(&target))
+                .await?
+        }
+        Change::DeregisterAlbTarget {
+            target_group_arn,
+            target,
+        } => gone_is_done(
+            cloud
+                .deregister_targets(target_group_arn, std::slice::from_ref(target))
+                .await,
+        )?,
     }
     Ok(())
 }
@@ -407,6 +436,12 @@ pub struct ApplyContext<'a> {
     pub vpc_id: &'a str,
     /// `--default-tags`, also put on the shared backend security group.
     pub default_tags: &'a Tags,
+    /// The resource id of the stack's load balancer (`LoadBalancer`, or `FrontendNlb`).
+    pub load_balancer_id: &'a str,
+    /// The ALB a frontend NLB registers as its target.
+    pub alb_arn: Option<&'a str>,
+    /// The managed and backend security groups of the stack a frontend NLB belongs to.
+    pub inherited_groups: Option<&'a (Option<String>, Option<String>)>,
 }
 
 /// Carries out `plan`, which was made from `observed` towards `desired`.
@@ -417,7 +452,11 @@ pub async fn apply(
     plan: &Plan,
     context: &ApplyContext<'_>,
 ) -> Result<Applied, ApplyError> {
-    let mut known = Known::from_observed(observed, plan);
+    let mut known = Known::from_observed(observed, plan, context.load_balancer_id);
+    if let Some((managed, backend)) = context.inherited_groups {
+        known.managed_group = known.managed_group.or(managed.clone());
+        known.backend_group = known.backend_group.or(backend.clone());
+    }
     // Rules are synced once the listeners are right and before target groups go, since a rule
     // may still forward to a target group about to be deleted.
     let deletions_start = plan
@@ -441,11 +480,14 @@ pub async fn apply(
     Ok(Applied {
         load_balancer_arn: load_balancer.as_ref().map(|(arn, _)| arn.clone()),
         dns_name: load_balancer.map(|(_, dns)| dns.to_lowercase()),
+        frontend_dns_name: None,
         target_group_arns: known
             .target_groups
             .into_iter()
             .filter(|(id, _)| desired.target_groups.contains_key(id))
             .collect(),
+        managed_security_group: known.managed_group,
+        backend_security_group: known.backend_group,
     })
 }
 

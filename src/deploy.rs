@@ -7,10 +7,11 @@
 use crate::apply::{apply, Applied, ApplyContext, ApplyError};
 use crate::cloud::{Cloud, CloudError};
 use crate::config::ControllerConfig;
-use crate::model::{SecurityGroupRef, Stack};
+use crate::model::{SecurityGroupRef, Stack, FRONTEND_NLB_ID};
 use crate::naming::backend_security_group_name;
 use crate::observe::{observe_stack, ObservedStack, StackIdentity};
-use crate::plan::{plan, Plan, PlanContext, PlanError};
+use crate::plan::frontend::{frontend_stack, plan_stack};
+use crate::plan::{Plan, PlanContext, PlanError, LOAD_BALANCER_ID};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeployError {
@@ -42,7 +43,9 @@ pub async fn observe_for(
         .map_err(DeployError::Observe)
 }
 
-/// Plans and applies the changes from `observed` to `desired`.
+/// Plans and applies the changes from `observed` to `desired`. A frontend NLB is applied as a
+/// stack of its own: after the ALB (it registers the ALB as its target), and, when it goes,
+/// before the ALB is touched.
 pub async fn converge(
     cloud: &impl Cloud,
     desired: &Stack,
@@ -50,24 +53,72 @@ pub async fn converge(
     identity: &StackIdentity,
     config: &ControllerConfig,
 ) -> Result<Deployed, DeployError> {
+    let (main_observed, front_observed) = observed.split_frontend();
+    let main_observed = with_wanted_details(cloud, desired, &main_observed)
+        .await
+        .map_err(DeployError::Observe)?;
+    let front_observed = if desired.frontend_nlb.is_some() {
+        with_wanted_details(cloud, &frontend_stack(desired, None, None), &front_observed)
+            .await
+            .map_err(DeployError::Observe)?
+    } else {
+        front_observed
+    };
     let backend_name = backend_security_group_name(&config.cluster_name);
     let context = PlanContext {
         external_managed_tags: &config.external_managed_tags,
         backend_security_group_name: &backend_name,
+        load_balancer_id: LOAD_BALANCER_ID,
     };
-    let observed = &with_wanted_details(cloud, desired, observed)
-        .await
-        .map_err(DeployError::Observe)?;
-    let plan = plan(desired, observed, &context).map_err(DeployError::Plan)?;
-    let apply_context = ApplyContext {
+    let planned = plan_stack(desired, &main_observed, &front_observed, &context)
+        .map_err(DeployError::Plan)?;
+    let apply_context = |load_balancer_id, alb_arn, inherited_groups| ApplyContext {
         identity,
         vpc_id: &config.vpc_id,
         default_tags: &config.default_tags,
+        load_balancer_id,
+        alb_arn,
+        inherited_groups,
     };
-    let applied = apply(cloud, desired, observed, &plan, &apply_context)
+    if let Some(front) = planned
+        .frontend
+        .as_ref()
+        .filter(|_| planned.frontend_first())
+    {
+        let context = apply_context(FRONTEND_NLB_ID, None, None);
+        apply(cloud, &front.stack, &front.observed, &front.plan, &context)
+            .await
+            .map_err(DeployError::Apply)?;
+    }
+    let context = apply_context(LOAD_BALANCER_ID, None, None);
+    let mut applied = apply(cloud, desired, &main_observed, &planned.main, &context)
         .await
         .map_err(DeployError::Apply)?;
-    Ok(Deployed { plan, applied })
+    if let Some(front) = planned
+        .frontend
+        .as_ref()
+        .filter(|_| !planned.frontend_first())
+    {
+        let groups = (
+            applied.managed_security_group.clone(),
+            applied.backend_security_group.clone(),
+        );
+        let context = apply_context(
+            FRONTEND_NLB_ID,
+            applied.load_balancer_arn.as_deref(),
+            Some(&groups),
+        );
+        let front_applied = apply(cloud, &front.stack, &front.observed, &front.plan, &context)
+            .await
+            .map_err(DeployError::Apply)?;
+        applied.frontend_dns_name = front_applied.dns_name;
+    }
+    Ok(Deployed {
+        plan: Plan {
+            changes: planned.changes(),
+        },
+        applied,
+    })
 }
 
 /// `observed` with what only some stacks need read, one call each where the desired stack
@@ -98,6 +149,15 @@ async fn with_wanted_details(
             state.attributes = cloud
                 .describe_target_group_attributes(&state.target_group.arn)
                 .await?;
+        }
+        if state.target_group.target_type == crate::model::TargetType::Alb {
+            state.targets = cloud
+                .describe_target_health(&state.target_group.arn)
+                .await?
+                .into_iter()
+                .filter(|health| health.state != crate::cloud::TargetState::Draining)
+                .map(|health| health.target)
+                .collect();
         }
     }
     let wanted = desired.load_balancer.as_ref();

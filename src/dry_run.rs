@@ -166,6 +166,7 @@ fn dry_run_services(
         let context = PlanContext {
             external_managed_tags: &config.external_managed_tags,
             backend_security_group_name: &backend_name,
+            load_balancer_id: crate::plan::LOAD_BALANCER_ID,
         };
         match plan(&built.stack, &observed, &context) {
             Ok(planned) => report.stacks.push(OwnerStack {

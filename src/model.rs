@@ -41,9 +41,12 @@ impl Scheme {
 pub enum TargetType {
     Instance,
     Ip,
+    /// An Application Load Balancer behind a Network Load Balancer (the frontend NLB).
+    Alb,
 }
 
 impl TargetType {
+    /// A target type a user may ask for: `instance` or `ip`.
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "instance" => Some(Self::Instance),
@@ -52,10 +55,19 @@ impl TargetType {
         }
     }
 
+    /// A target type as AWS reports it (also `alb`).
+    pub fn from_aws(text: &str) -> Option<Self> {
+        match text {
+            "alb" => Some(Self::Alb),
+            other => Self::parse(other),
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Instance => "instance",
             Self::Ip => "ip",
+            Self::Alb => "alb",
         }
     }
 }
@@ -424,7 +436,9 @@ pub struct TargetGroupSpec {
     pub health_check: HealthCheck,
     pub attributes: BTreeMap<String, String>,
     pub tags: Tags,
-    pub binding: TargetGroupBindingSpec,
+    /// The TargetGroupBinding that fills it with Kubernetes targets (none for `alb` targets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binding: Option<TargetGroupBindingSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -486,6 +500,45 @@ pub struct Stack {
     /// Listener rules by resource id (`port:priority`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub rules: BTreeMap<String, RuleSpec>,
+    /// A Network Load Balancer in front of the stack's ALB (Ingress groups only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frontend_nlb: Option<Box<FrontendNlb>>,
+}
+
+/// The resource id of a frontend NLB.
+pub const FRONTEND_NLB_ID: &str = "FrontendNlb";
+
+/// A Network Load Balancer whose target groups hold the stack's ALB: its own load balancer,
+/// TCP listeners and `alb` target groups, under ids starting with [`FRONTEND_NLB_ID`]. It is
+/// planned and applied as a stack of its own, after the ALB exists and before it is deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FrontendNlb {
+    pub load_balancer: LoadBalancerSpec,
+    /// By resource id (`FrontendNlb-ls-TCP-<port>`).
+    pub listeners: BTreeMap<String, ListenerSpec>,
+    /// By resource id (`FrontendNlb-tg-TCP-<port>`).
+    pub target_groups: BTreeMap<String, TargetGroupSpec>,
+    /// The ALB port registered in each target group, by target group resource id.
+    pub alb_ports: BTreeMap<String, i32>,
+}
+
+impl FrontendNlb {
+    /// The frontend as a stack that plan and apply understand (its security groups may still
+    /// name the ALB's managed and backend groups).
+    pub fn as_stack(&self, stack_id: &str) -> Stack {
+        Stack {
+            load_balancer: Some(self.load_balancer.clone()),
+            listeners: self.listeners.clone(),
+            target_groups: self.target_groups.clone(),
+            ..Stack::empty(stack_id)
+        }
+    }
+
+    /// Whether `resource_id` names a resource of a frontend NLB.
+    pub fn owns(resource_id: &str) -> bool {
+        resource_id.starts_with(FRONTEND_NLB_ID)
+    }
 }
 
 impl Stack {
@@ -498,6 +551,7 @@ impl Stack {
             target_groups: BTreeMap::new(),
             security_group: None,
             rules: BTreeMap::new(),
+            frontend_nlb: None,
         }
     }
 
@@ -507,5 +561,6 @@ impl Stack {
             && self.target_groups.is_empty()
             && self.security_group.is_none()
             && self.rules.is_empty()
+            && self.frontend_nlb.is_none()
     }
 }

@@ -139,6 +139,34 @@ pub fn ingress_security_group_name(
     ingress_group_resource_name(group, &[cluster, &group.stack_id()])
 }
 
+/// The frontend NLB of an ALB: the ALB's name cut to 28 characters, then `-nlb`.
+pub fn frontend_nlb_name(alb_name: &str) -> String {
+    format!("{}-nlb", first(28, alb_name))
+}
+
+/// A frontend NLB target group (the ALB on one NLB port), named after the group.
+pub fn frontend_nlb_target_group_name(
+    cluster: &str,
+    group: &crate::ingress::group::GroupId,
+    nlb_port: i32,
+    health_check_port: &str,
+    health_check_protocol: &str,
+) -> String {
+    let port = nlb_port.to_string();
+    ingress_group_resource_name(
+        group,
+        &[
+            cluster,
+            &group.stack_id(),
+            &port,
+            "alb",
+            "TCP",
+            health_check_port,
+            health_check_protocol,
+        ],
+    )
+}
+
 /// What an Ingress target group's name is hashed from, in upstream's order.
 pub struct IngressTargetGroupNameInputs<'a> {
     pub cluster: &'a str,
@@ -240,6 +268,30 @@ mod tests {
         assert_eq!(
             resource_name("a-very-long-namespace", "x", &["h"]).len(),
             "k8s-averylon-x-".len() + 10
+        );
+    }
+
+    #[test]
+    fn frontend_nlb_names_follow_the_alb_name_and_the_hashed_port() {
+        use crate::ingress::group::GroupId;
+        // Vectors computed from the specification's rule (sha256 of the inputs, first 10).
+        assert_eq!(
+            frontend_nlb_name("k8s-default-echoserv-0cec380b25"),
+            "k8s-default-echoserv-0cec380-nlb"
+        );
+        assert_eq!(frontend_nlb_name("short"), "short-nlb");
+        let explicit = GroupId::Explicit("team-a.web".into());
+        assert_eq!(
+            frontend_nlb_target_group_name("my-cluster", &explicit, 80, "traffic-port", "HTTP"),
+            "k8s-teamaweb-eb01801ce6"
+        );
+        let implicit = GroupId::Implicit {
+            namespace: "default".into(),
+            name: "echo-server".into(),
+        };
+        assert_eq!(
+            frontend_nlb_target_group_name("my-cluster", &implicit, 8443, "8080", "HTTPS"),
+            "k8s-default-echoserv-413113054e"
         );
     }
 

@@ -9,6 +9,7 @@
 //! replaced only when its type or scheme differs, a target group only when its target type or
 //! protocol does.
 
+pub mod frontend;
 pub mod rules;
 mod tags;
 
@@ -151,6 +152,16 @@ pub enum Change {
         group_id: String,
         name: String,
     },
+    /// Register the stack's ALB in a frontend NLB target group (by resource id) on `port`.
+    RegisterAlbTarget {
+        target_group: String,
+        port: i32,
+    },
+    /// Take a load balancer out of a frontend NLB target group.
+    DeregisterAlbTarget {
+        target_group_arn: String,
+        target: crate::cloud::Target,
+    },
 }
 
 impl Change {
@@ -265,6 +276,20 @@ impl fmt::Display for Change {
             Self::DeleteSecurityGroup { name, .. } => {
                 write!(formatter, "delete security group {name}")
             }
+            Self::RegisterAlbTarget { target_group, port } => {
+                write!(
+                    formatter,
+                    "register the ALB on port {port} in {target_group}"
+                )
+            }
+            Self::DeregisterAlbTarget {
+                target_group_arn,
+                target,
+            } => write!(
+                formatter,
+                "deregister {}:{} from {target_group_arn}",
+                target.id, target.port
+            ),
         }
     }
 }
@@ -295,6 +320,9 @@ pub struct PlanContext<'a> {
     pub external_managed_tags: &'a BTreeSet<String>,
     /// The name of the shared backend security group, created when a stack needs it.
     pub backend_security_group_name: &'a str,
+    /// The resource id of the stack's load balancer ([`LOAD_BALANCER_ID`], or
+    /// [`crate::model::FRONTEND_NLB_ID`] for a frontend NLB).
+    pub load_balancer_id: &'a str,
 }
 
 /// Why the stack cannot be planned: AWS holds something tagged as ours that we cannot place.
@@ -302,7 +330,7 @@ pub struct PlanContext<'a> {
 #[error("{0}")]
 pub struct PlanError(pub String);
 
-fn kept_target_groups<'a>(
+pub(crate) fn kept_target_groups<'a>(
     desired: &Stack,
     observed: &'a ObservedStack,
 ) -> BTreeMap<String, &'a TargetGroupState> {
@@ -473,7 +501,7 @@ pub fn plan(
     let mut current = None;
     for state in &observed.load_balancers {
         let wanted = desired.load_balancer.as_ref().filter(|_| {
-            state.resource_id.as_deref() == Some(LOAD_BALANCER_ID) && current.is_none()
+            state.resource_id.as_deref() == Some(context.load_balancer_id) && current.is_none()
         });
         match wanted {
             Some(spec)

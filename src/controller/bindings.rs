@@ -70,13 +70,14 @@ pub fn desired_bindings(
         .iter()
         .filter_map(|(id, group)| {
             let arn = target_group_arns.get(id)?;
-            let binding = &group.binding;
+            let binding = group.binding.as_ref()?;
             let spec = TargetGroupBindingSpec {
                 target_group_arn: Some(arn.clone()),
                 target_group_name: None,
                 target_type: Some(match group.target_type {
                     TargetType::Instance => BindingTargetType::Instance,
                     TargetType::Ip => BindingTargetType::Ip,
+                    TargetType::Alb => return None,
                 }),
                 target_group_protocol: Some(protocol(group.protocol)),
                 service_ref: ServiceReference {

@@ -27,7 +27,7 @@
 
 use super::bindings::{desired_bindings, ingress_stack_labels, reconcile_bindings};
 use super::ingress_inputs::{inputs_hash, names_service};
-use super::ingress_status::{publish_status, FAILED_BUILD, FAILED_DEPLOY};
+use super::ingress_status::{publish_status, Addresses, Outcome, FAILED_BUILD, FAILED_DEPLOY};
 use super::report::{add_finalizer, publish, remove_finalizer};
 use super::ReconcileError;
 use crate::cloud::Cloud;
@@ -190,7 +190,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
     ) -> Result<(), kube::Error> {
         for ingress in ingresses {
             publish(&self.recorder, *ingress, true, reason, note).await;
-            publish_status(&self.api_of(ingress), ingress, None, Some(marker)).await?;
+            publish_status(&self.api_of(ingress), ingress, Outcome::Problem(marker)).await?;
         }
         Ok(())
     }
@@ -257,11 +257,9 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
             CloudFacts::default()
         } else {
             let needs = crate::discover::IngressFactNeeds {
-                security_groups: group.members.iter().any(|m| {
-                    m.ingress
-                        .annotations()
-                        .contains_key("alb.ingress.kubernetes.io/security-groups")
-                }),
+                security_groups: crate::ingress::frontend::needs_security_group_lookup(
+                    &group.members,
+                ),
                 certificates: needs_certificate_discovery(&group.members),
                 web_acls: crate::ingress::addons::needs_web_acl_names(&group.members, &self.config),
                 target_group_names: crate::ingress::actions::target_group_names(&group.members),
@@ -347,12 +345,24 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
         let wanted = desired_bindings(&stack, &deployed.applied.target_group_arns, &labels);
         reconcile_bindings(&self.client, &labels, &wanted).await?;
         if let Some(hostname) = &deployed.applied.dns_name {
+            let ports: Vec<i32> = stack
+                .listeners
+                .values()
+                .map(|l| l.port)
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let addresses = Addresses {
+                hostname,
+                ports: &ports,
+                frontend_hostname: deployed.applied.frontend_dns_name.as_deref(),
+            };
             let held: Vec<&str> = built.held.iter().map(|p| p.ingress.as_str()).collect();
             for ingress in members
                 .iter()
                 .filter(|i| !held.contains(&ingress_key(i).as_str()))
             {
-                publish_status(&api_of(ingress), ingress, Some(hostname), None).await?;
+                publish_status(&api_of(ingress), ingress, Outcome::Deployed(addresses)).await?;
                 if !deployed.plan.changes.is_empty() {
                     publish(
                         &self.recorder,
@@ -372,7 +382,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
             .filter(|i| built.held.iter().any(|p| p.ingress == ingress_key(i)))
             .chain(group.held.iter().map(|(i, _)| i));
         for ingress in held_members {
-            publish_status(&api_of(ingress), ingress, None, Some(FAILED_BUILD)).await?;
+            publish_status(&api_of(ingress), ingress, Outcome::Problem(FAILED_BUILD)).await?;
         }
         for ingress in &group.leaving {
             remove_finalizer(&api_of(ingress), ingress, &finalizer).await?;

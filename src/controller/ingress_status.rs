@@ -6,7 +6,8 @@
 //! Why ports: the Ingress API has no conditions, and `ports[].error` is the one place in its
 //! status that a real API server keeps for a controller's problem reports (a qualified
 //! `domain/CamelCase` value). The message itself is in the Warning event of the same reason.
-//! A member that reconciles again gets its plain hostname entry back.
+//! A member that reconciles again gets its plain entries back: the ALB's hostname with the
+//! group's listener ports, and the frontend NLB's hostname when the group has one.
 
 use crate::ingress::group::Member;
 use crate::ingress::listen::listen_ports;
@@ -18,48 +19,87 @@ use serde_json::{json, Value};
 pub const FAILED_BUILD: &str = "ingress.k8s.aws/FailedBuildModel";
 pub const FAILED_DEPLOY: &str = "ingress.k8s.aws/FailedDeployModel";
 
-/// The status entry for `hostname` (kept from the current status when `None`) with `problem`
-/// on each listener port of the Ingress.
-pub fn status_entry(ingress: &Ingress, hostname: Option<&str>, problem: Option<&str>) -> Value {
-    let hostname = hostname
-        .map(str::to_string)
-        .or_else(|| current_hostname(ingress));
-    let mut entry = serde_json::Map::new();
-    if let Some(hostname) = hostname {
-        entry.insert("hostname".into(), json!(hostname));
-    }
-    if let Some(problem) = problem {
-        let member = Member {
-            ingress: ingress.clone(),
-            params: None,
-            order: 0,
-        };
-        let mut ports: Vec<i32> = listen_ports(&member)
-            .map(|ports| ports.into_keys().collect())
-            .unwrap_or_default();
-        if ports.is_empty() {
-            ports.push(80);
-        }
-        let ports: Vec<Value> = ports
-            .into_iter()
-            .map(|port| json!({"port": port, "protocol": "TCP", "error": problem}))
-            .collect();
-        entry.insert("ports".into(), Value::Array(ports));
-    }
-    Value::Object(entry)
+/// Where a deployed group's load balancers answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Addresses<'a> {
+    /// The ALB's DNS name, lower-cased.
+    pub hostname: &'a str,
+    /// The group's listener ports, ascending.
+    pub ports: &'a [i32],
+    /// The frontend NLB's DNS name, lower-cased, when the group has one.
+    pub frontend_hostname: Option<&'a str>,
 }
 
-fn current_hostname(ingress: &Ingress) -> Option<String> {
+/// What a member's status reports.
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome<'a> {
+    /// Its group deployed with it.
+    Deployed(Addresses<'a>),
+    /// It is held, or its group failed: this problem marks its listener ports.
+    Problem(&'a str),
+}
+
+/// The `status.loadBalancer.ingress` entries for `outcome` (`Null` for none). Deployed: the
+/// ALB's hostname with the group's listener ports (`protocol` empty, as upstream), then the
+/// frontend NLB's hostname. A problem keeps the current hostname (and any frontend entry) and
+/// marks each of the Ingress's own listener ports.
+pub fn status_entries(ingress: &Ingress, outcome: Outcome) -> Value {
+    let mut entries = Vec::new();
+    match outcome {
+        Outcome::Deployed(addresses) => {
+            let ports: Vec<Value> = addresses
+                .ports
+                .iter()
+                .map(|port| json!({"port": port, "protocol": ""}))
+                .collect();
+            let mut entry = json!({"hostname": addresses.hostname});
+            if !ports.is_empty() {
+                entry["ports"] = Value::Array(ports);
+            }
+            entries.push(entry);
+            if let Some(frontend) = addresses.frontend_hostname {
+                entries.push(json!({"hostname": frontend}));
+            }
+        }
+        Outcome::Problem(problem) => {
+            let member = Member {
+                ingress: ingress.clone(),
+                params: None,
+                order: 0,
+            };
+            let mut ports: Vec<i32> = listen_ports(&member)
+                .map(|ports| ports.into_keys().collect())
+                .unwrap_or_default();
+            if ports.is_empty() {
+                ports.push(80);
+            }
+            let ports: Vec<Value> = ports
+                .into_iter()
+                .map(|port| json!({"port": port, "protocol": "TCP", "error": problem}))
+                .collect();
+            let mut current = current_hostnames(ingress).into_iter();
+            let mut entry = serde_json::Map::new();
+            if let Some(hostname) = current.next() {
+                entry.insert("hostname".into(), json!(hostname));
+            }
+            entry.insert("ports".into(), Value::Array(ports));
+            entries.push(Value::Object(entry));
+            entries.extend(current.map(|hostname| json!({"hostname": hostname})));
+        }
+    }
+    Value::Array(entries)
+}
+
+fn current_hostnames(ingress: &Ingress) -> Vec<String> {
     ingress
         .status
-        .as_ref()?
-        .load_balancer
-        .as_ref()?
-        .ingress
-        .as_ref()?
-        .first()?
-        .hostname
-        .clone()
+        .as_ref()
+        .and_then(|s| s.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.hostname.clone())
+        .collect()
 }
 
 fn current_entries(ingress: &Ingress) -> Value {
@@ -72,19 +112,13 @@ fn current_entries(ingress: &Ingress) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// Writes the Ingress's status entry when it differs from what the status holds.
+/// Writes the Ingress's status entries when they differ from what the status holds.
 pub async fn publish_status(
     api: &Api<Ingress>,
     ingress: &Ingress,
-    hostname: Option<&str>,
-    problem: Option<&str>,
+    outcome: Outcome<'_>,
 ) -> Result<(), kube::Error> {
-    let entry = status_entry(ingress, hostname, problem);
-    let wanted = if entry.as_object().is_some_and(|e| e.is_empty()) {
-        Value::Null
-    } else {
-        json!([entry])
-    };
+    let wanted = status_entries(ingress, outcome);
     if wanted == current_entries(ingress) {
         return Ok(());
     }
@@ -111,22 +145,46 @@ mod tests {
     }
 
     #[test]
-    fn a_held_member_keeps_its_hostname_and_marks_each_listener_port() {
+    fn a_held_member_keeps_its_hostnames_and_marks_each_listener_port() {
         let held = ingress(
             json!({"alb.ingress.kubernetes.io/listen-ports": r#"[{"HTTP": 80}, {"HTTPS": 443}]"#}),
-            json!({"loadBalancer": {"ingress": [{"hostname": "lb.example"}]}}),
+            json!({"loadBalancer": {"ingress": [{"hostname": "lb.example"}, {"hostname": "nlb.example"}]}}),
         );
         assert_eq!(
-            status_entry(&held, None, Some(FAILED_BUILD)),
-            json!({"hostname": "lb.example", "ports": [
+            status_entries(&held, Outcome::Problem(FAILED_BUILD)),
+            json!([{"hostname": "lb.example", "ports": [
                 {"port": 80, "protocol": "TCP", "error": FAILED_BUILD},
                 {"port": 443, "protocol": "TCP", "error": FAILED_BUILD},
-            ]})
+            ]}, {"hostname": "nlb.example"}])
         );
+        let fixed = Addresses {
+            hostname: "lb.example",
+            ports: &[],
+            frontend_hostname: None,
+        };
         assert_eq!(
-            status_entry(&held, Some("lb.example"), None),
-            json!({"hostname": "lb.example"}),
-            "fixed: the marker goes"
+            status_entries(&held, Outcome::Deployed(fixed)),
+            json!([{"hostname": "lb.example"}]),
+            "fixed: the marker goes, and so does a frontend the group no longer has"
+        );
+    }
+
+    #[test]
+    fn a_deployed_member_shows_the_groups_ports_and_the_frontend_hostname() {
+        let member = ingress(json!({}), json!({}));
+        let addresses = Addresses {
+            hostname: "alb.example",
+            ports: &[80, 443],
+            frontend_hostname: Some("nlb.example"),
+        };
+        assert_eq!(
+            status_entries(&member, Outcome::Deployed(addresses)),
+            json!([
+                {"hostname": "alb.example", "ports": [
+                    {"port": 80, "protocol": ""}, {"port": 443, "protocol": ""},
+                ]},
+                {"hostname": "nlb.example"},
+            ])
         );
     }
 }

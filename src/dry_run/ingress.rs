@@ -6,7 +6,8 @@ use crate::config::ControllerConfig;
 use crate::facts::CloudFacts;
 use crate::naming::backend_security_group_name;
 use crate::observe::{observe_from_facts, StackIdentity};
-use crate::plan::{plan, PlanContext};
+use crate::plan::frontend::plan_stack;
+use crate::plan::PlanContext;
 use crate::service::Problem;
 use k8s_openapi::api::core::v1::Service;
 use serde_json::Value;
@@ -138,14 +139,16 @@ pub(super) fn dry_run_ingresses(
         let plan_context = PlanContext {
             external_managed_tags: &config.external_managed_tags,
             backend_security_group_name: &backend_name,
+            load_balancer_id: crate::plan::LOAD_BALANCER_ID,
         };
-        match plan(&built.stack, &observed, &plan_context) {
+        let (main_observed, front_observed) = observed.split_frontend();
+        match plan_stack(&built.stack, &main_observed, &front_observed, &plan_context) {
             Ok(planned) => report.stacks.push(OwnerStack {
                 owner,
                 managed: true,
                 stack: built.stack,
                 warnings,
-                changes: planned.changes,
+                changes: planned.changes(),
             }),
             Err(error) => report.problems.push(OwnerProblem {
                 owner,

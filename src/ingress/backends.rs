@@ -242,6 +242,8 @@ fn service_target_group(
             Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(_)) => 1,
             None => found.port,
         },
+        // Never chosen for a backend: `parse` takes instance or ip only.
+        TargetType::Alb => 0,
     };
     if target_group_port == 0 {
         return Err(problem(
@@ -343,14 +345,14 @@ fn service_target_group(
             health_check,
             attributes,
             tags: tracking_tags(input, &resource_id, &user_tags),
-            binding: TargetGroupBindingSpec {
+            binding: Some(TargetGroupBindingSpec {
                 name,
                 namespace: namespace.clone(),
                 service_name: service_name.clone(),
                 service_port: found.port,
                 node_selector,
                 multi_cluster,
-            },
+            }),
         },
     );
     Ok(Some(resource_id))

@@ -23,6 +23,7 @@
 use super::certificates::member_certificates;
 pub use super::contribution::MemberContribution;
 use super::contribution::{member_contribution, ContributedRule};
+use super::frontend::{frontend_nlb, member_frontend};
 use super::group::{GroupId, Member};
 use super::listen::{
     annotations, group_listeners, listen_ports, listener_attributes, listener_sources,
@@ -31,7 +32,7 @@ use super::listen::{
 use super::mtls::listener_mutual_authentication;
 use super::optimize::{keeps, RuleShape};
 use super::rules::MemberProblem;
-use super::settings::{agreed, member_settings, MemberSettings};
+use super::settings::{agreed, member_settings, resolve_security_groups, MemberSettings};
 use crate::cloud::{FixedResponseConfig, RedirectConfig};
 use crate::config::ControllerConfig;
 use crate::facts::CloudFacts;
@@ -73,16 +74,30 @@ pub struct BuiltIngressStack {
     pub contributions: BTreeMap<String, MemberContribution>,
 }
 
+/// `user` tags, then `--default-tags`, then the tracking tags (the last win).
 pub(super) fn tracking_tags(input: &IngressBuildInput, resource_id: &str, user: &Tags) -> Tags {
     let mut tags = user.clone();
     tags.extend(input.config.default_tags.clone());
-    tags.insert(
-        "elbv2.k8s.aws/cluster".into(),
-        input.config.cluster_name.clone(),
-    );
-    tags.insert("ingress.k8s.aws/stack".into(), input.group_id.stack_id());
-    tags.insert("ingress.k8s.aws/resource".into(), resource_id.to_string());
+    tags.extend(identity_tags(input, resource_id));
     tags
+}
+
+/// The three tags that identify a resource of the group's stack.
+pub(super) fn identity_tags(input: &IngressBuildInput, resource_id: &str) -> Tags {
+    Tags::from([
+        (
+            "elbv2.k8s.aws/cluster".to_string(),
+            input.config.cluster_name.clone(),
+        ),
+        (
+            "ingress.k8s.aws/stack".to_string(),
+            input.group_id.stack_id(),
+        ),
+        (
+            "ingress.k8s.aws/resource".to_string(),
+            resource_id.to_string(),
+        ),
+    ])
 }
 
 pub(super) fn problem(member: &Member, text: impl Into<String>) -> MemberProblem {
@@ -101,6 +116,7 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
     for member in input.members {
         match member_settings(member)
             .and_then(|_| listen_ports(member).map_err(|e| problem(member, e)))
+            .and_then(|_| member_frontend(member))
         {
             Ok(_) => members.push(member.clone()),
             Err(problem) => held.push(problem),
@@ -456,35 +472,8 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
             groups
         }
         Some(joined) => {
-            // The user's groups (ids, or Name tags — every group carrying a Name is taken).
-            let mut groups = Vec::new();
-            let mut missing = Vec::new();
-            for entry in joined.split(',') {
-                let found: Vec<&crate::facts::SecurityGroup> = input
-                    .facts
-                    .security_groups
-                    .iter()
-                    .filter(|g| {
-                        g.vpc_id == input.config.vpc_id
-                            && (g.group_id == entry
-                                || g.tags().get("Name").map(String::as_str) == Some(entry))
-                    })
-                    .collect();
-                if found.is_empty() {
-                    missing.push(entry.to_string());
-                }
-                for group in found {
-                    let id = SecurityGroupRef::Id(group.group_id.clone());
-                    if !groups.contains(&id) {
-                        groups.push(id);
-                    }
-                }
-            }
-            if !missing.is_empty() {
-                return Err(format!(
-                    "security groups {missing:?} were not found in the VPC"
-                ));
-            }
+            let entries: Vec<String> = joined.split(',').map(str::to_string).collect();
+            let mut groups = resolve_security_groups(input.facts, &input.config.vpc_id, &entries)?;
             let manage = pick("manage-backend-security-group-rules", &|s| {
                 s.manage_backend_rules.map(|b| b.to_string())
             })?;
@@ -542,6 +531,9 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
         },
         tags: tracking_tags(input, "LoadBalancer", &user_tags),
     });
+    if let Some(alb) = &stack.load_balancer {
+        stack.frontend_nlb = frontend_nlb(input, &kept, alb, &user_tags)?.map(Box::new);
+    }
     Ok(BuiltIngressStack {
         stack,
         held,

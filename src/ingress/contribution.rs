@@ -117,7 +117,7 @@ fn forwarded_service<'a>(
     let [target] = action.target_groups()[..] else {
         return None;
     };
-    let binding = &groups.get(target)?.binding;
+    let binding = groups.get(target)?.binding.as_ref()?;
     input.services.iter().find(|s| {
         s.metadata.namespace.as_deref() == Some(binding.namespace.as_str())
             && s.metadata.name.as_deref() == Some(binding.service_name.as_str())

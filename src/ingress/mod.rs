@@ -25,6 +25,7 @@ pub mod build;
 pub mod certificates;
 pub mod class;
 mod contribution;
+pub mod frontend;
 pub mod group;
 pub mod listen;
 pub mod mtls;

@@ -229,3 +229,40 @@ fn capacity_annotation(member: &Member) -> Result<Option<i32>, MemberProblem> {
     }
     Ok(units)
 }
+
+/// The user's security groups, by id or `Name` tag (every group of the VPC carrying the name is
+/// taken), in the order given, each once.
+pub(super) fn resolve_security_groups(
+    facts: &crate::facts::CloudFacts,
+    vpc_id: &str,
+    entries: &[String],
+) -> Result<Vec<crate::model::SecurityGroupRef>, String> {
+    let mut groups = Vec::new();
+    let mut missing = Vec::new();
+    for entry in entries {
+        let found: Vec<&crate::facts::SecurityGroup> = facts
+            .security_groups
+            .iter()
+            .filter(|g| {
+                g.vpc_id == vpc_id
+                    && (g.group_id == *entry
+                        || g.tags().get("Name").map(String::as_str) == Some(entry.as_str()))
+            })
+            .collect();
+        if found.is_empty() {
+            missing.push(entry.clone());
+        }
+        for group in found {
+            let id = crate::model::SecurityGroupRef::Id(group.group_id.clone());
+            if !groups.contains(&id) {
+                groups.push(id);
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return Err(format!(
+            "security groups {missing:?} were not found in the VPC"
+        ));
+    }
+    Ok(groups)
+}

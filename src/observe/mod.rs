@@ -98,6 +98,8 @@ pub struct TargetGroupState {
     pub resource_id: Option<String>,
     pub tags: Tags,
     pub attributes: BTreeMap<String, String>,
+    /// Registered targets (not draining); read by the deploy step for `alb` target groups only.
+    pub targets: Vec<crate::cloud::Target>,
 }
 
 /// Everything AWS holds for one stack.
@@ -135,6 +137,36 @@ impl ObservedStack {
         self.load_balancers.is_empty()
             && self.target_groups.is_empty()
             && self.security_groups.is_empty()
+    }
+
+    /// The stack without its frontend NLB, and the frontend NLB's part (its load balancer and
+    /// target groups, found by resource id; security groups stay with the stack).
+    pub fn split_frontend(&self) -> (ObservedStack, ObservedStack) {
+        let frontend =
+            |id: &Option<String>| id.as_deref().is_some_and(crate::model::FrontendNlb::owns);
+        let (front_balancers, balancers): (Vec<_>, Vec<_>) = self
+            .load_balancers
+            .iter()
+            .cloned()
+            .partition(|state| frontend(&state.resource_id));
+        let (front_groups, groups): (Vec<_>, Vec<_>) = self
+            .target_groups
+            .iter()
+            .cloned()
+            .partition(|state| frontend(&state.resource_id));
+        let main = ObservedStack {
+            load_balancers: balancers,
+            target_groups: groups,
+            ..self.clone()
+        };
+        let front = ObservedStack {
+            load_balancers: front_balancers,
+            target_groups: front_groups,
+            security_groups: Vec::new(),
+            backend_security_group: self.backend_security_group.clone(),
+            shield_subscribed: false,
+        };
+        (main, front)
     }
 }
 
@@ -216,6 +248,7 @@ pub async fn observe_stack(
                 tags,
                 // Read by the deploy step only where the desired stack names some.
                 attributes: BTreeMap::new(),
+                targets: Vec::new(),
             });
         }
     }

@@ -116,7 +116,7 @@ fn target_group(recorded: &crate::facts::TargetGroup) -> ObservedTargetGroup {
     ObservedTargetGroup {
         arn: recorded.target_group_arn.clone(),
         name: recorded.target_group_name.clone(),
-        target_type: TargetType::parse(&recorded.target_type).unwrap_or(TargetType::Instance),
+        target_type: TargetType::from_aws(&recorded.target_type).unwrap_or(TargetType::Instance),
         protocol: Protocol::parse_or_tcp(&recorded.protocol),
         protocol_version: recorded.protocol_version.clone(),
         port: recorded.port,
@@ -223,6 +223,7 @@ pub fn observe_from_facts(
             resource_id: resource_id(arn),
             tags: tags.get(arn).cloned().unwrap_or_default(),
             attributes: attribute_map(facts.target_group_attributes.get(arn)),
+            targets: Vec::new(),
             target_group: target_group(recorded),
         });
     }

@@ -62,6 +62,7 @@ fn observed_stack(load_balancer_resource_id: Option<&str>) -> ObservedStack {
             resource_id: Some("shop/web:80".into()),
             tags: Tags::new(),
             attributes: BTreeMap::new(),
+            targets: Vec::new(),
         }],
         security_groups: vec![ObservedSecurityGroup {
             id: "sg-managed".into(),
@@ -81,6 +82,7 @@ fn an_empty_stack_deletes_the_load_balancer_then_target_groups_then_the_security
     let context = PlanContext {
         external_managed_tags: &external,
         backend_security_group_name: &backend,
+        load_balancer_id: LOAD_BALANCER_ID,
     };
     let planned = plan(
         &Stack::empty("shop/web"),
@@ -106,6 +108,7 @@ fn a_load_balancer_with_the_stack_tags_but_no_resource_id_is_not_touched() {
     let context = PlanContext {
         external_managed_tags: &external,
         backend_security_group_name: &backend,
+        load_balancer_id: LOAD_BALANCER_ID,
     };
     let refused = plan(&Stack::empty("shop/web"), &observed_stack(None), &context);
     assert!(

@@ -29,11 +29,13 @@ fn target_group_port(port: &ServicePort, target_type: TargetType) -> Result<i32,
             Some(IntOrString::String(_)) => 1,
             None => port.port,
         },
+        TargetType::Alb => 0,
     };
     if resolved == 0 {
         let message = match target_type {
             TargetType::Instance => "instance targets need a nodePort, and this port has none (allocateLoadBalancerNodePorts is false?)",
             TargetType::Ip => "the target port is 0",
+            TargetType::Alb => "a Service's targets are instances or pods, not load balancers",
         };
         return Err(Problem::new(location, message));
     }
@@ -60,7 +62,7 @@ fn resolve_health_check_port(
             )
         })?;
     match (target_type, &named.target_port) {
-        (TargetType::Instance, _) => Ok(named.node_port.unwrap_or(0).to_string()),
+        (TargetType::Instance | TargetType::Alb, _) => Ok(named.node_port.unwrap_or(0).to_string()),
         (TargetType::Ip, Some(IntOrString::Int(number))) => Ok(number.to_string()),
         (TargetType::Ip, None) => Ok(named.port.to_string()),
         (TargetType::Ip, Some(IntOrString::String(_))) => Err(Problem::new(
@@ -197,7 +199,7 @@ pub(super) fn build_target_group(
         health_check,
         attributes: attributes(settings, plan.port),
         tags,
-        binding: TargetGroupBindingSpec {
+        binding: Some(TargetGroupBindingSpec {
             name: generated,
             namespace: namespace.to_string(),
             service_name: name.to_string(),
@@ -208,6 +210,6 @@ pub(super) fn build_target_group(
                 BTreeMap::new()
             },
             multi_cluster: settings.multi_cluster,
-        },
+        }),
     })
 }

@@ -23,7 +23,7 @@ fn observed_target_group(group: &TargetGroup) -> ObservedTargetGroup {
         name: group.target_group_name().unwrap_or_default().to_string(),
         target_type: group
             .target_type()
-            .and_then(|t| TargetType::parse(t.as_str()))
+            .and_then(|t| TargetType::from_aws(t.as_str()))
             .unwrap_or(TargetType::Instance),
         protocol: protocol(group.protocol()),
         protocol_version: group.protocol_version().map(str::to_string),

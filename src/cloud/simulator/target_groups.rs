@@ -400,6 +400,9 @@ impl State {
             let valid = match kind {
                 TargetType::Instance => target.id.starts_with("i-"),
                 TargetType::Ip => target.id.parse::<std::net::IpAddr>().is_ok(),
+                TargetType::Alb => {
+                    target.id.starts_with("arn:") && target.id.contains(":loadbalancer/app/")
+                }
             };
             if !valid || target.port <= 0 {
                 return error(

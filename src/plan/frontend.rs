@@ -1,0 +1,223 @@
+//! The frontend NLB's share of planning (upstream's §4.14): the frontend as a stack of its own,
+//! with the ALB's security groups resolved to ids, and the target changes that leave each of its
+//! `alb` target groups holding exactly the stack's ALB on the mapped port. Pure.
+//!
+//! [`plan_stack`] plans a whole stack: the ALB's part and the frontend's, and says in which
+//! order they are applied (the frontend after the ALB exists, and before the ALB when the
+//! frontend goes). Ids not known before applying (a security group or ALB to be created) are
+//! resolved by the apply step.
+
+use super::{kept_target_groups, plan, Change, Plan, PlanContext, PlanError, LOAD_BALANCER_ID};
+use crate::cloud::Target;
+use crate::model::{SecurityGroupRef, Stack, FRONTEND_NLB_ID};
+use crate::observe::ObservedStack;
+
+/// The frontend NLB's share of a stack's plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrontendPlan {
+    /// The frontend as a stack (empty when it goes).
+    pub stack: Stack,
+    /// What AWS holds of it.
+    pub observed: ObservedStack,
+    pub plan: Plan,
+}
+
+/// A stack's plan in two parts, each applied with its own observed resources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackPlan {
+    /// The stack's own load balancer (ALB, or a Service's NLB) and everything else.
+    pub main: Plan,
+    /// The frontend NLB, when the stack has one or AWS still holds one.
+    pub frontend: Option<FrontendPlan>,
+}
+
+impl StackPlan {
+    /// The frontend goes: it is applied before the main part.
+    pub fn frontend_first(&self) -> bool {
+        self.frontend
+            .as_ref()
+            .is_some_and(|f| f.stack.load_balancer.is_none())
+    }
+
+    /// Every change, in the order they are applied.
+    pub fn changes(&self) -> Vec<Change> {
+        let front = self
+            .frontend
+            .as_ref()
+            .map(|f| f.plan.changes.clone())
+            .unwrap_or_default();
+        let main = self.main.changes.clone();
+        if self.frontend_first() {
+            [front, main].concat()
+        } else {
+            [main, front].concat()
+        }
+    }
+}
+
+/// Plans `desired` from what AWS holds: `main` (without the frontend NLB) and `front` (the
+/// frontend's part, see [`ObservedStack::split_frontend`]).
+pub fn plan_stack(
+    desired: &Stack,
+    main: &ObservedStack,
+    front: &ObservedStack,
+    context: &PlanContext,
+) -> Result<StackPlan, PlanError> {
+    let main_context = PlanContext {
+        load_balancer_id: LOAD_BALANCER_ID,
+        ..*context
+    };
+    let front_context = PlanContext {
+        load_balancer_id: FRONTEND_NLB_ID,
+        ..*context
+    };
+    let mut main_plan = plan(desired, main, &main_context)?;
+    if desired.frontend_nlb.is_none() {
+        if front.is_empty() {
+            return Ok(StackPlan {
+                main: main_plan,
+                frontend: None,
+            });
+        }
+        let gone = Stack::empty(&desired.id);
+        return Ok(StackPlan {
+            main: main_plan,
+            frontend: Some(FrontendPlan {
+                plan: plan(&gone, front, &front_context)?,
+                stack: gone,
+                observed: front.clone(),
+            }),
+        });
+    }
+    let releases = release_deleted_albs(&main_plan, front);
+    let mut front = front.clone();
+    for state in &mut front.target_groups {
+        state.targets.retain(|target| {
+            !releases.iter().any(|change| {
+                matches!(change, Change::DeregisterAlbTarget { target: released, .. } if released == target)
+            })
+        });
+    }
+    main_plan.changes.splice(0..0, releases);
+    let deleted = |arn: &str| {
+        main_plan
+            .changes
+            .iter()
+            .any(|c| matches!(c, Change::DeleteLoadBalancer { arn: gone, .. } if gone == arn))
+    };
+    let alb = main
+        .load_balancers
+        .iter()
+        .find(|lb| {
+            lb.resource_id.as_deref() == Some(LOAD_BALANCER_ID) && !deleted(&lb.load_balancer.arn)
+        })
+        .map(|lb| lb.load_balancer.arn.as_str());
+    let stack = frontend_stack(
+        desired,
+        main.security_groups.first().map(|g| g.id.as_str()),
+        main.backend_security_group.as_deref(),
+    );
+    let mut front_plan = plan(&stack, &front, &front_context)?;
+    front_plan
+        .changes
+        .extend(plan_alb_targets(desired, &stack, &front, alb));
+    Ok(StackPlan {
+        main: main_plan,
+        frontend: Some(FrontendPlan {
+            stack,
+            observed: front,
+            plan: front_plan,
+        }),
+    })
+}
+
+/// The frontend NLB of `desired` as a stack (empty when there is none), its references to the
+/// ALB's managed and backend security groups replaced by their ids where known.
+pub fn frontend_stack(
+    desired: &Stack,
+    managed_group: Option<&str>,
+    backend_group: Option<&str>,
+) -> Stack {
+    let Some(frontend) = &desired.frontend_nlb else {
+        return Stack::empty(&desired.id);
+    };
+    let mut stack = frontend.as_stack(&desired.id);
+    if let Some(load_balancer) = &mut stack.load_balancer {
+        for group in &mut load_balancer.security_groups {
+            let known = match group {
+                SecurityGroupRef::Managed => managed_group,
+                SecurityGroupRef::Backend => backend_group,
+                SecurityGroupRef::Id(_) => None,
+            };
+            if let Some(id) = known {
+                *group = SecurityGroupRef::Id(id.to_string());
+            }
+        }
+    }
+    stack
+}
+
+/// Registrations that make each frontend target group hold the ALB `alb_arn` (`None`: the ALB
+/// is yet to be created) on its mapped port, and nothing else. `frontend` is the stack of
+/// [`frontend_stack`]; `observed` the frontend's part of what AWS holds, targets read.
+pub fn plan_alb_targets(
+    desired: &Stack,
+    frontend: &Stack,
+    observed: &ObservedStack,
+    alb_arn: Option<&str>,
+) -> Vec<Change> {
+    let Some(wanted) = &desired.frontend_nlb else {
+        return Vec::new();
+    };
+    let kept = kept_target_groups(frontend, observed);
+    let mut changes = Vec::new();
+    for (id, port) in &wanted.alb_ports {
+        let registered: &[Target] = kept.get(id).map_or(&[], |state| &state.targets);
+        let target = alb_arn.map(|arn| Target {
+            id: arn.to_string(),
+            port: *port,
+        });
+        if let Some(state) = kept.get(id) {
+            for stale in registered.iter().filter(|t| Some(*t) != target.as_ref()) {
+                changes.push(Change::DeregisterAlbTarget {
+                    target_group_arn: state.target_group.arn.clone(),
+                    target: stale.clone(),
+                });
+            }
+        }
+        if target.is_none_or(|t| !registered.contains(&t)) {
+            changes.push(Change::RegisterAlbTarget {
+                target_group: id.clone(),
+                port: *port,
+            });
+        }
+    }
+    changes
+}
+
+/// Deregistrations of the load balancers `main` deletes from the frontend target groups that
+/// hold them (AWS keeps a registered ALB from being deleted).
+pub fn release_deleted_albs(main: &Plan, observed: &ObservedStack) -> Vec<Change> {
+    let deleted: Vec<&str> = main
+        .changes
+        .iter()
+        .filter_map(|change| match change {
+            Change::DeleteLoadBalancer { arn, .. } => Some(arn.as_str()),
+            _ => None,
+        })
+        .collect();
+    observed
+        .target_groups
+        .iter()
+        .flat_map(|state| {
+            state
+                .targets
+                .iter()
+                .filter(|t| deleted.contains(&t.id.as_str()))
+                .map(|t| Change::DeregisterAlbTarget {
+                    target_group_arn: state.target_group.arn.clone(),
+                    target: t.clone(),
+                })
+        })
+        .collect()
+}
