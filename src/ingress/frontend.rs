@@ -210,13 +210,18 @@ fn health_check(port: i32, wishes: &[(String, MemberFrontend)]) -> Result<Health
     })
 }
 
-/// NLB port → (ALB port, the members fronted on it), checking that one NLB port maps to one
-/// ALB port across members.
+/// One NLB port: the ALB port it forwards to, and the members fronted on it.
+struct FrontedPort {
+    alb_port: i32,
+    members: Vec<(String, MemberFrontend)>,
+}
+
+/// The NLB's ports, checking that one NLB port maps to one ALB port across members.
 fn port_plan(
     members: &[Member],
     wishes: &[(String, MemberFrontend)],
-) -> Result<BTreeMap<i32, (i32, Vec<(String, MemberFrontend)>)>, String> {
-    let mut ports: BTreeMap<i32, (i32, Vec<(String, MemberFrontend)>)> = BTreeMap::new();
+) -> Result<BTreeMap<i32, FrontedPort>, String> {
+    let mut ports: BTreeMap<i32, FrontedPort> = BTreeMap::new();
     for (member, (key, wish)) in members.iter().zip(wishes) {
         let alb_ports: Vec<i32> = listen_ports(member)
             .map(|ports| ports.into_keys().collect())
@@ -230,14 +235,17 @@ fn port_plan(
             None => alb_ports.iter().map(|p| (*p, *p)).collect(),
         };
         for (nlb, alb) in mapped {
-            let entry = ports.entry(nlb).or_insert_with(|| (alb, Vec::new()));
-            if entry.0 != alb {
+            let entry = ports.entry(nlb).or_insert_with(|| FrontedPort {
+                alb_port: alb,
+                members: Vec::new(),
+            });
+            if entry.alb_port != alb {
                 return Err(format!(
                     "members map frontend NLB port {nlb} to different ALB ports: {} and {alb} ({key})",
-                    entry.0
+                    entry.alb_port
                 ));
             }
-            entry.1.push((key.clone(), wish.clone()));
+            entry.members.push((key.clone(), wish.clone()));
         }
     }
     Ok(ports)
@@ -373,8 +381,9 @@ pub(super) fn frontend_nlb(
         target_groups: BTreeMap::new(),
         alb_ports: BTreeMap::new(),
     };
-    for (nlb_port, (alb_port, fronted)) in port_plan(members, &wishes)? {
-        let health_check = health_check(nlb_port, &fronted)?;
+    for (nlb_port, fronted) in port_plan(members, &wishes)? {
+        let alb_port = fronted.alb_port;
+        let health_check = health_check(nlb_port, &fronted.members)?;
         let target_group_id = format!("{FRONTEND_NLB_ID}-tg-TCP-{nlb_port}");
         let listener_id = format!("{FRONTEND_NLB_ID}-ls-TCP-{nlb_port}");
         frontend.target_groups.insert(

@@ -326,3 +326,4 @@ async fn after_a_restart_a_held_member_that_had_rules_changes_nothing_while_a_ne
 }
 
 mod addons;
+mod frontend;

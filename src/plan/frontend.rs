@@ -118,6 +118,10 @@ pub fn plan_stack(
         main.backend_security_group.as_deref(),
     );
     let mut front_plan = plan(&stack, &front, &front_context)?;
+    // The ALB's part creates the shared backend group when needed; the frontend only uses it.
+    front_plan
+        .changes
+        .retain(|change| !matches!(change, Change::CreateBackendSecurityGroup { .. }));
     front_plan
         .changes
         .extend(plan_alb_targets(desired, &stack, &front, alb));

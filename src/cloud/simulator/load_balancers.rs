@@ -174,6 +174,17 @@ impl State {
                 "deletion protection is enabled",
             );
         }
+        if self
+            .targets
+            .values()
+            .any(|registered| registered.keys().any(|target| target.id == arn))
+        {
+            return error(
+                ErrorKind::InUse,
+                "DeleteLoadBalancer",
+                format!("{arn} is registered as a target of a network load balancer"),
+            );
+        }
         self.load_balancers.remove(arn);
         let gone: Vec<String> = self
             .listeners

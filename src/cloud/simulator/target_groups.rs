@@ -167,6 +167,7 @@ impl State {
             );
         }
         self.target_groups.remove(arn);
+        self.targets.remove(arn);
         Ok(())
     }
 
@@ -415,6 +416,21 @@ impl State {
                         kind.as_str()
                     ),
                 );
+            }
+        }
+        if kind == TargetType::Alb {
+            for target in targets {
+                // An ALB is registered on a port it listens on.
+                let listens = self.listeners.values().any(|l| {
+                    l.observed.load_balancer_arn == target.id && l.observed.port == target.port
+                });
+                if !listens {
+                    return error(
+                        ErrorKind::Invalid,
+                        "RegisterTargets",
+                        format!("{} has no listener on port {}", target.id, target.port),
+                    );
+                }
             }
         }
         let registered = self.targets.entry(arn.to_string()).or_default();

@@ -186,4 +186,13 @@ impl Simulator {
             .map(|lb| (lb.observed.name.clone(), lb.tags.clone()))
             .collect()
     }
+
+    /// The ARN of the load balancer named `name`.
+    pub fn load_balancer_arn(&self, name: &str) -> Option<String> {
+        self.lock()
+            .load_balancers
+            .iter()
+            .find(|(_, lb)| lb.observed.name == name)
+            .map(|(arn, _)| arn.clone())
+    }
 }
