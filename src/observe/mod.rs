@@ -253,10 +253,13 @@ pub async fn observe_stack(
         }
     }
 
+    // Each group once: a frontend NLB shares its ALB's groups.
     let attached: Vec<String> = observed
         .load_balancers
         .iter()
         .flat_map(|lb| lb.load_balancer.security_groups.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
         .collect();
     if attached.is_empty() {
         let groups = cloud.find_security_groups(vpc_id, &identity.tags()).await?;

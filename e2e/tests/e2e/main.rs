@@ -8,6 +8,7 @@ mod emulator_kube_rs;
 mod emulator_kubectl;
 mod ingress_addons;
 mod ingress_controller;
+mod ingress_frontend;
 mod listener_rules;
 mod moto_harness;
 mod service_controller;
