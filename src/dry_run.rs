@@ -206,9 +206,86 @@ fn render_stack(out: &mut String, entry: &OwnerStack) -> std::fmt::Result {
         writeln!(out, "  {reason}")?;
         return write_changes(out, entry);
     };
+    render_load_balancer(out, "load balancer", lb)?;
+    render_listeners(out, &stack.listeners)?;
+    let mut rules: Vec<_> = stack.rules.values().collect();
+    rules.sort_by_key(|rule| (rule.port, rule.priority));
+    for rule in rules {
+        let conditions: Vec<String> = rule
+            .conditions
+            .iter()
+            .map(|c| serde_json::to_string(c).unwrap_or_default())
+            .collect();
+        let actions: Vec<String> = rule
+            .actions
+            .iter()
+            .map(|a| match a {
+                crate::model::ListenerAction::Forward { .. } => a.target_groups().join(", "),
+                crate::model::ListenerAction::Redirect(r) => format!("redirect {}", r.status_code),
+                crate::model::ListenerAction::FixedResponse(f) => {
+                    format!("fixed {}", f.status_code)
+                }
+                crate::model::ListenerAction::AuthenticateOidc(o) => {
+                    format!("authenticate OIDC {}", o.issuer)
+                }
+                crate::model::ListenerAction::AuthenticateCognito(c) => {
+                    format!("authenticate Cognito {}", c.user_pool_domain)
+                }
+                crate::model::ListenerAction::JwtValidation(j) => {
+                    format!("validate JWT from {}", j.issuer)
+                }
+            })
+            .collect();
+        writeln!(
+            out,
+            "  rule {}:{:<4} {} → {}",
+            rule.port,
+            rule.priority,
+            conditions.join(" "),
+            actions.join("; ")
+        )?;
+    }
+    render_target_groups(out, &stack.target_groups)?;
+    if let Some(frontend) = &stack.frontend_nlb {
+        render_load_balancer(out, "frontend NLB", &frontend.load_balancer)?;
+        render_listeners(out, &frontend.listeners)?;
+        render_target_groups(out, &frontend.target_groups)?;
+        for (id, port) in &frontend.alb_ports {
+            writeln!(out, "                  {id} holds the ALB on port {port}")?;
+        }
+    }
+    if let Some(group) = &stack.security_group {
+        let rules: Vec<String> = group
+            .ingress
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {}-{} from {}",
+                    r.protocol, r.from_port, r.to_port, r.source
+                )
+            })
+            .collect();
+        writeln!(
+            out,
+            "  security group  {}  inbound: {}",
+            group.name,
+            rules.join("; ")
+        )?;
+    }
+    for warning in &entry.warnings {
+        writeln!(out, "  warning         {warning}")?;
+    }
+    write_changes(out, entry)
+}
+
+fn render_load_balancer(
+    out: &mut String,
+    label: &str,
+    lb: &crate::model::LoadBalancerSpec,
+) -> std::fmt::Result {
     writeln!(
         out,
-        "  load balancer   {}  {}, {}, {}",
+        "  {label:<15} {}  {}, {}, {}",
         lb.name,
         lb.load_balancer_type.as_str(),
         lb.scheme.as_str(),
@@ -251,7 +328,14 @@ fn render_stack(out: &mut String, entry: &OwnerStack) -> std::fmt::Result {
     for (key, value) in &lb.attributes {
         writeln!(out, "                  attribute {key}={value}")?;
     }
-    let mut listeners: Vec<_> = stack.listeners.values().collect();
+    Ok(())
+}
+
+fn render_listeners(
+    out: &mut String,
+    listeners: &std::collections::BTreeMap<String, crate::model::ListenerSpec>,
+) -> std::fmt::Result {
+    let mut listeners: Vec<_> = listeners.values().collect();
     listeners.sort_by_key(|listener| listener.port);
     for listener in listeners {
         let targets: Vec<String> = match &listener.default_action {
@@ -289,44 +373,14 @@ fn render_stack(out: &mut String, entry: &OwnerStack) -> std::fmt::Result {
             targets.join(", ")
         )?;
     }
-    let mut rules: Vec<_> = stack.rules.values().collect();
-    rules.sort_by_key(|rule| (rule.port, rule.priority));
-    for rule in rules {
-        let conditions: Vec<String> = rule
-            .conditions
-            .iter()
-            .map(|c| serde_json::to_string(c).unwrap_or_default())
-            .collect();
-        let actions: Vec<String> = rule
-            .actions
-            .iter()
-            .map(|a| match a {
-                crate::model::ListenerAction::Forward { .. } => a.target_groups().join(", "),
-                crate::model::ListenerAction::Redirect(r) => format!("redirect {}", r.status_code),
-                crate::model::ListenerAction::FixedResponse(f) => {
-                    format!("fixed {}", f.status_code)
-                }
-                crate::model::ListenerAction::AuthenticateOidc(o) => {
-                    format!("authenticate OIDC {}", o.issuer)
-                }
-                crate::model::ListenerAction::AuthenticateCognito(c) => {
-                    format!("authenticate Cognito {}", c.user_pool_domain)
-                }
-                crate::model::ListenerAction::JwtValidation(j) => {
-                    format!("validate JWT from {}", j.issuer)
-                }
-            })
-            .collect();
-        writeln!(
-            out,
-            "  rule {}:{:<4} {} → {}",
-            rule.port,
-            rule.priority,
-            conditions.join(" "),
-            actions.join("; ")
-        )?;
-    }
-    for (id, group) in &stack.target_groups {
+    Ok(())
+}
+
+fn render_target_groups(
+    out: &mut String,
+    groups: &std::collections::BTreeMap<String, crate::model::TargetGroupSpec>,
+) -> std::fmt::Result {
+    for (id, group) in groups {
         let check = &group.health_check;
         writeln!(
             out,
@@ -340,28 +394,7 @@ fn render_stack(out: &mut String, entry: &OwnerStack) -> std::fmt::Result {
             check.interval_seconds
         )?;
     }
-    if let Some(group) = &stack.security_group {
-        let rules: Vec<String> = group
-            .ingress
-            .iter()
-            .map(|r| {
-                format!(
-                    "{} {}-{} from {}",
-                    r.protocol, r.from_port, r.to_port, r.source
-                )
-            })
-            .collect();
-        writeln!(
-            out,
-            "  security group  {}  inbound: {}",
-            group.name,
-            rules.join("; ")
-        )?;
-    }
-    for warning in &entry.warnings {
-        writeln!(out, "  warning         {warning}")?;
-    }
-    write_changes(out, entry)
+    Ok(())
 }
 
 fn write_changes(out: &mut String, entry: &OwnerStack) -> std::fmt::Result {

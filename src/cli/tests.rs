@@ -201,3 +201,42 @@ fn plan_understands_ingress_groups_and_names_conflicting_members() {
         output.stderr
     );
 }
+
+#[test]
+fn plan_shows_a_frontend_nlb_after_its_alb_and_the_registrations_last() {
+    let facts = example("examples/aws-facts.json");
+    let group = example("src/ingress/golden/frontend-nlb-group.yaml");
+    let output = run(
+        &[
+            "plan",
+            "-f",
+            &group,
+            "--facts",
+            &facts,
+            "--cluster-name",
+            "prod",
+        ],
+        "",
+    );
+    assert_eq!(output.exit_code, 0, "{}", output.stderr);
+    let stdout = &output.stdout;
+    for expected in [
+        "frontend NLB    k8s-storefront-6ae9f125d1-nlb  network, internet-facing",
+        "subnet-0a1c0ffee0000001 (eipalloc-0aaa)",
+        "FrontendNlb-tg-TCP-8080 holds the ALB on port 80",
+    ] {
+        assert!(stdout.contains(expected), "{expected} in:\n{stdout}");
+    }
+    let position = |text: &str| {
+        stdout
+            .find(text)
+            .unwrap_or_else(|| panic!("{text} in:\n{stdout}"))
+    };
+    assert!(
+        position("create load balancer k8s-storefront-6ae9f125d1\n")
+            < position("create load balancer k8s-storefront-6ae9f125d1-nlb")
+            && position("create load balancer k8s-storefront-6ae9f125d1-nlb")
+                < position("register the ALB on port 80 in FrontendNlb-tg-TCP-8080"),
+        "the ALB first, then the NLB, then the registration:\n{stdout}"
+    );
+}
