@@ -84,7 +84,7 @@ pub struct ControllerFlags {
     external_managed_tags: String,
     /// `Name=true,Other=false` for EnableTCPUDPListener, SubnetsClusterTagCheck,
     /// NLBHealthCheckAdvancedConfig, ListenerRulesTagging, EnableIPTargetType, NLBSecurityGroup,
-    /// LBCapacityReservation.
+    /// LBCapacityReservation, EnhancedDefaultBehavior, IngressPlanAnnotation.
     #[arg(long, default_value = "")]
     feature_gates: String,
     #[arg(long, default_value = "true")]
@@ -142,6 +142,8 @@ fn feature_gates(text: &str) -> Result<FeatureGates, String> {
             "EnableIPTargetType" => &mut gates.ip_target_type,
             "NLBSecurityGroup" => &mut gates.nlb_security_group,
             "LBCapacityReservation" => &mut gates.lb_capacity_reservation,
+            "EnhancedDefaultBehavior" => &mut gates.enhanced_default_behavior,
+            "IngressPlanAnnotation" => &mut gates.ingress_plan_annotation,
             other => return Err(format!("--feature-gates: unknown gate {other}")),
         };
         *gate = enabled;

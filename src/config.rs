@@ -37,6 +37,12 @@ pub struct FeatureGates {
     pub nlb_security_group: bool,
     /// `LBCapacityReservation` (default on): minimum capacity annotations apply.
     pub lb_capacity_reservation: bool,
+    /// `EnhancedDefaultBehavior` (default off): an HTTPS listener no member gives
+    /// `mutual-authentication` has mutual TLS turned off (else AWS is left as it is).
+    pub enhanced_default_behavior: bool,
+    /// `IngressPlanAnnotation` (default off): the group's desired stack is written to the first
+    /// member's `alb.ingress.kubernetes.io/dry-run-plan` annotation.
+    pub ingress_plan_annotation: bool,
 }
 
 impl Default for FeatureGates {
@@ -49,6 +55,8 @@ impl Default for FeatureGates {
             ip_target_type: true,
             nlb_security_group: true,
             lb_capacity_reservation: true,
+            enhanced_default_behavior: false,
+            ingress_plan_annotation: false,
         }
     }
 }

@@ -27,7 +27,10 @@
 
 use super::bindings::{desired_bindings, ingress_stack_labels, reconcile_bindings};
 use super::ingress_inputs::{inputs_hash, names_service};
-use super::ingress_status::{publish_status, Addresses, Outcome, FAILED_BUILD, FAILED_DEPLOY};
+use super::ingress_status::{
+    plan_annotation_changes, publish_plan_annotations, publish_status, Addresses, Outcome,
+    FAILED_BUILD, FAILED_DEPLOY,
+};
 use super::report::{add_finalizer, publish, remove_finalizer};
 use super::ReconcileError;
 use crate::cloud::Cloud;
@@ -318,6 +321,17 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
                 .await;
             }
         }
+        let plan = self
+            .config
+            .feature_gates
+            .ingress_plan_annotation
+            .then(|| serde_json::to_string(&built.stack).ok())
+            .flatten();
+        publish_plan_annotations(
+            |ingress: &Ingress| self.api_of(ingress),
+            plan_annotation_changes(&members, plan.as_deref()),
+        )
+        .await;
         let labels = ingress_stack_labels(id);
         let stack: Stack = built.stack.clone();
         if stack.is_empty() {

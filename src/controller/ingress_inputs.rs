@@ -29,10 +29,17 @@ pub(super) fn inputs_hash(group: &crate::ingress::group::Group, view: &ClusterVi
         } else {
             None
         };
+        // The plan annotation is the controller's own output.
+        let annotations: Option<std::collections::BTreeMap<&String, &String>> =
+            meta.annotations.as_ref().map(|all| {
+                all.iter()
+                    .filter(|(key, _)| key.as_str() != super::ingress_status::PLAN_ANNOTATION)
+                    .collect()
+            });
         json!([
             meta.namespace,
             meta.name,
-            meta.annotations,
+            annotations,
             finalizers,
             meta.deletion_timestamp,
             ingress.spec

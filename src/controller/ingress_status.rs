@@ -132,6 +132,46 @@ pub async fn publish_status(
     Ok(())
 }
 
+/// Where the group's desired stack is shown (gate `IngressPlanAnnotation`).
+pub const PLAN_ANNOTATION: &str = "alb.ingress.kubernetes.io/dry-run-plan";
+
+/// The members whose plan annotation must change, with its new value (`None`: removed): the
+/// first member shows `plan` (the desired stack as JSON, when the gate is on), the others none.
+pub fn plan_annotation_changes<'a>(
+    members: &[&'a Ingress],
+    plan: Option<&str>,
+) -> Vec<(&'a Ingress, Option<String>)> {
+    members
+        .iter()
+        .enumerate()
+        .filter_map(|(index, ingress)| {
+            let wanted = plan.filter(|_| index == 0).map(str::to_string);
+            let current = ingress.annotations().get(PLAN_ANNOTATION).cloned();
+            (current != wanted).then_some((*ingress, wanted))
+        })
+        .collect()
+}
+
+/// Writes the plan annotation changes; a failure is only logged (as upstream).
+pub async fn publish_plan_annotations(
+    api_of: impl Fn(&Ingress) -> Api<Ingress>,
+    changes: Vec<(&Ingress, Option<String>)>,
+) {
+    for (ingress, value) in changes {
+        let patch = json!({"metadata": {"annotations": {PLAN_ANNOTATION: value}}});
+        let written = api_of(ingress)
+            .patch(
+                &ingress.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(patch),
+            )
+            .await;
+        if let Err(error) = written {
+            tracing::warn!(ingress = %ingress.name_any(), %error, "writing the plan annotation failed");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,5 +226,22 @@ mod tests {
                 {"hostname": "nlb.example"},
             ])
         );
+    }
+
+    #[test]
+    fn the_plan_shows_on_the_first_member_only_and_goes_when_the_gate_is_off() {
+        let first = ingress(json!({}), json!({}));
+        let second = ingress(json!({PLAN_ANNOTATION: "{\"old\":1}"}), json!({}));
+        let changes = plan_annotation_changes(&[&first, &second], Some("{}"));
+        let changed: Vec<Option<String>> = changes.into_iter().map(|(_, v)| v).collect();
+        assert_eq!(changed, [Some("{}".to_string()), None]);
+        let shown = ingress(json!({PLAN_ANNOTATION: "{}"}), json!({}));
+        assert!(
+            plan_annotation_changes(&[&shown], Some("{}")).is_empty(),
+            "unchanged: no write"
+        );
+        let off = plan_annotation_changes(&[&shown, &first], None);
+        assert_eq!(off.len(), 1, "only the member holding one is patched");
+        assert_eq!(off[0].1, None);
     }
 }

@@ -394,6 +394,17 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
                 default_authentication,
                 mutual_authentication: if https {
                     listener_mutual_authentication(&declaring, *port, &input.facts.trust_stores)?
+                        .or_else(|| {
+                            // Upstream's gate: no member asks, so mutual TLS is off.
+                            input
+                                .config
+                                .feature_gates
+                                .enhanced_default_behavior
+                                .then(|| crate::cloud::MutualAuthentication {
+                                    mode: "off".into(),
+                                    ..Default::default()
+                                })
+                        })
                 } else {
                     None
                 },

@@ -205,8 +205,15 @@ pub(super) fn plan_listeners(
             || (current.ssl_policy == spec.ssl_policy
                 && current.certificates.first() == spec.certificates.first());
         let alpn_matches = spec.alpn_policy.is_none() || spec.alpn_policy == current.alpn_policy;
-        let mutual_matches = spec.mutual_authentication.is_none()
-            || spec.mutual_authentication == current.mutual_authentication;
+        // Unset leaves AWS as it is; `off` matches a listener that reports none.
+        let mutual_matches = match &spec.mutual_authentication {
+            None => true,
+            Some(wanted) if wanted.mode == "off" => current
+                .mutual_authentication
+                .as_ref()
+                .is_none_or(|m| m.mode == "off"),
+            wanted => *wanted == current.mutual_authentication,
+        };
         let same = current.protocol == spec.protocol
             && forward_matches
             && authentication_matches

@@ -2,7 +2,8 @@
 //! Ingress asking for one gets an NLB in front of its ALB, an `alb` target group per port with
 //! the ALB registered in it, and a second hostname in its status; a full re-check writes
 //! nothing; switching the frontend off removes the NLB and keeps the ALB; deleting the Ingress
-//! removes everything.
+//! removes everything. With the `IngressPlanAnnotation` gate the desired stack shows in the
+//! Ingress's `dry-run-plan` annotation.
 
 use crate::waiting::eventually;
 use aws_load_balancer_controller::config::ControllerConfig;
@@ -84,12 +85,9 @@ async fn an_ingress_with_a_frontend_nlb_gets_one_in_front_of_its_alb_in_moto() {
     let kubectl = Kubectl::new(&cluster.url());
     let cloud = moto.cloud().await;
     let calls = cloud.calls.clone();
-    let mut reconciler = IngressReconciler::new(
-        cluster.client.clone(),
-        cloud,
-        ControllerConfig::new("e2e-cluster", &vpc_id),
-        "alb",
-    );
+    let mut config = ControllerConfig::new("e2e-cluster", &vpc_id);
+    config.feature_gates.ingress_plan_annotation = true;
+    let mut reconciler = IngressReconciler::new(cluster.client.clone(), cloud, config, "alb");
     reconciler.drift_check_interval = std::time::Duration::ZERO;
     let loop_task = tokio::spawn(run_ingress_controller(Arc::new(reconciler)));
     kubectl.apply(MANIFESTS).await;
@@ -162,6 +160,22 @@ async fn an_ingress_with_a_frontend_nlb_gets_one_in_front_of_its_alb_in_moto() {
         .filter_map(|l| l.port())
         .collect();
     assert_eq!(ports, [8080]);
+
+    // With the IngressPlanAnnotation gate, the desired stack shows on the Ingress.
+    let plan = kubectl
+        .ok(&[
+            "get",
+            "ingress",
+            "fronted",
+            "-o",
+            r"jsonpath={.metadata.annotations.alb\.ingress\.kubernetes\.io/dry-run-plan}",
+        ])
+        .await;
+    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap_or_default();
+    assert_eq!(
+        plan["frontendNlb"]["albPorts"]["FrontendNlb-tg-TCP-8080"], 80,
+        "{plan}"
+    );
 
     // A full re-check of the converged group writes nothing.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;

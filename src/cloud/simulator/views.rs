@@ -195,4 +195,16 @@ impl Simulator {
             .find(|(_, lb)| lb.observed.name == name)
             .map(|(arn, _)| arn.clone())
     }
+
+    /// The mutual TLS of the listener on `port` (of any load balancer), as AWS reports it.
+    pub fn listener_mutual_authentication(
+        &self,
+        port: i32,
+    ) -> Option<crate::cloud::MutualAuthentication> {
+        self.lock()
+            .listeners
+            .values()
+            .find(|l| l.observed.port == port)
+            .and_then(|l| l.observed.mutual_authentication.clone())
+    }
 }

@@ -231,6 +231,26 @@ async fn mutual_tls_is_set_on_the_https_listener_and_changed_in_place() {
         .await
         .unwrap();
     assert_eq!(harness.cloud.calls.writes(), ["ModifyListener"]);
+
+    // The annotation goes: AWS is left as it is, unless EnhancedDefaultBehavior turns mTLS off.
+    let mut plain = passthrough.clone();
+    plain
+        .metadata
+        .annotations
+        .as_mut()
+        .unwrap()
+        .remove("alb.ingress.kubernetes.io/mutual-authentication");
+    assert!(harness.writes_for(&plain).await.is_empty());
+    harness.config.feature_gates.enhanced_default_behavior = true;
+    assert_eq!(harness.writes_for(&plain).await, ["ModifyListener"]);
+    assert_eq!(
+        harness
+            .cloud
+            .listener_mutual_authentication(443)
+            .map(|m| m.mode),
+        Some("off".to_string())
+    );
+    assert!(harness.writes_for(&plain).await.is_empty(), "off is off");
 }
 
 #[tokio::test]
