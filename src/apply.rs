@@ -46,18 +46,7 @@ struct Known {
 
 impl Known {
     fn from_observed(observed: &ObservedStack, plan: &Plan, load_balancer_id: &str) -> Self {
-        let deleted: Vec<&str> = plan
-            .changes
-            .iter()
-            .filter_map(|change| match change {
-                Change::DeleteLoadBalancer { arn, .. } => Some(arn.as_str()),
-                _ => None,
-            })
-            .collect();
-        let kept = observed.load_balancers.iter().find(|lb| {
-            lb.resource_id.as_deref() == Some(load_balancer_id)
-                && !deleted.contains(&lb.load_balancer.arn.as_str())
-        });
+        let kept = plan.kept_load_balancer(observed, load_balancer_id);
         Self {
             load_balancer: kept.map(|lb| {
                 (

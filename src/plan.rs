@@ -303,6 +303,30 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
     }
+
+    /// The ARNs of the load balancers this plan deletes.
+    pub fn deleted_load_balancers(&self) -> Vec<&str> {
+        self.changes
+            .iter()
+            .filter_map(|change| match change {
+                Change::DeleteLoadBalancer { arn, .. } => Some(arn.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The observed load balancer with resource id `id` that this plan keeps.
+    pub fn kept_load_balancer<'a>(
+        &self,
+        observed: &'a ObservedStack,
+        id: &str,
+    ) -> Option<&'a crate::observe::LoadBalancerState> {
+        let deleted = self.deleted_load_balancers();
+        observed.load_balancers.iter().find(|lb| {
+            lb.resource_id.as_deref() == Some(id)
+                && !deleted.contains(&lb.load_balancer.arn.as_str())
+        })
+    }
 }
 
 impl fmt::Display for Plan {

@@ -114,6 +114,17 @@ impl Harness {
         self.cloud.calls.writes()
     }
 
+    /// Asserts that another reconcile of `members` writes nothing.
+    async fn assert_converged(&mut self, members: &[Ingress], context: &str) {
+        self.cloud.calls.clear();
+        self.reconcile(members).await.unwrap();
+        assert!(
+            self.cloud.calls.writes().is_empty(),
+            "converged {context}: {:?}",
+            self.cloud.calls.writes()
+        );
+    }
+
     /// Path patterns of the port-80 rules, in priority order.
     fn rules(&self) -> Vec<String> {
         self.cloud
@@ -224,10 +235,41 @@ async fn a_bad_member_does_not_stop_the_others_and_keeps_its_rules() {
 #[tokio::test]
 async fn a_failure_injected_at_any_write_converges_on_retry_with_one_alb() {
     let members = [member("a", 0, &["/a1", "/a2"]), member("b", 10, &["/b"])];
+    let steps = write_steps(&members).await;
+    assert!(steps.iter().any(|(op, _)| *op == "CreateRule"), "{steps:?}");
+    for (operation, occurrence) in steps {
+        let mut harness = failed_then_retried(&members, operation, occurrence).await;
+        let after = format!("after {operation} #{occurrence}");
+        assert_eq!(harness.cloud.load_balancer_names().len(), 1, "{after}");
+        assert_eq!(harness.rules(), ["/a1", "/a2", "/b"], "{after}");
+        harness.assert_converged(&members, &after).await;
+    }
+}
+
+/// A group reconciled with `operation`'s `occurrence`-th call failing, then once more.
+async fn failed_then_retried(members: &[Ingress], operation: &str, occurrence: usize) -> Harness {
+    let mut harness = Harness::new();
+    harness
+        .cloud
+        .fail_call(operation, occurrence, ErrorKind::Throttled);
+    assert!(
+        harness.reconcile(members).await.is_err(),
+        "{operation} #{occurrence} was injected to fail"
+    );
+    harness
+        .reconcile(members)
+        .await
+        .unwrap_or_else(|e| panic!("retry after {operation} #{occurrence}: {e}"));
+    harness
+}
+
+/// Every write a clean reconcile of `members` makes, as (operation, its occurrence): the
+/// places a failure can be injected.
+async fn write_steps(members: &[Ingress]) -> Vec<(&'static str, usize)> {
     let mut clean = Harness::new();
-    clean.reconcile(&members).await.unwrap();
+    clean.reconcile(members).await.unwrap();
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
-    let steps: Vec<(&str, usize)> = clean
+    clean
         .cloud
         .calls
         .writes()
@@ -237,39 +279,7 @@ async fn a_failure_injected_at_any_write_converges_on_retry_with_one_alb() {
             *count += 1;
             (operation, *count)
         })
-        .collect();
-    assert!(steps.iter().any(|(op, _)| *op == "CreateRule"), "{steps:?}");
-    for (operation, occurrence) in steps {
-        let mut harness = Harness::new();
-        harness
-            .cloud
-            .fail_call(operation, occurrence, ErrorKind::Throttled);
-        assert!(
-            harness.reconcile(&members).await.is_err(),
-            "{operation} #{occurrence} was injected to fail"
-        );
-        harness
-            .reconcile(&members)
-            .await
-            .unwrap_or_else(|e| panic!("retry after {operation} #{occurrence}: {e}"));
-        assert_eq!(
-            harness.cloud.load_balancer_names().len(),
-            1,
-            "after {operation} #{occurrence}"
-        );
-        assert_eq!(
-            harness.rules(),
-            ["/a1", "/a2", "/b"],
-            "after {operation} #{occurrence}"
-        );
-        harness.cloud.calls.clear();
-        harness.reconcile(&members).await.unwrap();
-        assert!(
-            harness.cloud.calls.writes().is_empty(),
-            "converged after {operation} #{occurrence}: {:?}",
-            harness.cloud.calls.writes()
-        );
-    }
+        .collect()
 }
 
 fn with_annotation(mut ingress: Ingress, key: &str, value: &str) -> Ingress {

@@ -99,18 +99,8 @@ pub fn plan_stack(
         });
     }
     main_plan.changes.splice(0..0, releases);
-    let deleted = |arn: &str| {
-        main_plan
-            .changes
-            .iter()
-            .any(|c| matches!(c, Change::DeleteLoadBalancer { arn: gone, .. } if gone == arn))
-    };
-    let alb = main
-        .load_balancers
-        .iter()
-        .find(|lb| {
-            lb.resource_id.as_deref() == Some(LOAD_BALANCER_ID) && !deleted(&lb.load_balancer.arn)
-        })
+    let alb = main_plan
+        .kept_load_balancer(main, LOAD_BALANCER_ID)
         .map(|lb| lb.load_balancer.arn.as_str());
     let stack = frontend_stack(
         desired,
@@ -202,14 +192,7 @@ pub fn plan_alb_targets(
 /// Deregistrations of the load balancers `main` deletes from the frontend target groups that
 /// hold them (AWS keeps a registered ALB from being deleted).
 pub fn release_deleted_albs(main: &Plan, observed: &ObservedStack) -> Vec<Change> {
-    let deleted: Vec<&str> = main
-        .changes
-        .iter()
-        .filter_map(|change| match change {
-            Change::DeleteLoadBalancer { arn, .. } => Some(arn.as_str()),
-            _ => None,
-        })
-        .collect();
+    let deleted = main.deleted_load_balancers();
     observed
         .target_groups
         .iter()

@@ -4,23 +4,12 @@
 //! authentication with the client credentials of a Secret, and a gRPC target group; then a full
 //! re-check writes nothing (what AWS reports back, without the client secret, matches).
 
+use crate::ingress_loop::{start, ALB_CLASS};
 use crate::waiting::eventually;
-use aws_load_balancer_controller::config::ControllerConfig;
-use aws_load_balancer_controller::controller::ingress::{
-    run_ingress_controller, IngressReconciler,
-};
 use aws_sdk_wafv2::types::{AllowAction, DefaultAction, Scope, VisibilityConfig};
-use e2e::cluster::TestCluster;
-use e2e::kubectl::Kubectl;
-use e2e::moto::{create_ip_target_group, create_vpc_with_subnets, MotoServer};
-use std::sync::Arc;
+use e2e::moto::create_ip_target_group;
 
-const MANIFESTS: &str = r#"apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {name: alb}
-spec: {controller: ingress.k8s.aws/alb}
----
-apiVersion: v1
+const MANIFESTS: &str = r#"apiVersion: v1
 kind: Service
 metadata:
   name: greeter
@@ -62,15 +51,8 @@ spec:
 
 #[tokio::test]
 async fn an_https_ingress_gets_its_acm_certificate_web_acl_and_listener_attributes_in_moto() {
-    let moto = MotoServer::lease().await;
-    let aws = moto.clients().await;
-    let (vpc_id, _) = create_vpc_with_subnets(
-        &aws.ec2,
-        7,
-        &["us-west-2a", "us-west-2b"],
-        "kubernetes.io/role/internal-elb",
-    )
-    .await;
+    let ingress_loop = start(7, "kubernetes.io/role/internal-elb", |_| {}).await;
+    let (aws, kubectl) = (&ingress_loop.aws, &ingress_loop.kubectl);
     let certificate = aws
         .acm
         .request_certificate()
@@ -109,21 +91,8 @@ async fn an_https_ingress_gets_its_acm_certificate_web_acl_and_listener_attribut
         .unwrap()
         .to_string();
 
-    let legacy = create_ip_target_group(&aws.elbv2, "legacy-blue", &vpc_id).await;
-    let cluster = TestCluster::start().await;
-    let kubectl = Kubectl::new(&cluster.url());
-    let cloud = moto.cloud().await;
-    let calls = cloud.calls.clone();
-    let mut reconciler = IngressReconciler::new(
-        cluster.client.clone(),
-        cloud,
-        ControllerConfig::new("e2e-cluster", &vpc_id),
-        "alb",
-    );
-    // Every event re-checks AWS in full (no trust in unchanged inputs).
-    reconciler.drift_check_interval = std::time::Duration::ZERO;
-    let reconciler = Arc::new(reconciler);
-    let loop_task = tokio::spawn(run_ingress_controller(reconciler));
+    let legacy = create_ip_target_group(&aws.elbv2, "legacy-blue", &ingress_loop.vpc_id).await;
+    kubectl.apply(ALB_CLASS).await;
     kubectl.apply(MANIFESTS).await;
 
     let https = eventually("the HTTPS listener", || async {
@@ -230,16 +199,7 @@ async fn an_https_ingress_gets_its_acm_certificate_web_acl_and_listener_attribut
     );
 
     // A full re-check of the converged group writes nothing.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    calls.clear();
-    kubectl
-        .ok(&["label", "ingress", "secure", "recheck=1"])
+    ingress_loop
+        .assert_recheck_writes_nothing("secure", "DescribeRules")
         .await;
-    eventually("the re-check", || async {
-        (calls.count("DescribeRules") > 0).then_some(())
-    })
-    .await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert!(calls.writes().is_empty(), "{:?}", calls.writes());
-    loop_task.abort();
 }

@@ -5,23 +5,12 @@
 //! removes everything. With the `IngressPlanAnnotation` gate the desired stack shows in the
 //! Ingress's `dry-run-plan` annotation.
 
+use crate::ingress_loop::{start, ALB_CLASS};
 use crate::waiting::eventually;
-use aws_load_balancer_controller::config::ControllerConfig;
-use aws_load_balancer_controller::controller::ingress::{
-    run_ingress_controller, IngressReconciler,
-};
-use e2e::cluster::TestCluster;
 use e2e::kubectl::Kubectl;
-use e2e::moto::{create_vpc_with_subnets, MotoServer};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-const MANIFESTS: &str = r#"apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {name: alb}
-spec: {controller: ingress.k8s.aws/alb}
----
-apiVersion: v1
+const MANIFESTS: &str = r#"apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: default}
 spec:
@@ -70,40 +59,35 @@ async fn load_balancers(
         .collect()
 }
 
+/// The hostnames in the Ingress's status, as kubectl prints them.
+async fn hostnames(kubectl: &Kubectl) -> Vec<String> {
+    kubectl
+        .ok(&[
+            "get",
+            "ingress",
+            "fronted",
+            "-o",
+            "jsonpath={.status.loadBalancer.ingress[*].hostname}",
+        ])
+        .await
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
 #[tokio::test]
 async fn an_ingress_with_a_frontend_nlb_gets_one_in_front_of_its_alb_in_moto() {
-    let moto = MotoServer::lease().await;
-    let aws = moto.clients().await;
-    let (vpc_id, _) = create_vpc_with_subnets(
-        &aws.ec2,
-        11,
-        &["us-west-2a", "us-west-2b"],
-        "kubernetes.io/role/internal-elb",
-    )
+    let ingress_loop = start(11, "kubernetes.io/role/internal-elb", |config| {
+        config.feature_gates.ingress_plan_annotation = true;
+    })
     .await;
-    let cluster = TestCluster::start().await;
-    let kubectl = Kubectl::new(&cluster.url());
-    let cloud = moto.cloud().await;
-    let calls = cloud.calls.clone();
-    let mut config = ControllerConfig::new("e2e-cluster", &vpc_id);
-    config.feature_gates.ingress_plan_annotation = true;
-    let mut reconciler = IngressReconciler::new(cluster.client.clone(), cloud, config, "alb");
-    reconciler.drift_check_interval = std::time::Duration::ZERO;
-    let loop_task = tokio::spawn(run_ingress_controller(Arc::new(reconciler)));
+    let (aws, kubectl) = (&ingress_loop.aws, &ingress_loop.kubectl);
+    kubectl.apply(ALB_CLASS).await;
     kubectl.apply(MANIFESTS).await;
 
     // Both hostnames in the status means the whole deploy (registration included) is done.
-    let hostnames = eventually("two hostnames in the Ingress status", || async {
-        let printed = kubectl
-            .ok(&[
-                "get",
-                "ingress",
-                "fronted",
-                "-o",
-                "jsonpath={.status.loadBalancer.ingress[*].hostname}",
-            ])
-            .await;
-        let names: Vec<String> = printed.split_whitespace().map(str::to_string).collect();
+    let shown = eventually("two hostnames in the Ingress status", || async {
+        let names = hostnames(kubectl).await;
         (names.len() == 2).then_some(names)
     })
     .await;
@@ -115,7 +99,7 @@ async fn an_ingress_with_a_frontend_nlb_gets_one_in_front_of_its_alb_in_moto() {
         format!("{}-nlb", &alb_name[..alb_name.len().min(28)])
     );
     assert_eq!(
-        hostnames,
+        shown,
         [alb_dns, nlb_dns],
         "the ALB's first, the NLB's second"
     );
@@ -178,17 +162,9 @@ async fn an_ingress_with_a_frontend_nlb_gets_one_in_front_of_its_alb_in_moto() {
     );
 
     // A full re-check of the converged group writes nothing.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    calls.clear();
-    kubectl
-        .ok(&["label", "ingress", "fronted", "recheck=1"])
+    ingress_loop
+        .assert_recheck_writes_nothing("fronted", "DescribeTargetHealth")
         .await;
-    eventually("the re-check", || async {
-        (calls.count("DescribeTargetHealth") > 0).then_some(())
-    })
-    .await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert!(calls.writes().is_empty(), "{:?}", calls.writes());
 
     // Switched off: the NLB and its target group go, the ALB stays.
     kubectl
@@ -206,16 +182,7 @@ async fn an_ingress_with_a_frontend_nlb_gets_one_in_front_of_its_alb_in_moto() {
     .await;
     assert_eq!(load_balancers(&aws.elbv2).await["application"].1, alb_arn);
     eventually("one hostname in the status", || async {
-        let printed = kubectl
-            .ok(&[
-                "get",
-                "ingress",
-                "fronted",
-                "-o",
-                "jsonpath={.status.loadBalancer.ingress[*].hostname}",
-            ])
-            .await;
-        (printed.split_whitespace().count() == 1).then_some(())
+        (hostnames(kubectl).await.len() == 1).then_some(())
     })
     .await;
 
@@ -239,5 +206,4 @@ async fn an_ingress_with_a_frontend_nlb_gets_one_in_front_of_its_alb_in_moto() {
             .then_some(())
     })
     .await;
-    loop_task.abort();
 }

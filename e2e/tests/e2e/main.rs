@@ -9,6 +9,7 @@ mod emulator_kubectl;
 mod ingress_addons;
 mod ingress_controller;
 mod ingress_frontend;
+mod ingress_loop;
 mod listener_rules;
 mod moto_harness;
 mod service_controller;

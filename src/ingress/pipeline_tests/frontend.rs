@@ -2,8 +2,8 @@
 //! target groups, converged with no write, changed port by port, and removed before the ALB
 //! (the simulator, like AWS, refuses to delete an ALB still registered as a target).
 
-use super::{member, with_annotation, Harness};
-use crate::cloud::{ErrorKind, Target};
+use super::{failed_then_retried, member, with_annotation, write_steps, Harness};
+use crate::cloud::Target;
 use k8s_openapi::api::networking::v1::Ingress;
 use std::collections::BTreeMap;
 
@@ -133,47 +133,13 @@ async fn a_replaced_alb_is_released_by_the_frontend_then_registered_anew() {
 #[tokio::test]
 async fn a_failure_injected_at_any_write_of_a_fronted_group_converges_on_retry() {
     let members = [fronted("a", 0, "/a"), member("b", 10, &["/b"])];
-    let mut clean = Harness::new();
-    clean.reconcile(&members).await.unwrap();
-    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
-    let steps: Vec<(&str, usize)> = clean
-        .cloud
-        .calls
-        .writes()
-        .into_iter()
-        .map(|operation| {
-            let count = seen.entry(operation).or_insert(0);
-            *count += 1;
-            (operation, *count)
-        })
-        .collect();
+    let steps = write_steps(&members).await;
     assert!(steps.contains(&("RegisterTargets", 1)), "{steps:?}");
     for (operation, occurrence) in steps {
-        let mut harness = Harness::new();
-        harness
-            .cloud
-            .fail_call(operation, occurrence, ErrorKind::Throttled);
-        assert!(harness.reconcile(&members).await.is_err());
-        harness
-            .reconcile(&members)
-            .await
-            .unwrap_or_else(|e| panic!("retry after {operation} #{occurrence}: {e}"));
-        assert_eq!(
-            harness.cloud.load_balancer_names().len(),
-            2,
-            "after {operation} #{occurrence}"
-        );
-        assert_eq!(
-            registrations(&harness).len(),
-            1,
-            "after {operation} #{occurrence}"
-        );
-        harness.cloud.calls.clear();
-        harness.reconcile(&members).await.unwrap();
-        assert!(
-            harness.cloud.calls.writes().is_empty(),
-            "converged after {operation} #{occurrence}: {:?}",
-            harness.cloud.calls.writes()
-        );
+        let mut harness = failed_then_retried(&members, operation, occurrence).await;
+        let after = format!("after {operation} #{occurrence}");
+        assert_eq!(harness.cloud.load_balancer_names().len(), 2, "{after}");
+        assert_eq!(registrations(&harness).len(), 1, "{after}");
+        harness.assert_converged(&members, &after).await;
     }
 }
