@@ -7,10 +7,15 @@ use crate::cloud::{
     Cloud, CloudError, ErrorKind, ListenerInput, LoadBalancerInput, RuleAction, SecurityGroupInput,
     Target, TargetGroupInput,
 };
-use crate::model::{ListenerAction, ListenerSpec, Protocol, SecurityGroupRef, Stack, Tags};
+use crate::model::{ListenerAction, ListenerSpec, SecurityGroupRef, Stack, Tags};
 use crate::observe::{ObservedStack, StackIdentity};
 use crate::plan::{Change, Plan};
 use std::collections::BTreeMap;
+
+mod rules;
+
+pub use rules::apply_rule_changes;
+use rules::sync_rules;
 
 /// What exists after a successful apply.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -391,6 +396,11 @@ async fn apply_change(
         Change::DeleteSecurityGroup { group_id, .. } => {
             gone_is_done(cloud.delete_security_group(group_id).await)?
         }
+        Change::RequestCertificate { .. }
+        | Change::DeleteCertificate { .. }
+        | Change::WriteValidationRecords { .. } => {
+            apply_certificate_change(cloud, change, &desired.certificates).await?
+        }
         Change::RegisterAlbTarget { target_group, port } => {
             let target_group_arn = known
                 .target_groups
@@ -415,6 +425,36 @@ async fn apply_change(
                 .deregister_targets(target_group_arn, std::slice::from_ref(target))
                 .await,
         )?,
+    }
+    Ok(())
+}
+
+/// Carries out a certificate change (`wanted`: the stack's certificates, by resource id); a
+/// certificate already gone counts as deleted.
+pub async fn apply_certificate_change(
+    cloud: &impl Cloud,
+    change: &Change,
+    wanted: &BTreeMap<String, crate::model::CertificateSpec>,
+) -> Result<(), CloudError> {
+    match change {
+        Change::RequestCertificate { resource_id, .. } => {
+            let spec = wanted
+                .get(resource_id)
+                .ok_or_else(|| not_in_stack(resource_id))?;
+            cloud
+                .request_certificate(&crate::cloud::CertificateRequest {
+                    domain_name: spec.domain_name.clone(),
+                    subject_alternative_names: spec.subject_alternative_names.clone(),
+                    certificate_authority_arn: spec.certificate_authority_arn.clone(),
+                    tags: spec.tags.clone(),
+                })
+                .await?;
+        }
+        Change::DeleteCertificate { arn, .. } => gone_is_done(cloud.delete_certificate(arn).await)?,
+        Change::WriteValidationRecords { records, .. } => {
+            cloud.write_validation_records(records).await?
+        }
+        _ => {}
     }
     Ok(())
 }
@@ -454,7 +494,9 @@ pub async fn apply(
         .position(|c| {
             matches!(
                 c,
-                Change::DeleteTargetGroup { .. } | Change::DeleteSecurityGroup { .. }
+                Change::DeleteTargetGroup { .. }
+                    | Change::DeleteSecurityGroup { .. }
+                    | Change::DeleteCertificate { .. }
             )
         })
         .unwrap_or(plan.changes.len());
@@ -495,100 +537,6 @@ async fn apply_changes(
                 change: change.to_string(),
                 error,
             })?;
-    }
-    Ok(())
-}
-
-/// Makes the rules of every HTTP(S) listener of `desired` match its rules: one `DescribeRules` per
-/// listener that existed before this apply, then the fewest rule calls (`plan::rules`).
-async fn sync_rules(
-    cloud: &impl Cloud,
-    desired: &Stack,
-    plan: &Plan,
-    known: &Known,
-) -> Result<(), ApplyError> {
-    let created: Vec<i32> = plan
-        .changes
-        .iter()
-        .filter_map(|c| match c {
-            Change::CreateListener { port } => Some(*port),
-            _ => None,
-        })
-        .collect();
-    for listener in desired.listeners.values() {
-        if !matches!(listener.protocol, Protocol::Http | Protocol::Https) {
-            continue;
-        }
-        let failed = |error: CloudError| ApplyError {
-            change: format!("sync rules of listener {}", listener.port),
-            error,
-        };
-        let Some(listener_arn) = known.listeners.get(&listener.port) else {
-            continue;
-        };
-        let wanted = desired
-            .rules
-            .values()
-            .filter(|rule| rule.port == listener.port)
-            .map(|rule| {
-                let actions = rule
-                    .actions
-                    .iter()
-                    .map(|action| known.resolve_action(action))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(crate::plan::rules::DesiredRule {
-                    priority: rule.priority,
-                    content: crate::cloud::RuleContent {
-                        conditions: rule.conditions.clone(),
-                        actions,
-                        transforms: rule.transforms.clone(),
-                    },
-                    tags: rule.tags.clone(),
-                })
-            })
-            .collect::<Result<Vec<_>, CloudError>>()
-            .map_err(failed)?;
-        let observed = if created.contains(&listener.port) {
-            Vec::new()
-        } else {
-            cloud.describe_rules(listener_arn).await.map_err(failed)?
-        };
-        let changes = crate::plan::rules::plan_rules(&wanted, &observed);
-        apply_rule_changes(cloud, listener_arn, &changes)
-            .await
-            .map_err(failed)?;
-    }
-    Ok(())
-}
-
-/// Carries out the rule changes of one listener in the planned order (deletes, moves, modifies,
-/// creates), stopping at the first failure; a rule already gone counts as deleted.
-pub async fn apply_rule_changes(
-    cloud: &impl Cloud,
-    listener_arn: &str,
-    changes: &crate::plan::rules::RuleChanges,
-) -> Result<(), CloudError> {
-    for arn in &changes.delete {
-        match cloud.delete_rule(arn).await {
-            Err(error) if error.kind != ErrorKind::NotFound => return Err(error),
-            _ => {}
-        }
-    }
-    for wave in &changes.moves {
-        cloud.set_rule_priorities(wave).await?;
-    }
-    for (arn, content) in &changes.modify {
-        cloud.modify_rule(arn, content).await?;
-    }
-    for rule in &changes.create {
-        cloud
-            .create_rule(&crate::cloud::RuleInput {
-                listener_arn: listener_arn.to_string(),
-                priority: rule.priority,
-                content: rule.content.clone(),
-                tags: rule.tags.clone(),
-            })
-            .await?;
     }
     Ok(())
 }

@@ -84,7 +84,8 @@ pub struct ControllerFlags {
     external_managed_tags: String,
     /// `Name=true,Other=false` for EnableTCPUDPListener, SubnetsClusterTagCheck,
     /// NLBHealthCheckAdvancedConfig, ListenerRulesTagging, EnableIPTargetType, NLBSecurityGroup,
-    /// LBCapacityReservation, EnhancedDefaultBehavior, IngressPlanAnnotation.
+    /// LBCapacityReservation, EnhancedDefaultBehavior, IngressPlanAnnotation,
+    /// EnableCertificateManagement.
     #[arg(long, default_value = "")]
     feature_gates: String,
     #[arg(long, default_value = "true")]
@@ -101,6 +102,9 @@ pub struct ControllerFlags {
     /// Certificate discovery takes only certificates of these private CAs (comma-separated ARNs).
     #[arg(long, default_value = "")]
     allowed_certificate_authority_arns: String,
+    /// The private CA of certificates `create-acm-cert` requests (gate EnableCertificateManagement).
+    #[arg(long, default_value = "")]
+    default_pca_arn: String,
 }
 
 #[derive(clap::Args)]
@@ -144,6 +148,7 @@ fn feature_gates(text: &str) -> Result<FeatureGates, String> {
             "LBCapacityReservation" => &mut gates.lb_capacity_reservation,
             "EnhancedDefaultBehavior" => &mut gates.enhanced_default_behavior,
             "IngressPlanAnnotation" => &mut gates.ingress_plan_annotation,
+            "EnableCertificateManagement" => &mut gates.certificate_management,
             other => return Err(format!("--feature-gates: unknown gate {other}")),
         };
         *gate = enabled;
@@ -182,6 +187,7 @@ fn controller_config(
         crate::annotations::parse_string_list(&flags.allowed_certificate_authority_arns)
             .into_iter()
             .collect();
+    config.default_pca_arn = Some(flags.default_pca_arn.clone()).filter(|arn| !arn.is_empty());
     config.validate().map_err(|problems| problems.join("; "))?;
     Ok(config)
 }

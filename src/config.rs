@@ -43,6 +43,8 @@ pub struct FeatureGates {
     /// `IngressPlanAnnotation` (default off): the group's desired stack is written to the first
     /// member's `alb.ingress.kubernetes.io/dry-run-plan` annotation.
     pub ingress_plan_annotation: bool,
+    /// `EnableCertificateManagement` (default off): `create-acm-cert` requests certificates.
+    pub certificate_management: bool,
 }
 
 impl Default for FeatureGates {
@@ -57,6 +59,7 @@ impl Default for FeatureGates {
             lb_capacity_reservation: true,
             enhanced_default_behavior: false,
             ingress_plan_annotation: false,
+            certificate_management: false,
         }
     }
 }
@@ -83,6 +86,9 @@ pub struct ControllerConfig {
     /// `--allowed-certificate-authority-arns`: when set, certificate discovery takes only
     /// certificates issued by these private CAs.
     pub allowed_certificate_authorities: BTreeSet<String>,
+    /// `--default-pca-arn`: the private CA of certificates `create-acm-cert` requests when the
+    /// Ingress names none (`acm-pca-arn`); none requests public (Amazon-issued) certificates.
+    pub default_pca_arn: Option<String>,
 }
 
 impl ControllerConfig {
@@ -104,6 +110,7 @@ impl ControllerConfig {
             enable_waf: true,
             enable_shield: true,
             allowed_certificate_authorities: BTreeSet::new(),
+            default_pca_arn: None,
         }
     }
 

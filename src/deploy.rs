@@ -10,8 +10,9 @@ use crate::config::ControllerConfig;
 use crate::model::{SecurityGroupRef, Stack, FRONTEND_NLB_ID};
 use crate::naming::backend_security_group_name;
 use crate::observe::{observe_stack, ObservedStack, StackIdentity};
+use crate::plan::certificates::plan_certificate_requests;
 use crate::plan::frontend::{frontend_stack, plan_stack};
-use crate::plan::{Plan, PlanContext, PlanError, LOAD_BALANCER_ID};
+use crate::plan::{Change, Plan, PlanContext, PlanError, LOAD_BALANCER_ID};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeployError {
@@ -38,9 +39,51 @@ pub async fn observe_for(
     config: &ControllerConfig,
     wants_backend_group: bool,
 ) -> Result<ObservedStack, DeployError> {
-    observe_stack(cloud, identity, &config.vpc_id, wants_backend_group)
+    let mut observed = observe_stack(cloud, identity, &config.vpc_id, wants_backend_group)
         .await
-        .map_err(DeployError::Observe)
+        .map_err(DeployError::Observe)?;
+    if config.feature_gates.certificate_management && identity.stack_tag_key.starts_with("ingress")
+    {
+        observed.certificates = cloud
+            .find_certificates(&identity.tags())
+            .await
+            .map_err(DeployError::Observe)?;
+    }
+    Ok(observed)
+}
+
+/// Requests the certificates `wanted` that AWS lacks (or re-requests one still pending 5 minutes
+/// after it was requested) and writes the validation records of the pending ones, so that the
+/// build finds them; `observed` is refreshed. Deleting certificates no longer wanted is the
+/// plan's (after the listeners stop using them).
+pub async fn request_certificates(
+    cloud: &impl Cloud,
+    wanted: &std::collections::BTreeMap<String, crate::model::CertificateSpec>,
+    observed: &mut ObservedStack,
+    identity: &StackIdentity,
+    now: std::time::SystemTime,
+) -> Result<Vec<Change>, DeployError> {
+    let changes = plan_certificate_requests(wanted, &observed.certificates, identity, now);
+    for change in &changes {
+        crate::apply::apply_certificate_change(cloud, change, wanted)
+            .await
+            .map_err(|error| {
+                DeployError::Apply(crate::apply::ApplyError {
+                    change: change.to_string(),
+                    error,
+                })
+            })?;
+    }
+    if changes
+        .iter()
+        .any(|c| !matches!(c, Change::WriteValidationRecords { .. }))
+    {
+        observed.certificates = cloud
+            .find_certificates(&identity.tags())
+            .await
+            .map_err(DeployError::Observe)?;
+    }
+    Ok(changes)
 }
 
 /// Plans and applies the changes from `observed` to `desired`. A frontend NLB is applied as a

@@ -405,6 +405,14 @@ pub struct TrustStore {
     pub trust_store_arn: String,
 }
 
+/// A certificate this controller requested, as the build needs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnedCertificate {
+    pub resource_id: String,
+    pub arn: String,
+    pub issued: bool,
+}
+
 /// The AWS facts the pure steps read, in the AWS API's own JSON shapes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -435,6 +443,10 @@ pub struct CloudFacts {
     /// ACM certificates (`aws acm list-certificates`), for certificate discovery by host.
     #[serde(default)]
     pub certificate_summary_list: Vec<CertificateSummary>,
+    /// The certificates this controller requested for the stack being built (read with the
+    /// stack, not from files): by resource id, the ARN and whether it is issued.
+    #[serde(skip)]
+    pub owned_certificates: Vec<OwnedCertificate>,
     /// Regional WAFv2 web ACLs, for `wafv2-acl-name`.
     #[serde(rename = "WebACLs", default)]
     pub web_acls: Vec<WebAcl>,

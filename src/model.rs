@@ -503,6 +503,22 @@ pub struct Stack {
     /// A Network Load Balancer in front of the stack's ALB (Ingress groups only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub frontend_nlb: Option<Box<FrontendNlb>>,
+    /// ACM certificates the controller requests, by resource id (`create-acm-cert`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub certificates: BTreeMap<String, CertificateSpec>,
+}
+
+/// An ACM certificate the controller requests for an Ingress's hosts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateSpec {
+    pub domain_name: String,
+    /// Every host, the domain name included.
+    pub subject_alternative_names: Vec<String>,
+    /// A private CA (a `PRIVATE` certificate); none: `AMAZON_ISSUED`, validated by DNS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate_authority_arn: Option<String>,
+    pub tags: Tags,
 }
 
 /// The resource id of a frontend NLB.
@@ -552,6 +568,7 @@ impl Stack {
             security_group: None,
             rules: BTreeMap::new(),
             frontend_nlb: None,
+            certificates: BTreeMap::new(),
         }
     }
 
@@ -562,5 +579,6 @@ impl Stack {
             && self.security_group.is_none()
             && self.rules.is_empty()
             && self.frontend_nlb.is_none()
+            && self.certificates.is_empty()
     }
 }

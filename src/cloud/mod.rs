@@ -123,6 +123,25 @@ pub trait Cloud: Send + Sync {
         arn: &str,
     ) -> impl Future<Output = CloudResult<(Vec<String>, Option<String>)>> + Send;
 
+    /// The ACM certificates carrying every tag of `tags` (`ListCertificates` of every status,
+    /// `ListTagsForCertificate` each, `DescribeCertificate` for those that match).
+    fn find_certificates(
+        &self,
+        tags: &Tags,
+    ) -> impl Future<Output = CloudResult<Vec<ObservedCertificate>>> + Send;
+    /// Requests a certificate (DNS validation; private when a CA is given); returns its ARN.
+    fn request_certificate(
+        &self,
+        request: &CertificateRequest,
+    ) -> impl Future<Output = CloudResult<String>> + Send;
+    fn delete_certificate(&self, arn: &str) -> impl Future<Output = CloudResult<()>> + Send;
+    /// Writes (upserts) validation records into the Route 53 hosted zone of each (the zone whose
+    /// name is the longest suffix of the record's); `NotFound` when no zone holds one.
+    fn write_validation_records(
+        &self,
+        records: &[ValidationRecord],
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+
     /// The target group named `name`, if one exists (`DescribeTargetGroups` by name).
     fn find_target_group_by_name(
         &self,

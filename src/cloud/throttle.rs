@@ -22,6 +22,7 @@ pub const ACM: &str = "ACM";
 pub const WAFV2: &str = "WAFV2";
 pub const WAF_REGIONAL: &str = "WAF Regional";
 pub const SHIELD: &str = "Shield";
+pub const ROUTE53: &str = "Route 53";
 
 const DEFAULT_RULES: &[&str] = &[
     "Elastic Load Balancing v2:^RegisterTargets|^DeregisterTargets=4:20",

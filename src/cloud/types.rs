@@ -220,3 +220,35 @@ impl TargetHealth {
         }
     }
 }
+
+/// A DNS record ACM asks for to validate a certificate (`CNAME` name → value).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct ValidationRecord {
+    pub name: String,
+    pub record_type: String,
+    pub value: String,
+}
+
+/// An ACM certificate this controller may have requested, as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedCertificate {
+    pub arn: String,
+    pub tags: Tags,
+    /// `PENDING_VALIDATION`, `ISSUED`, `FAILED`, `VALIDATION_TIMED_OUT`, …
+    pub status: String,
+    pub domain_name: String,
+    pub subject_alternative_names: Vec<String>,
+    pub certificate_authority_arn: Option<String>,
+    pub requested_at: Option<std::time::SystemTime>,
+    /// The DNS records that validate it (Amazon-issued certificates), once ACM gives them.
+    pub validation_records: Vec<ValidationRecord>,
+}
+
+/// What `RequestCertificate` is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateRequest {
+    pub domain_name: String,
+    pub subject_alternative_names: Vec<String>,
+    pub certificate_authority_arn: Option<String>,
+    pub tags: Tags,
+}

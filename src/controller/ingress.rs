@@ -36,9 +36,10 @@ use super::ReconcileError;
 use crate::cloud::Cloud;
 use crate::config::ControllerConfig;
 use crate::crd::ingress_class_params::IngressClassParams;
-use crate::deploy::{converge, observe_for, DeployError};
+use crate::deploy::{converge, observe_for, request_certificates, DeployError};
 use crate::facts::CloudFacts;
 use crate::ingress::build::{build_ingress_stack, IngressBuildInput, MemberContribution};
+use crate::ingress::certificate_requests::group_certificate_requests;
 use crate::ingress::certificates::needs_certificate_discovery;
 use crate::ingress::class::ClassContext;
 use crate::ingress::group::{
@@ -254,9 +255,9 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
         {
             add_finalizer(&api_of(ingress), ingress, &finalizer).await?;
         }
-        let observed = observe_for(&self.cloud, &identity, &self.config, true).await?;
+        let mut observed = observe_for(&self.cloud, &identity, &self.config, true).await?;
         let existing = observed.existing_load_balancer();
-        let facts = if group.members.is_empty() {
+        let mut facts = if group.members.is_empty() {
             CloudFacts::default()
         } else {
             let needs = crate::discover::IngressFactNeeds {
@@ -272,6 +273,25 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
                 .await
                 .map_err(ReconcileError::Discover)?
         };
+        if self.config.feature_gates.certificate_management {
+            // Certificates first: the build waits for the ones it asks for to be issued.
+            let wanted = group_certificate_requests(id, &group.members, &self.config);
+            let now = std::time::SystemTime::now();
+            if let Err(error) =
+                request_certificates(&self.cloud, &wanted, &mut observed, &identity, now).await
+            {
+                let members: Vec<&Ingress> = group.members.iter().map(|m| &m.ingress).collect();
+                self.warn_all(
+                    &members,
+                    "FailedDeployModel",
+                    &format!("Failed deploy model: {error}"),
+                    FAILED_DEPLOY,
+                )
+                .await?;
+                return Err(ReconcileError::Deploy(error));
+            }
+            facts.owned_certificates = observed.owned_certificates(&identity);
+        }
         let previous = self
             .deployed
             .lock()

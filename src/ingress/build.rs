@@ -20,9 +20,12 @@
 //! rule optimizer (`optimize`). `security-groups` (ids or Name tags) replace the managed
 //! security group.
 
+use super::certificate_requests::group_certificate_requests;
 use super::certificates::member_certificates;
 pub use super::contribution::MemberContribution;
-use super::contribution::{member_contribution, ContributedRule};
+use super::contribution::{
+    may_have_deployed, member_contribution, nothing_builds, unknown_share, ContributedRule,
+};
 use super::frontend::{frontend_nlb, member_frontend};
 use super::group::{GroupId, Member};
 use super::listen::{
@@ -84,15 +87,17 @@ pub(super) fn tracking_tags(input: &IngressBuildInput, resource_id: &str, user: 
 
 /// The three tags that identify a resource of the group's stack.
 pub(super) fn identity_tags(input: &IngressBuildInput, resource_id: &str) -> Tags {
+    group_identity_tags(input.config, input.group_id, resource_id)
+}
+
+/// The tags that identify resource `resource_id` of `group`'s stack.
+pub fn group_identity_tags(config: &ControllerConfig, group: &GroupId, resource_id: &str) -> Tags {
     Tags::from([
         (
             "elbv2.k8s.aws/cluster".to_string(),
-            input.config.cluster_name.clone(),
+            config.cluster_name.clone(),
         ),
-        (
-            "ingress.k8s.aws/stack".to_string(),
-            input.group_id.stack_id(),
-        ),
+        ("ingress.k8s.aws/stack".to_string(), group.stack_id()),
         (
             "ingress.k8s.aws/resource".to_string(),
             resource_id.to_string(),
@@ -310,12 +315,8 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
         if https {
             for member in &declaring {
                 // Members whose discovery failed were held before this point.
-                let own = member_certificates(
-                    member,
-                    &input.facts.certificate_summary_list,
-                    &input.config.allowed_certificate_authorities,
-                )
-                .unwrap_or_default();
+                let own =
+                    member_certificates(member, input.facts, input.config).unwrap_or_default();
                 for arn in own {
                     if !certificates.contains(&arn) {
                         certificates.push(arn);
@@ -545,59 +546,10 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
     if let Some(alb) = &stack.load_balancer {
         stack.frontend_nlb = frontend_nlb(input, &kept, alb, &user_tags)?.map(Box::new);
     }
+    stack.certificates = group_certificate_requests(input.group_id, input.members, input.config);
     Ok(BuiltIngressStack {
         stack,
         held,
         contributions: used,
     })
-}
-
-/// A held member without a remembered share may have rules in the group's existing load
-/// balancer (it carries the group's finalizer, or, held while loading, nothing says it does
-/// not): building without it could delete them.
-fn may_have_deployed(input: &IngressBuildInput, member: Option<&Member>) -> bool {
-    let finalizer = input.group_id.finalizer();
-    input.existing.is_some()
-        && member.is_none_or(|m| {
-            m.ingress
-                .metadata
-                .finalizers
-                .iter()
-                .flatten()
-                .any(|f| *f == finalizer)
-        })
-}
-
-fn unknown_share(key: &str) -> String {
-    format!(
-        "Ingress {key} is held and this controller does not know which of the load balancer's rules are its own (it has not deployed this group since it started): nothing changes until the Ingress is fixed"
-    )
-}
-
-/// No member builds: with none held the group is gone (empty stack); with some held nothing
-/// may be deleted, so the group fails instead.
-fn nothing_builds(
-    input: &IngressBuildInput,
-    held: Vec<MemberProblem>,
-) -> Result<BuiltIngressStack, String> {
-    if held.is_empty() && input.held_at_load.is_empty() {
-        return Ok(BuiltIngressStack {
-            stack: Stack::empty(&input.group_id.stack_id()),
-            held,
-            contributions: BTreeMap::new(),
-        });
-    }
-    Err(format!(
-        "no member of the group can be built, so nothing is changed: {}",
-        held.iter()
-            .map(|p| p.to_string())
-            .chain(
-                input
-                    .held_at_load
-                    .iter()
-                    .map(|key| format!("Ingress {key}: held"))
-            )
-            .collect::<Vec<_>>()
-            .join("; ")
-    ))
 }

@@ -67,18 +67,58 @@ pub fn domain_covers(domain: &str, host: &str) -> bool {
     host_labels.len() == domain_labels && host_labels[1..].join(".") == rest
 }
 
-/// The certificates of a member's HTTPS listeners: its own, else those discovered for its hosts.
+/// The certificates of a member's HTTPS listeners: its own, else the one the controller
+/// requested for it (once issued), else those discovered for its hosts.
 pub fn member_certificates(
     member: &Member,
-    certificates: &[CertificateSummary],
-    allowed_authorities: &BTreeSet<String>,
+    facts: &crate::facts::CloudFacts,
+    config: &crate::config::ControllerConfig,
 ) -> Result<Vec<String>, String> {
     if let Some(own) = explicit_certificates(member) {
         return Ok(own);
     }
+    let requested = super::certificate_requests::requested_certificate(member, config)?;
     if !has_https_port(member) {
         return Ok(Vec::new());
     }
+    if let Some((resource_id, spec)) = requested {
+        return match facts
+            .owned_certificates
+            .iter()
+            .find(|c| c.resource_id == resource_id)
+        {
+            Some(owned) if owned.issued => Ok(vec![owned.arn.clone()]),
+            Some(_) => Err(format!(
+                "the ACM certificate requested for {} is not issued yet (validation pending); the Ingress joins once it is",
+                spec.domain_name
+            )),
+            None => Err(format!(
+                "an ACM certificate for {} is being requested; the Ingress joins once it is issued",
+                spec.domain_name
+            )),
+        };
+    }
+    // Certificates this controller requested for the group are not discovered (upstream).
+    let candidates: Vec<CertificateSummary> = facts
+        .certificate_summary_list
+        .iter()
+        .filter(|c| {
+            !facts
+                .owned_certificates
+                .iter()
+                .any(|owned| owned.arn == c.certificate_arn)
+        })
+        .cloned()
+        .collect();
+    discovered_certificates(member, &candidates, &config.allowed_certificate_authorities)
+}
+
+/// Every issued certificate covering each of the member's hosts.
+fn discovered_certificates(
+    member: &Member,
+    certificates: &[CertificateSummary],
+    allowed_authorities: &BTreeSet<String>,
+) -> Result<Vec<String>, String> {
     let mut found = BTreeSet::new();
     for host in member_hosts(member) {
         let matching: Vec<&str> = certificates
@@ -134,16 +174,16 @@ mod tests {
         ];
         let any = BTreeSet::new();
         assert_eq!(
-            member_certificates(&member, &certificates, &any).unwrap(),
+            discovered_certificates(&member, &certificates, &any).unwrap(),
             ["arn:private-ok", "arn:private-other", "arn:public"]
         );
         let ours = BTreeSet::from(["arn:ca:ours".to_string()]);
         assert_eq!(
-            member_certificates(&member, &certificates, &ours).unwrap(),
+            discovered_certificates(&member, &certificates, &ours).unwrap(),
             ["arn:private-ok"]
         );
         let none = BTreeSet::from(["arn:ca:nobody".to_string()]);
-        assert!(member_certificates(&member, &certificates, &none).is_err());
+        assert!(discovered_certificates(&member, &certificates, &none).is_err());
     }
 
     #[test]

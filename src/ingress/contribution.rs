@@ -5,14 +5,14 @@
 
 use super::auth::auth_actions;
 use super::backends::backend_action;
-use super::build::{problem, IngressBuildInput};
+use super::build::{problem, BuiltIngressStack, IngressBuildInput};
 use super::certificates::member_certificates;
 use super::group::Member;
 use super::listen::{listen_ports, member_inbound_sources, member_listener_attributes};
 use super::mtls::resolved_mutual_authentication;
 use super::rules::{listener_rules, MemberProblem};
 use super::settings::member_settings;
-use crate::model::{ListenerAction, Protocol, TargetGroupSpec};
+use crate::model::{ListenerAction, Protocol, Stack, TargetGroupSpec};
 use k8s_openapi::api::core::v1::Service;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -54,12 +54,7 @@ pub(super) fn member_contribution(
     redirected_ports: &BTreeSet<i32>,
 ) -> Result<MemberContribution, MemberProblem> {
     member_settings(member)?;
-    member_certificates(
-        member,
-        &input.facts.certificate_summary_list,
-        &input.config.allowed_certificate_authorities,
-    )
-    .map_err(|e| problem(member, e))?;
+    member_certificates(member, input.facts, input.config).map_err(|e| problem(member, e))?;
     member_inbound_sources(member).map_err(|e| problem(member, e))?;
     resolved_mutual_authentication(member, &input.facts.trust_stores)
         .map_err(|e| problem(member, e))?;
@@ -122,4 +117,54 @@ fn forwarded_service<'a>(
         s.metadata.namespace.as_deref() == Some(binding.namespace.as_str())
             && s.metadata.name.as_deref() == Some(binding.service_name.as_str())
     })
+}
+
+/// A held member without a remembered share may have rules in the group's existing load
+/// balancer (it carries the group's finalizer, or, held while loading, nothing says it does
+/// not): building without it could delete them.
+pub(super) fn may_have_deployed(input: &IngressBuildInput, member: Option<&Member>) -> bool {
+    let finalizer = input.group_id.finalizer();
+    input.existing.is_some()
+        && member.is_none_or(|m| {
+            m.ingress
+                .metadata
+                .finalizers
+                .iter()
+                .flatten()
+                .any(|f| *f == finalizer)
+        })
+}
+
+pub(super) fn unknown_share(key: &str) -> String {
+    format!(
+        "Ingress {key} is held and this controller does not know which of the load balancer's rules are its own (it has not deployed this group since it started): nothing changes until the Ingress is fixed"
+    )
+}
+
+/// No member builds: with none held the group is gone (empty stack); with some held nothing
+/// may be deleted, so the group fails instead.
+pub(super) fn nothing_builds(
+    input: &IngressBuildInput,
+    held: Vec<MemberProblem>,
+) -> Result<BuiltIngressStack, String> {
+    if held.is_empty() && input.held_at_load.is_empty() {
+        return Ok(BuiltIngressStack {
+            stack: Stack::empty(&input.group_id.stack_id()),
+            held,
+            contributions: BTreeMap::new(),
+        });
+    }
+    Err(format!(
+        "no member of the group can be built, so nothing is changed: {}",
+        held.iter()
+            .map(|p| p.to_string())
+            .chain(
+                input
+                    .held_at_load
+                    .iter()
+                    .map(|key| format!("Ingress {key}: held"))
+            )
+            .collect::<Vec<_>>()
+            .join("; ")
+    ))
 }

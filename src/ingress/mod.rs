@@ -22,6 +22,7 @@ pub mod addons;
 pub mod auth;
 mod backends;
 pub mod build;
+pub mod certificate_requests;
 pub mod certificates;
 pub mod class;
 mod contribution;

@@ -114,6 +114,8 @@ pub struct ObservedStack {
     /// Whether the account has an active Shield Advanced subscription; read only when the
     /// desired stack asks for a protection.
     pub shield_subscribed: bool,
+    /// ACM certificates carrying the stack's tags (read with gate `EnableCertificateManagement`).
+    pub certificates: Vec<crate::cloud::ObservedCertificate>,
 }
 
 impl ObservedStack {
@@ -137,6 +139,24 @@ impl ObservedStack {
         self.load_balancers.is_empty()
             && self.target_groups.is_empty()
             && self.security_groups.is_empty()
+            && self.certificates.is_empty()
+    }
+
+    /// The certificates this controller requested for the stack, as the build needs them.
+    pub fn owned_certificates(
+        &self,
+        identity: &StackIdentity,
+    ) -> Vec<crate::facts::OwnedCertificate> {
+        self.certificates
+            .iter()
+            .filter_map(|c| {
+                Some(crate::facts::OwnedCertificate {
+                    resource_id: c.tags.get(&identity.resource_tag_key)?.clone(),
+                    arn: c.arn.clone(),
+                    issued: c.status == "ISSUED",
+                })
+            })
+            .collect()
     }
 
     /// The stack without its frontend NLB, and the frontend NLB's part (its load balancer and
@@ -165,6 +185,7 @@ impl ObservedStack {
             security_groups: Vec::new(),
             backend_security_group: self.backend_security_group.clone(),
             shield_subscribed: false,
+            certificates: Vec::new(),
         };
         (main, front)
     }

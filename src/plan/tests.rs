@@ -73,6 +73,7 @@ fn observed_stack(load_balancer_resource_id: Option<&str>) -> ObservedStack {
         }],
         backend_security_group: Some("sg-backend".into()),
         shield_subscribed: false,
+        certificates: Vec::new(),
     }
 }
 

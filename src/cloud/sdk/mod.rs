@@ -11,6 +11,7 @@ mod addons;
 mod certificates;
 mod listeners;
 mod load_balancers;
+mod requested_certificates;
 mod rule_transforms;
 mod rules;
 mod security_groups;
@@ -19,7 +20,8 @@ mod target_groups;
 mod web_acls;
 
 use super::throttle::{
-    rules_with_overrides, Throttle, ThrottleRule, ACM, EC2, ELBV2, SHIELD, WAFV2, WAF_REGIONAL,
+    rules_with_overrides, Throttle, ThrottleRule, ACM, EC2, ELBV2, ROUTE53, SHIELD, WAFV2,
+    WAF_REGIONAL,
 };
 use super::*;
 use crate::aws_clients::AwsClients;
@@ -37,6 +39,7 @@ pub struct SdkCloud {
     wafv2: aws_sdk_wafv2::Client,
     waf_regional: aws_sdk_wafregional::Client,
     shield: aws_sdk_shield::Client,
+    route53: aws_sdk_route53::Client,
     tagging: aws_sdk_resourcegroupstagging::Client,
     /// Set when the tagging API answered AccessDenied: use the ELBv2 listing instead.
     tagging_denied: Arc<AtomicBool>,
@@ -59,6 +62,7 @@ impl SdkCloud {
             wafv2: clients.wafv2,
             waf_regional: aws_sdk_wafregional::Client::new(config),
             shield: aws_sdk_shield::Client::new(config),
+            route53: aws_sdk_route53::Client::new(config),
             tagging: aws_sdk_resourcegroupstagging::Client::new(config),
             tagging_denied: Arc::new(AtomicBool::new(false)),
             throttle: Arc::new(Throttle::new(rules)),
@@ -271,6 +275,24 @@ impl Cloud for SdkCloud {
     async fn list_certificates(&self) -> CloudResult<Vec<crate::facts::CertificateSummary>> {
         self.begin(ACM, "ListCertificates", false).await;
         certificates::list(&self.acm).await
+    }
+
+    async fn find_certificates(&self, tags: &Tags) -> CloudResult<Vec<ObservedCertificate>> {
+        requested_certificates::find(self, tags).await
+    }
+
+    async fn request_certificate(&self, request: &CertificateRequest) -> CloudResult<String> {
+        self.begin(ACM, "RequestCertificate", true).await;
+        requested_certificates::request(&self.acm, request).await
+    }
+
+    async fn delete_certificate(&self, arn: &str) -> CloudResult<()> {
+        self.begin(ACM, "DeleteCertificate", true).await;
+        requested_certificates::delete(&self.acm, arn).await
+    }
+
+    async fn write_validation_records(&self, records: &[ValidationRecord]) -> CloudResult<()> {
+        requested_certificates::write_records(self, records).await
     }
 
     async fn describe_certificate(&self, arn: &str) -> CloudResult<(Vec<String>, Option<String>)> {

@@ -11,8 +11,10 @@
 
 mod addons;
 mod load_balancers;
+mod requested_certificates;
 mod rules;
 mod security_groups;
+mod tags;
 mod target_groups;
 mod views;
 
@@ -23,6 +25,7 @@ use crate::model::{
 };
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
+use tags::has_all_tags;
 
 const ARN_PREFIX: &str = "arn:aws:elasticloadbalancing:us-west-2:123456789012";
 
@@ -88,6 +91,10 @@ struct State {
     shield_subscribed: bool,
     protections: BTreeMap<String, ShieldProtection>,
     capacity: BTreeMap<String, i32>,
+    /// Certificates requested through ACM, by ARN; Route 53 zones and records (name → zone, value).
+    requested_certificates: BTreeMap<String, requested_certificates::StoredCertificate>,
+    hosted_zones: Vec<String>,
+    dns_records: BTreeMap<String, (String, String)>,
     failures: Vec<InjectedFailure>,
 }
 
@@ -96,43 +103,6 @@ impl State {
         self.counter += 1;
         format!("{:016x}", self.counter)
     }
-
-    fn find_tags_mut(&mut self, arn: &str) -> Option<&mut Tags> {
-        if let Some(lb) = self.load_balancers.get_mut(arn) {
-            return Some(&mut lb.tags);
-        }
-        if let Some(listener) = self.listeners.get_mut(arn) {
-            return Some(&mut listener.tags);
-        }
-        if let Some(rule) = self.rules.get_mut(arn) {
-            return Some(&mut rule.tags);
-        }
-        self.target_groups.get_mut(arn).map(|tg| &mut tg.tags)
-    }
-
-    fn target_group_users(&self, target_group_arn: &str) -> Vec<String> {
-        let users: BTreeSet<String> = self
-            .listeners
-            .values()
-            .filter(|l| {
-                matches!(&l.observed.default_action, RuleAction::Forward { target_groups, .. }
-                    if target_groups.iter().any(|(arn, _)| arn == target_group_arn))
-            })
-            .map(|l| l.observed.load_balancer_arn.clone())
-            .chain(
-                self.rules
-                    .values()
-                    .filter(|r| {
-                        r.observed.content.actions.iter().any(|action| {
-                            matches!(action, RuleAction::Forward { target_groups, .. }
-                                if target_groups.iter().any(|(arn, _)| arn == target_group_arn))
-                        })
-                    })
-                    .map(|r| r.observed.arn.clone()),
-            )
-            .collect();
-        users.into_iter().collect()
-    }
 }
 
 /// A simulated AWS account. Clones share it (state and call log).
@@ -140,12 +110,6 @@ impl State {
 pub struct Simulator {
     state: Arc<Mutex<State>>,
     pub calls: Arc<CallLog>,
-}
-
-fn has_all_tags(tags: &Tags, wanted: &Tags) -> bool {
-    wanted
-        .iter()
-        .all(|(key, value)| tags.get(key) == Some(value))
 }
 
 fn error<T>(kind: ErrorKind, operation: &str, message: impl Into<String>) -> CloudResult<T> {
@@ -303,6 +267,32 @@ impl Cloud for Simulator {
         Ok(self
             .begin("ListCertificates", false)?
             .certificate_summaries())
+    }
+
+    async fn find_certificates(&self, tags: &Tags) -> CloudResult<Vec<ObservedCertificate>> {
+        let state = self.begin("ListCertificates", false)?;
+        Ok(state
+            .requested_certificates
+            .values()
+            .filter(|c| has_all_tags(&c.observed.tags, tags))
+            .map(|c| c.observed.clone())
+            .collect())
+    }
+
+    async fn request_certificate(&self, request: &CertificateRequest) -> CloudResult<String> {
+        Ok(self
+            .begin("RequestCertificate", true)?
+            .request_certificate(request))
+    }
+
+    async fn delete_certificate(&self, arn: &str) -> CloudResult<()> {
+        self.begin("DeleteCertificate", true)?
+            .delete_certificate(arn)
+    }
+
+    async fn write_validation_records(&self, records: &[ValidationRecord]) -> CloudResult<()> {
+        self.begin("ChangeResourceRecordSets", true)?
+            .write_validation_records(records)
     }
 
     async fn describe_certificate(&self, arn: &str) -> CloudResult<(Vec<String>, Option<String>)> {

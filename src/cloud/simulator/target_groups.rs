@@ -3,6 +3,30 @@
 use super::*;
 
 impl State {
+    pub(super) fn target_group_users(&self, target_group_arn: &str) -> Vec<String> {
+        let users: BTreeSet<String> = self
+            .listeners
+            .values()
+            .filter(|l| {
+                matches!(&l.observed.default_action, RuleAction::Forward { target_groups, .. }
+                    if target_groups.iter().any(|(arn, _)| arn == target_group_arn))
+            })
+            .map(|l| l.observed.load_balancer_arn.clone())
+            .chain(
+                self.rules
+                    .values()
+                    .filter(|r| {
+                        r.observed.content.actions.iter().any(|action| {
+                            matches!(action, RuleAction::Forward { target_groups, .. }
+                                if target_groups.iter().any(|(arn, _)| arn == target_group_arn))
+                        })
+                    })
+                    .map(|r| r.observed.arn.clone()),
+            )
+            .collect();
+        users.into_iter().collect()
+    }
+
     pub(super) fn describe_listeners(
         &mut self,
         load_balancer_arn: &str,
