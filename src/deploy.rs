@@ -52,38 +52,74 @@ pub async fn observe_for(
     Ok(observed)
 }
 
-/// Requests the certificates `wanted` that AWS lacks (or re-requests one still pending 5 minutes
-/// after it was requested) and writes the validation records of the pending ones, so that the
-/// build finds them; `observed` is refreshed. Deleting certificates no longer wanted is the
-/// plan's (after the listeners stop using them).
-pub async fn request_certificates(
+/// The certificates step, before the build (which waits for the certificates it asks for):
+/// requests the certificates `wanted` that AWS lacks (or re-requests one still pending 5
+/// minutes after it was requested), writes the validation records of the pending ones, and
+/// returns what the build needs to know of each (`observed` is refreshed). A record no Route 53
+/// zone holds is that certificate's problem, not the group's. Deleting certificates no longer
+/// wanted is the plan's (after the listeners stop using them).
+pub async fn prepare_certificates(
     cloud: &impl Cloud,
     wanted: &std::collections::BTreeMap<String, crate::model::CertificateSpec>,
     observed: &mut ObservedStack,
     identity: &StackIdentity,
     now: std::time::SystemTime,
-) -> Result<Vec<Change>, DeployError> {
-    let changes = plan_certificate_requests(wanted, &observed.certificates, identity, now);
-    for change in &changes {
-        crate::apply::apply_certificate_change(cloud, change, wanted)
-            .await
-            .map_err(|error| {
-                DeployError::Apply(crate::apply::ApplyError {
-                    change: change.to_string(),
-                    error,
-                })
-            })?;
-    }
-    if changes
-        .iter()
-        .any(|c| !matches!(c, Change::WriteValidationRecords { .. }))
-    {
+) -> Result<Vec<crate::facts::OwnedCertificate>, DeployError> {
+    let mut problems: Vec<(String, String)> = Vec::new();
+    // A second pass writes the records of certificates the first one requested.
+    for pass in 0..2 {
+        let mut changes = plan_certificate_requests(wanted, &observed.certificates, identity, now);
+        if pass > 0 {
+            // Never a second request in one reconcile, even if ACM lists the first one late.
+            changes.retain(|c| matches!(c, Change::WriteValidationRecords { .. }));
+        }
+        for change in &changes {
+            match crate::apply::apply_certificate_change(cloud, change, wanted).await {
+                Ok(()) => {}
+                Err(error) => match change {
+                    Change::WriteValidationRecords { arn, records }
+                        if error.kind == crate::cloud::ErrorKind::NotFound =>
+                    {
+                        let names: Vec<&str> = records.iter().map(|r| r.name.as_str()).collect();
+                        problems.push((
+                            arn.clone(),
+                            format!(
+                                "{}; write its DNS validation records ({}) where the domain is served",
+                                error.message,
+                                names.join(", ")
+                            ),
+                        ));
+                    }
+                    _ => return Err(apply_failed(change, error)),
+                },
+            }
+        }
+        if changes
+            .iter()
+            .all(|c| matches!(c, Change::WriteValidationRecords { .. }))
+        {
+            break;
+        }
         observed.certificates = cloud
             .find_certificates(&identity.tags())
             .await
             .map_err(DeployError::Observe)?;
     }
-    Ok(changes)
+    let mut owned = observed.owned_certificates(identity);
+    for certificate in &mut owned {
+        certificate.problem = problems
+            .iter()
+            .find(|(arn, _)| *arn == certificate.arn)
+            .map(|(_, problem)| problem.clone());
+    }
+    Ok(owned)
+}
+
+fn apply_failed(change: &Change, error: crate::cloud::CloudError) -> DeployError {
+    DeployError::Apply(crate::apply::ApplyError {
+        change: change.to_string(),
+        error,
+    })
 }
 
 /// Plans and applies the changes from `observed` to `desired`. A frontend NLB is applied as a

@@ -411,6 +411,8 @@ pub struct OwnedCertificate {
     pub resource_id: String,
     pub arn: String,
     pub issued: bool,
+    /// Why it cannot be validated (its records could not be written), when known.
+    pub problem: Option<String>,
 }
 
 /// The AWS facts the pure steps read, in the AWS API's own JSON shapes.

@@ -36,7 +36,7 @@ use super::ReconcileError;
 use crate::cloud::Cloud;
 use crate::config::ControllerConfig;
 use crate::crd::ingress_class_params::IngressClassParams;
-use crate::deploy::{converge, observe_for, request_certificates, DeployError};
+use crate::deploy::{converge, observe_for, prepare_certificates, DeployError};
 use crate::facts::CloudFacts;
 use crate::ingress::build::{build_ingress_stack, IngressBuildInput, MemberContribution};
 use crate::ingress::certificate_requests::group_certificate_requests;
@@ -277,20 +277,20 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
             // Certificates first: the build waits for the ones it asks for to be issued.
             let wanted = group_certificate_requests(id, &group.members, &self.config);
             let now = std::time::SystemTime::now();
-            if let Err(error) =
-                request_certificates(&self.cloud, &wanted, &mut observed, &identity, now).await
-            {
-                let members: Vec<&Ingress> = group.members.iter().map(|m| &m.ingress).collect();
-                self.warn_all(
-                    &members,
-                    "FailedDeployModel",
-                    &format!("Failed deploy model: {error}"),
-                    FAILED_DEPLOY,
-                )
-                .await?;
-                return Err(ReconcileError::Deploy(error));
+            match prepare_certificates(&self.cloud, &wanted, &mut observed, &identity, now).await {
+                Ok(owned) => facts.owned_certificates = owned,
+                Err(error) => {
+                    let members: Vec<&Ingress> = group.members.iter().map(|m| &m.ingress).collect();
+                    self.warn_all(
+                        &members,
+                        "FailedDeployModel",
+                        &format!("Failed deploy model: {error}"),
+                        FAILED_DEPLOY,
+                    )
+                    .await?;
+                    return Err(ReconcileError::Deploy(error));
+                }
             }
-            facts.owned_certificates = observed.owned_certificates(&identity);
         }
         let previous = self
             .deployed

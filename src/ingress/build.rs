@@ -130,7 +130,7 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
     if members.is_empty() {
         return nothing_builds(input, held);
     }
-    let listeners = group_listeners(&members)?;
+    let mut listeners = group_listeners(&members)?;
     let redirect_port = ssl_redirect_port(&members, &listeners)?;
     let redirected: BTreeSet<i32> = match redirect_port {
         Some(_) => listeners
@@ -187,6 +187,15 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
     if kept.is_empty() {
         return nothing_builds(input, held);
     }
+    // A port only held members declare waits with them (an HTTPS one would have no certificate),
+    // unless rules they had before still need it.
+    listeners.retain(|port, _| {
+        kept.iter()
+            .any(|m| listen_ports(m).is_ok_and(|ports| ports.contains_key(port)))
+            || contributions
+                .iter()
+                .any(|(_, c)| c.rules.iter().any(|rule| rule.port == *port))
+    });
     // Group-wide settings from the members that build.
     let settings: Vec<(String, MemberSettings)> = kept
         .iter()

@@ -88,6 +88,11 @@ pub fn member_certificates(
             .find(|c| c.resource_id == resource_id)
         {
             Some(owned) if owned.issued => Ok(vec![owned.arn.clone()]),
+            Some(owned) if owned.problem.is_some() => Err(format!(
+                "the ACM certificate requested for {} cannot be validated: {}",
+                spec.domain_name,
+                owned.problem.as_deref().unwrap_or_default()
+            )),
             Some(_) => Err(format!(
                 "the ACM certificate requested for {} is not issued yet (validation pending); the Ingress joins once it is",
                 spec.domain_name

@@ -1,12 +1,13 @@
 //! Pipeline tests: Ingress group → ALB stack → observe/plan/apply against the simulator.
 
 use super::build::{build_ingress_stack, IngressBuildInput, MemberContribution};
+use super::certificate_requests::group_certificate_requests;
 use super::class::ClassContext;
 use super::group::{load_group, GroupId};
 use crate::cloud::simulator::Simulator;
 use crate::cloud::ErrorKind;
 use crate::config::ControllerConfig;
-use crate::deploy::{converge, observe_for};
+use crate::deploy::{converge, observe_for, prepare_certificates};
 use crate::facts::CloudFacts;
 use crate::observe::StackIdentity;
 use k8s_openapi::api::core::v1::Service;
@@ -78,17 +79,26 @@ impl Harness {
         };
         let group = load_group(&id, ingresses, &context).map_err(|e| e.to_string())?;
         let identity = StackIdentity::for_ingress("prod", "web");
-        let observed = observe_for(&self.cloud, &identity, &self.config, true)
+        let mut observed = observe_for(&self.cloud, &identity, &self.config, true)
             .await
             .map_err(|e| e.to_string())?;
         let existing = observed.existing_load_balancer();
+        let mut facts = self.facts.clone();
+        if self.config.feature_gates.certificate_management {
+            let wanted = group_certificate_requests(&id, &group.members, &self.config);
+            let now = std::time::SystemTime::now();
+            facts.owned_certificates =
+                prepare_certificates(&self.cloud, &wanted, &mut observed, &identity, now)
+                    .await
+                    .map_err(|e| e.to_string())?;
+        }
         let held: Vec<String> = Vec::new();
         let built = build_ingress_stack(&IngressBuildInput {
             group_id: &id,
             members: &group.members,
             services: &services(),
             config: &self.config,
-            facts: &self.facts,
+            facts: &facts,
             existing: existing.as_ref(),
             previous: &self.previous,
             held_at_load: &held,
@@ -336,4 +346,5 @@ async fn after_a_restart_a_held_member_that_had_rules_changes_nothing_while_a_ne
 }
 
 mod addons;
+mod certificates;
 mod frontend;

@@ -154,6 +154,7 @@ impl ObservedStack {
                     resource_id: c.tags.get(&identity.resource_tag_key)?.clone(),
                     arn: c.arn.clone(),
                     issued: c.status == "ISSUED",
+                    problem: None,
                 })
             })
             .collect()
