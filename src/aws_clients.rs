@@ -70,6 +70,7 @@ pub struct AwsClients {
     pub ec2: aws_sdk_ec2::Client,
     pub acm: aws_sdk_acm::Client,
     pub wafv2: aws_sdk_wafv2::Client,
+    pub route53: aws_sdk_route53::Client,
 }
 
 impl AwsClients {
@@ -79,6 +80,7 @@ impl AwsClients {
             ec2: aws_sdk_ec2::Client::new(config),
             acm: aws_sdk_acm::Client::new(config),
             wafv2: aws_sdk_wafv2::Client::new(config),
+            route53: aws_sdk_route53::Client::new(config),
         }
     }
 

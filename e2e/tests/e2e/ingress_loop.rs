@@ -25,7 +25,7 @@ pub struct MotoIngressLoop {
     pub calls: Arc<CallLog>,
     task: tokio::task::JoinHandle<()>,
     _cluster: TestCluster,
-    _moto: MotoLease,
+    pub moto: MotoLease,
 }
 
 impl MotoIngressLoop {
@@ -79,6 +79,6 @@ pub async fn start(
         calls,
         task,
         _cluster: cluster,
-        _moto: moto,
+        moto,
     }
 }

@@ -7,6 +7,7 @@ mod emulator_http;
 mod emulator_kube_rs;
 mod emulator_kubectl;
 mod ingress_addons;
+mod ingress_certificates;
 mod ingress_controller;
 mod ingress_frontend;
 mod ingress_loop;

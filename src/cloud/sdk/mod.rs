@@ -62,7 +62,7 @@ impl SdkCloud {
             wafv2: clients.wafv2,
             waf_regional: aws_sdk_wafregional::Client::new(config),
             shield: aws_sdk_shield::Client::new(config),
-            route53: aws_sdk_route53::Client::new(config),
+            route53: clients.route53,
             tagging: aws_sdk_resourcegroupstagging::Client::new(config),
             tagging_denied: Arc::new(AtomicBool::new(false)),
             throttle: Arc::new(Throttle::new(rules)),
