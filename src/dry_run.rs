@@ -246,6 +246,18 @@ fn render_stack(out: &mut String, entry: &OwnerStack) -> std::fmt::Result {
         )?;
     }
     render_target_groups(out, &stack.target_groups)?;
+    for (id, certificate) in &stack.certificates {
+        writeln!(
+            out,
+            "  certificate     {id}  {} ({})",
+            certificate.subject_alternative_names.join(", "),
+            if certificate.certificate_authority_arn.is_some() {
+                "private"
+            } else {
+                "Amazon-issued, DNS validation"
+            }
+        )?;
+    }
     if let Some(frontend) = &stack.frontend_nlb {
         render_load_balancer(out, "frontend NLB", &frontend.load_balancer)?;
         render_listeners(out, &frontend.listeners)?;

@@ -240,3 +240,37 @@ fn plan_shows_a_frontend_nlb_after_its_alb_and_the_registrations_last() {
         "the ALB first, then the NLB, then the registration:\n{stdout}"
     );
 }
+
+#[test]
+fn plan_lists_requested_certificates_first_with_the_gate_only() {
+    let facts = example("examples/aws-facts.json");
+    let group = example("src/ingress/golden/create-acm-cert.yaml");
+    let line = [
+        "plan",
+        "-f",
+        &group,
+        "--facts",
+        &facts,
+        "--cluster-name",
+        "prod",
+    ];
+    let off = run(&line, "");
+    assert!(
+        !off.stdout.contains("request an ACM certificate"),
+        "{}",
+        off.stdout
+    );
+    let mut gated = line.to_vec();
+    gated.extend(["--feature-gates", "EnableCertificateManagement=true"]);
+    let on = run(&gated, "");
+    assert_eq!(on.exit_code, 0, "{}", on.stderr);
+    let stdout = &on.stdout;
+    assert!(
+        stdout.contains("  changes:\n    request an ACM certificate for shop.example.com"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("shop.example.com, www.shop.example.com (Amazon-issued, DNS validation)"),
+        "{stdout}"
+    );
+}

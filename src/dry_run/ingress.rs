@@ -143,13 +143,24 @@ pub(super) fn dry_run_ingresses(
         };
         let (main_observed, front_observed) = observed.split_frontend();
         match plan_stack(&built.stack, &main_observed, &front_observed, &plan_context) {
-            Ok(planned) => report.stacks.push(OwnerStack {
-                owner,
-                managed: true,
-                stack: built.stack,
-                warnings,
-                changes: planned.changes(),
-            }),
+            Ok(planned) => {
+                // Certificates are requested before anything else (facts carry none, so
+                // nothing is overdue whatever the time).
+                let mut changes = crate::plan::certificates::plan_certificate_requests(
+                    &built.stack.certificates,
+                    &observed.certificates,
+                    &identity,
+                    std::time::SystemTime::UNIX_EPOCH,
+                );
+                changes.extend(planned.changes());
+                report.stacks.push(OwnerStack {
+                    owner,
+                    managed: true,
+                    stack: built.stack,
+                    warnings,
+                    changes,
+                })
+            }
             Err(error) => report.problems.push(OwnerProblem {
                 owner,
                 location: "existing AWS resources".into(),
