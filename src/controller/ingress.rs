@@ -199,6 +199,18 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
         Ok(())
     }
 
+    /// Tells every member that the deploy failed (Warning and status marker); the error to return.
+    async fn deploy_failed(&self, members: &[&Ingress], error: DeployError) -> ReconcileError {
+        let note = format!("Failed deploy model: {error}");
+        match self
+            .warn_all(members, "FailedDeployModel", &note, FAILED_DEPLOY)
+            .await
+        {
+            Ok(()) => ReconcileError::Deploy(error),
+            Err(reporting) => ReconcileError::from(reporting),
+        }
+    }
+
     /// One group's reconcile; `Ok(true)` when some member (or the whole group) has a problem,
     /// which may be fixed outside Kubernetes (a certificate issued, a web ACL created): the group
     /// is then looked at again in minutes rather than hours.
@@ -281,14 +293,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
                 Ok(owned) => facts.owned_certificates = owned,
                 Err(error) => {
                     let members: Vec<&Ingress> = group.members.iter().map(|m| &m.ingress).collect();
-                    self.warn_all(
-                        &members,
-                        "FailedDeployModel",
-                        &format!("Failed deploy model: {error}"),
-                        FAILED_DEPLOY,
-                    )
-                    .await?;
-                    return Err(ReconcileError::Deploy(error));
+                    return Err(self.deploy_failed(&members, error).await);
                 }
             }
         }
@@ -361,16 +366,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
         let deployed = match converge(&self.cloud, &stack, &observed, &identity, &self.config).await
         {
             Ok(deployed) => deployed,
-            Err(error) => {
-                self.warn_all(
-                    &members,
-                    "FailedDeployModel",
-                    &format!("Failed deploy model: {error}"),
-                    FAILED_DEPLOY,
-                )
-                .await?;
-                return Err(ReconcileError::Deploy(error));
-            }
+            Err(error) => return Err(self.deploy_failed(&members, error).await),
         };
         self.deployed
             .lock()

@@ -4,7 +4,7 @@
 //! authentication with the client credentials of a Secret, and a gRPC target group; then a full
 //! re-check writes nothing (what AWS reports back, without the client secret, matches).
 
-use crate::ingress_loop::{start, ALB_CLASS};
+use crate::ingress_loop::{https_listener, start, ALB_CLASS};
 use crate::waiting::eventually;
 use aws_sdk_wafv2::types::{AllowAction, DefaultAction, Scope, VisibilityConfig};
 use e2e::moto::create_ip_target_group;
@@ -96,24 +96,7 @@ async fn an_https_ingress_gets_its_acm_certificate_web_acl_and_listener_attribut
     kubectl.apply(MANIFESTS).await;
 
     let https = eventually("the HTTPS listener", || async {
-        let lbs = aws.elbv2.describe_load_balancers().send().await.ok()?;
-        let arn = lbs
-            .load_balancers()
-            .first()?
-            .load_balancer_arn()?
-            .to_string();
-        let listeners = aws
-            .elbv2
-            .describe_listeners()
-            .load_balancer_arn(&arn)
-            .send()
-            .await
-            .ok()?;
-        let listener = listeners
-            .listeners()
-            .iter()
-            .find(|l| l.port() == Some(443))?
-            .clone();
+        let (arn, listener) = https_listener(aws).await?;
         // The web ACL is associated after the listeners; wait for the whole deploy.
         let associated = aws
             .wafv2

@@ -4,17 +4,10 @@
 //! HTTPS listener serves it; validation records go into the Route 53 zone of their domain through
 //! the SDK; deleting the Ingress deletes the certificate with the load balancer.
 
-use crate::ingress_loop::{start, ALB_CLASS};
+use crate::ingress_loop::{https_listener, start, ALB_CLASS, WEB_SERVICE};
 use crate::waiting::eventually;
 
-const MANIFESTS: &str = r#"apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: default}
-spec:
-  type: NodePort
-  ports: [{port: 80, targetPort: 8080, nodePort: 30080}]
----
-apiVersion: networking.k8s.io/v1
+const MANIFESTS: &str = r#"apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
   name: shop
@@ -50,27 +43,12 @@ async fn an_ingress_asking_for_a_certificate_gets_one_and_it_goes_with_the_ingre
         .map(|z| z.id().to_string())
         .unwrap();
     kubectl.apply(ALB_CLASS).await;
+    kubectl.apply(WEB_SERVICE).await;
     kubectl.apply(MANIFESTS).await;
 
     // Moto issues a requested certificate at once; the HTTPS listener then carries it.
     let (listener_certificate, load_balancer) = eventually("the HTTPS listener", || async {
-        let lbs = aws.elbv2.describe_load_balancers().send().await.ok()?;
-        let arn = lbs
-            .load_balancers()
-            .first()?
-            .load_balancer_arn()?
-            .to_string();
-        let listeners = aws
-            .elbv2
-            .describe_listeners()
-            .load_balancer_arn(&arn)
-            .send()
-            .await
-            .ok()?;
-        let listener = listeners
-            .listeners()
-            .iter()
-            .find(|l| l.port() == Some(443))?;
+        let (arn, listener) = https_listener(aws).await?;
         let certificate = listener
             .certificates()
             .first()?

@@ -5,19 +5,12 @@
 //! removes everything. With the `IngressPlanAnnotation` gate the desired stack shows in the
 //! Ingress's `dry-run-plan` annotation.
 
-use crate::ingress_loop::{start, ALB_CLASS};
+use crate::ingress_loop::{start, ALB_CLASS, WEB_SERVICE};
 use crate::waiting::eventually;
 use e2e::kubectl::Kubectl;
 use std::collections::BTreeMap;
 
-const MANIFESTS: &str = r#"apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: default}
-spec:
-  type: NodePort
-  ports: [{port: 80, targetPort: 8080, nodePort: 30080}]
----
-apiVersion: networking.k8s.io/v1
+const MANIFESTS: &str = r#"apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
   name: fronted
@@ -83,6 +76,7 @@ async fn an_ingress_with_a_frontend_nlb_gets_one_in_front_of_its_alb_in_moto() {
     .await;
     let (aws, kubectl) = (&ingress_loop.aws, &ingress_loop.kubectl);
     kubectl.apply(ALB_CLASS).await;
+    kubectl.apply(WEB_SERVICE).await;
     kubectl.apply(MANIFESTS).await;
 
     // Both hostnames in the status means the whole deploy (registration included) is done.

@@ -17,6 +17,9 @@ use std::sync::Arc;
 /// The IngressClass `alb` of this controller.
 pub const ALB_CLASS: &str = "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: alb}\nspec: {controller: ingress.k8s.aws/alb}\n";
 
+/// Service `default/web` (NodePort 30080), the backend of the tests' Ingresses.
+pub const WEB_SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec:\n  type: NodePort\n  ports: [{port: 80, targetPort: 8080, nodePort: 30080}]\n";
+
 pub struct MotoIngressLoop {
     pub aws: AwsClients,
     pub vpc_id: String,
@@ -44,6 +47,31 @@ impl MotoIngressLoop {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         assert!(self.calls.writes().is_empty(), "{:?}", self.calls.writes());
     }
+}
+
+/// The first load balancer in moto and its listener on port 443, once both exist.
+pub async fn https_listener(
+    aws: &AwsClients,
+) -> Option<(String, aws_sdk_elasticloadbalancingv2::types::Listener)> {
+    let lbs = aws.elbv2.describe_load_balancers().send().await.ok()?;
+    let arn = lbs
+        .load_balancers()
+        .first()?
+        .load_balancer_arn()?
+        .to_string();
+    let listeners = aws
+        .elbv2
+        .describe_listeners()
+        .load_balancer_arn(&arn)
+        .send()
+        .await
+        .ok()?;
+    let listener = listeners
+        .listeners()
+        .iter()
+        .find(|l| l.port() == Some(443))?
+        .clone();
+    Some((arn, listener))
 }
 
 impl Drop for MotoIngressLoop {

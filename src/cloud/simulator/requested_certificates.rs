@@ -152,14 +152,4 @@ impl Simulator {
             .map(|c| (c.observed.domain_name.clone(), c.observed.status.clone()))
             .collect()
     }
-
-    /// The certificates of the listener on `port`.
-    pub fn listener_certificate_arns(&self, port: i32) -> Vec<String> {
-        self.lock()
-            .listeners
-            .values()
-            .filter(|l| l.observed.port == port)
-            .flat_map(|l| l.observed.certificates.clone())
-            .collect()
-    }
 }

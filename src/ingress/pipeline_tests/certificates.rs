@@ -62,7 +62,7 @@ async fn a_requested_certificate_holds_its_ingress_until_issued_then_serves_and_
     assert_eq!(harness.cloud.validate_certificates(), 1);
     let held = harness.reconcile(&members).await.unwrap();
     assert!(held.is_empty(), "{held:?}");
-    let certificates = harness.cloud.listener_certificate_arns(443);
+    let certificates = harness.cloud.listener_certificates(443);
     assert_eq!(certificates.len(), 1);
     assert!(
         certificates[0].starts_with("arn:aws:acm:"),
@@ -85,7 +85,7 @@ async fn a_requested_certificate_holds_its_ingress_until_issued_then_serves_and_
     harness.reconcile(&[own, b.clone()]).await.unwrap();
     assert!(harness.cloud.requested_certificates().is_empty());
     assert_eq!(
-        harness.cloud.listener_certificate_arns(443),
+        harness.cloud.listener_certificates(443),
         ["arn:aws:acm:us-west-2:123456789012:certificate/own"]
     );
 }
