@@ -65,6 +65,8 @@ const RESYNC: Duration = Duration::from_secs(10 * 60 * 60);
 /// A group with a problem (a held member, a group that cannot be built) is looked at again this
 /// soon: the fix may come from outside Kubernetes (a certificate issued, a Secret created).
 const PROBLEM_RECHECK: Duration = Duration::from_secs(5 * 60);
+/// How soon a group waiting for a certificate ACM is validating is looked at again.
+const CERTIFICATE_RECHECK: Duration = Duration::from_secs(60);
 
 pub struct IngressReconciler<C> {
     pub client: kube::Client,
@@ -164,17 +166,15 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
             params: &view.params,
             namespace_labels: &view.namespaces,
         };
-        let mut waiting = false;
+        let mut recheck = RESYNC;
         for group in groups_of(ingress, &context) {
             let lock = self.lock_for(&group);
             let _held = lock.lock().await;
-            waiting |= self.reconcile_group(&group, &view, &context).await?;
+            if let Some(soon) = self.reconcile_group(&group, &view, &context).await? {
+                recheck = recheck.min(soon);
+            }
         }
-        Ok(Action::requeue(if waiting {
-            PROBLEM_RECHECK
-        } else {
-            RESYNC
-        }))
+        Ok(Action::requeue(recheck))
     }
 
     fn api_of(&self, ingress: &Ingress) -> Api<Ingress> {
@@ -211,7 +211,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
         }
     }
 
-    /// One group's reconcile; `Ok(true)` when some member (or the whole group) has a problem,
+    /// One group's reconcile; `Ok(Some(when))` when some member (or the whole group) has a problem,
     /// which may be fixed outside Kubernetes (a certificate issued, a web ACL created): the group
     /// is then looked at again in minutes rather than hours.
     async fn reconcile_group(
@@ -219,7 +219,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
         id: &GroupId,
         view: &ClusterView,
         context: &ClassContext<'_>,
-    ) -> Result<bool, ReconcileError> {
+    ) -> Result<Option<Duration>, ReconcileError> {
         let group = match load_group(id, &view.ingresses, context) {
             Ok(group) => group,
             Err(error) => {
@@ -232,7 +232,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
                     FAILED_BUILD,
                 )
                 .await?;
-                return Ok(true);
+                return Ok(Some(PROBLEM_RECHECK));
             }
         };
         if let Err(problem) = refuse_protected_deletions(&group.leaving) {
@@ -244,7 +244,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
                 .collect();
             self.warn_all(&concerned, "FailedBuildModel", &problem, FAILED_BUILD)
                 .await?;
-            return Ok(true);
+            return Ok(Some(PROBLEM_RECHECK));
         }
         let inputs = inputs_hash(&group, view);
         let unchanged = self
@@ -254,7 +254,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
             .get(id)
             .is_some_and(|(hash, at)| *hash == inputs && at.elapsed() < self.drift_check_interval);
         if unchanged {
-            return Ok(false);
+            return Ok(None);
         }
         let identity = StackIdentity::for_ingress(&self.config.cluster_name, &id.stack_id());
         let finalizer = id.finalizer();
@@ -328,7 +328,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
                     FAILED_BUILD,
                 )
                 .await?;
-                return Ok(true);
+                return Ok(Some(PROBLEM_RECHECK));
             }
         };
         for (ingress, problem) in &group.held {
@@ -423,8 +423,19 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(id.clone(), (inputs, Instant::now()));
+            return Ok(None);
         }
-        Ok(waiting)
+        let validating = built.stack.certificates.keys().any(|wanted| {
+            !facts
+                .owned_certificates
+                .iter()
+                .any(|owned| owned.resource_id == *wanted && owned.issued)
+        });
+        Ok(Some(if validating {
+            CERTIFICATE_RECHECK
+        } else {
+            PROBLEM_RECHECK
+        }))
     }
 
     /// The OIDC client credentials of the Secrets the members name, each read by name (no
