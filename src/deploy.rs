@@ -42,8 +42,7 @@ pub async fn observe_for(
     let mut observed = observe_stack(cloud, identity, &config.vpc_id, wants_backend_group)
         .await
         .map_err(DeployError::Observe)?;
-    if config.feature_gates.certificate_management && identity.stack_tag_key.starts_with("ingress")
-    {
+    if config.feature_gates.certificate_management && identity.is_ingress() {
         observed.certificates = cloud
             .find_certificates(&identity.tags())
             .await
@@ -68,7 +67,7 @@ pub async fn prepare_certificates(
     let mut problems: Vec<(String, String)> = Vec::new();
     // A second pass writes the records of certificates the first one requested.
     for pass in 0..2 {
-        let mut changes = plan_certificate_requests(wanted, &observed.certificates, identity, now);
+        let mut changes = plan_certificate_requests(wanted, &observed.certificates, now);
         if pass > 0 {
             // Never a second request in one reconcile, even if ACM lists the first one late.
             changes.retain(|c| matches!(c, Change::WriteValidationRecords { .. }));
@@ -105,7 +104,7 @@ pub async fn prepare_certificates(
             .await
             .map_err(DeployError::Observe)?;
     }
-    let mut owned = observed.owned_certificates(identity);
+    let mut owned = observed.owned_certificates();
     for certificate in &mut owned {
         certificate.problem = problems
             .iter()

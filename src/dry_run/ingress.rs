@@ -149,7 +149,6 @@ pub(super) fn dry_run_ingresses(
                 let mut changes = crate::plan::certificates::plan_certificate_requests(
                     &built.stack.certificates,
                     &observed.certificates,
-                    &identity,
                     std::time::SystemTime::UNIX_EPOCH,
                 );
                 changes.extend(planned.changes());

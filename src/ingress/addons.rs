@@ -11,7 +11,7 @@
 //! `--enable-shield`) or gate (`LBCapacityReservation`).
 
 use super::group::Member;
-use super::settings::{agreed, member_settings, MemberSettings};
+use super::settings::{agreed, choices, member_settings, MemberSettings};
 use crate::config::ControllerConfig;
 use crate::facts::CloudFacts;
 use crate::model::NO_WEB_ACL;
@@ -36,7 +36,7 @@ pub(super) fn web_acl(
     }
     let by_name = agreed(
         "WAFv2 web ACL name",
-        &choices(settings, &|s| s.wafv2_acl_name.clone()),
+        &choices(settings, |s| s.wafv2_acl_name.clone()),
     )?;
     match by_name {
         Some(name) if name == NO_WEB_ACL => Ok(Some(NO_WEB_ACL.to_string())),
@@ -48,20 +48,9 @@ pub(super) fn web_acl(
             .ok_or_else(|| format!("no regional WAFv2 web ACL is named {name}")),
         None => agreed(
             "WAFv2 web ACL ARN",
-            &choices(settings, &|s| s.wafv2_acl_arn.clone()),
+            &choices(settings, |s| s.wafv2_acl_arn.clone()),
         ),
     }
-}
-
-/// What each member asks for, with who asks (for `agreed`).
-fn choices(
-    settings: &[(String, MemberSettings)],
-    get: &dyn Fn(&MemberSettings) -> Option<String>,
-) -> Vec<(String, String)> {
-    settings
-        .iter()
-        .filter_map(|(key, s)| get(s).map(|v| (v, key.clone())))
-        .collect()
 }
 
 /// The WAF Classic web ACL id (`none` to disassociate), or `None` to leave AWS as it is.
@@ -74,7 +63,7 @@ pub(super) fn classic_web_acl(
     }
     agreed(
         "WAF Classic web ACL",
-        &choices(settings, &|s| s.waf_classic_acl.clone()),
+        &choices(settings, |s| s.waf_classic_acl.clone()),
     )
 }
 
@@ -88,7 +77,7 @@ pub(super) fn shield_protection(
     }
     Ok(agreed(
         "Shield Advanced protection",
-        &choices(settings, &|s| s.shield.map(|b| b.to_string())),
+        &choices(settings, |s| s.shield.map(|b| b.to_string())),
     )?
     .map(|value| value == "true"))
 }
@@ -107,7 +96,7 @@ pub(super) fn minimum_capacity(
     }
     Ok(agreed(
         "minimum load balancer capacity",
-        &choices(settings, &|s| s.capacity_units.map(|u| u.to_string())),
+        &choices(settings, |s| s.capacity_units.map(|u| u.to_string())),
     )?
     .and_then(|units| units.parse().ok()))
 }

@@ -35,7 +35,7 @@ use super::listen::{
 use super::mtls::listener_mutual_authentication;
 use super::optimize::{keeps, RuleShape};
 use super::rules::MemberProblem;
-use super::settings::{agreed, member_settings, resolve_security_groups, MemberSettings};
+use super::settings::{agreed, choices, member_settings, resolve_security_groups, MemberSettings};
 use crate::cloud::{FixedResponseConfig, RedirectConfig};
 use crate::config::ControllerConfig;
 use crate::facts::CloudFacts;
@@ -202,11 +202,7 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
         .filter_map(|m| member_settings(m).ok().map(|s| (m.key(), s)))
         .collect();
     let pick = |what: &str, get: &dyn Fn(&MemberSettings) -> Option<String>| {
-        let choices: Vec<(String, String)> = settings
-            .iter()
-            .filter_map(|(key, s)| get(s).map(|v| (v, key.clone())))
-            .collect();
-        agreed(what, &choices)
+        agreed(what, &choices(&settings, get))
     };
     let scheme = match pick("scheme", &|s| s.scheme.clone())?.as_deref() {
         Some("internet-facing") => Scheme::InternetFacing,

@@ -12,7 +12,7 @@ use super::build::{identity_tags, problem, tracking_tags, IngressBuildInput};
 use super::group::Member;
 use super::listen::{annotations, listen_ports, INGRESS_PREFIX};
 use super::rules::MemberProblem;
-use super::settings::{agreed, resolve_security_groups};
+use super::settings::{agreed, choices, resolve_security_groups};
 use crate::model::{
     FrontendNlb, HealthCheck, ListenerAction, ListenerSpec, LoadBalancerSpec, LoadBalancerType,
     Protocol, Scheme, SubnetMapping, Tags, TargetGroupSpec, TargetType, FRONTEND_NLB_ID,
@@ -158,17 +158,6 @@ pub(super) fn member_frontend(member: &Member) -> Result<MemberFrontend, MemberP
         attributes,
         tags: read.string_map(&key("tags")).map_err(failed)?,
     })
-}
-
-/// `(value, member)` for each member giving a value.
-fn choices(
-    wishes: &[(String, MemberFrontend)],
-    get: impl Fn(&MemberFrontend) -> Option<String>,
-) -> Vec<(String, String)> {
-    wishes
-        .iter()
-        .filter_map(|(key, wish)| get(wish).map(|value| (value, key.clone())))
-        .collect()
 }
 
 fn joined_map(map: &BTreeMap<String, String>) -> String {

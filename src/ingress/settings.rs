@@ -31,6 +31,18 @@ fn member_choice(
     }
 }
 
+/// What each member asks for, as `(value, member)` for [`agreed`]; members asking nothing are
+/// left out.
+pub(super) fn choices<T>(
+    wishes: &[(String, T)],
+    get: impl Fn(&T) -> Option<String>,
+) -> Vec<(String, String)> {
+    wishes
+        .iter()
+        .filter_map(|(member, wish)| get(wish).map(|value| (value, member.clone())))
+        .collect()
+}
+
 /// The single value members agree on, or an error naming who disagrees.
 pub(super) fn agreed(what: &str, choices: &[(String, String)]) -> Result<Option<String>, String> {
     let distinct: BTreeSet<&str> = choices.iter().map(|(v, _)| v.as_str()).collect();

@@ -52,6 +52,11 @@ impl StackIdentity {
         }
     }
 
+    /// An Ingress group's stack (not a Service's).
+    pub fn is_ingress(&self) -> bool {
+        self.stack_tag_key == "ingress.k8s.aws/stack"
+    }
+
     /// The tags every resource of the stack carries.
     pub fn tags(&self) -> Tags {
         Tags::from([
@@ -143,15 +148,12 @@ impl ObservedStack {
     }
 
     /// The certificates this controller requested for the stack, as the build needs them.
-    pub fn owned_certificates(
-        &self,
-        identity: &StackIdentity,
-    ) -> Vec<crate::facts::OwnedCertificate> {
+    pub fn owned_certificates(&self) -> Vec<crate::facts::OwnedCertificate> {
         self.certificates
             .iter()
             .filter_map(|c| {
                 Some(crate::facts::OwnedCertificate {
-                    resource_id: c.tags.get(&identity.resource_tag_key)?.clone(),
+                    resource_id: crate::plan::certificates::certificate_resource_id(c)?.to_string(),
                     arn: c.arn.clone(),
                     issued: c.status == "ISSUED",
                     problem: None,

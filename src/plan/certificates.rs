@@ -8,7 +8,6 @@
 use super::Change;
 use crate::cloud::ObservedCertificate;
 use crate::model::{CertificateSpec, Stack};
-use crate::observe::StackIdentity;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
@@ -18,7 +17,8 @@ pub const PENDING_LIMIT: Duration = Duration::from_secs(5 * 60);
 /// The tag that names a certificate's resource id (certificates are Ingress resources).
 const RESOURCE_TAG: &str = "ingress.k8s.aws/resource";
 
-fn resource_id(certificate: &ObservedCertificate) -> Option<&str> {
+/// The resource id a certificate of the stack carries in its tags.
+pub fn certificate_resource_id(certificate: &ObservedCertificate) -> Option<&str> {
     certificate.tags.get(RESOURCE_TAG).map(String::as_str)
 }
 
@@ -26,15 +26,13 @@ fn resource_id(certificate: &ObservedCertificate) -> Option<&str> {
 pub fn plan_certificate_requests(
     wanted: &BTreeMap<String, CertificateSpec>,
     observed: &[ObservedCertificate],
-    identity: &StackIdentity,
     now: SystemTime,
 ) -> Vec<Change> {
-    let resource = |c: &ObservedCertificate| c.tags.get(&identity.resource_tag_key).cloned();
     let mut changes = Vec::new();
     for (id, spec) in wanted {
         let found: Vec<&ObservedCertificate> = observed
             .iter()
-            .filter(|c| resource(c).as_deref() == Some(id.as_str()))
+            .filter(|c| certificate_resource_id(c) == Some(id.as_str()))
             .collect();
         let usable = found.iter().find(|c| matches!(c.status.as_str(), "ISSUED"));
         let pending = found
@@ -86,7 +84,8 @@ pub(super) fn plan_certificate_deletions(
     let mut kept: Vec<&str> = Vec::new();
     let mut changes = Vec::new();
     for certificate in by_preference {
-        let wanted = resource_id(certificate).filter(|id| desired.certificates.contains_key(*id));
+        let wanted = certificate_resource_id(certificate)
+            .filter(|id| desired.certificates.contains_key(*id));
         match wanted {
             Some(id) if !kept.contains(&id) => kept.push(id),
             _ => changes.push(Change::DeleteCertificate {
