@@ -2,7 +2,7 @@
 //! endpoint override (`--aws-endpoint` or the SDK's own `AWS_ENDPOINT_URL`, which is how tests
 //! reach moto), capped retries and timeouts.
 //!
-//! It does not call AWS; it only configures clients. Credentials come from the SDK's default
+//! It does not call AWS; it only configures clients (each one measured into `crate::metrics`). Credentials come from the SDK's default
 //! chain unless static ones are given (tests).
 
 use aws_config::retry::RetryConfig;
@@ -73,14 +73,26 @@ pub struct AwsClients {
     pub route53: aws_sdk_route53::Client,
 }
 
+/// A client of the SDK crate `$sdk` for `$config`, its calls measured into the metrics.
+#[macro_export]
+macro_rules! measured_client {
+    ($sdk:ident, $config:expr) => {
+        $sdk::Client::from_conf(
+            $sdk::config::Builder::from($config)
+                .interceptor($crate::cloud::sdk::call_metrics::CallMetrics)
+                .build(),
+        )
+    };
+}
+
 impl AwsClients {
     pub fn new(config: &SdkConfig) -> Self {
         Self {
-            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(config),
-            ec2: aws_sdk_ec2::Client::new(config),
-            acm: aws_sdk_acm::Client::new(config),
-            wafv2: aws_sdk_wafv2::Client::new(config),
-            route53: aws_sdk_route53::Client::new(config),
+            elbv2: measured_client!(aws_sdk_elasticloadbalancingv2, config),
+            ec2: measured_client!(aws_sdk_ec2, config),
+            acm: measured_client!(aws_sdk_acm, config),
+            wafv2: measured_client!(aws_sdk_wafv2, config),
+            route53: measured_client!(aws_sdk_route53, config),
         }
     }
 

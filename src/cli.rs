@@ -47,9 +47,9 @@ pub enum Command {
     ///
     /// Without -f, plans the embedded examples (examples/services.yaml and examples/ingresses.yaml
     /// with examples/aws-facts.json).
-    Plan(PlanArguments),
+    Plan(Box<PlanArguments>),
     /// Run the controller against the cluster (in-cluster config or KUBECONFIG) and AWS.
-    Run(run::RunArguments),
+    Run(Box<run::RunArguments>),
     /// Print the controller's CustomResourceDefinitions (YAML, for `kubectl apply -f -`).
     Crds,
 }
@@ -88,8 +88,11 @@ pub struct ControllerFlags {
     /// EnableCertificateManagement.
     #[arg(long, default_value = "")]
     feature_gates: String,
-    #[arg(long, default_value = "true")]
+    #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
     enable_backend_security_group: bool,
+    /// Use this security group (`sg-…`) as the shared backend group instead of creating one.
+    #[arg(long)]
+    backend_security_group: Option<String>,
     /// Associate the WAFv2 web ACLs Ingresses name (`wafv2-acl-arn`, `wafv2-acl-name`).
     #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
     enable_wafv2: bool,
@@ -180,6 +183,7 @@ fn controller_config(
             .collect();
     config.feature_gates = feature_gates(&flags.feature_gates)?;
     config.enable_backend_security_group = flags.enable_backend_security_group;
+    config.backend_security_group = flags.backend_security_group.clone();
     config.enable_wafv2 = flags.enable_wafv2;
     config.enable_waf = flags.enable_waf;
     config.enable_shield = flags.enable_shield;

@@ -22,11 +22,15 @@ pub mod facts;
 #[cfg(test)]
 mod golden;
 pub mod ingress;
+pub mod leader_election;
+pub mod lifecycle;
 pub mod manifests;
+pub mod metrics;
 pub mod model;
 pub mod naming;
 pub mod observe;
 pub mod plan;
+pub mod probes;
 pub mod registration;
 pub mod service;
 pub mod subnets;

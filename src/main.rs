@@ -6,15 +6,40 @@ use clap::Parser;
 use std::io::Read;
 use std::process::ExitCode;
 
+/// The command line, with `run` implied when it starts with a flag: upstream's image takes its
+/// flags alone (`--cluster-name=…`), so its manifests work with ours unchanged.
+fn command_line() -> Vec<std::ffi::OsString> {
+    let mut line: Vec<_> = std::env::args_os().collect();
+    let implied_run = line
+        .get(1)
+        .and_then(|first| first.to_str())
+        .is_some_and(|first| first.starts_with("--") && !matches!(first, "--help" | "--version"));
+    if implied_run {
+        line.insert(1, "run".into());
+    }
+    line
+}
+
 fn main() -> ExitCode {
-    let arguments = Arguments::parse();
+    let arguments = Arguments::parse_from(command_line());
     if let Command::Run(run_arguments) = &arguments.command {
-        tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_default_env()
-                    .unwrap_or_else(|_| "info".into()),
-            )
-            .init();
+        let level = if run_arguments.log_level == "debug" {
+            "debug"
+        } else {
+            "info"
+        };
+        let filter =
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into());
+        let logs = tracing_subscriber::fmt().with_env_filter(filter);
+        if run_arguments.log_format == "json" {
+            // Every line carries its spans' fields (the stack id of a reconcile).
+            logs.json()
+                .with_current_span(true)
+                .with_span_list(false)
+                .init();
+        } else {
+            logs.init();
+        }
         let runtime = match tokio::runtime::Runtime::new() {
             Ok(runtime) => runtime,
             Err(error) => {

@@ -1,5 +1,8 @@
 //! `run`: the controller in the cluster. Flags become the controller configuration and the AWS
-//! client settings; then the Service loop runs until the process is interrupted.
+//! client settings; the probes and metrics are served; once this replica leads (Lease election,
+//! unless turned off) the Service, Ingress and target-registration loops run until SIGTERM or
+//! SIGINT (then: no new AWS call starts, the calls under way finish, the Lease is released, exit
+//! 0) or until leadership is lost (exit 1, so a restart rejoins the election).
 
 use super::{controller_config, ControllerFlags};
 use crate::aws_clients::{load_sdk_config, AwsClientSettings};
@@ -8,7 +11,11 @@ use crate::cloud::throttle::{rules_with_overrides, ThrottleRule};
 use crate::config::ControllerConfig;
 use crate::controller::ingress::{run_ingress_controller, IngressReconciler};
 use crate::controller::{run_service_controller, ServiceReconciler};
+use crate::leader_election::{LeaderElector, DEFAULT_LEASE_NAME};
+use crate::lifecycle;
+use crate::metrics::metrics;
 use crate::registration::run_registration_loop;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,6 +45,27 @@ pub struct RunArguments {
     /// (`10h`, `30m`, `10h0m0s`).
     #[arg(long, default_value = "10h", value_parser = humantime::parse_duration)]
     sync_period: Duration,
+    /// Prometheus `/metrics` (`:8080` is every interface).
+    #[arg(long, default_value = ":8080")]
+    metrics_bind_addr: String,
+    /// `/healthz` and `/readyz`.
+    #[arg(long, default_value = ":61779")]
+    health_probe_bind_addr: String,
+    /// Only the replica holding the Lease works; the others wait to take over.
+    #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
+    enable_leader_election: bool,
+    /// The Lease's name.
+    #[arg(long, default_value = DEFAULT_LEASE_NAME)]
+    leader_election_id: String,
+    /// The Lease's namespace; empty: the pod's own (the client's default namespace).
+    #[arg(long, default_value = "")]
+    leader_election_namespace: String,
+    /// `info` or `debug` (other values behave as info, as upstream); RUST_LOG wins when set.
+    #[arg(long, default_value = "info")]
+    pub log_level: String,
+    /// `text` or `json` (one JSON object per line).
+    #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+    pub log_format: String,
 }
 
 /// What `run` will use, derived from its flags.
@@ -47,6 +75,10 @@ pub struct RunSettings {
     pub aws: AwsClientSettings,
     pub drift_check_interval: Duration,
     pub throttle: Vec<ThrottleRule>,
+    pub metrics_address: SocketAddr,
+    pub health_address: SocketAddr,
+    /// The Lease (namespace, empty for the client's default; name), or none without election.
+    pub leader_election: Option<(String, String)>,
 }
 
 impl RunArguments {
@@ -67,6 +99,16 @@ impl RunArguments {
             },
             drift_check_interval: self.sync_period,
             throttle: rules_with_overrides(&throttle_overrides(&self.aws_api_throttle)?),
+            metrics_address: crate::probes::parse_bind_address(&self.metrics_bind_addr)
+                .map_err(|e| format!("--metrics-bind-addr: {e}"))?,
+            health_address: crate::probes::parse_bind_address(&self.health_probe_bind_addr)
+                .map_err(|e| format!("--health-probe-bind-addr: {e}"))?,
+            leader_election: self.enable_leader_election.then(|| {
+                (
+                    self.leader_election_namespace.clone(),
+                    self.leader_election_id.clone(),
+                )
+            }),
         })
     }
 }
@@ -78,12 +120,86 @@ fn throttle_overrides(entries: &str) -> Result<Vec<ThrottleRule>, String> {
         .collect()
 }
 
-/// Runs the controller until interrupted.
+/// This replica's name in the election: the pod's name (HOSTNAME) and a per-process suffix, as
+/// client-go does, so a restarted pod is a new candidate.
+fn election_identity() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "aws-load-balancer-controller".into());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!("{host}_{:x}{:08x}", std::process::id(), nanos)
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// How long a stopping process waits for the AWS calls under way.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(8);
+
+async fn aws_calls_drained() {
+    let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+    while metrics().aws_calls_in_flight.get() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs the controller until stopped (Ok) or until it cannot go on (Err).
 pub async fn run(arguments: &RunArguments) -> Result<(), String> {
     let settings = arguments.settings()?;
+    let _probes = crate::probes::serve(settings.metrics_address, settings.health_address).await?;
     let client = kube::Client::try_default()
         .await
         .map_err(|e| format!("cannot reach the Kubernetes API: {e}"))?;
+    let mut elector = settings.leader_election.as_ref().map(|(namespace, name)| {
+        let namespace = if namespace.is_empty() {
+            client.default_namespace().to_string()
+        } else {
+            namespace.clone()
+        };
+        LeaderElector::new(client.clone(), &namespace, name, &election_identity())
+    });
+    let stop = stop_requested();
+    tokio::pin!(stop);
+    if let Some(elector) = elector.as_mut() {
+        tracing::info!(identity = %elector.identity, "waiting for leadership");
+        loop {
+            match elector.try_acquire_or_renew().await {
+                Ok(true) => break,
+                // Leadership is known (someone else leads): a standby is ready.
+                Ok(false) => lifecycle::set_ready(true),
+                Err(error) => tracing::warn!(%error, "cannot read or write the leader Lease"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(elector.timings.retry_period) => {}
+                _ = &mut stop => return Ok(()),
+            }
+        }
+        metrics()
+            .leader_election_master_status
+            .with_label_values(&[elector.identity.as_str()])
+            .set(1);
+    }
     let cloud = SdkCloud::with_throttle(&load_sdk_config(&settings.aws).await, settings.throttle);
     let services = Arc::new(ServiceReconciler::new(
         client.clone(),
@@ -91,19 +207,50 @@ pub async fn run(arguments: &RunArguments) -> Result<(), String> {
         settings.config.clone(),
         settings.drift_check_interval,
     ));
-    let ingresses = Arc::new(IngressReconciler::new(
+    let mut ingress_reconciler = IngressReconciler::new(
         client.clone(),
         cloud.clone(),
         settings.config,
         &arguments.ingress_class,
-    ));
+    );
+    ingress_reconciler.drift_check_interval = settings.drift_check_interval;
+    let ingresses = Arc::new(ingress_reconciler);
+    let loops = async {
+        tokio::select! {
+            _ = run_service_controller(services) => "the Service watch ended",
+            _ = run_ingress_controller(ingresses) => "the Ingress watch ended",
+            _ = run_registration_loop(client, cloud) => "the TargetGroupBinding watch ended",
+        }
+    };
+    tokio::pin!(loops);
+    lifecycle::set_ready(true);
     tracing::info!("controller started");
-    tokio::select! {
-        _ = run_service_controller(services) => Err("the Service watch ended".to_string()),
-        _ = run_ingress_controller(ingresses) => Err("the Ingress watch ended".to_string()),
-        _ = run_registration_loop(client, cloud) => Err("the TargetGroupBinding watch ended".to_string()),
-        signal = tokio::signal::ctrl_c() => signal.map_err(|e| e.to_string()),
+    let renewing = async {
+        match elector.as_mut() {
+            Some(elector) => elector.keep_renewing().await,
+            None => std::future::pending().await,
+        }
+    };
+    let outcome = tokio::select! {
+        ended = &mut loops => Err(ended.to_string()),
+        _ = renewing => Err("leadership lost: the Lease could not be renewed in time".to_string()),
+        _ = &mut stop => Ok(()),
+    };
+    lifecycle::set_ready(false);
+    if outcome.is_ok() {
+        tracing::info!("stopping: finishing the AWS calls under way");
+        lifecycle::begin_stopping();
+        tokio::select! {
+            _ = &mut loops => {}
+            _ = aws_calls_drained() => {}
+        }
     }
+    if let Some(elector) = elector.as_mut() {
+        if let Err(error) = elector.release().await {
+            tracing::warn!(%error, "cannot release the leader Lease");
+        }
+    }
+    outcome
 }
 
 #[cfg(test)]
@@ -120,7 +267,7 @@ mod tests {
             .expect("valid arguments")
             .command
         {
-            Command::Run(arguments) => arguments,
+            Command::Run(arguments) => *arguments,
             _ => panic!("not parsed as run"),
         }
     }

@@ -59,6 +59,7 @@ use kube::ResourceExt;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// A group is re-checked against AWS this often without any change.
 const RESYNC: Duration = Duration::from_secs(10 * 60 * 60);
@@ -556,7 +557,12 @@ pub async fn run_ingress_controller<C: Cloud + 'static>(reconciler: Arc<IngressR
         .run(
             move |ingress, reconciler: Arc<IngressReconciler<C>>| {
                 let store = store.clone();
-                async move { reconciler.reconcile(&ingress, &store).await }
+                async move {
+                    let span = tracing::info_span!("reconcile", controller = "ingress", ingress = %ingress_key(&ingress));
+                    crate::metrics::observe_reconcile("ingress", reconciler.reconcile(&ingress, &store))
+                        .instrument(span)
+                        .await
+                }
             },
             |ingress, error, _| {
                 tracing::warn!(ingress = %ingress_key(&ingress), %error, "reconcile failed");

@@ -43,6 +43,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 const MAXIMUM_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -381,7 +382,10 @@ pub async fn run_service_controller<C: Cloud + 'static>(reconciler: Arc<ServiceR
     Controller::new(services, watcher::Config::default())
         .run(
             |service, reconciler: Arc<ServiceReconciler<C>>| async move {
-                reconciler.reconcile(&service).await
+                let span = tracing::info_span!("reconcile", controller = "service", stack = %stack_id(&service));
+                crate::metrics::observe_reconcile("service", reconciler.reconcile(&service))
+                    .instrument(span)
+                    .await
             },
             |service, error, reconciler| {
                 tracing::warn!(service = %stack_id(&service), %error, "reconcile failed");

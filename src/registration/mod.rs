@@ -49,6 +49,7 @@ use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 pub const BINDING_FINALIZER: &str = "elbv2.k8s.aws/resources";
 
@@ -561,7 +562,17 @@ pub async fn run_registration_loop<C: Cloud + 'static>(client: kube::Client, clo
         })
         .run(
             |binding, reconciler: Arc<BindingReconciler<C>>| async move {
-                reconciler.reconcile(&binding).await
+                let span = tracing::info_span!(
+                    "reconcile",
+                    controller = "targetGroupBinding",
+                    binding = %format!("{}/{}", binding.namespace().unwrap_or_default(), binding.name_any())
+                );
+                crate::metrics::observe_reconcile(
+                    "targetGroupBinding",
+                    reconciler.reconcile(&binding),
+                )
+                .instrument(span)
+                .await
             },
             |binding, error, _| {
                 tracing::warn!(binding = %binding.name_any(), %error, "target registration failed");

@@ -8,7 +8,10 @@
 //! reading their tags in chunks of 20, as upstream does.
 
 mod addons;
+pub mod call_metrics;
 mod certificates;
+#[cfg(test)]
+mod iam_policy_tests;
 mod listeners;
 mod load_balancers;
 mod requested_certificates;
@@ -60,10 +63,10 @@ impl SdkCloud {
             ec2: clients.ec2,
             acm: clients.acm,
             wafv2: clients.wafv2,
-            waf_regional: aws_sdk_wafregional::Client::new(config),
-            shield: aws_sdk_shield::Client::new(config),
+            waf_regional: crate::measured_client!(aws_sdk_wafregional, config),
+            shield: crate::measured_client!(aws_sdk_shield, config),
             route53: clients.route53,
-            tagging: aws_sdk_resourcegroupstagging::Client::new(config),
+            tagging: crate::measured_client!(aws_sdk_resourcegroupstagging, config),
             tagging_denied: Arc::new(AtomicBool::new(false)),
             throttle: Arc::new(Throttle::new(rules)),
             calls: Arc::new(CallLog::default()),
@@ -71,9 +74,20 @@ impl SdkCloud {
     }
 
     /// Records the call and waits for the throttle rules it matches.
+    /// Once the process is stopping, no new call starts (the ones under way finish).
     async fn begin(&self, service: &str, operation: &'static str, write: bool) {
+        crate::lifecycle::hold_if_stopping().await;
         self.calls.record(operation, write);
+        self.paced(service, operation).await;
+    }
+
+    async fn paced(&self, service: &str, operation: &'static str) {
+        let started = std::time::Instant::now();
         self.throttle.wait(service, operation).await;
+        crate::metrics::metrics()
+            .aws_throttle_wait_seconds
+            .with_label_values(&[service, operation])
+            .observe(started.elapsed().as_secs_f64());
     }
 
     /// `begin` for a call on one target group carrying `targets` targets.
@@ -84,8 +98,9 @@ impl SdkCloud {
         arn: &str,
         targets: usize,
     ) {
+        crate::lifecycle::hold_if_stopping().await;
         self.calls.record_on(operation, write, Some(arn), targets);
-        self.throttle.wait(ELBV2, operation).await;
+        self.paced(ELBV2, operation).await;
     }
 }
 

@@ -197,7 +197,7 @@ pub(super) async fn write_records(
             .changes(change)
             .build()
             .map_err(|e| unbuilt(operation, e))?;
-        cloud.begin(ROUTE53, operation, true).await;
+        cloud.begin(ROUTE53, "ChangeResourceRecordSets", true).await;
         cloud
             .route53
             .change_resource_record_sets()

@@ -1,0 +1,62 @@
+//! The process's lifecycle state, shared by the loops, the AWS port and the probes: whether it is
+//! ready (leadership known and, when leading, its loops started) and whether it is stopping
+//! (SIGTERM: no new AWS call starts; the calls under way finish).
+//!
+//! It holds flags only; deciding leadership is `crate::leader_election`'s job and serving the
+//! probes `crate::probes`'.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::LazyLock;
+use tokio::sync::watch;
+
+static READY: AtomicBool = AtomicBool::new(false);
+static STOPPING: LazyLock<watch::Sender<bool>> = LazyLock::new(|| watch::Sender::new(false));
+
+/// Marks the process ready (or not) for `/readyz`.
+pub fn set_ready(ready: bool) {
+    READY.store(ready, Ordering::SeqCst);
+}
+
+pub fn is_ready() -> bool {
+    READY.load(Ordering::SeqCst)
+}
+
+/// From now on, [`hold_if_stopping`] never returns: no new AWS call starts.
+pub fn begin_stopping() {
+    STOPPING.send_replace(true);
+}
+
+pub fn is_stopping() -> bool {
+    *STOPPING.borrow()
+}
+
+/// Returns at once while the process runs; once it is stopping, waits for as long as it is (the
+/// caller's task is dropped when the process exits).
+pub async fn hold_if_stopping() {
+    let mut stopping = STOPPING.subscribe();
+    // The sender is a static: it is never dropped, so this only returns once not stopping.
+    let _ = stopping.wait_for(|stopping| !*stopping).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    // One test for the process-wide flag, so no other test sees it set.
+    #[tokio::test]
+    async fn once_stopping_no_new_call_starts() {
+        tokio::time::timeout(Duration::from_secs(1), hold_if_stopping())
+            .await
+            .expect("a running process lets calls start");
+        begin_stopping();
+        assert!(is_stopping());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), hold_if_stopping())
+                .await
+                .is_err(),
+            "a stopping process holds new calls"
+        );
+        STOPPING.send_replace(false);
+    }
+}
