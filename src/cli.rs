@@ -11,6 +11,19 @@ use crate::manifests::read_manifests;
 use crate::model::{Scheme, TargetType};
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// The command line with `run` implied when it starts with a flag: upstream's image takes its flags
+/// alone (`--cluster-name=…`), so manifests written for it work with ours unchanged.
+pub fn with_implied_run(mut line: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let implied = line
+        .get(1)
+        .and_then(|first| first.to_str())
+        .is_some_and(|first| first.starts_with("--") && !matches!(first, "--help" | "--version"));
+    if implied {
+        line.insert(1, "run".into());
+    }
+    line
+}
+
 /// What a command wants printed, and how the process should exit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandOutput {

@@ -1,27 +1,13 @@
 //! The controller binary: parses the command line, then runs `plan` (offline) or `run` (the
 //! controller in the cluster) and exits with their code.
 
-use aws_load_balancer_controller::cli::{execute, run::run, Arguments, Command};
+use aws_load_balancer_controller::cli::{execute, run::run, with_implied_run, Arguments, Command};
 use clap::Parser;
 use std::io::Read;
 use std::process::ExitCode;
 
-/// The command line, with `run` implied when it starts with a flag: upstream's image takes its
-/// flags alone (`--cluster-name=…`), so its manifests work with ours unchanged.
-fn command_line() -> Vec<std::ffi::OsString> {
-    let mut line: Vec<_> = std::env::args_os().collect();
-    let implied_run = line
-        .get(1)
-        .and_then(|first| first.to_str())
-        .is_some_and(|first| first.starts_with("--") && !matches!(first, "--help" | "--version"));
-    if implied_run {
-        line.insert(1, "run".into());
-    }
-    line
-}
-
 fn main() -> ExitCode {
-    let arguments = Arguments::parse_from(command_line());
+    let arguments = Arguments::parse_from(with_implied_run(std::env::args_os().collect()));
     if let Command::Run(run_arguments) = &arguments.command {
         let level = if run_arguments.log_level == "debug" {
             "debug"

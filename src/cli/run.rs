@@ -88,7 +88,8 @@ impl RunArguments {
             .cluster_name
             .clone()
             .ok_or("--cluster-name is required")?;
-        let vpc_id = self.controller.vpc_id.clone().ok_or("--aws-vpc-id is required (VPC discovery from instance metadata is not implemented yet)")?;
+        // Without --aws-vpc-id the VPC comes from instance metadata at startup (`run`).
+        let vpc_id = self.controller.vpc_id.clone().unwrap_or_default();
         Ok(RunSettings {
             config: controller_config(&self.controller, &cluster_name, &vpc_id)?,
             aws: AwsClientSettings {
@@ -154,6 +155,42 @@ async fn stop_requested() {
     }
 }
 
+/// The VPC of the instance this pod runs on, from instance metadata (IMDSv2): the VPC of its
+/// primary network interface.
+async fn vpc_id_from_instance_metadata() -> Result<String, String> {
+    let imds = aws_config::imds::Client::builder()
+        .max_attempts(2)
+        .connect_timeout(Duration::from_secs(1))
+        .read_timeout(Duration::from_secs(2))
+        .build();
+    let mac = imds
+        .get("/latest/meta-data/mac")
+        .await
+        .map_err(|e| e.to_string())?;
+    let vpc_id = imds
+        .get(format!(
+            "/latest/meta-data/network/interfaces/macs/{}/vpc-id",
+            mac.as_ref()
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(vpc_id.as_ref().trim().to_string())
+}
+
+/// The cluster's VPC: the flag's when given (instance metadata is then never contacted), else
+/// instance metadata's.
+async fn resolve_vpc_id(config: &mut ControllerConfig) -> Result<(), String> {
+    if !config.vpc_id.is_empty() {
+        return Ok(());
+    }
+    let vpc_id = vpc_id_from_instance_metadata().await.map_err(|error| {
+        format!("failed to get VPC ID: give --aws-vpc-id (instance metadata: {error})")
+    })?;
+    tracing::info!(%vpc_id, "VPC from instance metadata");
+    config.vpc_id = vpc_id;
+    Ok(())
+}
+
 /// How long a stopping process waits for the AWS calls under way.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(8);
 
@@ -166,7 +203,8 @@ async fn aws_calls_drained() {
 
 /// Runs the controller until stopped (Ok) or until it cannot go on (Err).
 pub async fn run(arguments: &RunArguments) -> Result<(), String> {
-    let settings = arguments.settings()?;
+    let mut settings = arguments.settings()?;
+    resolve_vpc_id(&mut settings.config).await?;
     let _probes = crate::probes::serve(settings.metrics_address, settings.health_address).await?;
     let client = kube::Client::try_default()
         .await
@@ -191,7 +229,8 @@ pub async fn run(arguments: &RunArguments) -> Result<(), String> {
                 Err(error) => tracing::warn!(%error, "cannot read or write the leader Lease"),
             }
             tokio::select! {
-                _ = tokio::time::sleep(elector.timings.retry_period) => {}
+                // A standby looks twice per retry period, so it takes over soon after expiry.
+                _ = tokio::time::sleep(elector.timings.retry_period / 2) => {}
                 _ = &mut stop => return Ok(()),
             }
         }
@@ -323,15 +362,51 @@ mod tests {
     }
 
     #[test]
+    fn upstreams_flags_alone_imply_run_and_booleans_take_false() {
+        let line: Vec<std::ffi::OsString> = [
+            "aws-load-balancer-controller",
+            "--cluster-name=prod",
+            "--aws-vpc-id=vpc-1",
+            "--enable-backend-security-group=false",
+            "--enable-leader-election=false",
+            "--enable-shield=false",
+            "--metrics-bind-addr=:9090",
+        ]
+        .iter()
+        .map(Into::into)
+        .collect();
+        let parsed = Arguments::try_parse_from(crate::cli::with_implied_run(line)).unwrap();
+        let Command::Run(arguments) = parsed.command else {
+            panic!("flags alone are a run");
+        };
+        let settings = arguments.settings().unwrap();
+        assert!(!settings.config.enable_backend_security_group);
+        assert!(!settings.config.enable_shield);
+        assert_eq!(settings.leader_election, None);
+        assert_eq!(settings.metrics_address.port(), 9090);
+        let defaults = run_arguments(&["--cluster-name=prod", "--aws-vpc-id=vpc-1"])
+            .settings()
+            .unwrap();
+        assert_eq!(
+            defaults.leader_election,
+            Some((String::new(), "aws-load-balancer-controller-leader".into()))
+        );
+        assert_eq!(defaults.health_address.port(), 61779);
+        let help: Vec<std::ffi::OsString> = vec!["x".into(), "--help".into()];
+        assert_eq!(crate::cli::with_implied_run(help.clone()), help);
+    }
+
+    #[test]
     fn missing_or_invalid_flags_are_refused_with_their_names() {
         let no_cluster = run_arguments(&["--aws-vpc-id=vpc-1"])
             .settings()
             .unwrap_err();
         assert!(no_cluster.contains("--cluster-name"), "{no_cluster}");
-        let no_vpc = run_arguments(&["--cluster-name=prod"])
-            .settings()
-            .unwrap_err();
-        assert!(no_vpc.contains("--aws-vpc-id"), "{no_vpc}");
+        let no_vpc = run_arguments(&["--cluster-name=prod"]).settings().unwrap();
+        assert_eq!(
+            no_vpc.config.vpc_id, "",
+            "found in instance metadata at startup"
+        );
         let tracking = run_arguments(&[
             "--cluster-name=prod",
             "--aws-vpc-id=v",

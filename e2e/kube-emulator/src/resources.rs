@@ -152,6 +152,15 @@ impl ResourceTable {
                 false,
             ),
             ResourceType::built_in(
+                "autoscaling",
+                "v2",
+                "horizontalpodautoscalers",
+                "HorizontalPodAutoscaler",
+                true,
+            )
+            .with_status()
+            .with_short_names(&["hpa"]),
+            ResourceType::built_in(
                 "policy",
                 "v1",
                 "poddisruptionbudgets",

@@ -6,6 +6,7 @@ mod deploy_moto;
 mod emulator_http;
 mod emulator_kube_rs;
 mod emulator_kubectl;
+mod helm_chart;
 mod ingress_addons;
 mod ingress_certificates;
 mod ingress_controller;
