@@ -1,0 +1,372 @@
+//! The controller binary as it runs in a cluster: two processes (upstream's flags only, as the
+//! Helm chart renders them) against one emulator + moto. Exactly one leads and reconciles; the
+//! standby is ready and makes no AWS call; SIGKILL of the leader hands over within the lease
+//! duration, and the new leader converges without re-creating anything or deregistering a
+//! target; `/metrics` counts the AWS calls; SIGTERM exits 0 and releases the Lease. With region
+//! and VPC given, instance metadata is never contacted (a listener posing as it counts
+//! connections).
+
+use e2e::cluster::TestCluster;
+use e2e::kubectl::Kubectl;
+use e2e::moto::{create_vpc_with_subnets, registered_targets, MotoServer, REGION};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+const LEASE: &str = "aws-load-balancer-controller-leader";
+
+/// The controller binary beside this test binary (`e2e/run-tests` builds every target first).
+fn controller_binary() -> PathBuf {
+    let test_binary = std::env::current_exe().expect("the test binary's path");
+    let directory = test_binary
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let binary = directory.join("aws-load-balancer-controller");
+    assert!(
+        binary.exists(),
+        "{} is missing: build every target first (e2e/run-tests does)",
+        binary.display()
+    );
+    binary
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free loopback port")
+}
+
+struct Replica {
+    child: Child,
+    metrics_port: u16,
+    health_port: u16,
+}
+
+struct Setup<'a> {
+    kubeconfig: &'a std::path::Path,
+    moto: &'a str,
+    vpc_id: &'a str,
+    metadata: &'a str,
+}
+
+fn start_replica(name: &str, setup: &Setup<'_>) -> Replica {
+    let (metrics_port, health_port) = (free_port(), free_port());
+    let child = Command::new(controller_binary())
+        .args([
+            "--cluster-name=e2e-cluster".to_string(),
+            format!("--aws-vpc-id={}", setup.vpc_id),
+            format!("--aws-region={REGION}"),
+            format!("--aws-endpoint={}", setup.moto),
+            "--aws-max-retries=1".to_string(),
+            format!("--metrics-bind-addr=127.0.0.1:{metrics_port}"),
+            format!("--health-probe-bind-addr=127.0.0.1:{health_port}"),
+        ])
+        .env("KUBECONFIG", setup.kubeconfig)
+        .env("HOSTNAME", name)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", setup.metadata)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the controller binary");
+    Replica {
+        child,
+        metrics_port,
+        health_port,
+    }
+}
+
+async fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let response = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
+        .await
+        .ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.text().await.ok()?))
+}
+
+async fn metrics_of(replica: &Replica) -> String {
+    get(replica.metrics_port, "/metrics")
+        .await
+        .map(|(_, text)| text)
+        .unwrap_or_default()
+}
+
+/// The value of the first series of `metrics` whose line contains every one of `parts`.
+fn series(metrics: &str, parts: &[&str]) -> Option<f64> {
+    metrics
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .find(|line| parts.iter().all(|part| line.contains(part)))
+        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+}
+
+async fn within<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let started = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn lease_holder(kubectl: &Kubectl) -> String {
+    kubectl
+        .run(&[
+            "get",
+            "lease",
+            LEASE,
+            "-n",
+            "default",
+            "-o",
+            "jsonpath={.spec.holderIdentity}",
+        ])
+        .await
+        .stdout
+}
+
+/// A loopback listener posing as instance metadata, counting the connections it gets.
+async fn metadata_trap() -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback listener");
+    let address = listener.local_addr().expect("its address");
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    (format!("http://{address}"), connections)
+}
+
+fn manifest(prefix: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Service
+metadata:
+  name: echo
+  namespace: default
+  annotations:
+    service.beta.kubernetes.io/aws-load-balancer-nlb-target-type: ip
+spec:
+  type: LoadBalancer
+  loadBalancerClass: service.k8s.aws/nlb
+  ports:
+    - {{name: http, port: 80, targetPort: 8080, protocol: TCP}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: echo-1, namespace: default}}
+spec:
+  containers: [{{name: app, image: echo}}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: echo-abc
+  namespace: default
+  labels: {{kubernetes.io/service-name: echo}}
+addressType: IPv4
+ports:
+  - {{name: http, port: 8080, protocol: TCP}}
+endpoints:
+  - addresses: ["{prefix}.0.10"]
+    conditions: {{ready: true}}
+    targetRef: {{kind: Pod, name: echo-1}}
+"#
+    )
+}
+
+#[tokio::test]
+async fn one_leader_works_a_standby_takes_over_and_sigterm_releases_the_lease() {
+    let moto = MotoServer::lease().await;
+    let aws = moto.clients().await;
+    let (vpc_id, _) = create_vpc_with_subnets(
+        &aws.ec2,
+        61,
+        &["us-west-2a", "us-west-2b"],
+        "kubernetes.io/role/internal-elb",
+    )
+    .await;
+    let cluster = TestCluster::start().await;
+    let kubectl = Kubectl::new(&cluster.url());
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let kubeconfig = directory.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: e\n  cluster: {{server: \"{}\"}}\n\
+             users:\n- name: u\n  user: {{}}\ncontexts:\n- name: c\n  context: {{cluster: e, user: u, namespace: default}}\n\
+             current-context: c\n",
+            cluster.url()
+        ),
+    )
+    .expect("write the kubeconfig");
+    let (metadata, metadata_connections) = metadata_trap().await;
+    let setup = Setup {
+        kubeconfig: &kubeconfig,
+        moto: &moto.endpoint,
+        vpc_id: &vpc_id,
+        metadata: &metadata,
+    };
+    kubectl.apply(&manifest("10.61")).await;
+
+    let mut leader = start_replica("replica-a", &setup);
+    within("replica-a to lead", Duration::from_secs(30), || async {
+        lease_holder(&kubectl)
+            .await
+            .starts_with("replica-a_")
+            .then_some(())
+    })
+    .await;
+    let mut standby = start_replica("replica-b", &setup);
+    within(
+        "the standby to be ready",
+        Duration::from_secs(30),
+        || async {
+            get(standby.health_port, "/readyz")
+                .await
+                .filter(|(status, _)| *status == 200)
+        },
+    )
+    .await;
+    assert_eq!(
+        get(leader.health_port, "/healthz").await.map(|(s, _)| s),
+        Some(200)
+    );
+
+    // The leader builds the NLB and registers the pod.
+    let target_group = within("the target registered", Duration::from_secs(60), || async {
+        let groups = aws.elbv2.describe_target_groups().send().await.ok()?;
+        let arn = groups
+            .target_groups()
+            .first()?
+            .target_group_arn()?
+            .to_string();
+        let targets = registered_targets(&aws.elbv2, &arn).await;
+        targets.contains("10.61.0.10:8080").then_some(arn)
+    })
+    .await;
+    let leader_metrics = metrics_of(&leader).await;
+    assert_eq!(
+        series(
+            &leader_metrics,
+            &[
+                "aws_api_calls_total{",
+                "operation=\"CreateLoadBalancer\"",
+                "status_code=\"200\""
+            ]
+        ),
+        Some(1.0),
+        "{leader_metrics}"
+    );
+    assert!(series(&leader_metrics, &["aws_api_call_duration_seconds_count{"]).is_some());
+    let standby_metrics = metrics_of(&standby).await;
+    assert!(
+        !standby_metrics.contains("aws_api_calls_total{"),
+        "the standby made AWS calls: {standby_metrics}"
+    );
+
+    // SIGKILL the leader: the standby takes over within the lease duration (15 s from the last
+    // renewal) plus its half retry period.
+    leader.child.kill().await.expect("SIGKILL the leader");
+    let killed = Instant::now();
+    within("replica-b to lead", Duration::from_secs(30), || async {
+        lease_holder(&kubectl)
+            .await
+            .starts_with("replica-b_")
+            .then_some(())
+    })
+    .await;
+    let handover = killed.elapsed();
+    eprintln!("handover after SIGKILL: {handover:?}");
+    assert!(
+        handover <= Duration::from_secs(16),
+        "handover took {handover:?}"
+    );
+
+    // The new leader reconciles the Service and the binding, and changes nothing.
+    let new_leader_metrics = within(
+        "the new leader's reconciles",
+        Duration::from_secs(30),
+        || async {
+            let text = metrics_of(&standby).await;
+            let service = series(
+                &text,
+                &[
+                    "controller_runtime_reconcile_total{",
+                    "controller=\"service\"",
+                    "result=\"success\"",
+                ],
+            );
+            let binding = series(
+                &text,
+                &[
+                    "controller_runtime_reconcile_total{",
+                    "controller=\"targetGroupBinding\"",
+                    "result=\"success\"",
+                ],
+            );
+            (service.is_some() && binding.is_some()).then_some(text)
+        },
+    )
+    .await;
+    for write in [
+        "CreateLoadBalancer",
+        "CreateTargetGroup",
+        "CreateListener",
+        "DeregisterTargets",
+    ] {
+        assert!(
+            series(
+                &new_leader_metrics,
+                &["aws_api_calls_total{", &format!("operation=\"{write}\"")]
+            )
+            .is_none(),
+            "the new leader called {write}: {new_leader_metrics}"
+        );
+    }
+    let load_balancers = aws
+        .elbv2
+        .describe_load_balancers()
+        .send()
+        .await
+        .expect("moto lists load balancers");
+    assert_eq!(load_balancers.load_balancers().len(), 1, "no duplicate");
+    assert!(registered_targets(&aws.elbv2, &target_group)
+        .await
+        .contains("10.61.0.10:8080"));
+
+    // SIGTERM: exit 0, Lease released.
+    let pid = standby.child.id().expect("the new leader's pid");
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("send SIGTERM");
+    assert!(signalled.success());
+    let status = tokio::time::timeout(Duration::from_secs(15), standby.child.wait())
+        .await
+        .expect("the process exits after SIGTERM")
+        .expect("its exit status");
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(lease_holder(&kubectl).await, "", "the Lease is released");
+    assert_eq!(
+        metadata_connections.load(Ordering::SeqCst),
+        0,
+        "instance metadata was contacted although region and VPC were given"
+    );
+}
