@@ -24,6 +24,7 @@ use e2e::cluster::TestCluster;
 use e2e::moto::{
     create_ip_target_group, create_vpc_with_subnets, registered_targets, MotoLease, MotoServer,
 };
+use e2e::process::{controller_binary, memory_of, write_kubeconfig};
 use futures::{stream, StreamExt};
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -270,28 +271,6 @@ async fn rollout_round(moto: &MotoLease, budget: &str, throttle: Vec<ThrottleRul
     loop_task.abort();
 }
 
-fn memory_of(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:") / 1024, field("VmHWM:") / 1024)
-}
-
-/// The release binary next to this bench, when it has been built (cargo cannot be run from
-/// inside `cargo bench`: the outer cargo holds the build directory lock).
-fn controller_binary() -> Option<std::path::PathBuf> {
-    let bench = std::env::current_exe().ok()?;
-    let release_dir = bench.parent()?.parent()?;
-    let binary = release_dir.join("aws-load-balancer-controller");
-    binary.exists().then_some(binary)
-}
-
 async fn memory_round(moto: &MotoLease) {
     let Some(binary) = controller_binary() else {
         println!("memory: skipped; build the binary first: cargo build --release --bin aws-load-balancer-controller");
@@ -303,16 +282,7 @@ async fn memory_round(moto: &MotoLease) {
     let arn = create_ip_target_group(&aws.elbv2, "memory", &vpc_id).await;
     let cluster = TestCluster::start().await;
     let home = tempfile::tempdir().expect("a temporary directory");
-    let kubeconfig = home.path().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters: [{{name: e, cluster: {{server: \"{}\"}}}}]\n\
-             contexts: [{{name: e, context: {{cluster: e, user: u}}}}]\ncurrent-context: e\nusers: [{{name: u, user: {{}}}}]\n",
-            cluster.url()
-        ),
-    )
-    .expect("write the kubeconfig");
+    let kubeconfig = write_kubeconfig(home.path(), &cluster.url());
     let mut controller = tokio::process::Command::new(&binary)
         .args([
             "run",
@@ -322,6 +292,8 @@ async fn memory_round(moto: &MotoLease) {
             &vpc_id,
             "--aws-region",
             "us-west-2",
+            "--metrics-bind-addr=127.0.0.1:0",
+            "--health-probe-bind-addr=127.0.0.1:0",
         ])
         .arg(format!(
             "--aws-endpoint={}",

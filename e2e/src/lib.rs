@@ -1,6 +1,6 @@
 //! Support for the end-to-end tier: a moto server per test binary ([`moto`]), kubectl run as a
 //! real client against the Kubernetes API emulator ([`kubectl`]), and an emulator with a kube
-//! client pointed at it ([`cluster`]).
+//! client pointed at it ([`cluster`]), and the controller binary as a process ([`process`]).
 //!
 //! Nothing here installs anything: the test command (`e2e/run-tests`) prepares the virtualenv
 //! with the pinned moto, and kubectl is the machine's own.
@@ -10,4 +10,5 @@
 pub mod cluster;
 pub mod kubectl;
 pub mod moto;
+pub mod process;
 pub mod samples;

@@ -9,102 +9,14 @@
 use e2e::cluster::TestCluster;
 use e2e::kubectl::Kubectl;
 use e2e::moto::{create_vpc_with_subnets, registered_targets, MotoServer, REGION};
+use e2e::process::{
+    controller_binary, lease_holder, series, write_kubeconfig, ControllerEnvironment,
+    ControllerProcess,
+};
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::process::{Child, Command};
-
-const LEASE: &str = "aws-load-balancer-controller-leader";
-
-/// The controller binary beside this test binary (`e2e/run-tests` builds every target first).
-fn controller_binary() -> PathBuf {
-    let test_binary = std::env::current_exe().expect("the test binary's path");
-    let directory = test_binary
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps");
-    let binary = directory.join("aws-load-balancer-controller");
-    assert!(
-        binary.exists(),
-        "{} is missing: build every target first (e2e/run-tests does)",
-        binary.display()
-    );
-    binary
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port")
-}
-
-struct Replica {
-    child: Child,
-    metrics_port: u16,
-    health_port: u16,
-}
-
-struct Setup<'a> {
-    kubeconfig: &'a std::path::Path,
-    moto: &'a str,
-    vpc_id: &'a str,
-    metadata: &'a str,
-}
-
-fn start_replica(name: &str, setup: &Setup<'_>) -> Replica {
-    let (metrics_port, health_port) = (free_port(), free_port());
-    let child = Command::new(controller_binary())
-        .args([
-            "--cluster-name=e2e-cluster".to_string(),
-            format!("--aws-vpc-id={}", setup.vpc_id),
-            format!("--aws-region={REGION}"),
-            format!("--aws-endpoint={}", setup.moto),
-            "--aws-max-retries=1".to_string(),
-            format!("--metrics-bind-addr=127.0.0.1:{metrics_port}"),
-            format!("--health-probe-bind-addr=127.0.0.1:{health_port}"),
-        ])
-        .env("KUBECONFIG", setup.kubeconfig)
-        .env("HOSTNAME", name)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", setup.metadata)
-        .env("RUST_LOG", "warn")
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the controller binary");
-    Replica {
-        child,
-        metrics_port,
-        health_port,
-    }
-}
-
-async fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let response = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
-        .await
-        .ok()?;
-    let status = response.status().as_u16();
-    Some((status, response.text().await.ok()?))
-}
-
-async fn metrics_of(replica: &Replica) -> String {
-    get(replica.metrics_port, "/metrics")
-        .await
-        .map(|(_, text)| text)
-        .unwrap_or_default()
-}
-
-/// The value of the first series of `metrics` whose line contains every one of `parts`.
-fn series(metrics: &str, parts: &[&str]) -> Option<f64> {
-    metrics
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .find(|line| parts.iter().all(|part| line.contains(part)))
-        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
-}
 
 async fn within<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
 where
@@ -119,21 +31,6 @@ where
         assert!(started.elapsed() < limit, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-async fn lease_holder(kubectl: &Kubectl) -> String {
-    kubectl
-        .run(&[
-            "get",
-            "lease",
-            LEASE,
-            "-n",
-            "default",
-            "-o",
-            "jsonpath={.spec.holderIdentity}",
-        ])
-        .await
-        .stdout
 }
 
 /// A loopback listener posing as instance metadata, counting the connections it gets.
@@ -205,47 +102,38 @@ async fn one_leader_works_a_standby_takes_over_and_sigterm_releases_the_lease() 
     let cluster = TestCluster::start().await;
     let kubectl = Kubectl::new(&cluster.url());
     let directory = tempfile::tempdir().expect("a temporary directory");
-    let kubeconfig = directory.path().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: e\n  cluster: {{server: \"{}\"}}\n\
-             users:\n- name: u\n  user: {{}}\ncontexts:\n- name: c\n  context: {{cluster: e, user: u, namespace: default}}\n\
-             current-context: c\n",
-            cluster.url()
-        ),
-    )
-    .expect("write the kubeconfig");
+    let kubeconfig = write_kubeconfig(directory.path(), &cluster.url());
     let (metadata, metadata_connections) = metadata_trap().await;
-    let setup = Setup {
+    let binary = controller_binary()
+        .expect("the controller binary: build every target first (e2e/run-tests does)");
+    let setup = ControllerEnvironment {
+        binary: &binary,
         kubeconfig: &kubeconfig,
-        moto: &moto.endpoint,
+        aws_endpoint: &moto.endpoint,
+        region: REGION,
         vpc_id: &vpc_id,
-        metadata: &metadata,
+        environment: vec![("AWS_EC2_METADATA_SERVICE_ENDPOINT", metadata)],
     };
+    let client = &cluster.client;
     kubectl.apply(&manifest("10.61")).await;
 
-    let mut leader = start_replica("replica-a", &setup);
+    let mut leader = ControllerProcess::start("replica-a", &setup);
     within("replica-a to lead", Duration::from_secs(30), || async {
-        lease_holder(&kubectl)
+        lease_holder(client)
             .await
             .starts_with("replica-a_")
             .then_some(())
     })
     .await;
-    let mut standby = start_replica("replica-b", &setup);
+    let mut standby = ControllerProcess::start("replica-b", &setup);
     within(
         "the standby to be ready",
         Duration::from_secs(30),
-        || async {
-            get(standby.health_port, "/readyz")
-                .await
-                .filter(|(status, _)| *status == 200)
-        },
+        || async { standby.is_ready().await.then_some(()) },
     )
     .await;
     assert_eq!(
-        get(leader.health_port, "/healthz").await.map(|(s, _)| s),
+        leader.get(false, "/healthz").await.map(|(s, _)| s),
         Some(200)
     );
 
@@ -261,7 +149,7 @@ async fn one_leader_works_a_standby_takes_over_and_sigterm_releases_the_lease() 
         targets.contains("10.61.0.10:8080").then_some(arn)
     })
     .await;
-    let leader_metrics = metrics_of(&leader).await;
+    let leader_metrics = leader.metrics().await;
     assert_eq!(
         series(
             &leader_metrics,
@@ -275,7 +163,7 @@ async fn one_leader_works_a_standby_takes_over_and_sigterm_releases_the_lease() 
         "{leader_metrics}"
     );
     assert!(series(&leader_metrics, &["aws_api_call_duration_seconds_count{"]).is_some());
-    let standby_metrics = metrics_of(&standby).await;
+    let standby_metrics = standby.metrics().await;
     assert!(
         !standby_metrics.contains("aws_api_calls_total{"),
         "the standby made AWS calls: {standby_metrics}"
@@ -286,7 +174,7 @@ async fn one_leader_works_a_standby_takes_over_and_sigterm_releases_the_lease() 
     leader.child.kill().await.expect("SIGKILL the leader");
     let killed = Instant::now();
     within("replica-b to lead", Duration::from_secs(30), || async {
-        lease_holder(&kubectl)
+        lease_holder(client)
             .await
             .starts_with("replica-b_")
             .then_some(())
@@ -304,7 +192,7 @@ async fn one_leader_works_a_standby_takes_over_and_sigterm_releases_the_lease() 
         "the new leader's reconciles",
         Duration::from_secs(30),
         || async {
-            let text = metrics_of(&standby).await;
+            let text = standby.metrics().await;
             let service = series(
                 &text,
                 &[
@@ -363,7 +251,7 @@ async fn one_leader_works_a_standby_takes_over_and_sigterm_releases_the_lease() 
         .expect("the process exits after SIGTERM")
         .expect("its exit status");
     assert_eq!(status.code(), Some(0));
-    assert_eq!(lease_holder(&kubectl).await, "", "the Lease is released");
+    assert_eq!(lease_holder(client).await, "", "the Lease is released");
     assert_eq!(
         metadata_connections.load(Ordering::SeqCst),
         0,
