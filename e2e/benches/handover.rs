@@ -16,49 +16,11 @@ use e2e::process::{
     controller_binary, lease_holder, series, write_kubeconfig, ControllerEnvironment,
     ControllerProcess,
 };
+use e2e::samples::ip_nlb_service_with_pod;
 use std::time::{Duration, Instant};
 
 const SERVICES: usize = 20;
 const ROUNDS: usize = 3;
-
-fn manifest(index: usize) -> String {
-    format!(
-        r#"apiVersion: v1
-kind: Service
-metadata:
-  name: echo-{index}
-  namespace: default
-  annotations:
-    service.beta.kubernetes.io/aws-load-balancer-nlb-target-type: ip
-spec:
-  type: LoadBalancer
-  loadBalancerClass: service.k8s.aws/nlb
-  ports:
-    - {{name: http, port: 80, targetPort: 8080, protocol: TCP}}
----
-apiVersion: v1
-kind: Pod
-metadata: {{name: echo-{index}, namespace: default}}
-spec:
-  containers: [{{name: app, image: echo}}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: echo-{index}-abc
-  namespace: default
-  labels: {{kubernetes.io/service-name: echo-{index}}}
-addressType: IPv4
-ports:
-  - {{name: http, port: 8080, protocol: TCP}}
-endpoints:
-  - addresses: ["10.62.0.{}"]
-    conditions: {{ready: true}}
-    targetRef: {{kind: Pod, name: echo-{index}}}
-"#,
-        index + 10
-    )
-}
 
 /// AWS writes in a `/metrics` text: every `aws_api_calls_total` series whose operation is not a
 /// read.
@@ -122,7 +84,9 @@ async fn main() {
     .await;
     let cluster = TestCluster::start().await;
     let kubectl = Kubectl::new(&cluster.url());
-    let all: Vec<String> = (0..SERVICES).map(manifest).collect();
+    let all: Vec<String> = (0..SERVICES)
+        .map(|i| ip_nlb_service_with_pod(&format!("echo-{i}"), &format!("10.62.0.{}", i + 10)))
+        .collect();
     kubectl.apply(&all.join("---\n")).await;
     let directory = tempfile::tempdir().expect("a temporary directory");
     let kubeconfig = write_kubeconfig(directory.path(), &cluster.url());

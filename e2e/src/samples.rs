@@ -64,3 +64,43 @@ spec:
               port:
                 number: 80
 "#;
+
+/// A LoadBalancer Service `name` in `default` (NLB, ip targets, port 80 → 8080) with one ready pod
+/// of that name at `pod_ip` in its EndpointSlice.
+pub fn ip_nlb_service_with_pod(name: &str, pod_ip: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Service
+metadata:
+  name: {name}
+  namespace: default
+  annotations:
+    service.beta.kubernetes.io/aws-load-balancer-nlb-target-type: ip
+spec:
+  type: LoadBalancer
+  loadBalancerClass: service.k8s.aws/nlb
+  ports:
+    - {{name: http, port: 80, targetPort: 8080, protocol: TCP}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, namespace: default}}
+spec:
+  containers: [{{name: app, image: echo}}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: {name}-abc
+  namespace: default
+  labels: {{kubernetes.io/service-name: {name}}}
+addressType: IPv4
+ports:
+  - {{name: http, port: 8080, protocol: TCP}}
+endpoints:
+  - addresses: ["{pod_ip}"]
+    conditions: {{ready: true}}
+    targetRef: {{kind: Pod, name: {name}}}
+"#
+    )
+}

@@ -6,6 +6,7 @@
 //! and VPC given, instance metadata is never contacted (a listener posing as it counts
 //! connections).
 
+use crate::waiting::eventually_within;
 use e2e::cluster::TestCluster;
 use e2e::kubectl::Kubectl;
 use e2e::moto::{create_vpc_with_subnets, registered_targets, MotoServer, REGION};
@@ -13,25 +14,10 @@ use e2e::process::{
     controller_binary, lease_holder, series, write_kubeconfig, ControllerEnvironment,
     ControllerProcess,
 };
-use std::future::Future;
+use e2e::samples::ip_nlb_service_with_pod;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-async fn within<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let started = Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(started.elapsed() < limit, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// A loopback listener posing as instance metadata, counting the connections it gets.
 async fn metadata_trap() -> (String, Arc<AtomicUsize>) {
@@ -48,44 +34,6 @@ async fn metadata_trap() -> (String, Arc<AtomicUsize>) {
         }
     });
     (format!("http://{address}"), connections)
-}
-
-fn manifest(prefix: &str) -> String {
-    format!(
-        r#"apiVersion: v1
-kind: Service
-metadata:
-  name: echo
-  namespace: default
-  annotations:
-    service.beta.kubernetes.io/aws-load-balancer-nlb-target-type: ip
-spec:
-  type: LoadBalancer
-  loadBalancerClass: service.k8s.aws/nlb
-  ports:
-    - {{name: http, port: 80, targetPort: 8080, protocol: TCP}}
----
-apiVersion: v1
-kind: Pod
-metadata: {{name: echo-1, namespace: default}}
-spec:
-  containers: [{{name: app, image: echo}}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: echo-abc
-  namespace: default
-  labels: {{kubernetes.io/service-name: echo}}
-addressType: IPv4
-ports:
-  - {{name: http, port: 8080, protocol: TCP}}
-endpoints:
-  - addresses: ["{prefix}.0.10"]
-    conditions: {{ready: true}}
-    targetRef: {{kind: Pod, name: echo-1}}
-"#
-    )
 }
 
 #[tokio::test]
@@ -115,10 +63,12 @@ async fn one_leader_works_a_standby_takes_over_and_sigterm_releases_the_lease() 
         environment: vec![("AWS_EC2_METADATA_SERVICE_ENDPOINT", metadata)],
     };
     let client = &cluster.client;
-    kubectl.apply(&manifest("10.61")).await;
+    kubectl
+        .apply(&ip_nlb_service_with_pod("echo", "10.61.0.10"))
+        .await;
 
     let mut leader = ControllerProcess::start("replica-a", &setup);
-    within("replica-a to lead", Duration::from_secs(30), || async {
+    eventually_within("replica-a to lead", Duration::from_secs(30), || async {
         lease_holder(client)
             .await
             .starts_with("replica-a_")
@@ -126,7 +76,7 @@ async fn one_leader_works_a_standby_takes_over_and_sigterm_releases_the_lease() 
     })
     .await;
     let mut standby = ControllerProcess::start("replica-b", &setup);
-    within(
+    eventually_within(
         "the standby to be ready",
         Duration::from_secs(30),
         || async { standby.is_ready().await.then_some(()) },
@@ -138,17 +88,18 @@ async fn one_leader_works_a_standby_takes_over_and_sigterm_releases_the_lease() 
     );
 
     // The leader builds the NLB and registers the pod.
-    let target_group = within("the target registered", Duration::from_secs(60), || async {
-        let groups = aws.elbv2.describe_target_groups().send().await.ok()?;
-        let arn = groups
-            .target_groups()
-            .first()?
-            .target_group_arn()?
-            .to_string();
-        let targets = registered_targets(&aws.elbv2, &arn).await;
-        targets.contains("10.61.0.10:8080").then_some(arn)
-    })
-    .await;
+    let target_group =
+        eventually_within("the target registered", Duration::from_secs(60), || async {
+            let groups = aws.elbv2.describe_target_groups().send().await.ok()?;
+            let arn = groups
+                .target_groups()
+                .first()?
+                .target_group_arn()?
+                .to_string();
+            let targets = registered_targets(&aws.elbv2, &arn).await;
+            targets.contains("10.61.0.10:8080").then_some(arn)
+        })
+        .await;
     let leader_metrics = leader.metrics().await;
     assert_eq!(
         series(
@@ -173,7 +124,7 @@ async fn one_leader_works_a_standby_takes_over_and_sigterm_releases_the_lease() 
     // renewal) plus its half retry period.
     leader.child.kill().await.expect("SIGKILL the leader");
     let killed = Instant::now();
-    within("replica-b to lead", Duration::from_secs(30), || async {
+    eventually_within("replica-b to lead", Duration::from_secs(30), || async {
         lease_holder(client)
             .await
             .starts_with("replica-b_")
@@ -188,7 +139,7 @@ async fn one_leader_works_a_standby_takes_over_and_sigterm_releases_the_lease() 
     );
 
     // The new leader reconciles the Service and the binding, and changes nothing.
-    let new_leader_metrics = within(
+    let new_leader_metrics = eventually_within(
         "the new leader's reconciles",
         Duration::from_secs(30),
         || async {

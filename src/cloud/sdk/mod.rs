@@ -10,6 +10,7 @@
 mod addons;
 pub mod call_metrics;
 mod certificates;
+mod errors;
 #[cfg(test)]
 mod iam_policy_tests;
 mod listeners;
@@ -29,7 +30,7 @@ use super::throttle::{
 use super::*;
 use crate::aws_clients::AwsClients;
 use crate::model::{HealthCheck, IngressRule, IpAddressType, SubnetMapping};
-use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
+pub(crate) use errors::classify;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -102,65 +103,6 @@ impl SdkCloud {
         self.calls.record_on(operation, write, Some(arn), targets);
         self.paced(ELBV2, operation).await;
     }
-}
-
-/// Turns an SDK error into our classification, by AWS error code.
-pub(crate) fn classify<E, R>(
-    operation: &str,
-    error: aws_smithy_runtime_api::client::result::SdkError<E, R>,
-) -> CloudError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let code = error.code().unwrap_or_default().to_string();
-    let message = error.message().map(str::to_string).unwrap_or_else(|| {
-        aws_smithy_types::error::display::DisplayErrorContext(&error).to_string()
-    });
-    let kind = match code.as_str() {
-        "LoadBalancerNotFound"
-        | "TargetGroupNotFound"
-        | "ListenerNotFound"
-        | "RuleNotFound"
-        | "InvalidGroup.NotFound"
-        | "InvalidGroupId.NotFound"
-        | "InvalidPermission.NotFound"
-        | "TrustStoreNotFound"
-        | "ResourceNotFoundException"
-        | "WAFNonexistentItemException" => ErrorKind::NotFound,
-        "ResourceInUse" | "DependencyViolation" => ErrorKind::InUse,
-        "DuplicateLoadBalancerName"
-        | "DuplicateTargetGroupName"
-        | "DuplicateListener"
-        | "InvalidGroup.Duplicate"
-        | "InvalidPermission.Duplicate"
-        | "PriorityInUse"
-        | "DuplicateTagKeys" => ErrorKind::Conflict,
-        "Throttling"
-        | "ThrottlingException"
-        | "RequestLimitExceeded"
-        | "TooManyRequestsException" => ErrorKind::Throttled,
-        "ValidationError"
-        | "InvalidConfigurationRequest"
-        | "OperationNotPermitted"
-        | "InvalidParameterValue"
-        | "InvalidParameterCombination"
-        | "InvalidSubnet"
-        | "InvalidSecurityGroup"
-        | "UnsupportedProtocol"
-        | "InvalidScheme"
-        | "CertificateNotFound"
-        | "TooManyLoadBalancers"
-        | "TooManyTargetGroups"
-        | "TooManyListeners" => ErrorKind::Invalid,
-        _ => ErrorKind::Other,
-    };
-    let message = if code.is_empty() {
-        message
-    } else {
-        format!("{code}: {message}")
-    };
-    CloudError::new(kind, operation, message)
 }
 
 /// Attributes as ELBv2 returns them (load balancer, target group, listener: each its own SDK
