@@ -101,19 +101,27 @@ pub struct ControllerFlags {
     /// EnableCertificateManagement.
     #[arg(long, default_value = "")]
     feature_gates: String,
-    #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
+    #[arg(long, default_value = "true", action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     enable_backend_security_group: bool,
     /// Use this security group (`sg-…`) as the shared backend group instead of creating one.
     #[arg(long)]
     backend_security_group: Option<String>,
+    /// The default of the `manage-backend-security-group-rules` annotations (needs the backend
+    /// security group).
+    #[arg(long, default_value = "false", action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    enable_manage_backend_security_group_rules: bool,
+    /// Target security groups admit every port from the load balancer, not only the traffic
+    /// and health-check ports.
+    #[arg(long, default_value = "false", action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    disable_restricted_sg_rules: bool,
     /// Associate the WAFv2 web ACLs Ingresses name (`wafv2-acl-arn`, `wafv2-acl-name`).
-    #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
+    #[arg(long, default_value = "true", action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     enable_wafv2: bool,
     /// Associate the WAF Classic web ACLs Ingresses name (`waf-acl-id`).
-    #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
+    #[arg(long, default_value = "true", action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     enable_waf: bool,
     /// Manage Shield Advanced protections (`shield-advanced-protection`).
-    #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
+    #[arg(long, default_value = "true", action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     enable_shield: bool,
     /// Certificate discovery takes only certificates of these private CAs (comma-separated ARNs).
     #[arg(long, default_value = "")]
@@ -197,6 +205,8 @@ fn controller_config(
     config.feature_gates = feature_gates(&flags.feature_gates)?;
     config.enable_backend_security_group = flags.enable_backend_security_group;
     config.backend_security_group = flags.backend_security_group.clone();
+    config.manage_backend_security_group_rules = flags.enable_manage_backend_security_group_rules;
+    config.disable_restricted_sg_rules = flags.disable_restricted_sg_rules;
     config.enable_wafv2 = flags.enable_wafv2;
     config.enable_waf = flags.enable_waf;
     config.enable_shield = flags.enable_shield;

@@ -76,6 +76,12 @@ pub struct ControllerConfig {
     pub external_managed_tags: BTreeSet<String>,
     pub enable_backend_security_group: bool,
     pub backend_security_group: Option<String>,
+    /// `--enable-manage-backend-security-group-rules`: the default of the
+    /// `manage-backend-security-group-rules` annotations (user security groups).
+    pub manage_backend_security_group_rules: bool,
+    /// `--disable-restricted-sg-rules`: target security groups admit every port, not only the
+    /// traffic and health-check ports.
+    pub disable_restricted_sg_rules: bool,
     pub feature_gates: FeatureGates,
     /// `--enable-wafv2`: the `wafv2-acl-*` annotations are acted on.
     pub enable_wafv2: bool,
@@ -105,6 +111,8 @@ impl ControllerConfig {
             external_managed_tags: BTreeSet::new(),
             enable_backend_security_group: true,
             backend_security_group: None,
+            manage_backend_security_group_rules: false,
+            disable_restricted_sg_rules: false,
             feature_gates: FeatureGates::default(),
             enable_wafv2: true,
             enable_waf: true,
@@ -142,6 +150,9 @@ impl ControllerConfig {
                 ));
             }
         }
+        if self.manage_backend_security_group_rules && !self.enable_backend_security_group {
+            problems.push("--enable-manage-backend-security-group-rules needs the backend security group (--enable-backend-security-group=true)".to_string());
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -163,8 +174,13 @@ mod tests {
         config.external_managed_tags.insert("team".into());
         config.default_tags.insert("team".into(), "a".into());
         config.backend_security_group = Some("my-group".into());
+        config.manage_backend_security_group_rules = true;
+        config.enable_backend_security_group = false;
         let problems = config.validate().unwrap_err();
-        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert_eq!(problems.len(), 5, "{problems:?}");
+        assert!(problems
+            .iter()
+            .any(|p| p.contains("--enable-manage-backend-security-group-rules")));
         assert!(ControllerConfig::new("prod", "vpc-1").validate().is_ok());
     }
 }

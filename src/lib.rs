@@ -28,6 +28,7 @@ pub mod manifests;
 pub mod metrics;
 pub mod model;
 pub mod naming;
+pub mod networking;
 pub mod observe;
 pub mod plan;
 pub mod probes;

@@ -416,6 +416,49 @@ pub struct TargetGroupBindingSpec {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub node_selector: BTreeMap<String, String>,
     pub multi_cluster: bool,
+    /// The named target port of ip targets (resolved per pod); none when it is a number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_port_name: Option<String>,
+    /// Rules the targets' security groups must admit (`spec.networking.ingress`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub networking: Vec<NetworkingRule>,
+}
+
+/// A source of traffic to the targets.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NetworkingPeer {
+    /// A security group of the load balancer (its id is known once applied).
+    SecurityGroup(SecurityGroupRef),
+    /// An IPv4 or IPv6 CIDR.
+    Cidr(String),
+}
+
+/// A port (or all ports) the targets admit traffic on.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NetworkingPortNumber {
+    Number(i32),
+    /// A container port name, resolved per pod (ip targets only).
+    Name(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkingPort {
+    /// `TCP` or `UDP` (upstream's enum values).
+    pub protocol: String,
+    /// All ports when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<NetworkingPortNumber>,
+}
+
+/// Traffic from every peer on every port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkingRule {
+    pub from: Vec<NetworkingPeer>,
+    pub ports: Vec<NetworkingPort>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -481,6 +524,8 @@ pub struct RuleSpec {
 pub struct ExistingLoadBalancer {
     pub scheme: Scheme,
     pub subnet_ids: Vec<String>,
+    /// Whether it has security groups: an NLB created without keeps none for life.
+    pub has_security_groups: bool,
 }
 
 /// Everything one owner (Service or Ingress group) wants to exist.

@@ -52,7 +52,7 @@ pub struct RunArguments {
     #[arg(long, default_value = ":61779")]
     health_probe_bind_addr: String,
     /// Only the replica holding the Lease works; the others wait to take over.
-    #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
+    #[arg(long, default_value = "true", action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     enable_leader_election: bool,
     /// The Lease's name.
     #[arg(long, default_value = DEFAULT_LEASE_NAME)]

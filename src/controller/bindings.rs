@@ -2,14 +2,17 @@
 //! with the stack, pointing at its ARN (upstream's §3.6). Existing bindings are found by the
 //! stack labels and matched by ARN; changed ones are patched, unwanted ones deleted.
 //!
-//! Registering targets from these bindings is the target-registration loop's job, not this
-//! module's; `spec.networking` (node security-group rules) is not written yet.
+//! `spec.networking` is the model's, with the load balancer's security groups turned into the
+//! ids the apply found or created. Registering targets and applying the networking rules to
+//! the targets' security groups is the target-registration loop's job, not this module's.
 
+use crate::apply::Applied;
 use crate::crd::target_group_binding::{
-    BindingIpAddressType, BindingProtocol, BindingTargetType, ServiceReference, TargetGroupBinding,
-    TargetGroupBindingSpec,
+    BindingIpAddressType, BindingProtocol, BindingTargetType, IpBlock, NetworkingIngressRule,
+    NetworkingPeer, NetworkingPort, NetworkingProtocol, SecurityGroupPeer, ServiceReference,
+    TargetGroupBinding, TargetGroupBindingNetworking, TargetGroupBindingSpec,
 };
-use crate::model::{Protocol, Stack, TargetType};
+use crate::model::{self, NetworkingPortNumber, Protocol, SecurityGroupRef, Stack, TargetType};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -58,13 +61,65 @@ pub fn ingress_stack_labels(group: &crate::ingress::group::GroupId) -> BTreeMap<
     }
 }
 
-/// The bindings a stack wants, given the ARNs its target groups got (by resource id), with the
-/// stack's `labels`.
+/// The binding's `spec.networking`: the model's rules with security groups as ids; a peer
+/// whose group does not exist (yet) is left out, and a rule left without peers with it.
+fn networking(
+    rules: &[model::NetworkingRule],
+    applied: &Applied,
+) -> Option<TargetGroupBindingNetworking> {
+    let ingress: Vec<NetworkingIngressRule> = rules
+        .iter()
+        .filter_map(|rule| {
+            let from: Vec<NetworkingPeer> = rule
+                .from
+                .iter()
+                .filter_map(|peer| match peer {
+                    model::NetworkingPeer::Cidr(cidr) => Some(NetworkingPeer {
+                        ip_block: Some(IpBlock { cidr: cidr.clone() }),
+                        security_group: None,
+                    }),
+                    model::NetworkingPeer::SecurityGroup(group) => {
+                        let id = match group {
+                            SecurityGroupRef::Managed => applied.managed_security_group.clone(),
+                            SecurityGroupRef::Backend => applied.backend_security_group.clone(),
+                            SecurityGroupRef::Id(id) => Some(id.clone()),
+                        }?;
+                        Some(NetworkingPeer {
+                            ip_block: None,
+                            security_group: Some(SecurityGroupPeer { group_id: id }),
+                        })
+                    }
+                })
+                .collect();
+            let ports = rule
+                .ports
+                .iter()
+                .map(|port| NetworkingPort {
+                    protocol: Some(if port.protocol == "UDP" {
+                        NetworkingProtocol::Udp
+                    } else {
+                        NetworkingProtocol::Tcp
+                    }),
+                    port: port.port.as_ref().map(|number| match number {
+                        NetworkingPortNumber::Number(n) => IntOrString::Int(*n),
+                        NetworkingPortNumber::Name(name) => IntOrString::String(name.clone()),
+                    }),
+                })
+                .collect();
+            (!from.is_empty()).then_some(NetworkingIngressRule { from, ports })
+        })
+        .collect();
+    (!ingress.is_empty()).then_some(TargetGroupBindingNetworking { ingress })
+}
+
+/// The bindings a stack wants, given what its apply found or created (target-group ARNs by
+/// resource id, security-group ids), with the stack's `labels`.
 pub fn desired_bindings(
     stack: &Stack,
-    target_group_arns: &BTreeMap<String, String>,
+    applied: &Applied,
     labels: &BTreeMap<String, String>,
 ) -> Vec<TargetGroupBinding> {
+    let target_group_arns = &applied.target_group_arns;
     stack
         .target_groups
         .iter()
@@ -84,7 +139,7 @@ pub fn desired_bindings(
                     name: binding.service_name.clone(),
                     port: IntOrString::Int(binding.service_port),
                 },
-                networking: None,
+                networking: networking(&binding.networking, applied),
                 node_selector: (!binding.node_selector.is_empty()).then(|| LabelSelector {
                     match_labels: Some(binding.node_selector.clone()),
                     match_expressions: None,
@@ -194,7 +249,13 @@ mod tests {
             .keys()
             .map(|id| (id.clone(), format!("arn:{id}")))
             .collect();
-        let bindings = desired_bindings(&stack, &arns, &service_stack_labels(&stack.id));
+        let applied = Applied {
+            target_group_arns: arns,
+            managed_security_group: Some("sg-managed".into()),
+            backend_security_group: Some("sg-backend".into()),
+            ..Applied::default()
+        };
+        let bindings = desired_bindings(&stack, &applied, &service_stack_labels(&stack.id));
         assert_eq!(bindings.len(), 2);
         let http = bindings
             .iter()
@@ -224,8 +285,35 @@ mod tests {
             selector["pool"], "edge",
             "target-node-labels become the node selector"
         );
+        let rules = &http.spec.networking.as_ref().unwrap().ingress;
+        assert_eq!(rules.len(), 1);
+        assert_eq!(
+            rules[0].from[0].security_group.as_ref().unwrap().group_id,
+            "sg-backend",
+            "the shared backend group is the source, as its id"
+        );
+        let ports: Vec<_> = rules[0].ports.iter().map(|p| p.port.clone()).collect();
+        assert_eq!(
+            ports,
+            [Some(IntOrString::Int(30080)), Some(IntOrString::Int(30909))],
+            "the node port, and the health check's (named port: its node port)"
+        );
+        let without_groups = Applied {
+            backend_security_group: None,
+            ..applied.clone()
+        };
+        let bare = desired_bindings(&stack, &without_groups, &service_stack_labels(&stack.id));
         assert!(
-            desired_bindings(&stack, &BTreeMap::new(), &service_stack_labels(&stack.id)).is_empty(),
+            bare.iter().all(|b| b.spec.networking.is_none()),
+            "a source group that does not exist yet is left out, and its rule with it"
+        );
+        assert!(
+            desired_bindings(
+                &stack,
+                &Applied::default(),
+                &service_stack_labels(&stack.id)
+            )
+            .is_empty(),
             "no ARN, no binding"
         );
     }

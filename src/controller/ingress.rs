@@ -373,7 +373,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id.clone(), built.contributions.clone());
-        let wanted = desired_bindings(&stack, &deployed.applied.target_group_arns, &labels);
+        let wanted = desired_bindings(&stack, &deployed.applied, &labels);
         reconcile_bindings(&self.client, &labels, &wanted).await?;
         if let Some(hostname) = &deployed.applied.dns_name {
             let ports: Vec<i32> = stack

@@ -191,8 +191,7 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
             }
         };
         let labels = bindings::service_stack_labels(&id);
-        let wanted =
-            bindings::desired_bindings(&stack, &deployed.applied.target_group_arns, &labels);
+        let wanted = bindings::desired_bindings(&stack, &deployed.applied, &labels);
         bindings::reconcile_bindings(&self.client, &labels, &wanted).await?;
         let hostname = deployed.applied.dns_name.clone();
         report::update_status(

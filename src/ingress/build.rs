@@ -494,7 +494,11 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
             let manage = pick("manage-backend-security-group-rules", &|s| {
                 s.manage_backend_rules.map(|b| b.to_string())
             })?;
-            if manage.as_deref() == Some("true") {
+            let manage = match manage.as_deref() {
+                Some(value) => value == "true",
+                None => input.config.manage_backend_security_group_rules,
+            };
+            if manage {
                 if !input.config.enable_backend_security_group {
                     return Err("managing backend rules for user security groups needs the backend security group (--enable-backend-security-group)".into());
                 }
@@ -552,6 +556,10 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
         stack.frontend_nlb = frontend_nlb(input, &kept, alb, &user_tags)?.map(Box::new);
     }
     stack.certificates = group_certificate_requests(input.group_id, input.members, input.config);
+    crate::networking::fill_security_group_networking(
+        &mut stack,
+        !input.config.disable_restricted_sg_rules,
+    );
     Ok(BuiltIngressStack {
         stack,
         held,

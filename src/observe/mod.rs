@@ -137,6 +137,7 @@ impl ObservedStack {
                     .iter()
                     .map(|m| m.subnet_id.clone())
                     .collect(),
+                has_security_groups: !state.load_balancer.security_groups.is_empty(),
             })
     }
 

@@ -245,8 +245,24 @@ fn security_groups(
     ip_type: IpAddressType,
 ) -> Result<(Vec<SecurityGroupRef>, Option<SecurityGroupSpec>), Vec<Problem>> {
     let config = input.config;
-    if !config.feature_gates.nlb_security_group || settings.disable_security_groups {
-        return Ok((Vec::new(), None));
+    let wants_none = !config.feature_gates.nlb_security_group || settings.disable_security_groups;
+    match input.existing.map(|existing| existing.has_security_groups) {
+        // AWS cannot add security groups to an NLB created without: it stays as it is.
+        Some(false) => return Ok((Vec::new(), None)),
+        // Nor remove all of them from one created with.
+        Some(true) if wants_none => {
+            let location = if settings.disable_security_groups {
+                key("aws-load-balancer-disable-nlb-sg")
+            } else {
+                "--feature-gates=NLBSecurityGroup=false".to_string()
+            };
+            return Err(vec![Problem::new(
+                location,
+                "conflicting security groups configuration: the existing NLB has security groups, which AWS cannot remove",
+            )]);
+        }
+        _ if wants_none => return Ok((Vec::new(), None)),
+        _ => {}
     }
     let Some(requested) = &settings.security_groups else {
         let managed = managed_security_group(input, settings, ip_type)?;
@@ -275,7 +291,10 @@ fn security_groups(
             format!("security groups {missing:?} were not found in the VPC"),
         )]);
     }
-    if settings.manage_backend_rules.unwrap_or(false) {
+    if settings
+        .manage_backend_rules
+        .unwrap_or(config.manage_backend_security_group_rules)
+    {
         if !config.enable_backend_security_group {
             let message = "managing backend rules for user security groups needs the backend security group (--enable-backend-security-group)";
             return Err(vec![Problem::new(
@@ -415,5 +434,27 @@ pub fn build_service_stack(input: &ServiceBuildInput) -> Result<BuiltStack, Vec<
         tags: resource_tags(input, &settings, "LoadBalancer"),
     });
     stack.security_group = managed_group;
+    let restricted = !config.disable_restricted_sg_rules;
+    let subnet_ids: Vec<String> = stack
+        .load_balancer
+        .iter()
+        .flat_map(|lb| lb.subnet_mappings.iter().map(|m| m.subnet_id.clone()))
+        .collect();
+    if stack
+        .load_balancer
+        .as_ref()
+        .is_some_and(|lb| !lb.security_groups.is_empty())
+    {
+        crate::networking::fill_security_group_networking(&mut stack, restricted);
+    } else if settings.manage_backend_rules != Some(false) {
+        let sources = crate::networking::LegacyNlbSources {
+            facts: input.facts,
+            vpc_id: &config.vpc_id,
+            scheme,
+            subnet_ids,
+            client_ranges: &settings.source_ranges,
+        };
+        crate::networking::fill_legacy_nlb_networking(&mut stack, &sources);
+    }
     Ok(BuiltStack { stack, warnings })
 }
