@@ -114,6 +114,12 @@ pub struct ControllerFlags {
     /// and health-check ports.
     #[arg(long, default_value = "false", action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     disable_restricted_sg_rules: bool,
+    /// A rule forwarding to a Service that does not exist answers 503 (false: the Ingress is held).
+    #[arg(long, default_value = "true", action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    tolerate_non_existent_backend_service: bool,
+    /// A `use-annotation` backend without its `actions.*` annotation answers 503 (false: held).
+    #[arg(long, default_value = "true", action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    tolerate_non_existent_backend_action: bool,
     /// Associate the WAFv2 web ACLs Ingresses name (`wafv2-acl-arn`, `wafv2-acl-name`).
     #[arg(long, default_value = "true", action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     enable_wafv2: bool,
@@ -207,6 +213,8 @@ fn controller_config(
     config.backend_security_group = flags.backend_security_group.clone();
     config.manage_backend_security_group_rules = flags.enable_manage_backend_security_group_rules;
     config.disable_restricted_sg_rules = flags.disable_restricted_sg_rules;
+    config.tolerate_missing_backend_service = flags.tolerate_non_existent_backend_service;
+    config.tolerate_missing_backend_action = flags.tolerate_non_existent_backend_action;
     config.enable_wafv2 = flags.enable_wafv2;
     config.enable_waf = flags.enable_waf;
     config.enable_shield = flags.enable_shield;

@@ -82,6 +82,12 @@ pub struct ControllerConfig {
     /// `--disable-restricted-sg-rules`: target security groups admit every port, not only the
     /// traffic and health-check ports.
     pub disable_restricted_sg_rules: bool,
+    /// `--tolerate-non-existent-backend-service`: a rule forwarding to a missing Service answers
+    /// 503 (else its Ingress is held with an error).
+    pub tolerate_missing_backend_service: bool,
+    /// `--tolerate-non-existent-backend-action`: a `use-annotation` backend without its
+    /// `actions.*` annotation answers 503 (else its Ingress is held with an error).
+    pub tolerate_missing_backend_action: bool,
     pub feature_gates: FeatureGates,
     /// `--enable-wafv2`: the `wafv2-acl-*` annotations are acted on.
     pub enable_wafv2: bool,
@@ -113,6 +119,8 @@ impl ControllerConfig {
             backend_security_group: None,
             manage_backend_security_group_rules: false,
             disable_restricted_sg_rules: false,
+            tolerate_missing_backend_service: true,
+            tolerate_missing_backend_action: true,
             feature_gates: FeatureGates::default(),
             enable_wafv2: true,
             enable_waf: true,

@@ -370,6 +370,8 @@ mod tests {
             "--enable-backend-security-group=false",
             "--enable-leader-election=false",
             "--enable-shield=false",
+            "--disable-restricted-sg-rules",
+            "--tolerate-non-existent-backend-action=false",
             "--metrics-bind-addr=:9090",
         ]
         .iter()
@@ -382,6 +384,11 @@ mod tests {
         let settings = arguments.settings().unwrap();
         assert!(!settings.config.enable_backend_security_group);
         assert!(!settings.config.enable_shield);
+        assert!(
+            settings.config.disable_restricted_sg_rules,
+            "a boolean flag alone means true"
+        );
+        assert!(!settings.config.tolerate_missing_backend_action);
         assert_eq!(settings.leader_election, None);
         assert_eq!(settings.metrics_address.port(), 9090);
         let defaults = run_arguments(&["--cluster-name=prod", "--aws-vpc-id=vpc-1"])

@@ -52,13 +52,27 @@ pub(super) fn backend_action(
         BackendRef::Service { name, port } => Ok(
             match service_target_group(input, member, name, port, groups)? {
                 Some(resource_id) => ListenerAction::forward_to(&resource_id),
-                None => fixed_503("Backend service does not exist"),
+                None if input.config.tolerate_missing_backend_service => {
+                    fixed_503("Backend service does not exist")
+                }
+                None => {
+                    return Err(problem(
+                        member,
+                        format!("backend Service {name} does not exist (--tolerate-non-existent-backend-service=false)"),
+                    ))
+                }
             },
         ),
         BackendRef::Annotation { name } => {
             let key = format!("actions.{name}");
             let Some(raw) = annotations(member).string(&key) else {
-                return Ok(fixed_503("Backend action does not exist"));
+                if input.config.tolerate_missing_backend_action {
+                    return Ok(fixed_503("Backend action does not exist"));
+                }
+                return Err(problem(
+                    member,
+                    format!("{INGRESS_PREFIX}{key} is missing for the use-annotation backend {name} (--tolerate-non-existent-backend-action=false)"),
+                ));
             };
             let action = super::actions::parse_action(raw)
                 .map_err(|e| problem(member, format!("{INGRESS_PREFIX}{key}: {e}")))?;
@@ -193,6 +207,12 @@ fn service_target_group(
             })?,
         },
     };
+    if target_type == TargetType::Ip && !input.config.feature_gates.ip_target_type {
+        return Err(problem(
+            member,
+            format!("Service {service_name}: ip targets need the EnableIPTargetType feature gate"),
+        ));
+    }
     let protocol = match read("backend-protocol").unwrap_or("HTTP") {
         "HTTP" => Protocol::Http,
         "HTTPS" => Protocol::Https,

@@ -461,6 +461,8 @@ mod listeners_and_rules;
 
 mod held_members;
 
+mod backend_checks;
+
 #[test]
 fn a_protected_member_being_deleted_blocks_its_group_until_unprotected() {
     let deleting = |attributes: &str| {

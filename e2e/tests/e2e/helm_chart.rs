@@ -140,6 +140,8 @@ async fn defaults_and_a_custom_values_file_render_lint_and_apply() {
     assert_eq!(settings.config.default_tags["team"], "platform");
     assert!(!settings.config.enable_backend_security_group);
     assert!(settings.config.disable_restricted_sg_rules);
+    assert!(!settings.config.tolerate_missing_backend_action);
+    assert!(settings.config.tolerate_missing_backend_service);
     assert!(!settings.config.enable_wafv2);
     assert!(settings.config.feature_gates.tcp_udp_listener);
     assert!(!settings.config.feature_gates.nlb_security_group);
