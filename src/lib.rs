@@ -35,4 +35,5 @@ pub mod probes;
 pub mod registration;
 pub mod service;
 pub mod subnets;
+pub mod target_rules;
 pub mod targets;
