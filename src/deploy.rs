@@ -24,6 +24,19 @@ pub enum DeployError {
     Apply(#[source] ApplyError),
 }
 
+impl DeployError {
+    /// A security group AWS still holds attached (to the ENIs of a load balancer just deleted,
+    /// which AWS releases within minutes): worth a short wait and another try, not a Warning.
+    pub fn waits_on_security_group_release(&self) -> bool {
+        matches!(self, DeployError::Apply(failure)
+            if failure.error.kind == crate::cloud::ErrorKind::InUse
+                && failure.error.operation == "DeleteSecurityGroup")
+    }
+}
+
+/// How soon a deploy waiting on a security group's release is tried again.
+pub const SECURITY_GROUP_RELEASE_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What one deploy did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deployed {

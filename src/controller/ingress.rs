@@ -202,6 +202,10 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
 
     /// Tells every member that the deploy failed (Warning and status marker); the error to return.
     async fn deploy_failed(&self, members: &[&Ingress], error: DeployError) -> ReconcileError {
+        if error.waits_on_security_group_release() {
+            tracing::info!(%error, "waiting for AWS to release a security group");
+            return ReconcileError::Deploy(error);
+        }
         let note = format!("Failed deploy model: {error}");
         match self
             .warn_all(members, "FailedDeployModel", &note, FAILED_DEPLOY)
@@ -566,6 +570,11 @@ pub async fn run_ingress_controller<C: Cloud + 'static>(reconciler: Arc<IngressR
             },
             |ingress, error, _| {
                 tracing::warn!(ingress = %ingress_key(&ingress), %error, "reconcile failed");
+                if let ReconcileError::Deploy(deploy) = error {
+                    if deploy.waits_on_security_group_release() {
+                        return Action::requeue(crate::deploy::SECURITY_GROUP_RELEASE_RETRY);
+                    }
+                }
                 if let ReconcileError::Deploy(DeployError::Apply(_)) = error {
                     Action::requeue(Duration::from_secs(10))
                 } else {

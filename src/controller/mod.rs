@@ -178,6 +178,10 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
         let deployed = match converge(&self.cloud, &stack, &observed, &identity, &self.config).await
         {
             Ok(deployed) => deployed,
+            Err(error) if error.waits_on_security_group_release() => {
+                tracing::info!(service = %id, %error, "waiting for AWS to release a security group");
+                return Err(error.into());
+            }
             Err(error) => {
                 self.report_failure(
                     &api,
@@ -282,6 +286,10 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
         if let Err(error) =
             deploy_stack(&self.cloud, &Stack::empty(id), &identity, &self.config).await
         {
+            if error.waits_on_security_group_release() {
+                tracing::info!(service = %id, %error, "waiting for AWS to release a security group");
+                return Err(error.into());
+            }
             report::publish(
                 &self.recorder,
                 service,
@@ -387,6 +395,11 @@ pub async fn run_service_controller<C: Cloud + 'static>(reconciler: Arc<ServiceR
                     .await
             },
             |service, error, reconciler| {
+                if let ReconcileError::Deploy(deploy) = error {
+                    if deploy.waits_on_security_group_release() {
+                        return Action::requeue(crate::deploy::SECURITY_GROUP_RELEASE_RETRY);
+                    }
+                }
                 tracing::warn!(service = %stack_id(&service), %error, "reconcile failed");
                 Action::requeue(reconciler.backoff(&service))
             },

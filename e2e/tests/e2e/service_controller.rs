@@ -450,6 +450,22 @@ async fn a_service_that_stops_being_ours_is_cleaned_up_and_released() {
         serde_json::json!({"name": "echo", "port": 80})
     );
     assert_eq!(binding["spec"]["targetType"], "ip");
+    let rule = &binding["spec"]["networking"]["ingress"][0];
+    let source = rule["from"][0]["securityGroup"]["groupID"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        Some(source.to_string()),
+        reconciler.cloud.security_group_id(
+            &aws_load_balancer_controller::naming::backend_security_group_name("prod")
+        ),
+        "the pods admit the shared backend group"
+    );
+    assert_eq!(
+        rule["ports"],
+        serde_json::json!([{"protocol": "TCP", "port": 8080}]),
+        "on the target port"
+    );
 
     kubectl
         .ok(&[
@@ -459,6 +475,34 @@ async fn a_service_that_stops_being_ours_is_cleaned_up_and_released() {
             "service.beta.kubernetes.io/aws-load-balancer-type-",
         ])
         .await;
+    // AWS still holds the managed group on the deleted NLB's interfaces once.
+    reconciler.cloud.fail_call(
+        "DeleteSecurityGroup",
+        1,
+        aws_load_balancer_controller::cloud::ErrorKind::InUse,
+    );
+    let waiting = reconciler
+        .reconcile(&current(&cluster, "echo").await)
+        .await
+        .unwrap_err();
+    match &waiting {
+        aws_load_balancer_controller::controller::ReconcileError::Deploy(deploy) => {
+            assert!(deploy.waits_on_security_group_release(), "{deploy}")
+        }
+        other => panic!("not a deploy error: {other}"),
+    }
+    let warnings: Vec<Event> = Api::<Event>::namespaced(cluster.client.clone(), "default")
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.type_.as_deref() == Some("Warning"))
+        .collect();
+    assert!(
+        warnings.is_empty(),
+        "a group AWS has not released yet is waited on, not warned about: {warnings:?}"
+    );
     reconciler
         .reconcile(&current(&cluster, "echo").await)
         .await

@@ -144,6 +144,15 @@ impl Simulator {
             .collect()
     }
 
+    /// The id of the security group named `name`.
+    pub fn security_group_id(&self, name: &str) -> Option<String> {
+        self.lock()
+            .security_groups
+            .values()
+            .find(|g| g.observed.name == name)
+            .map(|g| g.observed.id.clone())
+    }
+
     /// The protocol versions of the target groups, by name.
     pub fn target_group_protocol_versions(&self) -> Vec<Option<String>> {
         self.lock()
