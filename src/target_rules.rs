@@ -289,6 +289,45 @@ impl NetworkingLedger {
     }
 }
 
+/// A security group on a target's network interface, with its tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceGroup {
+    pub id: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The security group of a node or pod interface that receives the rules: its only group, else
+/// the one group carrying the `kubernetes.io/cluster/<cluster>` tag (any value) and every tag of
+/// `--service-target-eni-security-group-tags`.
+pub fn receiving_group(
+    interface_id: &str,
+    groups: &[InterfaceGroup],
+    cluster: &str,
+    required_tags: &BTreeMap<String, String>,
+) -> Result<String, String> {
+    if let [only] = groups {
+        return Ok(only.id.clone());
+    }
+    let cluster_key = format!("kubernetes.io/cluster/{cluster}");
+    let tagged: Vec<&InterfaceGroup> = groups
+        .iter()
+        .filter(|group| {
+            group.tags.contains_key(&cluster_key)
+                && required_tags
+                    .iter()
+                    .all(|(key, value)| group.tags.get(key) == Some(value))
+        })
+        .collect();
+    match tagged.as_slice() {
+        [one] => Ok(one.id.clone()),
+        _ => Err(format!(
+            "expected exactly one security group tagged {cluster_key}{} on interface {interface_id}, found {:?}",
+            if required_tags.is_empty() { String::new() } else { format!(" and {required_tags:?}") },
+            tagged.iter().map(|g| g.id.as_str()).collect::<Vec<_>>()
+        )),
+    }
+}
+
 #[cfg(test)]
 #[path = "target_rules_tests.rs"]
 mod tests;

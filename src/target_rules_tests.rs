@@ -193,3 +193,41 @@ fn the_ledger_waits_for_every_binding_and_empties_groups_nobody_uses() {
     ledger.forget_group("sg-stale");
     assert!(!ledger.desired(true).contains_key("sg-stale"));
 }
+
+#[test]
+fn the_receiving_group_is_the_only_one_or_the_one_cluster_tagged() {
+    let group = |id: &str, tags: &[(&str, &str)]| InterfaceGroup {
+        id: id.into(),
+        tags: tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    let none = BTreeMap::new();
+    let only = [group("sg-only", &[])];
+    assert_eq!(
+        receiving_group("eni-1", &only, "prod", &none).unwrap(),
+        "sg-only"
+    );
+    let several = [
+        group("sg-user", &[]),
+        group("sg-node", &[("kubernetes.io/cluster/prod", "owned")]),
+        group("sg-other", &[("kubernetes.io/cluster/staging", "owned")]),
+    ];
+    assert_eq!(
+        receiving_group("eni-1", &several, "prod", &none).unwrap(),
+        "sg-node"
+    );
+    let required = BTreeMap::from([("role".to_string(), "targets".to_string())]);
+    let error = receiving_group("eni-1", &several, "prod", &required).unwrap_err();
+    assert!(
+        error.contains("kubernetes.io/cluster/prod") && error.contains("eni-1"),
+        "{error}"
+    );
+    let twice = [
+        group("sg-a", &[("kubernetes.io/cluster/prod", "shared")]),
+        group("sg-b", &[("kubernetes.io/cluster/prod", "owned")]),
+    ];
+    let error = receiving_group("eni-2", &twice, "prod", &none).unwrap_err();
+    assert!(error.contains("sg-a") && error.contains("sg-b"), "{error}");
+}
