@@ -7,14 +7,14 @@
 //! module's; turning the load balancer's security groups into ids happens once they exist
 //! (`controller::bindings`).
 
-use crate::facts::CloudFacts;
+use crate::facts::{CloudFacts, Subnet};
 use crate::model::{
     NetworkingPeer, NetworkingPort, NetworkingPortNumber, NetworkingRule, Protocol, Scheme,
     SecurityGroupRef, Stack, TargetGroupSpec, TargetType,
 };
 
-const TCP: &str = "TCP";
-const UDP: &str = "UDP";
+const TCP: Protocol = Protocol::Tcp;
+const UDP: Protocol = Protocol::Udp;
 const PRESERVE_CLIENT_IP: &str = "preserve_client_ip.enabled";
 
 /// The security group the targets admit traffic from: the shared backend group when the load
@@ -39,9 +39,9 @@ fn traffic_port(group: &TargetGroupSpec) -> NetworkingPortNumber {
     }
 }
 
-fn port(protocol: &str, number: Option<NetworkingPortNumber>) -> NetworkingPort {
+fn port(protocol: Protocol, number: Option<NetworkingPortNumber>) -> NetworkingPort {
     NetworkingPort {
-        protocol: protocol.to_string(),
+        protocol,
         port: number,
     }
 }
@@ -70,10 +70,9 @@ fn application_ports(group: &TargetGroupSpec, restricted: bool) -> Vec<Networkin
         return vec![port(TCP, None)];
     }
     let mut ports = vec![port(TCP, Some(traffic_port(group)))];
-    if group.health_check.port != "traffic-port" {
-        if let Ok(number) = group.health_check.port.parse::<i32>() {
-            ports.push(port(TCP, Some(NetworkingPortNumber::Number(number))));
-        }
+    // `traffic-port` does not parse: only a port of its own is added.
+    if let Ok(number) = group.health_check.port.parse::<i32>() {
+        ports.push(port(TCP, Some(NetworkingPortNumber::Number(number))));
     }
     if let Some(control) = group.target_control_port {
         ports.push(port(TCP, Some(NetworkingPortNumber::Number(control))));
@@ -138,49 +137,29 @@ pub fn fill_security_group_networking(stack: &mut Stack, restricted: bool) {
     }
 }
 
-/// What the networking of an NLB without security groups reads besides its target groups.
+/// What the networking of an NLB without security groups reads besides its own stack.
 pub struct LegacyNlbSources<'a> {
     pub facts: &'a CloudFacts,
     pub vpc_id: &'a str,
-    pub scheme: Scheme,
-    /// The subnets the NLB is in.
-    pub subnet_ids: Vec<String>,
     /// `spec.loadBalancerSourceRanges`, else the `load-balancer-source-ranges` annotation.
     pub client_ranges: &'a [ipnet::IpNet],
 }
 
-impl LegacyNlbSources<'_> {
-    fn subnet_cidrs(&self, ipv6: bool) -> Vec<String> {
-        let mut cidrs = Vec::new();
-        for id in &self.subnet_ids {
-            let Some(subnet) = self.facts.subnets.iter().find(|s| &s.subnet_id == id) else {
-                continue;
-            };
-            if ipv6 {
-                cidrs.extend(subnet.ipv6_cidrs().into_iter().map(str::to_string));
-            } else if !subnet.cidr_block.is_empty() {
-                cidrs.push(subnet.cidr_block.clone());
-            }
+/// The IPv4 or IPv6 CIDRs of the subnets `is_wanted` picks.
+fn cidrs_of_subnets(
+    facts: &CloudFacts,
+    ipv6: bool,
+    is_wanted: impl Fn(&Subnet) -> bool,
+) -> Vec<String> {
+    let mut cidrs = Vec::new();
+    for subnet in facts.subnets.iter().filter(|s| is_wanted(s)) {
+        if ipv6 {
+            cidrs.extend(subnet.ipv6_cidrs().into_iter().map(str::to_string));
+        } else if !subnet.cidr_block.is_empty() {
+            cidrs.push(subnet.cidr_block.clone());
         }
-        cidrs
     }
-
-    /// The VPC's address space, as the CIDRs of its subnets (every client inside the VPC is in
-    /// one of them), so no VPC read is needed.
-    fn vpc_cidrs(&self, ipv6: bool) -> Vec<String> {
-        let ids: Vec<String> = self
-            .facts
-            .subnets
-            .iter()
-            .filter(|s| s.vpc_id == self.vpc_id || s.vpc_id.is_empty())
-            .map(|s| s.subnet_id.clone())
-            .collect();
-        LegacyNlbSources {
-            subnet_ids: ids,
-            ..*self
-        }
-        .subnet_cidrs(ipv6)
-    }
+    cidrs
 }
 
 fn preserves_client_ip(group: &TargetGroupSpec) -> bool {
@@ -198,9 +177,20 @@ fn cidr_peers(cidrs: &[String]) -> Vec<NetworkingPeer> {
 /// legacy mode): clients (or the NLB's subnets, when the NLB hides the client) on the traffic
 /// port, and the NLB's subnets on the health-check port when that is needed.
 pub fn fill_legacy_nlb_networking(stack: &mut Stack, sources: &LegacyNlbSources) {
+    let Some(load_balancer) = &stack.load_balancer else {
+        return;
+    };
+    let scheme = load_balancer.scheme;
+    let nlb_subnets: Vec<String> = load_balancer
+        .subnet_mappings
+        .iter()
+        .map(|mapping| mapping.subnet_id.clone())
+        .collect();
     for group in stack.target_groups.values_mut() {
         let ipv6 = group.ip_address_type == "ipv6";
-        let subnet_cidrs = sources.subnet_cidrs(ipv6);
+        let subnet_cidrs = cidrs_of_subnets(sources.facts, ipv6, |subnet| {
+            nlb_subnets.contains(&subnet.subnet_id)
+        });
         let preserved = preserves_client_ip(group);
         let mut default_range_used = false;
         let traffic_sources = if udp_like(group.protocol) || preserved {
@@ -212,9 +202,13 @@ pub fn fill_legacy_nlb_networking(stack: &mut Stack, sources: &LegacyNlbSources)
                 .collect();
             if !clients.is_empty() {
                 clients
-            } else if sources.scheme == Scheme::Internal {
+            } else if scheme == Scheme::Internal {
                 default_range_used = true;
-                sources.vpc_cidrs(ipv6)
+                // The VPC's address space as its subnets' CIDRs (every client inside the VPC
+                // is in one of them), so no VPC read is needed.
+                cidrs_of_subnets(sources.facts, ipv6, |subnet| {
+                    subnet.vpc_id == sources.vpc_id || subnet.vpc_id.is_empty()
+                })
             } else {
                 vec![if ipv6 { "::/0" } else { "0.0.0.0/0" }.to_string()]
             }
@@ -337,8 +331,8 @@ mod tests {
         let ports = &rules(&stack)[0].ports;
         assert_eq!(ports.len(), 2);
         assert!(ports.iter().all(|p| p.port.is_none()), "{ports:?}");
-        assert_eq!(ports[0].protocol, "TCP");
-        assert_eq!(ports[1].protocol, "UDP");
+        assert_eq!(ports[0].protocol, Protocol::Tcp);
+        assert_eq!(ports[1].protocol, Protocol::Udp);
     }
 
     #[test]

@@ -45,26 +45,9 @@ impl ObservedPermission {
     }
 }
 
-/// How a binding's named ports are found: the container ports of its pods by name; none for
-/// instance targets (named ports are refused there, as upstream).
-pub trait NamedPorts {
-    fn resolve(&self, name: &str) -> Option<Vec<i32>>;
-}
-
-/// Instance targets: no pods, so no named port resolves.
-pub struct NoPods;
-
-impl NamedPorts for NoPods {
-    fn resolve(&self, _name: &str) -> Option<Vec<i32>> {
-        None
-    }
-}
-
-impl NamedPorts for BTreeMap<String, Vec<i32>> {
-    fn resolve(&self, name: &str) -> Option<Vec<i32>> {
-        Some(self.get(name).cloned().unwrap_or_default())
-    }
-}
+/// The container ports of a binding's pods by name (ip targets); instance targets have none,
+/// and a named port is refused there, as upstream.
+pub type NamedPorts = BTreeMap<String, Vec<i32>>;
 
 const ALL_PORTS: (i32, i32) = (0, 65535);
 
@@ -72,7 +55,7 @@ const ALL_PORTS: (i32, i32) = (0, 65535);
 /// as the CRD documents (upstream v3.5.0 writes nothing for it; see `docs/operations.md`).
 pub fn binding_permissions(
     networking: &TargetGroupBindingNetworking,
-    named_ports: &dyn NamedPorts,
+    named_ports: Option<&NamedPorts>,
 ) -> Result<BTreeSet<Permission>, String> {
     let mut permissions = BTreeSet::new();
     for (index, rule) in networking.ingress.iter().enumerate() {
@@ -115,7 +98,9 @@ pub fn binding_permissions(
                 None => ranges.push((protocol.into(), ALL_PORTS.0, ALL_PORTS.1)),
                 Some(IntOrString::Int(number)) => ranges.push((protocol.into(), *number, *number)),
                 Some(IntOrString::String(name)) => {
-                    let numbers = named_ports.resolve(name).ok_or_else(|| {
+                    let numbers = named_ports
+                        .map(|ports| ports.get(name).cloned().unwrap_or_default())
+                        .ok_or_else(|| {
                         format!("spec.networking.ingress[{index}]: named port {name:?}: named ports can only be used with pod endpoints")
                     })?;
                     ranges.extend(numbers.into_iter().map(|n| (protocol.to_string(), n, n)));

@@ -29,7 +29,7 @@ fn every_peer_on_every_port_with_named_ports_resolved_per_pod() {
          "ports": [{"protocol": "TCP", "port": 8080}, {"protocol": "UDP", "port": "dns"}, {"protocol": "TCP"}]}
     ]}));
     let pods = BTreeMap::from([("dns".to_string(), vec![53, 5353])]);
-    let permissions = binding_permissions(&rules, &pods).unwrap();
+    let permissions = binding_permissions(&rules, Some(&pods)).unwrap();
     assert_eq!(permissions.len(), 8, "{permissions:?}");
     assert!(permissions.contains(&from_group("sg-backend", "tcp", 8080, 8080)));
     assert!(permissions.contains(&from_group("sg-backend", "udp", 5353, 5353)));
@@ -38,7 +38,7 @@ fn every_peer_on_every_port_with_named_ports_resolved_per_pod() {
         permissions.contains(&from_cidr("10.0.0.0/16", "udp", 53)),
         "CIDRs normalised"
     );
-    let refused = binding_permissions(&rules, &NoPods).unwrap_err();
+    let refused = binding_permissions(&rules, None).unwrap_err();
     assert!(
         refused.contains("named ports can only be used with pod endpoints"),
         "{refused}"
@@ -62,7 +62,7 @@ fn bad_peers_are_refused_with_their_field() {
         ),
     ] {
         let rules = networking(serde_json::json!({"ingress": [{"from": [peer], "ports": []}]}));
-        let error = binding_permissions(&rules, &NoPods).unwrap_err();
+        let error = binding_permissions(&rules, None).unwrap_err();
         assert!(error.contains(expected), "{error}");
     }
 }
@@ -72,7 +72,7 @@ fn an_empty_port_list_admits_every_tcp_port() {
     let rules = networking(serde_json::json!({"ingress": [
         {"from": [{"securityGroup": {"groupID": "sg-1"}}], "ports": []}
     ]}));
-    let permissions = binding_permissions(&rules, &NoPods).unwrap();
+    let permissions = binding_permissions(&rules, None).unwrap();
     assert_eq!(
         permissions.into_iter().collect::<Vec<_>>(),
         [from_group("sg-1", "tcp", 0, 65535)]

@@ -95,10 +95,9 @@ fn networking(
                 .ports
                 .iter()
                 .map(|port| NetworkingPort {
-                    protocol: Some(if port.protocol == "UDP" {
-                        NetworkingProtocol::Udp
-                    } else {
-                        NetworkingProtocol::Tcp
+                    protocol: Some(match port.protocol {
+                        Protocol::Udp => NetworkingProtocol::Udp,
+                        _ => NetworkingProtocol::Tcp,
                     }),
                     port: port.port.as_ref().map(|number| match number {
                         NetworkingPortNumber::Number(n) => IntOrString::Int(*n),

@@ -372,15 +372,10 @@ fn service_target_group(
                 service_port: found.port,
                 node_selector,
                 multi_cluster,
-                target_port_name: match (&found.target_port, target_type) {
-                    (
-                        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(
-                            name,
-                        )),
-                        TargetType::Ip,
-                    ) => Some(name.clone()),
-                    _ => None,
-                },
+                target_port_name: TargetGroupBindingSpec::named_target_port(
+                    found.target_port.as_ref(),
+                    target_type,
+                ),
                 networking: Vec::new(),
             }),
         },

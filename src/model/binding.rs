@@ -2,7 +2,8 @@
 //! group from and the networking its targets must admit. Written to Kubernetes, not AWS
 //! (`controller::bindings` turns it into the CRD once the security groups have ids).
 
-use super::SecurityGroupRef;
+use super::{Protocol, SecurityGroupRef, TargetType};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -47,8 +48,8 @@ pub enum NetworkingPortNumber {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkingPort {
-    /// `TCP` or `UDP` (upstream's enum values).
-    pub protocol: String,
+    /// TCP or UDP.
+    pub protocol: Protocol,
     /// All ports when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<NetworkingPortNumber>,
@@ -60,4 +61,18 @@ pub struct NetworkingPort {
 pub struct NetworkingRule {
     pub from: Vec<NetworkingPeer>,
     pub ports: Vec<NetworkingPort>,
+}
+
+impl TargetGroupBindingSpec {
+    /// The name of a Service's target port when ip targets receive traffic on it (resolved per
+    /// pod); none for a number, or for instance targets (they receive it on the node port).
+    pub fn named_target_port(
+        target_port: Option<&IntOrString>,
+        target_type: TargetType,
+    ) -> Option<String> {
+        match (target_port, target_type) {
+            (Some(IntOrString::String(name)), TargetType::Ip) => Some(name.clone()),
+            _ => None,
+        }
+    }
 }

@@ -434,24 +434,19 @@ pub fn build_service_stack(input: &ServiceBuildInput) -> Result<BuiltStack, Vec<
         tags: resource_tags(input, &settings, "LoadBalancer"),
     });
     stack.security_group = managed_group;
-    let restricted = !config.disable_restricted_sg_rules;
-    let subnet_ids: Vec<String> = stack
-        .load_balancer
-        .iter()
-        .flat_map(|lb| lb.subnet_mappings.iter().map(|m| m.subnet_id.clone()))
-        .collect();
-    if stack
+    let has_security_groups = stack
         .load_balancer
         .as_ref()
-        .is_some_and(|lb| !lb.security_groups.is_empty())
-    {
-        crate::networking::fill_security_group_networking(&mut stack, restricted);
+        .is_some_and(|lb| !lb.security_groups.is_empty());
+    if has_security_groups {
+        crate::networking::fill_security_group_networking(
+            &mut stack,
+            !config.disable_restricted_sg_rules,
+        );
     } else if settings.manage_backend_rules != Some(false) {
         let sources = crate::networking::LegacyNlbSources {
             facts: input.facts,
             vpc_id: &config.vpc_id,
-            scheme,
-            subnet_ids,
             client_ranges: &settings.source_ranges,
         };
         crate::networking::fill_legacy_nlb_networking(&mut stack, &sources);

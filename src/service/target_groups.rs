@@ -210,10 +210,10 @@ pub(super) fn build_target_group(
                 BTreeMap::new()
             },
             multi_cluster: settings.multi_cluster,
-            target_port_name: match (&plan.service_port.target_port, target_type) {
-                (Some(IntOrString::String(name)), TargetType::Ip) => Some(name.clone()),
-                _ => None,
-            },
+            target_port_name: TargetGroupBindingSpec::named_target_port(
+                plan.service_port.target_port.as_ref(),
+                target_type,
+            ),
             networking: Vec::new(),
         }),
     })
