@@ -238,6 +238,14 @@ impl NetworkingLedger {
         }
     }
 
+    /// The target security groups `binding` asked something of when last recorded.
+    pub fn groups_of(&self, binding: &str) -> BTreeSet<String> {
+        self.computed
+            .get(binding)
+            .map(|by_group| by_group.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Whether every binding with networking has been computed since start.
     pub fn complete(&self) -> bool {
         self.pending.is_empty()

@@ -29,6 +29,8 @@ pub enum ErrorKind {
     /// A name or priority is taken, or the resource changed under us.
     Conflict,
     Throttled,
+    /// A quota is full (e.g. the inbound rules of one security group).
+    QuotaExceeded,
     /// AWS refused the input (including operations not permitted, e.g. deletion protection).
     Invalid,
     Other,
@@ -364,4 +366,36 @@ pub trait Cloud: Send + Sync {
     ) -> impl Future<Output = CloudResult<()>> + Send;
     fn delete_security_group(&self, group_id: &str)
         -> impl Future<Output = CloudResult<()>> + Send;
+
+    // Targets' network interfaces and the rules on their security groups.
+
+    /// Every network interface attached to these instances (`DescribeInstances`).
+    fn describe_instance_interfaces(
+        &self,
+        instance_ids: &[String],
+    ) -> impl Future<Output = CloudResult<Vec<NetworkInterface>>> + Send;
+    /// Network interfaces by id (`DescribeNetworkInterfaces`).
+    fn describe_network_interfaces(
+        &self,
+        interface_ids: &[String],
+    ) -> impl Future<Output = CloudResult<Vec<NetworkInterface>>> + Send;
+    /// The network interfaces of the VPC holding any of these IPv4 or IPv6 addresses
+    /// (`DescribeNetworkInterfaces` by address; at most 199 addresses a call).
+    fn find_network_interfaces_by_address(
+        &self,
+        vpc_id: &str,
+        addresses: &[String],
+    ) -> impl Future<Output = CloudResult<Vec<NetworkInterface>>> + Send;
+    /// Authorizes inbound permissions, each described as the controller's
+    /// ([`crate::target_rules::MANAGED_RULE_DESCRIPTION`]).
+    fn authorize_target_permissions(
+        &self,
+        group_id: &str,
+        permissions: &[crate::target_rules::Permission],
+    ) -> impl Future<Output = CloudResult<()>> + Send;
+    fn revoke_target_permissions(
+        &self,
+        group_id: &str,
+        permissions: &[crate::target_rules::Permission],
+    ) -> impl Future<Output = CloudResult<()>> + Send;
 }

@@ -96,8 +96,27 @@ pub struct ObservedSecurityGroup {
     pub id: String,
     pub name: String,
     pub description: String,
+    /// The inbound rules from CIDRs and prefix lists (what a managed group of ours holds).
     pub ingress: Vec<IngressRule>,
+    /// Every TCP and UDP inbound rule, one source each (CIDR or security group), with its
+    /// description: what the target-rules step reads on node and pod groups.
+    pub permissions: Vec<crate::target_rules::ObservedPermission>,
     pub tags: Tags,
+}
+
+/// A network interface (ENI): where a node's or pod's traffic arrives, and its security groups.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkInterface {
+    pub id: String,
+    /// The instance it is attached to, and at which device index (0 = primary).
+    pub instance_id: Option<String>,
+    pub device_index: Option<i32>,
+    pub private_ips: Vec<String>,
+    pub ipv6_addresses: Vec<String>,
+    /// Delegated prefixes (CIDRs) whose addresses pods may hold.
+    pub ipv4_prefixes: Vec<String>,
+    pub ipv6_prefixes: Vec<String>,
+    pub security_groups: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -168,6 +168,7 @@ fn security_group(recorded: &crate::facts::SecurityGroup) -> ObservedSecurityGro
         name: recorded.group_name.clone(),
         description: recorded.description.clone(),
         ingress,
+        permissions: Vec::new(),
         tags: recorded.tags(),
     }
 }

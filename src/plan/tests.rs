@@ -69,6 +69,7 @@ fn observed_stack(load_balancer_resource_id: Option<&str>) -> ObservedStack {
             name: "k8s-shop-web-2222222222".into(),
             description: String::new(),
             ingress: Vec::new(),
+            permissions: Vec::new(),
             tags: Tags::new(),
         }],
         backend_security_group: Some("sg-backend".into()),

@@ -21,6 +21,7 @@
 //! deregisters every target), checkpoints.
 
 pub mod cache;
+pub mod networking;
 
 use crate::cloud::{Cloud, CloudError, CloudResult, ErrorKind, Target};
 use crate::crd::target_group_binding::{

@@ -29,6 +29,7 @@ where
         | "ResourceNotFoundException"
         | "WAFNonexistentItemException" => ErrorKind::NotFound,
         "ResourceInUse" | "DependencyViolation" => ErrorKind::InUse,
+        "RulesPerSecurityGroupLimitExceeded" => ErrorKind::QuotaExceeded,
         "DuplicateLoadBalancerName"
         | "DuplicateTargetGroupName"
         | "DuplicateListener"

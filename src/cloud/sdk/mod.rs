@@ -13,6 +13,7 @@ mod certificates;
 mod errors;
 #[cfg(test)]
 mod iam_policy_tests;
+mod interfaces;
 mod listeners;
 mod load_balancers;
 mod requested_certificates;
@@ -544,5 +545,52 @@ impl Cloud for SdkCloud {
     async fn delete_security_group(&self, group_id: &str) -> CloudResult<()> {
         self.begin(EC2, "DeleteSecurityGroup", true).await;
         security_groups::delete(&self.ec2, group_id).await
+    }
+
+    async fn describe_instance_interfaces(
+        &self,
+        instance_ids: &[String],
+    ) -> CloudResult<Vec<NetworkInterface>> {
+        self.begin(EC2, "DescribeInstances", false).await;
+        interfaces::describe_instance_interfaces(&self.ec2, instance_ids).await
+    }
+
+    async fn describe_network_interfaces(
+        &self,
+        interface_ids: &[String],
+    ) -> CloudResult<Vec<NetworkInterface>> {
+        self.begin(EC2, "DescribeNetworkInterfaces", false).await;
+        interfaces::describe_network_interfaces(&self.ec2, Some(interface_ids), Vec::new()).await
+    }
+
+    async fn find_network_interfaces_by_address(
+        &self,
+        vpc_id: &str,
+        addresses: &[String],
+    ) -> CloudResult<Vec<NetworkInterface>> {
+        let mut found = Vec::new();
+        for filters in interfaces::address_filters(vpc_id, addresses) {
+            self.begin(EC2, "DescribeNetworkInterfaces", false).await;
+            found.extend(interfaces::describe_network_interfaces(&self.ec2, None, filters).await?);
+        }
+        Ok(found)
+    }
+
+    async fn authorize_target_permissions(
+        &self,
+        group_id: &str,
+        permissions: &[crate::target_rules::Permission],
+    ) -> CloudResult<()> {
+        self.begin(EC2, "AuthorizeSecurityGroupIngress", true).await;
+        interfaces::authorize(&self.ec2, group_id, permissions).await
+    }
+
+    async fn revoke_target_permissions(
+        &self,
+        group_id: &str,
+        permissions: &[crate::target_rules::Permission],
+    ) -> CloudResult<()> {
+        self.begin(EC2, "RevokeSecurityGroupIngress", true).await;
+        interfaces::revoke(&self.ec2, group_id, permissions).await
     }
 }

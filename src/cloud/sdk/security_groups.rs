@@ -85,7 +85,14 @@ pub(super) async fn describe(
             let mut ingress: Vec<IngressRule> =
                 group.ip_permissions().iter().flat_map(rules_of).collect();
             ingress.sort();
+            let mut permissions: Vec<_> = group
+                .ip_permissions()
+                .iter()
+                .flat_map(super::interfaces::observed_permissions)
+                .collect();
+            permissions.sort_by(|a, b| a.permission.cmp(&b.permission));
             ObservedSecurityGroup {
+                permissions,
                 id: group.group_id().unwrap_or_default().to_string(),
                 name: group.group_name().unwrap_or_default().to_string(),
                 description: group.description().unwrap_or_default().to_string(),

@@ -10,6 +10,7 @@
 //! is recorded in [`CallLog`].
 
 mod addons;
+mod interfaces;
 mod load_balancers;
 mod requested_certificates;
 mod rules;
@@ -58,8 +59,11 @@ struct StoredTargetGroup {
 
 #[derive(Debug, Clone)]
 struct StoredSecurityGroup {
+    /// `permissions` is filled at describe time from `ingress` and the field below.
     observed: ObservedSecurityGroup,
     vpc_id: String,
+    /// Rules written through the target-rules calls (or by "users" in tests).
+    permissions: Vec<crate::target_rules::ObservedPermission>,
 }
 
 struct InjectedFailure {
@@ -80,6 +84,10 @@ struct State {
     rules: BTreeMap<String, StoredRule>,
     target_groups: BTreeMap<String, StoredTargetGroup>,
     security_groups: BTreeMap<String, StoredSecurityGroup>,
+    /// Network interfaces of instances and pods, by id.
+    interfaces: BTreeMap<String, NetworkInterface>,
+    /// Inbound rules per security group (AWS's default when unset).
+    rule_quota: Option<usize>,
     /// ACM certificates with every name they cover; the summary lists at most the first two
     /// names (flagging more), so discovery must ask for the rest, as with AWS's longer lists.
     certificates: Vec<(String, Vec<String>)>,
@@ -582,5 +590,69 @@ impl Cloud for Simulator {
     async fn delete_security_group(&self, group_id: &str) -> CloudResult<()> {
         self.begin("DeleteSecurityGroup", true)?
             .delete_security_group(group_id)
+    }
+
+    async fn describe_instance_interfaces(
+        &self,
+        instance_ids: &[String],
+    ) -> CloudResult<Vec<NetworkInterface>> {
+        let state = self.begin("DescribeInstances", false)?;
+        let known: BTreeSet<&String> = state
+            .interfaces
+            .values()
+            .filter_map(|i| i.instance_id.as_ref())
+            .collect();
+        if let Some(missing) = instance_ids.iter().find(|id| !known.contains(id)) {
+            return error(
+                ErrorKind::NotFound,
+                "DescribeInstances",
+                format!("InvalidInstanceID.NotFound: {missing}"),
+            );
+        }
+        Ok(state.describe_interfaces(|i| {
+            i.instance_id
+                .as_ref()
+                .is_some_and(|id| instance_ids.contains(id))
+        }))
+    }
+
+    async fn describe_network_interfaces(
+        &self,
+        interface_ids: &[String],
+    ) -> CloudResult<Vec<NetworkInterface>> {
+        self.begin("DescribeNetworkInterfaces", false)?
+            .describe_network_interfaces(interface_ids)
+    }
+
+    async fn find_network_interfaces_by_address(
+        &self,
+        _vpc_id: &str,
+        addresses: &[String],
+    ) -> CloudResult<Vec<NetworkInterface>> {
+        let state = self.begin("DescribeNetworkInterfaces", false)?;
+        Ok(state.describe_interfaces(|i| {
+            i.private_ips
+                .iter()
+                .chain(&i.ipv6_addresses)
+                .any(|address| addresses.contains(address))
+        }))
+    }
+
+    async fn authorize_target_permissions(
+        &self,
+        group_id: &str,
+        permissions: &[crate::target_rules::Permission],
+    ) -> CloudResult<()> {
+        self.begin("AuthorizeSecurityGroupIngress", true)?
+            .authorize_target_permissions(group_id, permissions)
+    }
+
+    async fn revoke_target_permissions(
+        &self,
+        group_id: &str,
+        permissions: &[crate::target_rules::Permission],
+    ) -> CloudResult<()> {
+        self.begin("RevokeSecurityGroupIngress", true)?
+            .revoke_target_permissions(group_id, permissions)
     }
 }

@@ -49,7 +49,7 @@ impl State {
         group_ids
             .iter()
             .map(|id| match self.security_groups.get(id) {
-                Some(group) => Ok(group.observed.clone()),
+                Some(group) => Ok(Self::observed_group(group)),
                 None => error(
                     ErrorKind::NotFound,
                     "DescribeSecurityGroups",
@@ -68,8 +68,15 @@ impl State {
             .security_groups
             .values()
             .filter(|g| g.vpc_id == vpc_id && has_all_tags(&g.observed.tags, tags))
-            .map(|g| g.observed.clone())
+            .map(Self::observed_group)
             .collect())
+    }
+
+    fn observed_group(group: &StoredSecurityGroup) -> ObservedSecurityGroup {
+        ObservedSecurityGroup {
+            permissions: Self::permissions_of(group),
+            ..group.observed.clone()
+        }
     }
 
     pub(super) fn set_security_groups(
@@ -152,6 +159,7 @@ impl State {
             name: input.name.clone(),
             description: input.description.clone(),
             ingress: Vec::new(),
+            permissions: Vec::new(),
             tags: input.tags.clone(),
         };
         self.security_groups.insert(
@@ -159,6 +167,7 @@ impl State {
             StoredSecurityGroup {
                 observed,
                 vpc_id: input.vpc_id.clone(),
+                permissions: Vec::new(),
             },
         );
         Ok(id)
@@ -169,6 +178,7 @@ impl State {
         group_id: &str,
         rules: &[IngressRule],
     ) -> CloudResult<()> {
+        let quota = self.rule_quota();
         let Some(group) = self.security_groups.get_mut(group_id) else {
             return error(
                 ErrorKind::NotFound,
@@ -181,6 +191,15 @@ impl State {
                 ErrorKind::Conflict,
                 "AuthorizeSecurityGroupIngress",
                 format!("rule {duplicate:?} already exists"),
+            );
+        }
+        if Self::rule_count(group) + rules.len() > quota {
+            return error(
+                ErrorKind::QuotaExceeded,
+                "AuthorizeSecurityGroupIngress",
+                format!(
+                    "RulesPerSecurityGroupLimitExceeded: {group_id} holds at most {quota} rules"
+                ),
             );
         }
         group.observed.ingress.extend(rules.iter().cloned());
@@ -224,6 +243,9 @@ impl State {
                 "DeleteSecurityGroup",
                 format!("security group {group_id} is attached to a load balancer"),
             );
+        }
+        if let Some(reason) = self.group_dependents(group_id) {
+            return error(ErrorKind::InUse, "DeleteSecurityGroup", reason);
         }
         self.security_groups.remove(group_id);
         Ok(())
