@@ -92,6 +92,10 @@ pub struct ControllerFlags {
     /// Tags for every resource, `k=v,k2=v2`.
     #[arg(long, default_value = "")]
     default_tags: String,
+    /// Tags (`k=v,k2=v2`) a security group on a target's interface must carry, besides the
+    /// cluster tag, to receive the rules when the interface has several.
+    #[arg(long, default_value = "")]
+    service_target_eni_security_group_tags: String,
     /// Tag keys managed outside the controller, comma-separated.
     #[arg(long, default_value = "")]
     external_managed_tags: String,
@@ -204,6 +208,9 @@ fn controller_config(
     config.load_balancer_class = flags.load_balancer_class.clone();
     config.default_tags = crate::annotations::parse_string_map(&flags.default_tags)
         .map_err(|e| format!("--default-tags: {e}"))?;
+    config.service_target_eni_security_group_tags =
+        crate::annotations::parse_string_map(&flags.service_target_eni_security_group_tags)
+            .map_err(|e| format!("--service-target-eni-security-group-tags: {e}"))?;
     config.external_managed_tags =
         crate::annotations::parse_string_list(&flags.external_managed_tags)
             .into_iter()

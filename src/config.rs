@@ -82,6 +82,8 @@ pub struct ControllerConfig {
     /// `--disable-restricted-sg-rules`: target security groups admit every port, not only the
     /// traffic and health-check ports.
     pub disable_restricted_sg_rules: bool,
+    /// Tags a target interface's security group must carry to receive the rules.
+    pub service_target_eni_security_group_tags: BTreeMap<String, String>,
     /// `--tolerate-non-existent-backend-service`: a rule forwarding to a missing Service answers
     /// 503 (else its Ingress is held with an error).
     pub tolerate_missing_backend_service: bool,
@@ -119,6 +121,7 @@ impl ControllerConfig {
             backend_security_group: None,
             manage_backend_security_group_rules: false,
             disable_restricted_sg_rules: false,
+            service_target_eni_security_group_tags: BTreeMap::new(),
             tolerate_missing_backend_service: true,
             tolerate_missing_backend_action: true,
             feature_gates: FeatureGates::default(),

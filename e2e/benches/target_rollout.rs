@@ -175,7 +175,11 @@ async fn rollout_round(moto: &MotoLease, budget: &str, throttle: Vec<ThrottleRul
         apply_slice(&slices, index, 0).await;
     }
     let cloud = SdkCloud::with_throttle(&load_sdk_config(&moto.settings()).await, throttle);
-    let loop_task = tokio::spawn(run_registration_loop(client.clone(), cloud.clone()));
+    let loop_task = tokio::spawn(run_registration_loop(
+        client.clone(),
+        cloud.clone(),
+        Default::default(),
+    ));
     create_all(
         &bindings,
         arns.iter()

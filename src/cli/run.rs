@@ -14,6 +14,7 @@ use crate::controller::{run_service_controller, ServiceReconciler};
 use crate::leader_election::{LeaderElector, DEFAULT_LEASE_NAME};
 use crate::lifecycle;
 use crate::metrics::metrics;
+use crate::registration::networking::NetworkingSettings;
 use crate::registration::run_registration_loop;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -246,6 +247,7 @@ pub async fn run(arguments: &RunArguments) -> Result<(), String> {
         settings.config.clone(),
         settings.drift_check_interval,
     ));
+    let networking = NetworkingSettings::from_config(&settings.config);
     let mut ingress_reconciler = IngressReconciler::new(
         client.clone(),
         cloud.clone(),
@@ -258,7 +260,7 @@ pub async fn run(arguments: &RunArguments) -> Result<(), String> {
         tokio::select! {
             _ = run_service_controller(services) => "the Service watch ended",
             _ = run_ingress_controller(ingresses) => "the Ingress watch ended",
-            _ = run_registration_loop(client, cloud) => "the TargetGroupBinding watch ended",
+            _ = run_registration_loop(client, cloud, networking) => "the TargetGroupBinding watch ended",
         }
     };
     tokio::pin!(loops);

@@ -4,16 +4,21 @@
 //! watches, and the controller's memory grows with what it uses, not with whole pod specs.
 //!
 //! What is kept:
-//! - Pods: name, namespace, uid, `spec.nodeName`, `spec.readinessGates`, and the status
-//!   conditions `ContainersReady` and `target-health.*` (nothing else of spec or status).
+//! - Pods: name, namespace, uid, the `vpc.amazonaws.com/pod-eni` annotation, `spec.nodeName`,
+//!   `spec.readinessGates`, the containers' named ports, and the status conditions
+//!   `ContainersReady` and `target-health.*` (nothing else of spec or status).
 //! - Nodes: name, labels, uid, `spec.providerID`, `spec.taints`, the `Ready` condition.
 //! - EndpointSlices and Services: everything but annotations and managed fields.
 //!
 //! It does not decide anything: the rules are in `crate::targets`.
 
+use super::networking::{branch_interface, PodNode, TargetEndpoint, POD_ENI_ANNOTATION};
+use crate::target_rules::NamedPorts;
 use crate::targets::{node_readiness, EndpointContext, NodeReadiness, PodFacts};
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::core::v1::{Node, NodeSpec, NodeStatus, Pod, PodSpec, PodStatus, Service};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, Node, NodeSpec, NodeStatus, Pod, PodSpec, PodStatus, Service,
+};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -129,6 +134,51 @@ impl ClusterCache {
             .collect()
     }
 
+    /// Where the traffic of the pod `name` at `ip` arrives (`None` when the cache lacks it).
+    pub fn pod_endpoint(&self, namespace: &str, name: &str, ip: &str) -> Option<TargetEndpoint> {
+        let pod = self.pods.get(&ObjectRef::new(name).within(namespace))?;
+        let annotation = pod
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(POD_ENI_ANNOTATION));
+        let spec = pod.spec.as_ref();
+        let node = spec
+            .and_then(|s| s.node_name.as_ref())
+            .and_then(|node| self.nodes.get(&ObjectRef::new(node)));
+        let node = match node {
+            Some(node) => PodNode::of(
+                node.metadata.labels.as_ref(),
+                crate::targets::instance_id(&node).ok(),
+            ),
+            None => PodNode::Unknown,
+        };
+        let mut ports = NamedPorts::new();
+        for port in spec
+            .into_iter()
+            .flat_map(|s| &s.containers)
+            .flat_map(|c| c.ports.iter().flatten())
+        {
+            if let Some(name) = &port.name {
+                ports
+                    .entry(name.clone())
+                    .or_default()
+                    .push(port.container_port);
+            }
+        }
+        Some(TargetEndpoint::Pod {
+            uid: pod
+                .metadata
+                .uid
+                .clone()
+                .unwrap_or_else(|| format!("{namespace}/{name}")),
+            ip: ip.to_string(),
+            branch_interface: branch_interface(annotation.map(String::as_str), ip),
+            node,
+            ports,
+        })
+    }
+
     /// The pods of a namespace that declare a readiness gate of `condition_type`.
     pub fn gated_pods(&self, namespace: &str, condition_type: &str) -> Vec<std::sync::Arc<Pod>> {
         self.pods
@@ -190,11 +240,43 @@ fn slim_metadata(metadata: &mut ObjectMeta, keep_labels: bool) {
 
 /// Keeps what the endpoint rules and readiness gates read.
 pub fn slim_pod(pod: &mut Pod) {
+    let branch = pod
+        .metadata
+        .annotations
+        .as_mut()
+        .and_then(|a| a.remove(POD_ENI_ANNOTATION));
     slim_metadata(&mut pod.metadata, false);
+    if let Some(branch) = branch {
+        pod.metadata.annotations = Some([(POD_ENI_ANNOTATION.to_string(), branch)].into());
+    }
     let spec = pod.spec.take().unwrap_or_default();
+    let containers = spec
+        .containers
+        .into_iter()
+        .filter_map(|container| {
+            let ports: Vec<ContainerPort> = container
+                .ports
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|p| p.name.is_some())
+                .map(|p| ContainerPort {
+                    name: p.name,
+                    container_port: p.container_port,
+                    protocol: p.protocol,
+                    ..ContainerPort::default()
+                })
+                .collect();
+            (!ports.is_empty()).then(|| Container {
+                name: container.name,
+                ports: Some(ports),
+                ..Container::default()
+            })
+        })
+        .collect();
     pod.spec = Some(PodSpec {
         node_name: spec.node_name,
         readiness_gates: spec.readiness_gates,
+        containers,
         ..PodSpec::default()
     });
     let conditions = pod

@@ -44,6 +44,17 @@ pub struct NetworkingSettings {
     pub required_tags: BTreeMap<String, String>,
 }
 
+impl NetworkingSettings {
+    pub fn from_config(config: &crate::config::ControllerConfig) -> Self {
+        Self {
+            cluster_name: config.cluster_name.clone(),
+            vpc_id: config.vpc_id.clone(),
+            restricted: !config.disable_restricted_sg_rules,
+            required_tags: config.service_target_eni_security_group_tags.clone(),
+        }
+    }
+}
+
 /// Where a target's traffic arrives, as the cluster describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetEndpoint {

@@ -92,7 +92,8 @@ pub fn selector_matches(selector: &LabelSelector, labels: &BTreeMap<String, Stri
     labels_ok && expressions_ok
 }
 
-fn instance_id(node: &Node) -> Result<String, TargetError> {
+/// The EC2 instance id of a node, from the last segment of its `spec.providerID`.
+pub fn instance_id(node: &Node) -> Result<String, TargetError> {
     let name = node.metadata.name.clone().unwrap_or_default();
     let provider = node
         .spec

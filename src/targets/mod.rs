@@ -8,7 +8,7 @@ pub mod gates;
 mod instance;
 mod sync;
 
-pub use instance::{desired_instance_targets, node_readiness, selector_matches};
+pub use instance::{desired_instance_targets, instance_id, node_readiness, selector_matches};
 pub use sync::{sync_shared_targets, sync_targets, TargetSync};
 
 use crate::cloud::{Target, TargetHealth, TargetState};

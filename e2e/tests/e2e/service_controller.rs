@@ -9,6 +9,7 @@ use aws_load_balancer_controller::config::ControllerConfig;
 use aws_load_balancer_controller::controller::{
     run_service_controller, ServiceReconciler, CONDITION_TYPE,
 };
+use aws_load_balancer_controller::registration::networking::NetworkingSettings;
 use e2e::cluster::TestCluster;
 use e2e::kubectl::Kubectl;
 use e2e::moto::{create_vpc_with_subnets, MotoServer};
@@ -103,13 +104,14 @@ async fn kubectl_drives_a_service_through_its_whole_life_in_moto() {
     let reconciler = Arc::new(ServiceReconciler::new(
         cluster.client.clone(),
         cloud,
-        config,
+        config.clone(),
         Duration::from_secs(600),
     ));
     let registration_task = tokio::spawn(
         aws_load_balancer_controller::registration::run_registration_loop(
             cluster.client.clone(),
             moto.cloud().await,
+            NetworkingSettings::from_config(&config),
         ),
     );
     let loop_task = tokio::spawn(run_service_controller(reconciler));

@@ -5,6 +5,7 @@
 
 use crate::waiting::eventually;
 use aws_load_balancer_controller::registration::cache::ClusterCache;
+use aws_load_balancer_controller::registration::networking::NetworkingSettings;
 use aws_load_balancer_controller::registration::{run_registration_loop, BindingReconciler};
 use e2e::cluster::TestCluster;
 use e2e::kubectl::Kubectl;
@@ -52,7 +53,11 @@ async fn a_binding_follows_its_endpoints_and_deregisters_on_delete() {
     let cluster = TestCluster::start().await;
     let kubectl = Kubectl::new(&cluster.url());
     let cloud = moto.cloud().await;
-    let loop_task = tokio::spawn(run_registration_loop(cluster.client.clone(), cloud));
+    let loop_task = tokio::spawn(run_registration_loop(
+        cluster.client.clone(),
+        cloud,
+        NetworkingSettings::default(),
+    ));
 
     kubectl.apply(SERVICE).await;
     kubectl
@@ -167,6 +172,7 @@ async fn bad_bindings_get_a_warning_and_a_condition_and_no_doomed_call() {
         cluster.client.clone(),
         cloud,
         ClusterCache::spawn(&cluster.client),
+        NetworkingSettings::default(),
     );
     let bindings: Api<TargetGroupBinding> = Api::namespaced(cluster.client.clone(), "default");
 
@@ -310,6 +316,7 @@ async fn an_instance_binding_registers_the_nodes_holding_ready_endpoints_under_l
         cluster.client.clone(),
         cloud,
         ClusterCache::spawn(&cluster.client),
+        NetworkingSettings::default(),
     );
     let bindings: Api<TargetGroupBinding> = Api::namespaced(cluster.client.clone(), "default");
     reconciler
@@ -383,7 +390,11 @@ async fn a_readiness_gate_turns_true_only_once_the_target_is_healthy() {
             "nodeName: n1\n    targetRef: {kind: Pod",
         ))
         .await;
-    let loop_task = tokio::spawn(run_registration_loop(cluster.client.clone(), cloud.clone()));
+    let loop_task = tokio::spawn(run_registration_loop(
+        cluster.client.clone(),
+        cloud.clone(),
+        NetworkingSettings::default(),
+    ));
     kubectl.apply(&binding("gated", &arn)).await;
 
     let gate = || async {

@@ -1,0 +1,148 @@
+//! The Kubernetes writes of the registration loop: a binding's `Ready` condition, its
+//! finalizer, and the readiness-gate conditions of its pods. No AWS call, no decision.
+
+use super::{BindingReconciler, BINDING_FINALIZER};
+use crate::cloud::Cloud;
+use crate::crd::target_group_binding::TargetGroupBinding;
+use crate::targets::gates::{gate_condition_type, GateUpdate};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{Api, Patch, PatchParams};
+use kube::ResourceExt;
+use serde_json::json;
+
+impl<C: Cloud + 'static> BindingReconciler<C> {
+    /// Sets the `Ready` condition (and `observedGeneration`) when they differ.
+    pub(super) async fn set_ready(
+        &self,
+        binding: &TargetGroupBinding,
+        ready: bool,
+        reason: &str,
+        message: &str,
+    ) -> Result<(), kube::Error> {
+        let status = binding.status.clone().unwrap_or_default();
+        let conditions = status.conditions.unwrap_or_default();
+        let wanted = if ready { "True" } else { "False" };
+        let current = conditions.iter().find(|c| c.type_ == "Ready");
+        let same = current
+            .is_some_and(|c| c.status == wanted && c.reason == reason && c.message == message);
+        if same && status.observed_generation == binding.metadata.generation {
+            return Ok(());
+        }
+        let mut others: Vec<Condition> = conditions
+            .iter()
+            .filter(|c| c.type_ != "Ready")
+            .cloned()
+            .collect();
+        others.push(Condition {
+            type_: "Ready".into(),
+            status: wanted.into(),
+            reason: reason.into(),
+            message: message.into(),
+            observed_generation: binding.metadata.generation,
+            last_transition_time: match current {
+                Some(c) if c.status == wanted => c.last_transition_time.clone(),
+                _ => Time(jiff::Timestamp::now()),
+            },
+        });
+        let namespace = binding.namespace().unwrap_or_else(|| "default".to_string());
+        let api: Api<TargetGroupBinding> = Api::namespaced(self.client.clone(), &namespace);
+        let patch = json!({"status": {"observedGeneration": binding.metadata.generation, "conditions": others}});
+        api.patch_status(
+            &binding.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(patch),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn set_finalizer(
+        &self,
+        api: &Api<TargetGroupBinding>,
+        binding: &TargetGroupBinding,
+        present: bool,
+    ) -> Result<(), kube::Error> {
+        let current = binding.finalizers().to_vec();
+        let has = current.iter().any(|f| f == BINDING_FINALIZER);
+        if has == present {
+            return Ok(());
+        }
+        let wanted: Vec<String> = if present {
+            current
+                .iter()
+                .cloned()
+                .chain([BINDING_FINALIZER.to_string()])
+                .collect()
+        } else {
+            current
+                .iter()
+                .filter(|f| *f != BINDING_FINALIZER)
+                .cloned()
+                .collect()
+        };
+        let guard = if current.is_empty() {
+            json!(null)
+        } else {
+            json!(current)
+        };
+        let patch: json_patch::Patch = serde_json::from_value(json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": guard},
+            {"op": "add", "path": "/metadata/finalizers", "value": wanted}
+        ]))
+        .map_err(kube::Error::SerdeError)?;
+        api.patch(
+            &binding.name_any(),
+            &PatchParams::default(),
+            &Patch::Json::<()>(patch),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Writes gate conditions to pod status (strategic merge on `conditions`, keyed by type,
+    /// with the pod's uid as a precondition). A pod that is gone or was replaced is skipped.
+    pub(super) async fn write_gates(
+        &self,
+        namespace: &str,
+        binding: &str,
+        updates: &[GateUpdate],
+    ) -> Result<(), kube::Error> {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        for update in updates {
+            let text = |value: &str| {
+                if value.is_empty() {
+                    json!(null)
+                } else {
+                    json!(value)
+                }
+            };
+            let mut condition = json!({
+                "type": gate_condition_type(binding),
+                "status": update.condition.status,
+                "reason": text(&update.condition.reason),
+                "message": text(&update.condition.message),
+            });
+            if update.status_changes {
+                condition["lastTransitionTime"] = json!(Time(jiff::Timestamp::now()));
+            }
+            let patch = json!({
+                "metadata": {"uid": update.uid},
+                "status": {"conditions": [condition]},
+            });
+            match pods
+                .patch_status(
+                    &update.pod,
+                    &PatchParams::default(),
+                    &Patch::Strategic(patch),
+                )
+                .await
+            {
+                Ok(_) => {}
+                Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
+    }
+}
