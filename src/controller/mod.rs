@@ -12,7 +12,7 @@
 //! It writes one TargetGroupBinding per target group; registering targets from them is the
 //! target-registration loop's job, not this one's.
 
-mod bindings;
+pub(crate) mod bindings;
 pub mod ingress;
 mod ingress_inputs;
 pub mod ingress_status;

@@ -51,6 +51,8 @@ struct Harness {
     facts: CloudFacts,
     classes: Vec<IngressClass>,
     previous: BTreeMap<String, MemberContribution>,
+    /// The TargetGroupBindings the last reconcile wants (as the loop would write them).
+    bindings: Vec<crate::crd::target_group_binding::TargetGroupBinding>,
 }
 
 impl Harness {
@@ -65,6 +67,7 @@ impl Harness {
             )
             .unwrap()],
             previous: BTreeMap::new(),
+            bindings: Vec::new(),
         }
     }
 
@@ -104,7 +107,7 @@ impl Harness {
             held_at_load: &held,
             oidc_clients: &Default::default(),
         })?;
-        converge(
+        let deployed = converge(
             &self.cloud,
             &built.stack,
             &observed,
@@ -113,6 +116,11 @@ impl Harness {
         )
         .await
         .map_err(|e| e.to_string())?;
+        self.bindings = crate::controller::bindings::desired_bindings(
+            &built.stack,
+            &deployed.applied,
+            &BTreeMap::new(),
+        );
         self.previous = built.contributions;
         Ok(built.held.iter().map(|p| p.ingress.clone()).collect())
     }
@@ -348,3 +356,4 @@ async fn after_a_restart_a_held_member_that_had_rules_changes_nothing_while_a_ne
 mod addons;
 mod certificates;
 mod frontend;
+mod network_access;
