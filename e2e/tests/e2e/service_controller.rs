@@ -2,7 +2,9 @@
 //! process with the SDK Cloud against moto. A Service becomes an NLB with upstream's tags and a
 //! hostname in its status; an annotation edited with kubectl changes the target group in AWS;
 //! `kubectl delete` removes every AWS resource and the finalizer; a malformed annotation gets a
-//! Warning event naming it and creates nothing.
+//! Warning event naming it and creates nothing. The registration loop runs beside it: the pods'
+//! node group in moto admits the backend group on the target port, a user's rule there is kept,
+//! and ours are withdrawn when the Service goes.
 
 use crate::waiting::eventually;
 use aws_load_balancer_controller::config::ControllerConfig;
@@ -84,6 +86,160 @@ fn reconciled_condition(service: &Value) -> Value {
 
 fn parse(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("kubectl printed no JSON ({e}): {text}"))
+}
+
+const MANAGED: &str = "elbv2.k8s.aws/targetGroupBinding=shared";
+
+/// A node instance in moto, in a security group tagged for the cluster `e2e-cluster`.
+struct NodeGroup {
+    instance_id: String,
+    group_id: String,
+}
+
+impl NodeGroup {
+    /// Runs an instance in the VPC's first subnet holding `pod_ips` as secondary addresses; its
+    /// group carries a user rule (SSH from 192.168.0.0/16, no description).
+    async fn create(ec2: &aws_sdk_ec2::Client, vpc_id: &str, pod_ips: &[&str]) -> Self {
+        use aws_sdk_ec2::types::{
+            Filter, IpPermission, IpRange, ResourceType, Tag, TagSpecification,
+        };
+        let group_id = ec2
+            .create_security_group()
+            .group_name("eks-nodes")
+            .description("nodes")
+            .vpc_id(vpc_id)
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::SecurityGroup)
+                    .tags(
+                        Tag::builder()
+                            .key("kubernetes.io/cluster/e2e-cluster")
+                            .value("owned")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .group_id()
+            .unwrap()
+            .to_string();
+        ec2.authorize_security_group_ingress()
+            .group_id(&group_id)
+            .ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(22)
+                    .to_port(22)
+                    .ip_ranges(IpRange::builder().cidr_ip("192.168.0.0/16").build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let subnets = ec2
+            .describe_subnets()
+            .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+            .send()
+            .await
+            .unwrap();
+        let subnet = subnets
+            .subnets()
+            .iter()
+            .find(|s| s.availability_zone() == Some("us-west-2a"))
+            .and_then(|s| s.subnet_id())
+            .unwrap()
+            .to_string();
+        let instance = ec2
+            .run_instances()
+            .image_id("ami-12345678")
+            .min_count(1)
+            .max_count(1)
+            .subnet_id(subnet)
+            .security_group_ids(&group_id)
+            .send()
+            .await
+            .unwrap();
+        let instance = &instance.instances()[0];
+        let interface = instance.network_interfaces()[0]
+            .network_interface_id()
+            .unwrap()
+            .to_string();
+        ec2.assign_private_ip_addresses()
+            .network_interface_id(interface)
+            .set_private_ip_addresses(Some(pod_ips.iter().map(|ip| ip.to_string()).collect()))
+            .send()
+            .await
+            .unwrap();
+        Self {
+            instance_id: instance.instance_id().unwrap().to_string(),
+            group_id,
+        }
+    }
+
+    /// The group's TCP rules as (port, source, description), sources being CIDRs or groups.
+    async fn rules(&self, ec2: &aws_sdk_ec2::Client) -> Vec<(i32, String, Option<String>)> {
+        let described = ec2
+            .describe_security_groups()
+            .group_ids(&self.group_id)
+            .send()
+            .await
+            .unwrap();
+        let mut rules = Vec::new();
+        for permission in described.security_groups()[0].ip_permissions() {
+            let port = permission.from_port().unwrap_or_default();
+            for range in permission.ip_ranges() {
+                rules.push((
+                    port,
+                    range.cidr_ip().unwrap_or_default().to_string(),
+                    range.description().map(str::to_string),
+                ));
+            }
+            for pair in permission.user_id_group_pairs() {
+                rules.push((
+                    port,
+                    pair.group_id().unwrap_or_default().to_string(),
+                    pair.description().map(str::to_string),
+                ));
+            }
+        }
+        rules.sort();
+        rules
+    }
+
+    fn user_rule(&self) -> (i32, String, Option<String>) {
+        (22, "192.168.0.0/16".to_string(), None)
+    }
+}
+
+/// The id of the cluster's shared backend group, once created.
+async fn backend_group(ec2: &aws_sdk_ec2::Client, vpc_id: &str) -> String {
+    eventually("the backend security group", || async {
+        let found = ec2
+            .describe_security_groups()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("vpc-id")
+                    .values(vpc_id)
+                    .build(),
+            )
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("tag:elbv2.k8s.aws/resource")
+                    .values("backend-sg")
+                    .build(),
+            )
+            .send()
+            .await
+            .ok()?;
+        found
+            .security_groups()
+            .first()?
+            .group_id()
+            .map(str::to_string)
+    })
+    .await
 }
 
 #[tokio::test]
@@ -168,10 +324,19 @@ async fn kubectl_drives_a_service_through_its_whole_life_in_moto() {
     assert_eq!(stack_tag, Some("default/echo"));
 
     // ip mode: the Service's endpoints become targets of its target group.
+    // The pods run on a node whose instance holds their IPs on its primary interface, in the
+    // cluster-tagged node group where the user keeps a rule of their own.
+    let node = NodeGroup::create(&aws.ec2, &vpc_id, &["10.1.0.21", "10.1.0.22"]).await;
+    kubectl
+        .apply(&format!(
+            "apiVersion: v1\nkind: Node\nmetadata: {{name: node-a}}\nspec: {{providerID: 'aws:///us-west-2a/{}'}}\n",
+            node.instance_id
+        ))
+        .await;
     kubectl
         .apply(
-            "apiVersion: v1\nkind: Pod\nmetadata: {name: echo-a, namespace: default}\nspec: {containers: [{name: app, image: echo}]}\n---\n\
-             apiVersion: v1\nkind: Pod\nmetadata: {name: echo-b, namespace: default}\nspec: {containers: [{name: app, image: echo}]}\n",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: echo-a, namespace: default}\nspec: {nodeName: node-a, containers: [{name: app, image: echo}]}\n---\n\
+             apiVersion: v1\nkind: Pod\nmetadata: {name: echo-b, namespace: default}\nspec: {nodeName: node-a, containers: [{name: app, image: echo}]}\n",
         )
         .await;
     kubectl
@@ -208,6 +373,20 @@ async fn kubectl_drives_a_service_through_its_whole_life_in_moto() {
         },
     )
     .await;
+
+    // Networking: the node group admits the cluster's backend group on the target port.
+    let backend = backend_group(&aws.ec2, &vpc_id).await;
+    eventually(
+        "the node group admitting the backend group on 8080",
+        || async {
+            let rules = node.rules(&aws.ec2).await;
+            rules
+                .contains(&(8080, backend.clone(), Some(MANAGED.to_string())))
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(node.rules(&aws.ec2).await.contains(&node.user_rule()));
 
     kubectl
         .ok(&["annotate", "svc", "echo", "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes=deregistration_delay.timeout_seconds=42"])
@@ -323,6 +502,10 @@ async fn kubectl_drives_a_service_through_its_whole_life_in_moto() {
         stack_groups.security_groups().is_empty(),
         "the managed security group is deleted"
     );
+    eventually("our rules withdrawn from the node group", || async {
+        (node.rules(&aws.ec2).await == vec![node.user_rule()]).then_some(())
+    })
+    .await;
     loop_task.abort();
     registration_task.abort();
 }

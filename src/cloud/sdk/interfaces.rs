@@ -47,9 +47,10 @@ pub(super) fn observed_permissions(permission: &IpPermission) -> Vec<ObservedPer
     v4.chain(v6).chain(groups).collect()
 }
 
-/// One AWS permission per wanted permission; described as ours when `described`.
-fn ip_permission(permission: &Permission, described: bool) -> IpPermission {
-    let description = described.then_some(MANAGED_RULE_DESCRIPTION);
+/// One AWS permission per wanted permission, described as ours. Revocations carry the
+/// description too: only our rules are revoked, and moto (like upstream's requests) matches it.
+fn ip_permission(permission: &Permission) -> IpPermission {
+    let description = Some(MANAGED_RULE_DESCRIPTION);
     let builder = IpPermission::builder()
         .ip_protocol(&permission.protocol)
         .from_port(permission.from_port)
@@ -90,9 +91,7 @@ pub(super) async fn authorize(
     client
         .authorize_security_group_ingress()
         .group_id(group_id)
-        .set_ip_permissions(Some(
-            permissions.iter().map(|p| ip_permission(p, true)).collect(),
-        ))
+        .set_ip_permissions(Some(permissions.iter().map(ip_permission).collect()))
         .send()
         .await
         .map(|_| ())
@@ -107,12 +106,7 @@ pub(super) async fn revoke(
     client
         .revoke_security_group_ingress()
         .group_id(group_id)
-        .set_ip_permissions(Some(
-            permissions
-                .iter()
-                .map(|p| ip_permission(p, false))
-                .collect(),
-        ))
+        .set_ip_permissions(Some(permissions.iter().map(ip_permission).collect()))
         .send()
         .await
         .map(|_| ())
