@@ -2,17 +2,21 @@
 //! The upstream "2048" sample becomes an internet-facing ALB with a listener, a rule and an
 //! ip-mode target group carrying upstream's tags, and its hostname shows in `kubectl get
 //! ingress`; two Ingresses of one group share one ALB; deleting one removes only its rules,
-//! deleting both removes the ALB and every target group of the group.
+//! deleting both removes the ALB and every target group of the group. In instance mode, with
+//! the registration loop beside it, the node's security group admits the backend group on the
+//! node port until the Ingress goes.
 
 use crate::waiting::eventually;
 use aws_load_balancer_controller::config::ControllerConfig;
 use aws_load_balancer_controller::controller::ingress::{
     run_ingress_controller, IngressReconciler,
 };
+use aws_load_balancer_controller::registration::networking::NetworkingSettings;
+use aws_load_balancer_controller::registration::run_registration_loop;
 use aws_sdk_elasticloadbalancingv2::Client as Elbv2;
 use e2e::cluster::TestCluster;
 use e2e::kubectl::Kubectl;
-use e2e::moto::{create_vpc_with_subnets, MotoServer};
+use e2e::moto::{create_vpc_with_subnets, MotoServer, NodeGroup, MANAGED_RULE};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -256,6 +260,102 @@ async fn the_2048_sample_and_a_group_become_albs_in_moto() {
         "kubectl get events shows the reconcile"
     );
     loop_task.abort();
+}
+
+#[tokio::test]
+async fn an_instance_mode_ingress_opens_the_node_group_to_the_backend_group_on_its_node_port() {
+    let moto = MotoServer::lease().await;
+    let aws = moto.clients().await;
+    let (vpc_id, _) = create_vpc_with_subnets(
+        &aws.ec2,
+        7,
+        &["us-west-2a", "us-west-2b"],
+        "kubernetes.io/role/elb",
+    )
+    .await;
+    let node = NodeGroup::create(&aws.ec2, &vpc_id, &[]).await;
+    let cluster = TestCluster::start().await;
+    cluster
+        .server
+        .emulator
+        .seed(serde_json::json!({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": "node-a"},
+            "spec": {"providerID": format!("aws:///us-west-2a/{}", node.instance_id)},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}
+        }))
+        .unwrap();
+    let kubectl = Kubectl::new(&cluster.url());
+    let config = ControllerConfig::new("e2e-cluster", &vpc_id);
+    let loop_task = tokio::spawn(run_ingress_controller(Arc::new(IngressReconciler::new(
+        cluster.client.clone(),
+        moto.cloud().await,
+        config.clone(),
+        "alb",
+    ))));
+    let registration_task = tokio::spawn(run_registration_loop(
+        cluster.client.clone(),
+        moto.cloud().await,
+        NetworkingSettings::from_config(&config),
+    ));
+    kubectl.apply(ALB_CLASS).await;
+    kubectl
+        .apply(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: echo, namespace: default}\n\
+             spec: {type: NodePort, ports: [{port: 80, targetPort: 8080, nodePort: 30080}]}\n---\n\
+             apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: echo, namespace: default, annotations: {alb.ingress.kubernetes.io/scheme: internet-facing}}\n\
+             spec:\n  ingressClassName: alb\n  rules:\n    - http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: echo, port: {number: 80}}}}\n",
+        )
+        .await;
+    let backend = eventually("the backend security group", || async {
+        e2e::moto::backend_security_group(&aws.ec2, &vpc_id).await
+    })
+    .await;
+    eventually(
+        "the node group admitting the backend group on the node port",
+        || async {
+            let rules = node.rules(&aws.ec2).await;
+            rules
+                .contains(&(30080, backend.clone(), Some(MANAGED_RULE.to_string())))
+                .then_some(())
+        },
+    )
+    .await;
+    eventually("the node registered on its node port", || async {
+        let groups = aws.elbv2.describe_target_groups().send().await.ok()?;
+        let arn = groups
+            .target_groups()
+            .first()?
+            .target_group_arn()?
+            .to_string();
+        let health = aws
+            .elbv2
+            .describe_target_health()
+            .target_group_arn(arn)
+            .send()
+            .await
+            .ok()?;
+        health
+            .target_health_descriptions()
+            .iter()
+            .any(|d| {
+                d.target().and_then(|t| t.id()) == Some(node.instance_id.as_str())
+                    && d.target().and_then(|t| t.port()) == Some(30080)
+            })
+            .then_some(())
+    })
+    .await;
+
+    kubectl
+        .ok(&["delete", "ingress", "echo", "--timeout=30s"])
+        .await;
+    eventually("our rule withdrawn, the user's kept", || async {
+        (node.rules(&aws.ec2).await == vec![node.user_rule()]).then_some(())
+    })
+    .await;
+    assert!(load_balancers(&aws.elbv2).await.is_empty());
+    loop_task.abort();
+    registration_task.abort();
 }
 
 /// The Ingress loop against the emulator and the simulator (the example VPC's subnets).
