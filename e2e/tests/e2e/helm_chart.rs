@@ -140,6 +140,13 @@ async fn defaults_and_a_custom_values_file_render_lint_and_apply() {
     assert_eq!(settings.config.default_tags["team"], "platform");
     assert!(!settings.config.enable_backend_security_group);
     assert!(settings.config.disable_restricted_sg_rules);
+    assert_eq!(
+        settings.config.service_target_eni_security_group_tags,
+        [("team", "platform"), ("tier", "nodes")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    );
     assert!(!settings.config.tolerate_missing_backend_action);
     assert!(settings.config.tolerate_missing_backend_service);
     assert!(!settings.config.enable_wafv2);
