@@ -215,9 +215,6 @@ impl TargetNetworking {
     ) -> Result<(usize, usize), NetworkingError> {
         let mut state = self.state.lock().await;
         let state = &mut *state;
-        if state.ledger.is_none() {
-            state.ledger = Some(NetworkingLedger::new(Vec::<String>::new(), Vec::new()));
-        }
         let by_group = match networking.filter(|n| !n.ingress.is_empty()) {
             None => BTreeMap::new(),
             Some(networking) => {
@@ -233,6 +230,7 @@ impl TargetNetworking {
                 by_group
             }
         };
+        // Without `start` (tests), no binding is awaited: the ledger is complete at once.
         let ledger = state.ledger.get_or_insert_with(NetworkingLedger::default);
         let mut touched: BTreeSet<String> = ledger.groups_of(binding);
         touched.extend(by_group.keys().cloned());
