@@ -173,6 +173,15 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
         }
     }
 
+    /// A binding that cannot serve (no or a missing target group, the wrong target type) wants
+    /// no rule: recorded as such, it neither keeps rules nor holds back the removal of stale
+    /// ones cluster-wide (upstream waits for it forever).
+    async fn serves_nothing(&self, binding: &TargetGroupBinding, key: &str) {
+        if let Err(message) = self.apply_networking(binding, key, &[], true).await {
+            tracing::warn!(binding = %key, %message, "could not withdraw the binding's rules");
+        }
+    }
+
     /// Where the binding's targets receive traffic, for the networking step.
     fn endpoints(&self, namespace: &str, wanted: &Wanted) -> Vec<TargetEndpoint> {
         match wanted {
@@ -334,6 +343,7 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
                 "spec.targetGroupARN is required (name lookup is not supported yet)",
             )
             .await;
+            self.serves_nothing(binding, &key).await;
             return Ok(Action::await_change());
         };
         if binding.metadata.deletion_timestamp.is_some() {
@@ -376,6 +386,7 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
                     &format!("target group {arn} does not exist"),
                 )
                 .await;
+                self.serves_nothing(binding, &key).await;
                 return Ok(Action::requeue(Duration::from_secs(60)));
             }
             Err(error) => return Err(error.into()),
@@ -396,6 +407,7 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
                 ),
             )
             .await;
+            self.serves_nothing(binding, &key).await;
             return Ok(Action::await_change());
         }
         self.set_finalizer(&api, binding, true).await?;

@@ -471,3 +471,111 @@ async fn a_readiness_gate_turns_true_only_once_the_target_is_healthy() {
     assert!(cloud.targets_of("gated-tg").is_empty());
     loop_task.abort();
 }
+
+#[tokio::test]
+async fn a_binding_that_cannot_serve_does_not_hold_back_the_removal_of_stale_rules() {
+    use aws_load_balancer_controller::cloud::simulator::Simulator;
+    use aws_load_balancer_controller::cloud::{Cloud, NetworkInterface, TargetGroupInput};
+    use aws_load_balancer_controller::crd::target_group_binding::TargetGroupBinding;
+    use aws_load_balancer_controller::model::{HealthCheck, Protocol, Tags, TargetType};
+    use aws_load_balancer_controller::target_rules::{
+        ObservedPermission, Permission, RuleSource, MANAGED_RULE_DESCRIPTION,
+    };
+    use kube::api::Api;
+    let cloud = Simulator::default();
+    let cluster_tag: Tags = [(
+        "kubernetes.io/cluster/e2e-cluster".to_string(),
+        "owned".to_string(),
+    )]
+    .into();
+    let nodes = cloud.add_security_group("vpc-1", "eks-nodes", &cluster_tag);
+    let backend = cloud.add_security_group("vpc-1", "backend", &Tags::new());
+    cloud.add_interface(NetworkInterface {
+        id: "eni-n1".into(),
+        instance_id: Some("i-0001".into()),
+        device_index: Some(0),
+        private_ips: vec!["10.4.0.9".into(), "10.4.0.1".into()],
+        security_groups: vec![nodes.clone()],
+        ..NetworkInterface::default()
+    });
+    let from_backend = |port| Permission {
+        protocol: "tcp".into(),
+        from_port: port,
+        to_port: port,
+        source: RuleSource::SecurityGroup(backend.clone()),
+    };
+    // A rule of ours left from before the restart that no binding wants any more.
+    cloud.add_foreign_permission(&nodes, from_backend(9000), Some(MANAGED_RULE_DESCRIPTION));
+    let ip_arn = cloud
+        .create_target_group(&TargetGroupInput {
+            name: "ip-tg".into(),
+            target_type: TargetType::Ip,
+            protocol: Protocol::Tcp,
+            protocol_version: None,
+            target_control_port: None,
+            port: 8080,
+            ip_address_type: "ipv4".into(),
+            vpc_id: "vpc-1".into(),
+            health_check: HealthCheck::nlb_default(),
+            tags: Tags::new(),
+        })
+        .await
+        .unwrap()
+        .arn;
+    let cluster = TestCluster::start().await;
+    cluster
+        .server
+        .emulator
+        .seed(serde_json::json!({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": "n1"},
+            "spec": {"providerID": "aws:///us-west-2a/i-0001"},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}
+        }))
+        .unwrap();
+    let kubectl = Kubectl::new(&cluster.url());
+    kubectl.apply(SERVICE).await;
+    kubectl
+        .apply("apiVersion: v1\nkind: Pod\nmetadata: {name: pod-10.4.0.1, namespace: default}\nspec:\n  nodeName: n1\n  containers: [{name: app, image: web}]\n")
+        .await;
+    kubectl.apply(&slice(&[("10.4.0.1", true)])).await;
+    let networking = format!(
+        "  networking:\n    ingress:\n      - from: [{{securityGroup: {{groupID: {backend}}}}}]\n        ports: [{{protocol: TCP, port: 8080}}]\n"
+    );
+    let missing_arn = ip_arn.replace("ip-tg", "gone-tg");
+    kubectl
+        .apply(&(binding("broken", &missing_arn) + &networking))
+        .await;
+    kubectl
+        .apply(&(binding("good", &ip_arn) + &networking))
+        .await;
+    let reconciler = BindingReconciler::new(
+        cluster.client.clone(),
+        cloud.clone(),
+        ClusterCache::spawn(&cluster.client),
+        NetworkingSettings {
+            cluster_name: "e2e-cluster".into(),
+            vpc_id: "vpc-1".into(),
+            restricted: true,
+            required_tags: Default::default(),
+        },
+    );
+    let bindings: Api<TargetGroupBinding> = Api::namespaced(cluster.client.clone(), "default");
+    reconciler
+        .reconcile(&bindings.get("broken").await.unwrap())
+        .await
+        .unwrap();
+    reconciler
+        .reconcile(&bindings.get("good").await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(cloud.targets_of("ip-tg").len(), 1, "the good binding ran");
+    assert_eq!(
+        cloud.permissions(&nodes),
+        vec![ObservedPermission {
+            permission: from_backend(8080),
+            description: Some(MANAGED_RULE_DESCRIPTION.into()),
+        }],
+        "the good binding's rule is there and the stale one is gone, the broken binding notwithstanding"
+    );
+}
