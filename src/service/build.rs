@@ -51,6 +51,83 @@ fn resource_tags(input: &ServiceBuildInput, settings: &ServiceSettings, resource
     tags
 }
 
+/// Upstream's rules for IPv6 source NAT (validated; not applied to the NLB yet): `on` needs a
+/// dualstack NLB whose subnets all have an IPv6 CIDR; the prefixes need `on` too, one per
+/// subnet, each `auto_assigned` or a /80 inside that subnet's IPv6 CIDR.
+fn check_ipv6_source_nat(
+    subnets: &[Subnet],
+    settings: &ServiceSettings,
+    ip_type: IpAddressType,
+    problems: &mut Vec<Problem>,
+) {
+    let flag = "aws-load-balancer-enable-prefix-for-ipv6-source-nat";
+    let list = "aws-load-balancer-source-nat-ipv6-prefixes";
+    let networks = |subnet: &Subnet| -> Vec<ipnet::Ipv6Net> {
+        subnet
+            .ipv6_cidrs()
+            .iter()
+            .filter_map(|c| c.parse().ok())
+            .collect()
+    };
+    if settings.ipv6_source_nat == Some(true) {
+        if ip_type == IpAddressType::Ipv4 {
+            problems.push(Problem::new(key(flag), "needs a dualstack load balancer"));
+        }
+        for subnet in subnets.iter().filter(|s| networks(s).is_empty()) {
+            problems.push(Problem::new(
+                key(flag),
+                format!("subnet {} has no IPv6 CIDR", subnet.subnet_id),
+            ));
+        }
+    }
+    let Some(prefixes) = &settings.source_nat_ipv6_prefixes else {
+        return;
+    };
+    if ip_type == IpAddressType::Ipv4 {
+        problems.push(Problem::new(key(list), "needs a dualstack load balancer"));
+        return;
+    }
+    if settings.ipv6_source_nat != Some(true) {
+        problems.push(Problem::new(key(list), format!("needs {flag}: on")));
+        return;
+    }
+    if prefixes.len() != subnets.len() {
+        problems.push(Problem::new(
+            key(list),
+            format!(
+                "{} values for {} subnets: give one per subnet",
+                prefixes.len(),
+                subnets.len()
+            ),
+        ));
+        return;
+    }
+    for (prefix, subnet) in prefixes.iter().zip(subnets) {
+        if prefix == "auto_assigned" {
+            continue;
+        }
+        let inside = match prefix.parse::<ipnet::Ipv6Net>() {
+            Ok(net) if net.prefix_len() != 80 => Err(format!("{prefix:?} is not a /80 prefix")),
+            Ok(net) => {
+                if networks(subnet).iter().any(|n| n.contains(&net)) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{prefix:?} is not inside subnet {}'s IPv6 CIDR",
+                        subnet.subnet_id
+                    ))
+                }
+            }
+            Err(_) => Err(format!(
+                "{prefix:?} is neither auto_assigned nor an IPv6 CIDR"
+            )),
+        };
+        if let Err(message) = inside {
+            problems.push(Problem::new(key(list), message));
+        }
+    }
+}
+
 fn subnet_mappings(
     subnets: &[Subnet],
     settings: &ServiceSettings,
@@ -154,6 +231,7 @@ fn subnet_mappings(
             }
         }
     }
+    check_ipv6_source_nat(subnets, settings, ip_type, &mut problems);
     if problems.is_empty() {
         Ok(mappings)
     } else {

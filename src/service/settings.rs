@@ -49,6 +49,10 @@ pub struct ServiceSettings {
     pub eip_allocations: Option<Vec<String>>,
     pub private_ipv4_addresses: Option<Vec<Ipv4Addr>>,
     pub ipv6_addresses: Option<Vec<Ipv6Addr>>,
+    /// `enable-prefix-for-ipv6-source-nat`: `on` → true, `off` → false.
+    pub ipv6_source_nat: Option<bool>,
+    /// `source-nat-ipv6-prefixes`, one per subnet (`auto_assigned` or a /80 CIDR).
+    pub source_nat_ipv6_prefixes: Option<Vec<String>>,
     pub certificates: Vec<String>,
     pub ssl_ports: Option<Vec<String>>,
     /// Ports (names or numbers) whose UDP / TCP_UDP listener becomes QUIC / TCP_QUIC.
@@ -402,6 +406,14 @@ impl ServiceSettings {
         settings.private_ipv4_addresses =
             reader.addresses("aws-load-balancer-private-ipv4-addresses", "IPv4");
         settings.ipv6_addresses = reader.addresses("aws-load-balancer-ipv6-addresses", "IPv6");
+        settings.ipv6_source_nat = reader
+            .one_of(
+                "aws-load-balancer-enable-prefix-for-ipv6-source-nat",
+                &["on", "off"],
+            )
+            .map(|value| value == "on");
+        settings.source_nat_ipv6_prefixes =
+            annotations.string_list("aws-load-balancer-source-nat-ipv6-prefixes");
         settings.certificates = annotations
             .string_list("aws-load-balancer-ssl-cert")
             .unwrap_or_default();
