@@ -274,6 +274,7 @@ async fn apply_change(
                 scheme: spec.scheme,
                 ip_address_type: spec.ip_address_type,
                 subnet_mappings: spec.subnet_mappings.clone(),
+                ipv6_source_nat: spec.ipv6_source_nat,
                 security_groups: known.security_groups(&spec.security_groups)?,
                 address_pools: spec.address_pools.clone(),
                 tags: spec.tags.clone(),
@@ -301,7 +302,9 @@ async fn apply_change(
                 .load_balancer
                 .as_ref()
                 .ok_or_else(|| not_in_stack("the load balancer"))?;
-            cloud.set_subnets(arn, &spec.subnet_mappings).await?;
+            cloud
+                .set_subnets(arn, &spec.subnet_mappings, spec.ipv6_source_nat)
+                .await?;
         }
         Change::SetIpAddressType {
             arn,

@@ -195,6 +195,9 @@ pub struct SubnetMapping {
     pub private_ipv4_address: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ipv6_address: Option<String>,
+    /// The /80 (or `auto_assigned`) this subnet translates IPv6 sources into (NLB source NAT).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_nat_ipv6_prefix: Option<String>,
 }
 
 /// A security group attached to the load balancer.
@@ -236,6 +239,12 @@ pub struct LoadBalancerSpec {
     pub scheme: Scheme,
     pub ip_address_type: IpAddressType,
     pub subnet_mappings: Vec<SubnetMapping>,
+    /// NLB `EnablePrefixForIpv6SourceNat` (`on`/`off`), sent on create and with new subnets.
+    #[serde(
+        rename = "enablePrefixForIpv6SourceNat",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ipv6_source_nat: Option<bool>,
     pub security_groups: Vec<SecurityGroupRef>,
     pub attributes: BTreeMap<String, String>,
     /// The WAFv2 web ACL: an ARN, `none` to disassociate any, or unset to leave AWS as it is.

@@ -234,10 +234,12 @@ pub trait Cloud: Send + Sync {
         arn: &str,
         group_ids: &[String],
     ) -> impl Future<Output = CloudResult<()>> + Send;
+    /// New subnets (with `EnablePrefixForIpv6SourceNat` when given).
     fn set_subnets(
         &self,
         arn: &str,
         mappings: &[crate::model::SubnetMapping],
+        ipv6_source_nat: Option<bool>,
     ) -> impl Future<Output = CloudResult<()>> + Send;
     fn set_ip_address_type(
         &self,

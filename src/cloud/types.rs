@@ -126,6 +126,8 @@ pub struct LoadBalancerInput {
     pub scheme: Scheme,
     pub ip_address_type: IpAddressType,
     pub subnet_mappings: Vec<SubnetMapping>,
+    /// `EnablePrefixForIpv6SourceNat`, when the spec sets it.
+    pub ipv6_source_nat: Option<bool>,
     pub security_groups: Vec<String>,
     pub address_pools: crate::model::AddressPools,
     pub tags: Tags,

@@ -39,8 +39,10 @@ async fn listener() -> (Simulator, String) {
                     allocation_id: None,
                     private_ipv4_address: None,
                     ipv6_address: None,
+                    source_nat_ipv6_prefix: None,
                 })
                 .collect(),
+            ipv6_source_nat: None,
             security_groups: Vec::new(),
             tags: Tags::new(),
         })

@@ -274,7 +274,9 @@ async fn deleting_removes_exactly_our_resources_and_leaves_look_alikes() {
             allocation_id: None,
             private_ipv4_address: None,
             ipv6_address: None,
+            source_nat_ipv6_prefix: None,
         }],
+        ipv6_source_nat: None,
         security_groups: Vec::new(),
         tags: Tags::from([("service.k8s.aws/stack".into(), "shop/web".into())]),
     };
@@ -544,3 +546,41 @@ fn desired_with_groups(service: &Service, group: &TestGroup) -> Stack {
 }
 
 mod alb_rules;
+
+#[tokio::test]
+async fn ipv6_source_nat_prefixes_go_on_the_subnet_mappings_at_create_then_cost_no_write() {
+    let cloud = simulator();
+    let service = service(
+        "nat",
+        &[
+            ("aws-load-balancer-ip-address-type", "dualstack"),
+            ("aws-load-balancer-enable-prefix-for-ipv6-source-nat", "on"),
+            (
+                "aws-load-balancer-source-nat-ipv6-prefixes",
+                "auto_assigned, 2600:1f14:aaa:b100:0:1::/80",
+            ),
+        ],
+    );
+    let stack = desired(&service);
+    let deployed = deploy(&cloud, &service, &stack).await.unwrap();
+    let arn = deployed.applied.load_balancer_arn.unwrap();
+    let described = crate::cloud::Cloud::describe_load_balancers(&cloud, &[arn])
+        .await
+        .unwrap();
+    let prefixes: Vec<Option<&str>> = described[0]
+        .subnet_mappings
+        .iter()
+        .map(|m| m.source_nat_ipv6_prefix.as_deref())
+        .collect();
+    assert_eq!(
+        prefixes,
+        [Some("auto_assigned"), Some("2600:1f14:aaa:b100:0:1::/80")]
+    );
+    cloud.calls.clear();
+    deploy(&cloud, &service, &stack).await.unwrap();
+    assert!(
+        cloud.calls.writes().is_empty(),
+        "{:?}",
+        cloud.calls.writes()
+    );
+}

@@ -519,11 +519,13 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
                 allocation_id: None,
                 private_ipv4_address: None,
                 ipv6_address: None,
+                source_nat_ipv6_prefix: None,
             })
             .collect(),
         security_groups,
         attributes,
         wafv2_acl: super::addons::web_acl(&settings, input.config, input.facts)?,
+        ipv6_source_nat: None,
         waf_classic_acl: super::addons::classic_web_acl(&settings, input.config)?,
         shield_advanced_protection: super::addons::shield_protection(&settings, input.config)?,
         minimum_capacity_units: super::addons::minimum_capacity(

@@ -355,11 +355,13 @@ pub(super) fn frontend_nlb(
                     allocation_id: allocations.as_ref().and_then(|a| a.get(index).cloned()),
                     private_ipv4_address: None,
                     ipv6_address: None,
+                    source_nat_ipv6_prefix: None,
                 })
                 .collect(),
             security_groups,
             attributes,
             wafv2_acl: None,
+            ipv6_source_nat: None,
             address_pools: Default::default(),
             waf_classic_acl: None,
             shield_advanced_protection: None,

@@ -96,6 +96,7 @@ fn load_balancer(recorded: &crate::facts::LoadBalancer) -> Option<ObservedLoadBa
                     allocation_id: address.and_then(|a| a.allocation_id.clone()),
                     private_ipv4_address: address.and_then(|a| a.private_ipv4_address.clone()),
                     ipv6_address: address.and_then(|a| a.ipv6_address.clone()),
+                    source_nat_ipv6_prefix: None,
                 }
             })
             .collect(),

@@ -51,13 +51,14 @@ fn resource_tags(input: &ServiceBuildInput, settings: &ServiceSettings, resource
     tags
 }
 
-/// Upstream's rules for IPv6 source NAT (validated; not applied to the NLB yet): `on` needs a
-/// dualstack NLB whose subnets all have an IPv6 CIDR; the prefixes need `on` too, one per
-/// subnet, each `auto_assigned` or a /80 inside that subnet's IPv6 CIDR.
-fn check_ipv6_source_nat(
+/// IPv6 source NAT with upstream's rules: `on` needs a dualstack NLB whose subnets all have an
+/// IPv6 CIDR; the prefixes need `on` too, one per subnet (by position), each `auto_assigned` or
+/// a /80 inside that subnet's IPv6 CIDR, and go on the subnet mappings.
+fn ipv6_source_nat(
     subnets: &[Subnet],
     settings: &ServiceSettings,
     ip_type: IpAddressType,
+    mappings: &mut [SubnetMapping],
     problems: &mut Vec<Problem>,
 ) {
     let flag = "aws-load-balancer-enable-prefix-for-ipv6-source-nat";
@@ -102,8 +103,9 @@ fn check_ipv6_source_nat(
         ));
         return;
     }
-    for (prefix, subnet) in prefixes.iter().zip(subnets) {
+    for ((prefix, subnet), mapping) in prefixes.iter().zip(subnets).zip(mappings.iter_mut()) {
         if prefix == "auto_assigned" {
+            mapping.source_nat_ipv6_prefix = Some(prefix.clone());
             continue;
         }
         let inside = match prefix.parse::<ipnet::Ipv6Net>() {
@@ -122,8 +124,9 @@ fn check_ipv6_source_nat(
                 "{prefix:?} is neither auto_assigned nor an IPv6 CIDR"
             )),
         };
-        if let Err(message) = inside {
-            problems.push(Problem::new(key(list), message));
+        match inside {
+            Ok(()) => mapping.source_nat_ipv6_prefix = Some(prefix.clone()),
+            Err(message) => problems.push(Problem::new(key(list), message)),
         }
     }
 }
@@ -142,6 +145,7 @@ fn subnet_mappings(
             allocation_id: None,
             private_ipv4_address: None,
             ipv6_address: None,
+            source_nat_ipv6_prefix: None,
         })
         .collect();
     let count_matches = |location: &str, count: usize, problems: &mut Vec<Problem>| {
@@ -231,7 +235,7 @@ fn subnet_mappings(
             }
         }
     }
-    check_ipv6_source_nat(subnets, settings, ip_type, &mut problems);
+    ipv6_source_nat(subnets, settings, ip_type, &mut mappings, &mut problems);
     if problems.is_empty() {
         Ok(mappings)
     } else {
@@ -507,6 +511,7 @@ pub fn build_service_stack(input: &ServiceBuildInput) -> Result<BuiltStack, Vec<
         scheme,
         ip_address_type: ip_type,
         subnet_mappings: mappings,
+        ipv6_source_nat: settings.ipv6_source_nat,
         security_groups: groups,
         attributes: settings.load_balancer_attributes.clone(),
         tags: resource_tags(input, &settings, "LoadBalancer"),

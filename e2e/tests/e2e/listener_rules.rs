@@ -59,8 +59,10 @@ async fn rules_round_trip_through_moto_and_reorder_through_free_slots() {
                     allocation_id: None,
                     private_ipv4_address: None,
                     ipv6_address: None,
+                    source_nat_ipv6_prefix: None,
                 })
                 .collect(),
+            ipv6_source_nat: None,
             security_groups: Vec::new(),
             tags: Tags::new(),
         })

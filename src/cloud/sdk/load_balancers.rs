@@ -40,6 +40,7 @@ fn observed(load_balancer: &LoadBalancer) -> Result<ObservedLoadBalancer, CloudE
                     .and_then(|a| a.private_ipv4_address())
                     .map(str::to_string),
                 ipv6_address: address.and_then(|a| a.ipv6_address()).map(str::to_string),
+                source_nat_ipv6_prefix: zone.source_nat_ipv6_prefixes().first().cloned(),
             }
         })
         .collect();
@@ -78,6 +79,17 @@ fn observed(load_balancer: &LoadBalancer) -> Result<ObservedLoadBalancer, CloudE
     })
 }
 
+fn source_nat_flag(
+    on: bool,
+) -> aws_sdk_elasticloadbalancingv2::types::EnablePrefixForIpv6SourceNatEnum {
+    use aws_sdk_elasticloadbalancingv2::types::EnablePrefixForIpv6SourceNatEnum as Flag;
+    if on {
+        Flag::On
+    } else {
+        Flag::Off
+    }
+}
+
 fn sdk_mappings(mappings: &[SubnetMapping]) -> Vec<SdkSubnetMapping> {
     mappings
         .iter()
@@ -87,6 +99,7 @@ fn sdk_mappings(mappings: &[SubnetMapping]) -> Vec<SdkSubnetMapping> {
                 .set_allocation_id(m.allocation_id.clone())
                 .set_private_ipv4_address(m.private_ipv4_address.clone())
                 .set_ipv6_address(m.ipv6_address.clone())
+                .set_source_nat_ipv6_prefix(m.source_nat_ipv6_prefix.clone())
                 .build()
         })
         .collect()
@@ -138,6 +151,7 @@ pub(super) async fn create(
         .scheme(LoadBalancerSchemeEnum::from(input.scheme.as_str()))
         .ip_address_type(SdkIpAddressType::from(input.ip_address_type.as_str()))
         .set_subnet_mappings(Some(sdk_mappings(&input.subnet_mappings)))
+        .set_enable_prefix_for_ipv6_source_nat(input.ipv6_source_nat.map(source_nat_flag))
         .set_security_groups(
             (!input.security_groups.is_empty()).then(|| input.security_groups.clone()),
         )
@@ -211,11 +225,13 @@ pub(super) async fn set_subnets(
     client: &Client,
     arn: &str,
     mappings: &[SubnetMapping],
+    ipv6_source_nat: Option<bool>,
 ) -> CloudResult<()> {
     client
         .set_subnets()
         .load_balancer_arn(arn)
         .set_subnet_mappings(Some(sdk_mappings(mappings)))
+        .set_enable_prefix_for_ipv6_source_nat(ipv6_source_nat.map(source_nat_flag))
         .send()
         .await
         .map(|_| ())

@@ -419,9 +419,14 @@ impl Cloud for SdkCloud {
         load_balancers::set_security_groups(&self.elbv2, arn, group_ids).await
     }
 
-    async fn set_subnets(&self, arn: &str, mappings: &[SubnetMapping]) -> CloudResult<()> {
+    async fn set_subnets(
+        &self,
+        arn: &str,
+        mappings: &[SubnetMapping],
+        ipv6_source_nat: Option<bool>,
+    ) -> CloudResult<()> {
         self.begin(ELBV2, "SetSubnets", true).await;
-        load_balancers::set_subnets(&self.elbv2, arn, mappings).await
+        load_balancers::set_subnets(&self.elbv2, arn, mappings, ipv6_source_nat).await
     }
 
     async fn set_ip_address_type(

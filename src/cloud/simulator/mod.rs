@@ -472,7 +472,12 @@ impl Cloud for Simulator {
             .set_security_groups(arn, group_ids)
     }
 
-    async fn set_subnets(&self, arn: &str, mappings: &[SubnetMapping]) -> CloudResult<()> {
+    async fn set_subnets(
+        &self,
+        arn: &str,
+        mappings: &[SubnetMapping],
+        _ipv6_source_nat: Option<bool>,
+    ) -> CloudResult<()> {
         self.begin("SetSubnets", true)?.set_subnets(arn, mappings)
     }
 
