@@ -558,4 +558,38 @@ mod tests {
             "the shared backend group exists in the facts"
         );
     }
+
+    #[test]
+    fn an_ingress_leaving_with_deletion_protection_on_is_refused_as_the_controller_does() {
+        let objects = vec![
+            serde_json::json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+                "metadata": {"name": "alb"}, "spec": {"controller": "ingress.k8s.aws/alb"}}),
+            serde_json::json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                "metadata": {"name": "shop", "namespace": "demo",
+                    "deletionTimestamp": "2026-12-07T08:00:00Z",
+                    "finalizers": ["ingress.k8s.aws/resources"],
+                    "annotations": {"alb.ingress.kubernetes.io/load-balancer-attributes":
+                        "deletion_protection.enabled=true"}},
+                "spec": {"ingressClassName": "alb", "defaultBackend":
+                    {"service": {"name": "web", "port": {"number": 80}}}}}),
+        ];
+        let facts = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/aws-facts.json"),
+        )
+        .unwrap();
+        let report = dry_run(
+            &objects,
+            &ControllerConfig::new("prod", "vpc-0example"),
+            &CloudFacts::from_documents(&facts).unwrap(),
+        );
+        assert!(report.stacks.is_empty(), "nothing planned for its group");
+        assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+        assert!(
+            report.problems[0]
+                .message
+                .contains("deletion_protection.enabled=false"),
+            "{:?}",
+            report.problems[0]
+        );
+    }
 }

@@ -93,6 +93,16 @@ pub(super) fn dry_run_ingresses(
                 continue;
             }
         };
+        // As the controller: a member leaving while it keeps deletion protection on fails its
+        // group, nothing planned.
+        if let Err(message) = crate::ingress::group::refuse_protected_deletions(&group.leaving) {
+            report.problems.push(OwnerProblem {
+                owner,
+                location: "load-balancer-attributes".into(),
+                message,
+            });
+            continue;
+        }
         let identity = StackIdentity::for_ingress(&config.cluster_name, &id.stack_id());
         let observed = observe_from_facts(facts, &identity, &config.vpc_id);
         let existing = observed.existing_load_balancer();
