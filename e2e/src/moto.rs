@@ -377,6 +377,12 @@ impl NodeGroup {
         rules
     }
 
+    /// `Some` once the group admits `source` on `port` with the controller's description.
+    pub async fn admits(&self, ec2: &aws_sdk_ec2::Client, port: i32, source: &str) -> Option<()> {
+        let wanted = (port, source.to_string(), Some(MANAGED_RULE.to_string()));
+        self.rules(ec2).await.contains(&wanted).then_some(())
+    }
+
     pub fn user_rule(&self) -> (i32, String, Option<String>) {
         (22, "192.168.0.0/16".to_string(), None)
     }

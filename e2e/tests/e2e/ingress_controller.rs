@@ -16,7 +16,7 @@ use aws_load_balancer_controller::registration::run_registration_loop;
 use aws_sdk_elasticloadbalancingv2::Client as Elbv2;
 use e2e::cluster::TestCluster;
 use e2e::kubectl::Kubectl;
-use e2e::moto::{create_vpc_with_subnets, MotoServer, NodeGroup, MANAGED_RULE};
+use e2e::moto::{create_vpc_with_subnets, MotoServer, NodeGroup};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -313,12 +313,7 @@ async fn an_instance_mode_ingress_opens_the_node_group_to_the_backend_group_on_i
     .await;
     eventually(
         "the node group admitting the backend group on the node port",
-        || async {
-            let rules = node.rules(&aws.ec2).await;
-            rules
-                .contains(&(30080, backend.clone(), Some(MANAGED_RULE.to_string())))
-                .then_some(())
-        },
+        || async { node.admits(&aws.ec2, 30080, &backend).await },
     )
     .await;
     eventually("the node registered on its node port", || async {

@@ -14,7 +14,7 @@ use aws_load_balancer_controller::controller::{
 use aws_load_balancer_controller::registration::networking::NetworkingSettings;
 use e2e::cluster::TestCluster;
 use e2e::kubectl::Kubectl;
-use e2e::moto::{create_vpc_with_subnets, MotoServer, NodeGroup, MANAGED_RULE};
+use e2e::moto::{create_vpc_with_subnets, MotoServer, NodeGroup};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
 use serde_json::Value;
@@ -86,14 +86,6 @@ fn reconciled_condition(service: &Value) -> Value {
 
 fn parse(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("kubectl printed no JSON ({e}): {text}"))
-}
-
-/// The id of the cluster's shared backend group, once created.
-async fn backend_group(ec2: &aws_sdk_ec2::Client, vpc_id: &str) -> String {
-    eventually("the backend security group", || async {
-        e2e::moto::backend_security_group(ec2, vpc_id).await
-    })
-    .await
 }
 
 #[tokio::test]
@@ -229,15 +221,13 @@ async fn kubectl_drives_a_service_through_its_whole_life_in_moto() {
     .await;
 
     // Networking: the node group admits the cluster's backend group on the target port.
-    let backend = backend_group(&aws.ec2, &vpc_id).await;
+    let backend = eventually("the backend security group", || async {
+        e2e::moto::backend_security_group(&aws.ec2, &vpc_id).await
+    })
+    .await;
     eventually(
         "the node group admitting the backend group on 8080",
-        || async {
-            let rules = node.rules(&aws.ec2).await;
-            rules
-                .contains(&(8080, backend.clone(), Some(MANAGED_RULE.to_string())))
-                .then_some(())
-        },
+        || async { node.admits(&aws.ec2, 8080, &backend).await },
     )
     .await;
     assert!(node.rules(&aws.ec2).await.contains(&node.user_rule()));

@@ -1,7 +1,7 @@
 //! EC2 calls of the target-rules step: the network interfaces of instances and pods, and the
 //! inbound permissions written on their security groups (one source each, described as ours).
 
-use super::classify;
+use super::{classify, EC2};
 use crate::cloud::{CloudResult, NetworkInterface};
 use crate::target_rules::{ObservedPermission, Permission, RuleSource, MANAGED_RULE_DESCRIPTION};
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, UserIdGroupPair};
@@ -253,8 +253,22 @@ pub(super) async fn describe_network_interfaces(
     }
 }
 
+/// The VPC's interfaces holding `addresses`: one call for the IPv4 ones, one for the IPv6 ones.
+pub(super) async fn find_by_address(
+    cloud: &super::SdkCloud,
+    vpc_id: &str,
+    addresses: &[String],
+) -> CloudResult<Vec<NetworkInterface>> {
+    let mut found = Vec::new();
+    for filters in address_filters(vpc_id, addresses) {
+        cloud.begin(EC2, "DescribeNetworkInterfaces", false).await;
+        found.extend(describe_network_interfaces(&cloud.ec2, None, filters).await?);
+    }
+    Ok(found)
+}
+
 /// The filters that find the VPC's interfaces holding `addresses` (IPv4 and IPv6 apart).
-pub(super) fn address_filters(vpc_id: &str, addresses: &[String]) -> Vec<Vec<Filter>> {
+fn address_filters(vpc_id: &str, addresses: &[String]) -> Vec<Vec<Filter>> {
     let (v6, v4): (Vec<&String>, Vec<&String>) = addresses.iter().partition(|a| a.contains(':'));
     let vpc = Filter::builder().name("vpc-id").values(vpc_id).build();
     let mut searches = Vec::new();

@@ -573,12 +573,7 @@ impl Cloud for SdkCloud {
         vpc_id: &str,
         addresses: &[String],
     ) -> CloudResult<Vec<NetworkInterface>> {
-        let mut found = Vec::new();
-        for filters in interfaces::address_filters(vpc_id, addresses) {
-            self.begin(EC2, "DescribeNetworkInterfaces", false).await;
-            found.extend(interfaces::describe_network_interfaces(&self.ec2, None, filters).await?);
-        }
-        Ok(found)
+        interfaces::find_by_address(self, vpc_id, addresses).await
     }
 
     async fn authorize_target_permissions(

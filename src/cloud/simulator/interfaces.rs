@@ -56,6 +56,29 @@ impl State {
             .collect()
     }
 
+    pub(super) fn describe_instance_interfaces(
+        &self,
+        instance_ids: &[String],
+    ) -> CloudResult<Vec<NetworkInterface>> {
+        let known: BTreeSet<&String> = self
+            .interfaces
+            .values()
+            .filter_map(|i| i.instance_id.as_ref())
+            .collect();
+        if let Some(missing) = instance_ids.iter().find(|id| !known.contains(id)) {
+            return error(
+                ErrorKind::NotFound,
+                "DescribeInstances",
+                format!("InvalidInstanceID.NotFound: {missing}"),
+            );
+        }
+        Ok(self.describe_interfaces(|i| {
+            i.instance_id
+                .as_ref()
+                .is_some_and(|id| instance_ids.contains(id))
+        }))
+    }
+
     pub(super) fn describe_network_interfaces(
         &self,
         ids: &[String],

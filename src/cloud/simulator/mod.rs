@@ -10,6 +10,7 @@
 //! is recorded in [`CallLog`].
 
 mod addons;
+mod calls;
 mod interfaces;
 mod load_balancers;
 mod requested_certificates;
@@ -122,63 +123,6 @@ pub struct Simulator {
 
 fn error<T>(kind: ErrorKind, operation: &str, message: impl Into<String>) -> CloudResult<T> {
     Err(CloudError::new(kind, operation, message))
-}
-
-impl Simulator {
-    /// A simulator that knows the VPC's subnets (for the zone rules of load balancers).
-    pub fn with_subnets(subnets: Vec<Subnet>) -> Self {
-        let simulator = Self::default();
-        simulator.lock().subnets = subnets;
-        simulator
-    }
-
-    /// A simulator that knows the VPC's subnets and route tables.
-    pub fn with_network(subnets: Vec<Subnet>, route_tables: Vec<crate::facts::RouteTable>) -> Self {
-        let simulator = Self::with_subnets(subnets);
-        simulator.lock().route_tables = route_tables;
-        simulator
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Makes the `nth` next call (1 = the very next) of `operation` fail with `kind`.
-    pub fn fail_call(&self, operation: &str, nth: usize, kind: ErrorKind) {
-        self.lock().failures.push(InjectedFailure {
-            operation: operation.to_string(),
-            remaining: nth.max(1),
-            kind,
-        });
-    }
-
-    /// Records the call and fires an injected failure when one is due.
-    fn begin(
-        &self,
-        operation: &'static str,
-        write: bool,
-    ) -> CloudResult<std::sync::MutexGuard<'_, State>> {
-        self.calls.record(operation, write);
-        let mut state = self.lock();
-        let mut fired = None;
-        for failure in state
-            .failures
-            .iter_mut()
-            .filter(|f| f.operation == operation)
-        {
-            failure.remaining -= 1;
-            if failure.remaining == 0 {
-                fired = Some(failure.kind);
-            }
-        }
-        state.failures.retain(|f| f.remaining > 0);
-        match fired {
-            Some(kind) => error(kind, operation, "injected failure"),
-            None => Ok(state),
-        }
-    }
 }
 
 impl Cloud for Simulator {
@@ -601,24 +545,8 @@ impl Cloud for Simulator {
         &self,
         instance_ids: &[String],
     ) -> CloudResult<Vec<NetworkInterface>> {
-        let state = self.begin("DescribeInstances", false)?;
-        let known: BTreeSet<&String> = state
-            .interfaces
-            .values()
-            .filter_map(|i| i.instance_id.as_ref())
-            .collect();
-        if let Some(missing) = instance_ids.iter().find(|id| !known.contains(id)) {
-            return error(
-                ErrorKind::NotFound,
-                "DescribeInstances",
-                format!("InvalidInstanceID.NotFound: {missing}"),
-            );
-        }
-        Ok(state.describe_interfaces(|i| {
-            i.instance_id
-                .as_ref()
-                .is_some_and(|id| instance_ids.contains(id))
-        }))
+        self.begin("DescribeInstances", false)?
+            .describe_instance_interfaces(instance_ids)
     }
 
     async fn describe_network_interfaces(
