@@ -88,14 +88,8 @@ pub(super) async fn authorize(
     group_id: &str,
     permissions: &[Permission],
 ) -> CloudResult<()> {
-    client
-        .authorize_security_group_ingress()
-        .group_id(group_id)
-        .set_ip_permissions(Some(permissions.iter().map(ip_permission).collect()))
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| classify("AuthorizeSecurityGroupIngress", e))
+    let permissions = permissions.iter().map(ip_permission).collect();
+    super::security_groups::send_authorize(client, group_id, permissions).await
 }
 
 pub(super) async fn revoke(
@@ -103,100 +97,74 @@ pub(super) async fn revoke(
     group_id: &str,
     permissions: &[Permission],
 ) -> CloudResult<()> {
-    client
-        .revoke_security_group_ingress()
-        .group_id(group_id)
-        .set_ip_permissions(Some(permissions.iter().map(ip_permission).collect()))
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| classify("RevokeSecurityGroupIngress", e))
+    let permissions = permissions.iter().map(ip_permission).collect();
+    super::security_groups::send_revoke(client, group_id, permissions).await
+}
+
+/// Our interface from either SDK shape (a VPC interface or an instance's): the same accessors
+/// on different types.
+macro_rules! network_interface {
+    ($interface:expr, $instance_id:expr, $device_index:expr) => {{
+        let interface = $interface;
+        NetworkInterface {
+            id: interface
+                .network_interface_id()
+                .unwrap_or_default()
+                .to_string(),
+            instance_id: $instance_id,
+            device_index: $device_index,
+            private_ips: interface
+                .private_ip_addresses()
+                .iter()
+                .filter_map(|a| a.private_ip_address())
+                .map(str::to_string)
+                .collect(),
+            ipv6_addresses: interface
+                .ipv6_addresses()
+                .iter()
+                .filter_map(|a| a.ipv6_address())
+                .map(str::to_string)
+                .collect(),
+            ipv4_prefixes: interface
+                .ipv4_prefixes()
+                .iter()
+                .filter_map(|p| p.ipv4_prefix())
+                .map(str::to_string)
+                .collect(),
+            ipv6_prefixes: interface
+                .ipv6_prefixes()
+                .iter()
+                .filter_map(|p| p.ipv6_prefix())
+                .map(str::to_string)
+                .collect(),
+            security_groups: interface
+                .groups()
+                .iter()
+                .filter_map(|g| g.group_id())
+                .map(str::to_string)
+                .collect(),
+        }
+    }};
 }
 
 fn interface_of(interface: &aws_sdk_ec2::types::NetworkInterface) -> NetworkInterface {
     let attachment = interface.attachment();
-    NetworkInterface {
-        id: interface
-            .network_interface_id()
-            .unwrap_or_default()
-            .to_string(),
-        instance_id: attachment.and_then(|a| a.instance_id()).map(str::to_string),
-        device_index: attachment.and_then(|a| a.device_index()),
-        private_ips: interface
-            .private_ip_addresses()
-            .iter()
-            .filter_map(|a| a.private_ip_address())
-            .map(str::to_string)
-            .collect(),
-        ipv6_addresses: interface
-            .ipv6_addresses()
-            .iter()
-            .filter_map(|a| a.ipv6_address())
-            .map(str::to_string)
-            .collect(),
-        ipv4_prefixes: interface
-            .ipv4_prefixes()
-            .iter()
-            .filter_map(|p| p.ipv4_prefix())
-            .map(str::to_string)
-            .collect(),
-        ipv6_prefixes: interface
-            .ipv6_prefixes()
-            .iter()
-            .filter_map(|p| p.ipv6_prefix())
-            .map(str::to_string)
-            .collect(),
-        security_groups: interface
-            .groups()
-            .iter()
-            .filter_map(|g| g.group_id())
-            .map(str::to_string)
-            .collect(),
-    }
+    network_interface!(
+        interface,
+        attachment.and_then(|a| a.instance_id()).map(str::to_string),
+        attachment.and_then(|a| a.device_index())
+    )
 }
 
 fn instance_interface_of(
     instance_id: &str,
     interface: &aws_sdk_ec2::types::InstanceNetworkInterface,
 ) -> NetworkInterface {
-    NetworkInterface {
-        id: interface
-            .network_interface_id()
-            .unwrap_or_default()
-            .to_string(),
-        instance_id: Some(instance_id.to_string()),
-        device_index: interface.attachment().and_then(|a| a.device_index()),
-        private_ips: interface
-            .private_ip_addresses()
-            .iter()
-            .filter_map(|a| a.private_ip_address())
-            .map(str::to_string)
-            .collect(),
-        ipv6_addresses: interface
-            .ipv6_addresses()
-            .iter()
-            .filter_map(|a| a.ipv6_address())
-            .map(str::to_string)
-            .collect(),
-        ipv4_prefixes: interface
-            .ipv4_prefixes()
-            .iter()
-            .filter_map(|p| p.ipv4_prefix())
-            .map(str::to_string)
-            .collect(),
-        ipv6_prefixes: interface
-            .ipv6_prefixes()
-            .iter()
-            .filter_map(|p| p.ipv6_prefix())
-            .map(str::to_string)
-            .collect(),
-        security_groups: interface
-            .groups()
-            .iter()
-            .filter_map(|g| g.group_id())
-            .map(str::to_string)
-            .collect(),
-    }
+    network_interface!(
+        interface,
+        Some(instance_id.to_string()),
+        interface.attachment().and_then(|a| a.device_index())
+    )
 }
 
 pub(super) async fn describe_instance_interfaces(

@@ -146,10 +146,19 @@ pub(super) async fn authorize(
     group_id: &str,
     rules: &[IngressRule],
 ) -> CloudResult<()> {
+    send_authorize(client, group_id, rules.iter().map(permission_of).collect()).await
+}
+
+/// `AuthorizeSecurityGroupIngress` with these permissions.
+pub(super) async fn send_authorize(
+    client: &Client,
+    group_id: &str,
+    permissions: Vec<IpPermission>,
+) -> CloudResult<()> {
     client
         .authorize_security_group_ingress()
         .group_id(group_id)
-        .set_ip_permissions(Some(rules.iter().map(permission_of).collect()))
+        .set_ip_permissions(Some(permissions))
         .send()
         .await
         .map(|_| ())
@@ -161,10 +170,19 @@ pub(super) async fn revoke(
     group_id: &str,
     rules: &[IngressRule],
 ) -> CloudResult<()> {
+    send_revoke(client, group_id, rules.iter().map(permission_of).collect()).await
+}
+
+/// `RevokeSecurityGroupIngress` with these permissions.
+pub(super) async fn send_revoke(
+    client: &Client,
+    group_id: &str,
+    permissions: Vec<IpPermission>,
+) -> CloudResult<()> {
     client
         .revoke_security_group_ingress()
         .group_id(group_id)
-        .set_ip_permissions(Some(rules.iter().map(permission_of).collect()))
+        .set_ip_permissions(Some(permissions))
         .send()
         .await
         .map(|_| ())
