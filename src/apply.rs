@@ -9,6 +9,7 @@ use crate::cloud::{
 };
 use crate::model::{ListenerAction, ListenerSpec, SecurityGroupRef, Stack, Tags};
 use crate::observe::{ObservedStack, StackIdentity};
+use crate::plan::security_groups::{shard_name, shard_of, shard_tags};
 use crate::plan::{Change, Plan};
 use std::collections::BTreeMap;
 
@@ -27,9 +28,17 @@ pub struct Applied {
     pub frontend_dns_name: Option<String>,
     /// By resource id.
     pub target_group_arns: BTreeMap<String, String>,
-    /// The managed and the shared backend security groups, when they exist.
-    pub managed_security_group: Option<String>,
+    /// The managed security group's shards in order (the first is the managed group itself),
+    /// and the shared backend security group, when they exist.
+    pub managed_security_groups: Vec<String>,
     pub backend_security_group: Option<String>,
+}
+
+impl Applied {
+    /// The managed security group (its first shard), the one targets admit traffic from.
+    pub fn managed_security_group(&self) -> Option<&str> {
+        self.managed_security_groups.first().map(String::as_str)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,7 +54,8 @@ struct Known {
     load_balancer: Option<(String, String)>,
     target_groups: BTreeMap<String, String>,
     listeners: BTreeMap<i32, String>,
-    managed_group: Option<String>,
+    /// The managed group's shards by index.
+    managed_groups: BTreeMap<usize, String>,
     backend_group: Option<String>,
 }
 
@@ -76,7 +86,7 @@ impl Known {
                         .collect()
                 })
                 .unwrap_or_default(),
-            managed_group: observed.security_groups.first().map(|g| g.id.clone()),
+            managed_groups: managed_groups_kept(observed, plan),
             backend_group: observed.backend_security_group.clone(),
         }
     }
@@ -104,17 +114,19 @@ impl Known {
     fn security_groups(&self, refs: &[SecurityGroupRef]) -> Result<Vec<String>, CloudError> {
         refs.iter()
             .map(|group| match group {
-                SecurityGroupRef::Managed => self
-                    .managed_group
-                    .clone()
-                    .ok_or_else(|| self.missing("the managed security group")),
+                SecurityGroupRef::Managed if self.managed_groups.is_empty() => {
+                    Err(self.missing("the managed security group"))
+                }
+                SecurityGroupRef::Managed => Ok(self.managed_groups.values().cloned().collect()),
                 SecurityGroupRef::Backend => self
                     .backend_group
                     .clone()
+                    .map(|id| vec![id])
                     .ok_or_else(|| self.missing("the backend security group")),
-                SecurityGroupRef::Id(id) => Ok(id.clone()),
+                SecurityGroupRef::Id(id) => Ok(vec![id.clone()]),
             })
-            .collect()
+            .collect::<Result<Vec<Vec<String>>, CloudError>>()
+            .map(|groups| groups.concat())
     }
 
     fn load_balancer_arn(&self) -> Result<String, CloudError> {
@@ -197,25 +209,25 @@ async fn apply_change(
             };
             known.backend_group = Some(cloud.create_security_group(&input).await?);
         }
-        Change::CreateSecurityGroup { .. } => {
+        Change::CreateSecurityGroup { shard, .. } => {
             let spec = desired
                 .security_group
                 .as_ref()
                 .ok_or_else(|| not_in_stack("the managed security group"))?;
-            let input = SecurityGroupInput {
-                name: spec.name.clone(),
-                description: spec.description.clone(),
-                vpc_id: context.vpc_id.to_string(),
-                tags: spec.tags.clone(),
-            };
-            known.managed_group = Some(cloud.create_security_group(&input).await?);
+            let id = create_managed_shard(cloud, spec, *shard, context).await?;
+            known.managed_groups.insert(*shard, id);
         }
-        Change::AuthorizeIngress { group_id, rules } => {
+        Change::AuthorizeIngress {
+            group_id,
+            shard,
+            rules,
+        } => {
             let group = match group_id {
                 Some(id) => id.clone(),
                 None => known
-                    .managed_group
-                    .clone()
+                    .managed_groups
+                    .get(shard)
+                    .cloned()
                     .ok_or_else(|| known.missing("the managed security group"))?,
             };
             cloud.authorize_ingress(&group, rules).await?;
@@ -472,8 +484,9 @@ pub struct ApplyContext<'a> {
     pub load_balancer_id: &'a str,
     /// The ALB a frontend NLB registers as its target.
     pub alb_arn: Option<&'a str>,
-    /// The managed and backend security groups of the stack a frontend NLB belongs to.
-    pub inherited_groups: Option<&'a (Option<String>, Option<String>)>,
+    /// The managed (its shards in order) and backend security groups of the stack a frontend
+    /// NLB belongs to.
+    pub inherited_groups: Option<&'a (Vec<String>, Option<String>)>,
 }
 
 /// Carries out `plan`, which was made from `observed` towards `desired`.
@@ -486,7 +499,9 @@ pub async fn apply(
 ) -> Result<Applied, ApplyError> {
     let mut known = Known::from_observed(observed, plan, context.load_balancer_id);
     if let Some((managed, backend)) = context.inherited_groups {
-        known.managed_group = known.managed_group.or(managed.clone());
+        if known.managed_groups.is_empty() {
+            known.managed_groups = managed.iter().cloned().enumerate().collect();
+        }
         known.backend_group = known.backend_group.or(backend.clone());
     }
     // Rules are synced once the listeners are right and before target groups go, since a rule
@@ -520,9 +535,58 @@ pub async fn apply(
             .into_iter()
             .filter(|(id, _)| desired.target_groups.contains_key(id))
             .collect(),
-        managed_security_group: known.managed_group,
+        managed_security_groups: known.managed_groups.into_values().collect(),
         backend_security_group: known.backend_group,
     })
+}
+
+/// The observed managed groups the plan keeps, by shard.
+fn managed_groups_kept(observed: &ObservedStack, plan: &Plan) -> BTreeMap<usize, String> {
+    let deleted: Vec<&str> = plan
+        .changes
+        .iter()
+        .filter_map(|change| match change {
+            Change::DeleteSecurityGroup { group_id, .. } => Some(group_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    observed
+        .security_groups
+        .iter()
+        .filter(|group| !deleted.contains(&group.id.as_str()))
+        .map(|group| (shard_of(&group.tags), group.id.clone()))
+        .collect()
+}
+
+/// Creates shard `shard` of the managed group `spec`. An extra shard already made by an
+/// earlier apply that stopped before attaching it (so not observed through the load balancer)
+/// is found by its tags and reused, not created twice.
+async fn create_managed_shard(
+    cloud: &impl Cloud,
+    spec: &crate::model::SecurityGroupSpec,
+    shard: usize,
+    context: &ApplyContext<'_>,
+) -> Result<String, CloudError> {
+    let tags = shard_tags(spec, shard);
+    if shard > 0 {
+        let mut identity = context.identity.tags();
+        if let Some(resource) = tags.get(&context.identity.resource_tag_key) {
+            identity.insert(context.identity.resource_tag_key.clone(), resource.clone());
+        }
+        let found = cloud
+            .find_security_groups(context.vpc_id, &identity)
+            .await?;
+        if let Some(group) = found.into_iter().next() {
+            return Ok(group.id);
+        }
+    }
+    let input = SecurityGroupInput {
+        name: shard_name(spec, shard),
+        description: spec.description.clone(),
+        vpc_id: context.vpc_id.to_string(),
+        tags,
+    };
+    cloud.create_security_group(&input).await
 }
 
 /// Applies `changes` in order, stopping at the first failure.

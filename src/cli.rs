@@ -96,6 +96,10 @@ pub struct ControllerFlags {
     /// cluster tag, to receive the rules when the interface has several.
     #[arg(long, default_value = "")]
     service_target_eni_security_group_tags: String,
+    /// The account's quota of inbound rules per security group: a managed security group that
+    /// needs more is spread over extra groups, up to the load balancer's five.
+    #[arg(long, default_value = "60", value_parser = clap::value_parser!(u16).range(1..))]
+    max_rules_per_security_group: u16,
     /// Tag keys managed outside the controller, comma-separated.
     #[arg(long, default_value = "")]
     external_managed_tags: String,
@@ -216,6 +220,7 @@ fn controller_config(
             .into_iter()
             .collect();
     config.feature_gates = feature_gates(&flags.feature_gates)?;
+    config.rules_per_security_group = usize::from(flags.max_rules_per_security_group);
     config.enable_backend_security_group = flags.enable_backend_security_group;
     config.backend_security_group = flags.backend_security_group.clone();
     config.manage_backend_security_group_rules = flags.enable_manage_backend_security_group_rules;

@@ -103,6 +103,9 @@ pub struct ControllerConfig {
     /// `--default-pca-arn`: the private CA of certificates `create-acm-cert` requests when the
     /// Ingress names none (`acm-pca-arn`); none requests public (Amazon-issued) certificates.
     pub default_pca_arn: Option<String>,
+    /// `--max-rules-per-security-group`: the account's quota of inbound rules per security group;
+    /// a managed group needing more is spread over extra groups (ours; upstream fails).
+    pub rules_per_security_group: usize,
 }
 
 impl ControllerConfig {
@@ -128,6 +131,8 @@ impl ControllerConfig {
             enable_wafv2: true,
             enable_waf: true,
             enable_shield: true,
+            rules_per_security_group:
+                crate::plan::security_groups::DEFAULT_RULES_PER_SECURITY_GROUP,
             allowed_certificate_authorities: BTreeSet::new(),
             default_pca_arn: None,
         }

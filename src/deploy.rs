@@ -156,11 +156,7 @@ pub async fn converge(
         front_observed
     };
     let backend_name = backend_security_group_name(&config.cluster_name);
-    let context = PlanContext {
-        external_managed_tags: &config.external_managed_tags,
-        backend_security_group_name: &backend_name,
-        load_balancer_id: LOAD_BALANCER_ID,
-    };
+    let context = PlanContext::from_config(config, &backend_name);
     let planned = plan_stack(desired, &main_observed, &front_observed, &context)
         .map_err(DeployError::Plan)?;
     let apply_context = |load_balancer_id, alb_arn, inherited_groups| ApplyContext {
@@ -191,7 +187,7 @@ pub async fn converge(
         .filter(|_| !planned.frontend_first())
     {
         let groups = (
-            applied.managed_security_group.clone(),
+            applied.managed_security_groups.clone(),
             applied.backend_security_group.clone(),
         );
         let context = apply_context(

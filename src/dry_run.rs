@@ -163,11 +163,7 @@ fn dry_run_services(
             }
         };
         let backend_name = backend_security_group_name(&config.cluster_name);
-        let context = PlanContext {
-            external_managed_tags: &config.external_managed_tags,
-            backend_security_group_name: &backend_name,
-            load_balancer_id: crate::plan::LOAD_BALANCER_ID,
-        };
+        let context = PlanContext::from_config(config, &backend_name);
         match plan(&built.stack, &observed, &context) {
             Ok(planned) => report.stacks.push(OwnerStack {
                 owner,

@@ -13,11 +13,10 @@ pub mod certificates;
 mod display;
 pub mod frontend;
 pub mod rules;
+pub mod security_groups;
 mod tags;
 
-use crate::model::{
-    IngressRule, IpAddressType, ListenerSpec, SecurityGroupRef, Stack, Tags, NO_WEB_ACL,
-};
+use crate::model::{IngressRule, IpAddressType, ListenerSpec, Stack, Tags, NO_WEB_ACL};
 use crate::observe::{ObservedStack, TargetGroupState};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,12 +34,17 @@ pub enum Change {
     CreateBackendSecurityGroup {
         name: String,
     },
+    /// Shard `shard` of the managed group (0: the group itself; see [`security_groups`]).
     CreateSecurityGroup {
         name: String,
+        #[serde(skip_serializing_if = "security_groups::is_first_shard")]
+        shard: usize,
     },
-    /// `group_id` is `None` for the managed group created earlier in the same plan.
+    /// `group_id` is `None` for a managed group (shard `shard`) created earlier in the same plan.
     AuthorizeIngress {
         group_id: Option<String>,
+        #[serde(skip_serializing_if = "security_groups::is_first_shard")]
+        shard: usize,
         rules: Vec<IngressRule>,
     },
     RevokeIngress {
@@ -245,6 +249,23 @@ pub struct PlanContext<'a> {
     /// The resource id of the stack's load balancer ([`LOAD_BALANCER_ID`], or
     /// [`crate::model::FRONTEND_NLB_ID`] for a frontend NLB).
     pub load_balancer_id: &'a str,
+    /// The account's quota of inbound rules per security group (AWS's default: 60).
+    pub rules_per_security_group: usize,
+}
+
+impl<'a> PlanContext<'a> {
+    /// The context of a stack's main load balancer under `config`.
+    pub fn from_config(
+        config: &'a crate::config::ControllerConfig,
+        backend_security_group_name: &'a str,
+    ) -> Self {
+        Self {
+            external_managed_tags: &config.external_managed_tags,
+            backend_security_group_name,
+            load_balancer_id: LOAD_BALANCER_ID,
+            rules_per_security_group: config.rules_per_security_group,
+        }
+    }
 }
 
 /// Why the stack cannot be planned: AWS holds something tagged as ours that we cannot place.
@@ -277,65 +298,6 @@ pub(crate) fn kept_target_groups<'a>(
         }
     }
     kept
-}
-
-fn plan_security_groups(
-    desired: &Stack,
-    observed: &ObservedStack,
-    context: &PlanContext,
-    changes: &mut Vec<Change>,
-) {
-    let wants_backend = desired
-        .load_balancer
-        .as_ref()
-        .is_some_and(|lb| lb.security_groups.contains(&SecurityGroupRef::Backend));
-    if wants_backend && observed.backend_security_group.is_none() {
-        changes.push(Change::CreateBackendSecurityGroup {
-            name: context.backend_security_group_name.to_string(),
-        });
-    }
-    let Some(spec) = &desired.security_group else {
-        return;
-    };
-    match observed.security_groups.first() {
-        None => {
-            changes.push(Change::CreateSecurityGroup {
-                name: spec.name.clone(),
-            });
-            if !spec.ingress.is_empty() {
-                changes.push(Change::AuthorizeIngress {
-                    group_id: None,
-                    rules: spec.ingress.clone(),
-                });
-            }
-        }
-        Some(group) => {
-            let missing: Vec<IngressRule> = spec
-                .ingress
-                .iter()
-                .filter(|r| !group.ingress.contains(r))
-                .cloned()
-                .collect();
-            let extra: Vec<IngressRule> = group
-                .ingress
-                .iter()
-                .filter(|r| !spec.ingress.contains(r))
-                .cloned()
-                .collect();
-            if !missing.is_empty() {
-                changes.push(Change::AuthorizeIngress {
-                    group_id: Some(group.id.clone()),
-                    rules: missing,
-                });
-            }
-            if !extra.is_empty() {
-                changes.push(Change::RevokeIngress {
-                    group_id: group.id.clone(),
-                    rules: extra,
-                });
-            }
-        }
-    }
 }
 
 fn changed_attributes(
@@ -416,7 +378,8 @@ pub fn plan(
         )));
     }
     let mut changes = Vec::new();
-    plan_security_groups(desired, observed, context, &mut changes);
+    let layout = security_groups::managed_layout(desired, observed, context)?;
+    security_groups::plan_security_groups(desired, observed, &layout, context, &mut changes);
     let kept = kept_target_groups(desired, observed);
     plan_target_groups(desired, &kept, context, &mut changes);
 
@@ -465,7 +428,7 @@ pub fn plan(
                 load_balancer::plan_new_add_ons(spec, observed, &mut changes);
             }
             Some(state) => {
-                load_balancer::plan_update(spec, state, observed, context, &mut changes);
+                load_balancer::plan_update(spec, state, observed, &layout, context, &mut changes);
                 load_balancer::plan_listeners(desired, state, &kept, &mut changes);
             }
         }
@@ -486,14 +449,7 @@ pub fn plan(
         desired,
         &observed.certificates,
     ));
-    if desired.security_group.is_none() {
-        for group in &observed.security_groups {
-            changes.push(Change::DeleteSecurityGroup {
-                group_id: group.id.clone(),
-                name: group.name.clone(),
-            });
-        }
-    }
+    security_groups::plan_security_group_deletions(&layout, &mut changes);
     Ok(Plan { changes })
 }
 

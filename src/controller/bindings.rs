@@ -80,7 +80,9 @@ fn networking(
                     }),
                     model::NetworkingPeer::SecurityGroup(group) => {
                         let id = match group {
-                            SecurityGroupRef::Managed => applied.managed_security_group.clone(),
+                            SecurityGroupRef::Managed => {
+                                applied.managed_security_group().map(str::to_string)
+                            }
                             SecurityGroupRef::Backend => applied.backend_security_group.clone(),
                             SecurityGroupRef::Id(id) => Some(id.clone()),
                         }?;
@@ -250,7 +252,7 @@ mod tests {
             .collect();
         let applied = Applied {
             target_group_arns: arns,
-            managed_security_group: Some("sg-managed".into()),
+            managed_security_groups: vec!["sg-managed".into()],
             backend_security_group: Some("sg-backend".into()),
             ..Applied::default()
         };

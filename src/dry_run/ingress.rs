@@ -146,11 +146,7 @@ pub(super) fn dry_run_ingresses(
             )
             .collect();
         let backend_name = backend_security_group_name(&config.cluster_name);
-        let plan_context = PlanContext {
-            external_managed_tags: &config.external_managed_tags,
-            backend_security_group_name: &backend_name,
-            load_balancer_id: crate::plan::LOAD_BALANCER_ID,
-        };
+        let plan_context = PlanContext::from_config(config, &backend_name);
         let (main_observed, front_observed) = observed.split_frontend();
         match plan_stack(&built.stack, &main_observed, &front_observed, &plan_context) {
             Ok(planned) => {

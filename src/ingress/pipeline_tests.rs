@@ -357,3 +357,4 @@ mod addons;
 mod certificates;
 mod frontend;
 mod network_access;
+mod rule_quota;

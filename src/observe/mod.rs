@@ -212,6 +212,10 @@ fn classify_security_groups(
             observed.security_groups.push(group);
         }
     }
+    // The managed group first, then its extra shards in order.
+    observed
+        .security_groups
+        .sort_by_key(|group| crate::plan::security_groups::shard_of(&group.tags));
 }
 
 /// Reads the stack identified by `identity` in `vpc_id`. `wants_backend_group` asks for the shared

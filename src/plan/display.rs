@@ -9,8 +9,12 @@ impl fmt::Display for Change {
             Self::CreateBackendSecurityGroup { name } => {
                 write!(formatter, "create shared backend security group {name}")
             }
-            Self::CreateSecurityGroup { name } => write!(formatter, "create security group {name}"),
-            Self::AuthorizeIngress { group_id, rules } => {
+            Self::CreateSecurityGroup { name, .. } => {
+                write!(formatter, "create security group {name}")
+            }
+            Self::AuthorizeIngress {
+                group_id, rules, ..
+            } => {
                 write!(
                     formatter,
                     "allow {} inbound rule(s) on {}",

@@ -102,9 +102,17 @@ pub fn plan_stack(
     let alb = main_plan
         .kept_load_balancer(main, LOAD_BALANCER_ID)
         .map(|lb| lb.load_balancer.arn.as_str());
+    // Shards created or deleted by the ALB's part are known only once it is applied.
+    let managed_unchanged = !main_plan.changes.iter().any(|change| {
+        matches!(
+            change,
+            Change::CreateSecurityGroup { .. } | Change::DeleteSecurityGroup { .. }
+        )
+    });
+    let managed_ids: Vec<String> = main.security_groups.iter().map(|g| g.id.clone()).collect();
     let stack = frontend_stack(
         desired,
-        main.security_groups.first().map(|g| g.id.as_str()),
+        Some(managed_ids.as_slice()).filter(|ids| managed_unchanged && !ids.is_empty()),
         main.backend_security_group.as_deref(),
     );
     let mut front_plan = plan(&stack, &front, &front_context)?;
@@ -126,10 +134,11 @@ pub fn plan_stack(
 }
 
 /// The frontend NLB of `desired` as a stack (empty when there is none), its references to the
-/// ALB's managed and backend security groups replaced by their ids where known.
+/// ALB's managed group (all its shards, in order) and backend security group replaced by their
+/// ids where known.
 pub fn frontend_stack(
     desired: &Stack,
-    managed_group: Option<&str>,
+    managed_groups: Option<&[String]>,
     backend_group: Option<&str>,
 ) -> Stack {
     let Some(frontend) = &desired.frontend_nlb else {
@@ -137,16 +146,16 @@ pub fn frontend_stack(
     };
     let mut stack = frontend.as_stack(&desired.id);
     if let Some(load_balancer) = &mut stack.load_balancer {
-        for group in &mut load_balancer.security_groups {
-            let known = match group {
-                SecurityGroupRef::Managed => managed_group,
-                SecurityGroupRef::Backend => backend_group,
-                SecurityGroupRef::Id(_) => None,
-            };
-            if let Some(id) = known {
-                *group = SecurityGroupRef::Id(id.to_string());
-            }
-        }
+        let id = |id: &str| SecurityGroupRef::Id(id.to_string());
+        load_balancer.security_groups = load_balancer
+            .security_groups
+            .iter()
+            .flat_map(|group| match (group, managed_groups, backend_group) {
+                (SecurityGroupRef::Managed, Some(ids), _) => ids.iter().map(|i| id(i)).collect(),
+                (SecurityGroupRef::Backend, _, Some(backend)) => vec![id(backend)],
+                _ => vec![group.clone()],
+            })
+            .collect();
     }
     stack
 }

@@ -1,6 +1,7 @@
 //! Updates of a kept load balancer and its listeners: security groups, subnets, IP address type,
 //! attributes (listed keys only), tags; listeners matched by port, modified in place.
 
+use super::security_groups::ManagedLayout;
 use super::{changed_attributes, resolved_default_action, tag_changes, Change, PlanContext};
 use crate::model::{LoadBalancerSpec, Protocol, SecurityGroupRef, Stack, NO_WEB_ACL};
 use crate::observe::{LoadBalancerState, ObservedStack, TargetGroupState};
@@ -10,28 +11,31 @@ use std::collections::{BTreeMap, BTreeSet};
 fn resolved_security_groups(
     spec: &LoadBalancerSpec,
     observed: &ObservedStack,
+    managed: &ManagedLayout,
 ) -> Option<Vec<String>> {
-    spec.security_groups
-        .iter()
-        .map(|group| match group {
-            SecurityGroupRef::Managed => observed.security_groups.first().map(|g| g.id.clone()),
-            SecurityGroupRef::Backend => observed.backend_security_group.clone(),
-            SecurityGroupRef::Id(id) => Some(id.clone()),
-        })
-        .collect()
+    let mut ids = Vec::new();
+    for group in &spec.security_groups {
+        match group {
+            SecurityGroupRef::Managed => ids.extend(managed.resolved_ids()?),
+            SecurityGroupRef::Backend => ids.push(observed.backend_security_group.clone()?),
+            SecurityGroupRef::Id(id) => ids.push(id.clone()),
+        }
+    }
+    Some(ids)
 }
 
 pub(super) fn plan_update(
     spec: &LoadBalancerSpec,
     state: &LoadBalancerState,
     observed: &ObservedStack,
+    managed: &ManagedLayout,
     context: &PlanContext,
     changes: &mut Vec<Change>,
 ) {
     let current = &state.load_balancer;
     let arn = current.arn.clone();
     let groups_now: BTreeSet<&String> = current.security_groups.iter().collect();
-    let groups_match = resolved_security_groups(spec, observed)
+    let groups_match = resolved_security_groups(spec, observed, managed)
         .is_some_and(|wanted| wanted.iter().collect::<BTreeSet<_>>() == groups_now);
     if !groups_match {
         changes.push(Change::SetSecurityGroups { arn: arn.clone() });

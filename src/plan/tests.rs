@@ -85,6 +85,7 @@ fn an_empty_stack_deletes_the_load_balancer_then_target_groups_then_the_security
         external_managed_tags: &external,
         backend_security_group_name: &backend,
         load_balancer_id: LOAD_BALANCER_ID,
+        rules_per_security_group: 60,
     };
     let planned = plan(
         &Stack::empty("shop/web"),
@@ -111,6 +112,7 @@ fn a_load_balancer_with_the_stack_tags_but_no_resource_id_is_not_touched() {
         external_managed_tags: &external,
         backend_security_group_name: &backend,
         load_balancer_id: LOAD_BALANCER_ID,
+        rules_per_security_group: 60,
     };
     let refused = plan(&Stack::empty("shop/web"), &observed_stack(None), &context);
     assert!(

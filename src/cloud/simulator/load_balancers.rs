@@ -82,6 +82,7 @@ impl State {
         &mut self,
         input: &LoadBalancerInput,
     ) -> CloudResult<ObservedLoadBalancer> {
+        super::security_groups::too_many_groups("CreateLoadBalancer", &input.security_groups)?;
         if input.name.len() > 32 {
             return error(
                 ErrorKind::Invalid,

@@ -84,6 +84,7 @@ impl State {
         arn: &str,
         group_ids: &[String],
     ) -> CloudResult<()> {
+        too_many_groups("SetSecurityGroups", group_ids)?;
         if let Some(missing) = group_ids
             .iter()
             .find(|g| !self.security_groups.contains_key(*g))
@@ -250,4 +251,16 @@ impl State {
         self.security_groups.remove(group_id);
         Ok(())
     }
+}
+
+/// AWS's limit of five security groups on one load balancer.
+pub(super) fn too_many_groups(operation: &str, group_ids: &[String]) -> CloudResult<()> {
+    if group_ids.len() > crate::plan::security_groups::SECURITY_GROUPS_PER_LOAD_BALANCER {
+        return error(
+            ErrorKind::QuotaExceeded,
+            operation,
+            format!("{} security groups: a load balancer holds at most 5", group_ids.len()),
+        );
+    }
+    Ok(())
 }

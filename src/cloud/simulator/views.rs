@@ -196,6 +196,16 @@ impl Simulator {
             .collect()
     }
 
+    /// The security groups of the load balancer named `name`, in order.
+    pub fn load_balancer_security_groups(&self, name: &str) -> Vec<String> {
+        self.lock()
+            .load_balancers
+            .values()
+            .find(|lb| lb.observed.name == name)
+            .map(|lb| lb.observed.security_groups.clone())
+            .unwrap_or_default()
+    }
+
     /// The ARN of the load balancer named `name`.
     pub fn load_balancer_arn(&self, name: &str) -> Option<String> {
         self.lock()
