@@ -139,7 +139,10 @@ fn a_full_group_revokes_before_it_authorizes_and_a_group_with_room_authorizes_fi
     assert!(
         matches!(
             changes.as_slice(),
-            [Change::RevokeIngress { .. }, Change::AuthorizeIngress { .. }]
+            [
+                Change::RevokeIngress { .. },
+                Change::AuthorizeIngress { .. }
+            ]
         ),
         "{changes:?}"
     );
@@ -155,7 +158,10 @@ fn a_full_group_revokes_before_it_authorizes_and_a_group_with_room_authorizes_fi
     assert!(
         matches!(
             changes.as_slice(),
-            [Change::AuthorizeIngress { .. }, Change::RevokeIngress { .. }]
+            [
+                Change::AuthorizeIngress { .. },
+                Change::RevokeIngress { .. }
+            ]
         ),
         "{changes:?}"
     );

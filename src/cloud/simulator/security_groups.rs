@@ -259,7 +259,10 @@ pub(super) fn too_many_groups(operation: &str, group_ids: &[String]) -> CloudRes
         return error(
             ErrorKind::QuotaExceeded,
             operation,
-            format!("{} security groups: a load balancer holds at most 5", group_ids.len()),
+            format!(
+                "{} security groups: a load balancer holds at most 5",
+                group_ids.len()
+            ),
         );
     }
     Ok(())
