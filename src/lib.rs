@@ -37,3 +37,4 @@ pub mod service;
 pub mod subnets;
 pub mod target_rules;
 pub mod targets;
+pub mod vpc;

@@ -31,6 +31,13 @@ pub struct RunArguments {
     /// AWS_ENDPOINT_URL works too.
     #[arg(long)]
     aws_endpoint: Option<String>,
+    /// Without `--aws-vpc-id`: the VPC is the one carrying all these tags (`k=v,k2=v2`); without
+    /// either, instance metadata's, else that of the instance named by `NODENAME`.
+    #[arg(long, default_value = "")]
+    aws_vpc_tags: String,
+    /// Deprecated upstream and ignored (a warning when given).
+    #[arg(long, default_value = "Name")]
+    aws_vpc_tag_key: String,
     /// Attempts per AWS call, the first included.
     #[arg(long, default_value_t = 10)]
     aws_max_retries: u32,
@@ -80,6 +87,8 @@ pub struct RunSettings {
     pub health_address: SocketAddr,
     /// The Lease (namespace, empty for the client's default; name), or none without election.
     pub leader_election: Option<(String, String)>,
+    /// `--aws-vpc-tags`, used when `--aws-vpc-id` is not given.
+    pub vpc_tags: crate::model::Tags,
 }
 
 impl RunArguments {
@@ -89,7 +98,7 @@ impl RunArguments {
             .cluster_name
             .clone()
             .ok_or("--cluster-name is required")?;
-        // Without --aws-vpc-id the VPC comes from instance metadata at startup (`run`).
+        // Without --aws-vpc-id the VPC is discovered at startup (`run`, `crate::vpc`).
         let vpc_id = self.controller.vpc_id.clone().unwrap_or_default();
         Ok(RunSettings {
             config: controller_config(&self.controller, &cluster_name, &vpc_id)?,
@@ -100,6 +109,8 @@ impl RunArguments {
                 ..AwsClientSettings::default()
             },
             drift_check_interval: self.sync_period,
+            vpc_tags: crate::annotations::parse_string_map(&self.aws_vpc_tags)
+                .map_err(|e| format!("--aws-vpc-tags: {e}"))?,
             throttle: rules_with_overrides(&throttle_overrides(&self.aws_api_throttle)?),
             metrics_address: crate::probes::parse_bind_address(&self.metrics_bind_addr)
                 .map_err(|e| format!("--metrics-bind-addr: {e}"))?,
@@ -178,16 +189,23 @@ async fn vpc_id_from_instance_metadata() -> Result<String, String> {
     Ok(vpc_id.as_ref().trim().to_string())
 }
 
-/// The cluster's VPC: the flag's when given (instance metadata is then never contacted), else
-/// instance metadata's.
-async fn resolve_vpc_id(config: &mut ControllerConfig) -> Result<(), String> {
+/// The cluster's VPC: the flag's when given (nothing is then contacted), else discovered
+/// ([`crate::vpc::discover_vpc_id`]: tags, instance metadata, the `NODENAME` instance).
+async fn resolve_vpc_id(
+    config: &mut ControllerConfig,
+    cloud: &SdkCloud,
+    tags: &crate::model::Tags,
+) -> Result<(), String> {
     if !config.vpc_id.is_empty() {
         return Ok(());
     }
-    let vpc_id = vpc_id_from_instance_metadata().await.map_err(|error| {
-        format!("failed to get VPC ID: give --aws-vpc-id (instance metadata: {error})")
-    })?;
-    tracing::info!(%vpc_id, "VPC from instance metadata");
+    let sources = crate::vpc::VpcSources {
+        tags: tags.clone(),
+        node_name: std::env::var("NODENAME").ok().filter(|n| !n.is_empty()),
+    };
+    let vpc_id =
+        crate::vpc::discover_vpc_id(cloud, &sources, vpc_id_from_instance_metadata()).await?;
+    tracing::info!(%vpc_id, "VPC discovered");
     config.vpc_id = vpc_id;
     Ok(())
 }
@@ -205,7 +223,11 @@ async fn aws_calls_drained() {
 /// Runs the controller until stopped (Ok) or until it cannot go on (Err).
 pub async fn run(arguments: &RunArguments) -> Result<(), String> {
     let mut settings = arguments.settings()?;
-    resolve_vpc_id(&mut settings.config).await?;
+    if arguments.aws_vpc_tag_key != "Name" {
+        tracing::warn!("--aws-vpc-tag-key is deprecated and ignored");
+    }
+    let cloud = SdkCloud::with_throttle(&load_sdk_config(&settings.aws).await, settings.throttle);
+    resolve_vpc_id(&mut settings.config, &cloud, &settings.vpc_tags).await?;
     let _probes = crate::probes::serve(settings.metrics_address, settings.health_address).await?;
     let client = kube::Client::try_default()
         .await
@@ -240,7 +262,6 @@ pub async fn run(arguments: &RunArguments) -> Result<(), String> {
             .with_label_values(&[elector.identity.as_str()])
             .set(1);
     }
-    let cloud = SdkCloud::with_throttle(&load_sdk_config(&settings.aws).await, settings.throttle);
     let services = Arc::new(ServiceReconciler::new(
         client.clone(),
         cloud.clone(),

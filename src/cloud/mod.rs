@@ -388,6 +388,8 @@ pub trait Cloud: Send + Sync {
         vpc_id: &str,
         addresses: &[String],
     ) -> impl Future<Output = CloudResult<Vec<NetworkInterface>>> + Send;
+    /// The VPCs carrying every tag of `tags` (`DescribeVpcs`; startup VPC discovery only).
+    fn find_vpcs(&self, tags: &Tags) -> impl Future<Output = CloudResult<Vec<String>>> + Send;
     /// Authorizes inbound permissions, each described as the controller's
     /// ([`crate::target_rules::MANAGED_RULE_DESCRIPTION`]).
     fn authorize_target_permissions(

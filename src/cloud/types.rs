@@ -117,6 +117,7 @@ pub struct NetworkInterface {
     pub ipv4_prefixes: Vec<String>,
     pub ipv6_prefixes: Vec<String>,
     pub security_groups: Vec<String>,
+    pub vpc_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

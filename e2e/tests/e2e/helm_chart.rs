@@ -136,6 +136,13 @@ async fn defaults_and_a_custom_values_file_render_lint_and_apply() {
         "templated"
     );
     assert_eq!(settings.config.vpc_id, "vpc-0abc");
+    assert_eq!(
+        settings
+            .vpc_tags
+            .get("kubernetes.io/cluster/prod")
+            .map(String::as_str),
+        Some("owned")
+    );
     assert_eq!(settings.aws.region.as_deref(), Some("eu-west-1"));
     assert_eq!(settings.config.default_tags["team"], "platform");
     assert!(!settings.config.enable_backend_security_group);

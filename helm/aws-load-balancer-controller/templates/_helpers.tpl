@@ -62,7 +62,7 @@ Values upstream's chart renders as flags this controller does not have yet: sett
 render with its name, rather than installing a controller that silently ignores it.
 */}}
 {{- define "aws-load-balancer-controller.unsupported" -}}
-{{- $unsupported := list "vpcTags" "awsApiEndpoints" "ingressMaxConcurrentReconciles" "serviceMaxConcurrentReconciles" "targetgroupbindingMaxConcurrentReconciles" "targetgroupbindingMaxExponentialBackoffDelay" "targetgroupbindingRequeueDuration" "albGatewayMaxConcurrentReconciles" "nlbGatewayMaxConcurrentReconciles" "globalAcceleratorMaxConcurrentReconciles" "globalAcceleratorMaxExponentialBackoffDelay" "lbStabilizationMonitorInterval" "watchNamespace" "webhookBindPort" "disableIngressClassAnnotation" "disableIngressGroupNameAnnotation" "maxTargetsPerTargetGroup" }}
+{{- $unsupported := list "awsApiEndpoints" "ingressMaxConcurrentReconciles" "serviceMaxConcurrentReconciles" "targetgroupbindingMaxConcurrentReconciles" "targetgroupbindingMaxExponentialBackoffDelay" "targetgroupbindingRequeueDuration" "albGatewayMaxConcurrentReconciles" "nlbGatewayMaxConcurrentReconciles" "globalAcceleratorMaxConcurrentReconciles" "globalAcceleratorMaxExponentialBackoffDelay" "lbStabilizationMonitorInterval" "watchNamespace" "webhookBindPort" "disableIngressClassAnnotation" "disableIngressGroupNameAnnotation" "maxTargetsPerTargetGroup" }}
 {{- range $unsupported }}
 {{- $value := index $.Values . }}
 {{- if or (kindIs "bool" $value) (and (not (kindIs "invalid" $value)) (not (empty $value))) }}

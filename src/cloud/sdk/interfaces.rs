@@ -143,6 +143,7 @@ macro_rules! network_interface {
                 .filter_map(|g| g.group_id())
                 .map(str::to_string)
                 .collect(),
+            vpc_id: interface.vpc_id().map(str::to_string),
         }
     }};
 }
@@ -255,4 +256,43 @@ fn address_filters(vpc_id: &str, addresses: &[String]) -> Vec<Vec<Filter>> {
         }
     }
     searches
+}
+
+/// The VPCs carrying every tag of `tags` (DescribeVpcs filtered by tag).
+pub(super) async fn find_vpcs(
+    cloud: &super::SdkCloud,
+    tags: &crate::model::Tags,
+) -> CloudResult<Vec<String>> {
+    cloud.begin(EC2, "DescribeVpcs", false).await;
+    let filters: Vec<Filter> = tags
+        .iter()
+        .map(|(key, value)| {
+            Filter::builder()
+                .name(format!("tag:{key}"))
+                .values(value)
+                .build()
+        })
+        .collect();
+    let mut vpcs = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = cloud
+            .ec2
+            .describe_vpcs()
+            .set_filters(Some(filters.clone()))
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|e| classify("DescribeVpcs", e))?;
+        vpcs.extend(
+            page.vpcs()
+                .iter()
+                .filter_map(|v| v.vpc_id())
+                .map(str::to_string),
+        );
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(vpcs);
+        }
+    }
 }

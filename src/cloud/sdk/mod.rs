@@ -10,6 +10,7 @@
 mod addons;
 pub mod call_metrics;
 mod certificates;
+mod conversions;
 mod errors;
 #[cfg(test)]
 mod iam_policy_tests;
@@ -31,6 +32,7 @@ use super::throttle::{
 use super::*;
 use crate::aws_clients::AwsClients;
 use crate::model::{HealthCheck, IngressRule, IpAddressType, SubnetMapping};
+use conversions::{tags_of, AttributeMap};
 pub(crate) use errors::classify;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -104,37 +106,6 @@ impl SdkCloud {
         self.calls.record_on(operation, write, Some(arn), targets);
         self.paced(ELBV2, operation).await;
     }
-}
-
-/// Attributes as ELBv2 returns them (load balancer, target group, listener: each its own SDK
-/// type with a key and a value), collected into one map.
-struct AttributeMap(BTreeMap<String, String>);
-
-impl<'a> FromIterator<(Option<&'a str>, Option<&'a str>)> for AttributeMap {
-    fn from_iter<I: IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>>(pairs: I) -> Self {
-        Self(
-            pairs
-                .into_iter()
-                .map(|(key, value)| {
-                    (
-                        key.unwrap_or_default().to_string(),
-                        value.unwrap_or_default().to_string(),
-                    )
-                })
-                .collect(),
-        )
-    }
-}
-
-fn tags_of(tags: &Tags) -> Vec<aws_sdk_elasticloadbalancingv2::types::Tag> {
-    tags.iter()
-        .map(|(key, value)| {
-            aws_sdk_elasticloadbalancingv2::types::Tag::builder()
-                .key(key)
-                .value(value)
-                .build()
-        })
-        .collect()
 }
 
 impl Cloud for SdkCloud {
@@ -574,6 +545,10 @@ impl Cloud for SdkCloud {
         addresses: &[String],
     ) -> CloudResult<Vec<NetworkInterface>> {
         interfaces::find_by_address(self, vpc_id, addresses).await
+    }
+
+    async fn find_vpcs(&self, tags: &Tags) -> CloudResult<Vec<String>> {
+        interfaces::find_vpcs(self, tags).await
     }
 
     async fn authorize_target_permissions(

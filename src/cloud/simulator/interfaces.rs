@@ -11,6 +11,15 @@ use crate::target_rules::{ObservedPermission, Permission, RuleSource, MANAGED_RU
 pub(super) const DEFAULT_RULE_QUOTA: usize = 60;
 
 impl State {
+    /// The VPCs carrying every tag of `tags`.
+    pub(super) fn find_vpcs(&self, tags: &Tags) -> Vec<String> {
+        self.vpcs
+            .iter()
+            .filter(|(_, held)| tags.iter().all(|(k, v)| held.get(k) == Some(v)))
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
     pub(super) fn rule_quota(&self) -> usize {
         self.rule_quota.unwrap_or(DEFAULT_RULE_QUOTA)
     }
@@ -266,6 +275,11 @@ impl Simulator {
             .get(group_id)
             .map(State::permissions_of)
             .unwrap_or_default()
+    }
+
+    /// A VPC carrying `tags` (found by `find_vpcs`).
+    pub fn add_vpc(&self, vpc_id: &str, tags: &Tags) {
+        self.lock().vpcs.insert(vpc_id.to_string(), tags.clone());
     }
 
     /// Sets the inbound-rule quota of every security group.

@@ -87,6 +87,8 @@ struct State {
     security_groups: BTreeMap<String, StoredSecurityGroup>,
     /// Network interfaces of instances and pods, by id.
     interfaces: BTreeMap<String, NetworkInterface>,
+    /// VPCs by id, with their tags.
+    vpcs: BTreeMap<String, Tags>,
     /// Inbound rules per security group (AWS's default when unset).
     rule_quota: Option<usize>,
     /// ACM certificates with every name they cover; the summary lists at most the first two
@@ -555,6 +557,10 @@ impl Cloud for Simulator {
     ) -> CloudResult<Vec<NetworkInterface>> {
         self.begin("DescribeNetworkInterfaces", false)?
             .describe_network_interfaces(interface_ids)
+    }
+
+    async fn find_vpcs(&self, tags: &Tags) -> CloudResult<Vec<String>> {
+        Ok(self.begin("DescribeVpcs", false)?.find_vpcs(tags))
     }
 
     async fn find_network_interfaces_by_address(
