@@ -9,11 +9,12 @@ use crate::cloud::{
 };
 use crate::model::{ListenerAction, ListenerSpec, SecurityGroupRef, Stack, Tags};
 use crate::observe::{ObservedStack, StackIdentity};
-use crate::plan::security_groups::{shard_name, shard_of, shard_tags};
 use crate::plan::{Change, Plan};
+use security_groups::{create_managed_shard, managed_groups_kept};
 use std::collections::BTreeMap;
 
 mod rules;
+mod security_groups;
 
 pub use rules::apply_rule_changes;
 use rules::sync_rules;
@@ -538,55 +539,6 @@ pub async fn apply(
         managed_security_groups: known.managed_groups.into_values().collect(),
         backend_security_group: known.backend_group,
     })
-}
-
-/// The observed managed groups the plan keeps, by shard.
-fn managed_groups_kept(observed: &ObservedStack, plan: &Plan) -> BTreeMap<usize, String> {
-    let deleted: Vec<&str> = plan
-        .changes
-        .iter()
-        .filter_map(|change| match change {
-            Change::DeleteSecurityGroup { group_id, .. } => Some(group_id.as_str()),
-            _ => None,
-        })
-        .collect();
-    observed
-        .security_groups
-        .iter()
-        .filter(|group| !deleted.contains(&group.id.as_str()))
-        .map(|group| (shard_of(&group.tags), group.id.clone()))
-        .collect()
-}
-
-/// Creates shard `shard` of the managed group `spec`. An extra shard already made by an
-/// earlier apply that stopped before attaching it (so not observed through the load balancer)
-/// is found by its tags and reused, not created twice.
-async fn create_managed_shard(
-    cloud: &impl Cloud,
-    spec: &crate::model::SecurityGroupSpec,
-    shard: usize,
-    context: &ApplyContext<'_>,
-) -> Result<String, CloudError> {
-    let tags = shard_tags(spec, shard);
-    if shard > 0 {
-        let mut identity = context.identity.tags();
-        if let Some(resource) = tags.get(&context.identity.resource_tag_key) {
-            identity.insert(context.identity.resource_tag_key.clone(), resource.clone());
-        }
-        let found = cloud
-            .find_security_groups(context.vpc_id, &identity)
-            .await?;
-        if let Some(group) = found.into_iter().next() {
-            return Ok(group.id);
-        }
-    }
-    let input = SecurityGroupInput {
-        name: shard_name(spec, shard),
-        description: spec.description.clone(),
-        vpc_id: context.vpc_id.to_string(),
-        tags,
-    };
-    cloud.create_security_group(&input).await
 }
 
 /// Applies `changes` in order, stopping at the first failure.
