@@ -44,39 +44,24 @@ pub async fn discover_vpc_id(
         Ok(vpc_id) => return Ok(vpc_id),
         Err(error) => error,
     };
+    let failed = |node: &str| {
+        format!(
+            "failed to get VPC ID: give --aws-vpc-id (instance metadata: {metadata_error}; {node})"
+        )
+    };
     let node = match sources.node_name.as_deref() {
         Some(name) if name.starts_with("i-") => name,
-        Some(name) => {
-            return Err(format!(
-                "failed to get VPC ID: give --aws-vpc-id (instance metadata: {metadata_error}; \
-                 NODENAME {name} is not an instance id)"
-            ))
-        }
-        None => {
-            return Err(format!(
-                "failed to get VPC ID: give --aws-vpc-id (instance metadata: {metadata_error}; \
-                 NODENAME is not set)"
-            ))
-        }
+        Some(name) => return Err(failed(&format!("NODENAME {name} is not an instance id"))),
+        None => return Err(failed("NODENAME is not set")),
     };
     let interfaces = cloud
         .describe_instance_interfaces(&[node.to_string()])
         .await
-        .map_err(|e| {
-            format!(
-                "failed to get VPC ID: give --aws-vpc-id (instance metadata: {metadata_error}; \
-                 instance {node}: {e})"
-            )
-        })?;
+        .map_err(|e| failed(&format!("instance {node}: {e}")))?;
     interfaces
         .into_iter()
         .find_map(|interface| interface.vpc_id)
-        .ok_or_else(|| {
-            format!(
-                "failed to get VPC ID: give --aws-vpc-id (instance metadata: {metadata_error}; \
-                 instance {node} has no interface in a VPC)"
-            )
-        })
+        .ok_or_else(|| failed(&format!("instance {node} has no interface in a VPC")))
 }
 
 #[cfg(test)]

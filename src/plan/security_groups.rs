@@ -156,13 +156,12 @@ pub(super) fn managed_layout<'a>(
             layout.dropped.push(group);
             continue;
         }
-        let rules: Vec<IngressRule> = group
-            .ingress
-            .iter()
-            .filter(|rule| wanted.contains(rule) && !placed.contains(rule))
-            .cloned()
-            .collect();
-        placed.extend(wanted.iter().copied().filter(|rule| rules.contains(rule)));
+        let mut rules = Vec::new();
+        for rule in &group.ingress {
+            if let Some(wanted) = wanted.get(rule).filter(|rule| placed.insert(rule)) {
+                rules.push((*wanted).clone());
+            }
+        }
         layout.shards.push(Shard {
             index,
             existing: Some(group),
@@ -179,17 +178,21 @@ pub(super) fn managed_layout<'a>(
             },
         );
     }
-    let mut unplaced = spec.ingress.iter().filter(|rule| !placed.contains(rule));
-    let mut rule = unplaced.next();
+    let mut unplaced = wanted
+        .iter()
+        .filter(|rule| !placed.contains(*rule))
+        .peekable();
+    let fill = |rules: &mut Vec<IngressRule>, from: &mut dyn Iterator<Item = &&IngressRule>| {
+        rules.extend(
+            from.take(quota.saturating_sub(rules.len()))
+                .map(|r| (*r).clone()),
+        );
+    };
     for shard in &mut layout.shards {
-        while shard.rules.len() < quota {
-            let Some(next) = rule else { break };
-            shard.rules.push(next.clone());
-            rule = unplaced.next();
-        }
+        fill(&mut shard.rules, &mut unplaced);
     }
     let mut next_index = 0;
-    while rule.is_some() {
+    while unplaced.peek().is_some() {
         while layout.shards.iter().any(|shard| shard.index == next_index) {
             next_index += 1;
         }
@@ -198,11 +201,7 @@ pub(super) fn managed_layout<'a>(
             existing: None,
             rules: Vec::new(),
         };
-        while shard.rules.len() < quota {
-            let Some(next) = rule else { break };
-            shard.rules.push(next.clone());
-            rule = unplaced.next();
-        }
+        fill(&mut shard.rules, &mut unplaced);
         layout.shards.push(shard);
     }
     // An emptied shard beyond the first goes; the first stays, as upstream's managed group.

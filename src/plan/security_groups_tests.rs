@@ -47,6 +47,14 @@ fn desired(rules: usize, groups: Vec<SecurityGroupRef>) -> Stack {
     stack
 }
 
+/// `stack` no longer wanting rule 0.
+fn without_rule_0(mut stack: Stack) -> Stack {
+    if let Some(spec) = &mut stack.security_group {
+        spec.ingress.retain(|r| *r != rule(0));
+    }
+    stack
+}
+
 /// Shard `shard` as AWS holds it, with the rules numbered `rules`.
 fn shard(shard: usize, rules: std::ops::Range<usize>) -> ObservedSecurityGroup {
     let spec = spec(0);
@@ -128,13 +136,7 @@ fn a_new_stack_fills_each_group_to_the_quota_before_creating_the_next() {
 #[test]
 fn a_full_group_revokes_before_it_authorizes_and_a_group_with_room_authorizes_first() {
     // Shard 0 is full: rule 0 leaves, rule 10 replaces it there.
-    let wanted = {
-        let mut stack = desired(11, vec![SecurityGroupRef::Managed]);
-        if let Some(spec) = &mut stack.security_group {
-            spec.ingress.remove(0);
-        }
-        stack
-    };
+    let wanted = without_rule_0(desired(11, vec![SecurityGroupRef::Managed]));
     let changes = plan_of(&wanted, &observed(vec![shard(0, 0..10)])).unwrap();
     assert!(
         matches!(
@@ -147,13 +149,7 @@ fn a_full_group_revokes_before_it_authorizes_and_a_group_with_room_authorizes_fi
         "{changes:?}"
     );
     // With room, the new rule comes first: no source is ever without access.
-    let wanted = {
-        let mut stack = desired(6, vec![SecurityGroupRef::Managed]);
-        if let Some(spec) = &mut stack.security_group {
-            spec.ingress.remove(0);
-        }
-        stack
-    };
+    let wanted = without_rule_0(desired(6, vec![SecurityGroupRef::Managed]));
     let changes = plan_of(&wanted, &observed(vec![shard(0, 0..5)])).unwrap();
     assert!(
         matches!(

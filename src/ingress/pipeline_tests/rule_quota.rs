@@ -49,6 +49,15 @@ fn admitted(groups: &[(String, Vec<IngressRule>)], source: &str, port: i32) -> b
     })
 }
 
+/// Asserts the last reconcile wrote, and wrote only `operation` calls.
+fn assert_only_writes(harness: &Harness, operation: &str, context: &str) {
+    let writes = harness.cloud.calls.writes();
+    assert!(
+        !writes.is_empty() && writes.iter().all(|w| *w == operation),
+        "{operation} only, {context}: {writes:?}"
+    );
+}
+
 fn managed_group_names(harness: &Harness) -> Vec<String> {
     harness
         .cloud
@@ -94,10 +103,10 @@ async fn a_hundred_cidrs_on_two_ports_spread_over_several_groups_all_admitted_an
     let fewer: Vec<String> = all[10..].to_vec();
     harness.cloud.calls.clear();
     harness.reconcile(&[open_to(&fewer)]).await.unwrap();
-    let writes = harness.cloud.calls.writes();
-    assert!(
-        !writes.is_empty() && writes.iter().all(|w| *w == "RevokeSecurityGroupIngress"),
-        "revokes only, no rule authorized elsewhere: {writes:?}"
+    assert_only_writes(
+        &harness,
+        "RevokeSecurityGroupIngress",
+        "no rule authorized elsewhere",
     );
     let after = groups_of_the_load_balancer(&harness).await;
     let total: usize = after.iter().map(|(_, rules)| rules.len()).sum();
@@ -113,10 +122,10 @@ async fn a_hundred_cidrs_on_two_ports_spread_over_several_groups_all_admitted_an
     let back: Vec<String> = all[5..].to_vec();
     harness.cloud.calls.clear();
     harness.reconcile(&[open_to(&back)]).await.unwrap();
-    let writes = harness.cloud.calls.writes();
-    assert!(
-        !writes.is_empty() && writes.iter().all(|w| *w == "AuthorizeSecurityGroupIngress"),
-        "authorizations only, no group created: {writes:?}"
+    assert_only_writes(
+        &harness,
+        "AuthorizeSecurityGroupIngress",
+        "no group created",
     );
     let groups = groups_of_the_load_balancer(&harness).await;
     assert!(back.iter().all(|cidr| admitted(&groups, cidr, 8080)));
