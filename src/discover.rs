@@ -122,17 +122,7 @@ pub async fn discover_ingress_facts(
     })
 }
 
-/// Which optional reads an Ingress group's build needs.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IngressFactNeeds {
-    pub security_groups: bool,
-    pub certificates: bool,
-    pub web_acls: bool,
-    /// Target groups the members' actions name: one lookup each.
-    pub target_group_names: Vec<String>,
-    /// Trust stores the members' mutual TLS names: one lookup each.
-    pub trust_store_names: Vec<String>,
-}
+pub use crate::ingress::IngressFactNeeds;
 
 /// Issued ACM certificates with every name they cover: one ListCertificates (paged), plus one
 /// DescribeCertificate only for a certificate whose summary lists names partly (upstream

@@ -30,6 +30,7 @@ pub mod model;
 pub mod naming;
 pub mod networking;
 pub mod observe;
+pub mod pipeline;
 pub mod plan;
 pub mod probes;
 pub mod registration;

@@ -36,17 +36,14 @@ use super::ReconcileError;
 use crate::cloud::Cloud;
 use crate::config::ControllerConfig;
 use crate::crd::ingress_class_params::IngressClassParams;
-use crate::deploy::{converge, observe_for, prepare_certificates, DeployError};
-use crate::facts::CloudFacts;
-use crate::ingress::build::{build_ingress_stack, IngressBuildInput, MemberContribution};
-use crate::ingress::certificate_requests::group_certificate_requests;
-use crate::ingress::certificates::needs_certificate_discovery;
+use crate::deploy::DeployError;
+use crate::ingress::build::MemberContribution;
 use crate::ingress::class::ClassContext;
 use crate::ingress::group::{
-    groups_of, ingress_key, load_group, refuse_protected_deletions, GroupId,
+    groups_of, ingress_key, load_group, refuse_protected_deletions, Group, GroupId,
 };
-use crate::model::Stack;
-use crate::observe::StackIdentity;
+use crate::pipeline::ingress::{run_group, GroupOutcome, GroupRun, RunError};
+use crate::pipeline::{ClusterHooks, Online};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
@@ -58,7 +55,7 @@ use kube::runtime::{watcher, Controller};
 use kube::ResourceExt;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tracing::Instrument;
 
 /// A group is re-checked against AWS this often without any change.
@@ -261,46 +258,14 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
         if unchanged {
             return Ok(None);
         }
-        let identity = StackIdentity::for_ingress(&self.config.cluster_name, &id.stack_id());
         let finalizer = id.finalizer();
-        let api_of = |ingress: &Ingress| self.api_of(ingress);
         for ingress in group
             .members
             .iter()
             .map(|m| &m.ingress)
             .chain(group.held.iter().map(|(i, _)| i))
         {
-            add_finalizer(&api_of(ingress), ingress, &finalizer).await?;
-        }
-        let mut observed = observe_for(&self.cloud, &identity, &self.config, true).await?;
-        let existing = observed.existing_load_balancer();
-        let mut facts = if group.members.is_empty() {
-            CloudFacts::default()
-        } else {
-            let needs = crate::discover::IngressFactNeeds {
-                security_groups: crate::ingress::frontend::needs_security_group_lookup(
-                    &group.members,
-                ),
-                certificates: needs_certificate_discovery(&group.members),
-                web_acls: crate::ingress::addons::needs_web_acl_names(&group.members, &self.config),
-                target_group_names: crate::ingress::actions::target_group_names(&group.members),
-                trust_store_names: crate::ingress::mtls::trust_store_names(&group.members),
-            };
-            crate::discover::discover_ingress_facts(&self.cloud, &self.config, needs)
-                .await
-                .map_err(ReconcileError::Discover)?
-        };
-        if self.config.feature_gates.certificate_management {
-            // Certificates first: the build waits for the ones it asks for to be issued.
-            let wanted = group_certificate_requests(id, &group.members, &self.config);
-            let now = std::time::SystemTime::now();
-            match prepare_certificates(&self.cloud, &wanted, &mut observed, &identity, now).await {
-                Ok(owned) => facts.owned_certificates = owned,
-                Err(error) => {
-                    let members: Vec<&Ingress> = group.members.iter().map(|m| &m.ingress).collect();
-                    return Err(self.deploy_failed(&members, error).await);
-                }
-            }
+            add_finalizer(&self.api_of(ingress), ingress, &finalizer).await?;
         }
         let previous = self
             .deployed
@@ -309,23 +274,47 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
             .get(id)
             .cloned()
             .unwrap_or_default();
-        let held_at_load: Vec<String> = group.held.iter().map(|(i, _)| ingress_key(i)).collect();
         let oidc_clients = self.oidc_clients(&group.members, &view.services).await?;
-        let input = IngressBuildInput {
+        let run = GroupRun {
+            id,
+            group: &group,
+            services: &view.services,
             oidc_clients: &oidc_clients,
             previous: &previous,
-            held_at_load: &held_at_load,
-            group_id: id,
-            members: &group.members,
-            services: &view.services,
-            config: &self.config,
-            facts: &facts,
-            existing: existing.as_ref(),
         };
+        let aws = Online {
+            cloud: &self.cloud,
+            config: &self.config,
+        };
+        let hooks = RemoveBindings {
+            client: &self.client,
+            labels: ingress_stack_labels(id),
+        };
+        let outcome = run_group(&aws, &hooks, &run, SystemTime::now()).await;
+        let recheck = self.report(id, &group, outcome).await?;
+        if recheck.is_none() {
+            self.reconciled
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id.clone(), (inputs, Instant::now()));
+        }
+        Ok(recheck)
+    }
+
+    /// Tells the members what the run did: held members and a group that cannot be built get
+    /// Warnings, a failed deploy a Warning on every member; after a deploy, the bindings are
+    /// written, each member's status carries the hostname (held ones their ports marked) and
+    /// leaving members lose the group's finalizer. `Some(when)` as for [`Self::reconcile_group`].
+    async fn report(
+        &self,
+        id: &GroupId,
+        group: &Group,
+        outcome: Result<GroupOutcome, RunError>,
+    ) -> Result<Option<Duration>, ReconcileError> {
         let members: Vec<&Ingress> = group.members.iter().map(|m| &m.ingress).collect();
-        let built = match build_ingress_stack(&input) {
-            Ok(built) => built,
-            Err(problem) => {
+        let run = match outcome {
+            Ok(GroupOutcome::Built(run)) => run,
+            Ok(GroupOutcome::Unbuildable(problem)) => {
                 self.warn_all(
                     &members,
                     "FailedBuildModel",
@@ -335,7 +324,14 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
                 .await?;
                 return Ok(Some(PROBLEM_RECHECK));
             }
+            Err(RunError::Certificates(error)) => {
+                return Err(self.deploy_failed(&members, error).await)
+            }
+            Err(RunError::Observe(error)) => return Err(ReconcileError::Deploy(error)),
+            Err(RunError::Discover(error)) => return Err(ReconcileError::Discover(error)),
+            Err(RunError::Cluster(error)) => return Err(ReconcileError::Kube(error)),
         };
+        let built = &run.built;
         for (ingress, problem) in &group.held {
             publish(&self.recorder, ingress, true, "FailedBuildModel", problem).await;
         }
@@ -362,23 +358,19 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
             plan_annotation_changes(&members, plan.as_deref()),
         )
         .await;
-        let labels = ingress_stack_labels(id);
-        let stack: Stack = built.stack.clone();
-        if stack.is_empty() {
-            // Bindings first: their targets are deregistered before the target groups go.
-            reconcile_bindings(&self.client, &labels, &[]).await?;
-        }
-        let deployed = match converge(&self.cloud, &stack, &observed, &identity, &self.config).await
-        {
+        let deployed = match run.deployed {
             Ok(deployed) => deployed,
             Err(error) => return Err(self.deploy_failed(&members, error).await),
         };
+        let stack = &built.stack;
         self.deployed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id.clone(), built.contributions.clone());
-        let wanted = desired_bindings(&stack, &deployed.applied, &labels);
+        let labels = ingress_stack_labels(id);
+        let wanted = desired_bindings(stack, &deployed.applied, &labels);
         reconcile_bindings(&self.client, &labels, &wanted).await?;
+        let held = |ingress: &Ingress| built.held.iter().any(|p| p.ingress == ingress_key(ingress));
         if let Some(hostname) = &deployed.applied.dns_name {
             let ports: Vec<i32> = stack
                 .listeners
@@ -392,12 +384,9 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
                 ports: &ports,
                 frontend_hostname: deployed.applied.frontend_dns_name.as_deref(),
             };
-            let held: Vec<&str> = built.held.iter().map(|p| p.ingress.as_str()).collect();
-            for ingress in members
-                .iter()
-                .filter(|i| !held.contains(&ingress_key(i).as_str()))
-            {
-                publish_status(&api_of(ingress), ingress, Outcome::Deployed(addresses)).await?;
+            for ingress in members.iter().filter(|i| !held(i)) {
+                publish_status(&self.api_of(ingress), ingress, Outcome::Deployed(addresses))
+                    .await?;
                 if !deployed.plan.changes.is_empty() {
                     publish(
                         &self.recorder,
@@ -414,29 +403,23 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
         let held_members = members
             .iter()
             .copied()
-            .filter(|i| built.held.iter().any(|p| p.ingress == ingress_key(i)))
+            .filter(|i| held(i))
             .chain(group.held.iter().map(|(i, _)| i));
         for ingress in held_members {
-            publish_status(&api_of(ingress), ingress, Outcome::Problem(FAILED_BUILD)).await?;
+            publish_status(
+                &self.api_of(ingress),
+                ingress,
+                Outcome::Problem(FAILED_BUILD),
+            )
+            .await?;
         }
         for ingress in &group.leaving {
-            remove_finalizer(&api_of(ingress), ingress, &finalizer).await?;
+            remove_finalizer(&self.api_of(ingress), ingress, &id.finalizer()).await?;
         }
-        let waiting = !built.held.is_empty() || !group.held.is_empty();
-        if !waiting {
-            self.reconciled
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(id.clone(), (inputs, Instant::now()));
+        if built.held.is_empty() && group.held.is_empty() {
             return Ok(None);
         }
-        let validating = built.stack.certificates.keys().any(|wanted| {
-            !facts
-                .owned_certificates
-                .iter()
-                .any(|owned| owned.resource_id == *wanted && owned.issued)
-        });
-        Ok(Some(if validating {
+        Ok(Some(if run.certificates_pending {
             CERTIFICATE_RECHECK
         } else {
             PROBLEM_RECHECK
@@ -460,6 +443,18 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
             }
         }
         Ok(crate::ingress::auth::oidc_clients_from(&secrets, &names))
+    }
+}
+
+/// Removes a stack's TargetGroupBindings before the stack goes.
+struct RemoveBindings<'a> {
+    client: &'a kube::Client,
+    labels: BTreeMap<String, String>,
+}
+
+impl ClusterHooks for RemoveBindings<'_> {
+    async fn before_stack_removed(&self) -> Result<(), kube::Error> {
+        reconcile_bindings(self.client, &self.labels, &[]).await
     }
 }
 

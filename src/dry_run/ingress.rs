@@ -1,16 +1,16 @@
-//! The dry run of Ingress groups: each group found in the manifests is loaded, built and planned
-//! as the Ingress loop would, against the facts.
+//! The dry run of Ingress groups: each group found in the manifests is loaded, then run through
+//! the Ingress loop's own pipeline (`pipeline::ingress::run_group`) offline, against the facts.
 
 use super::{typed, DryRunReport, Owner, OwnerProblem, OwnerStack};
 use crate::config::ControllerConfig;
+use crate::deploy::DeployError;
 use crate::facts::CloudFacts;
-use crate::naming::backend_security_group_name;
-use crate::observe::{observe_from_facts, StackIdentity};
-use crate::plan::frontend::plan_stack;
-use crate::plan::PlanContext;
+use crate::pipeline::ingress::{run_group, GroupOutcome, GroupRun};
+use crate::pipeline::{NoCluster, Offline};
 use crate::service::Problem;
 use k8s_openapi::api::core::v1::Service;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 pub(super) fn dry_run_ingresses(
     objects: &[Value],
@@ -18,7 +18,6 @@ pub(super) fn dry_run_ingresses(
     facts: &CloudFacts,
     report: &mut DryRunReport,
 ) {
-    use crate::ingress::build::{build_ingress_stack, IngressBuildInput};
     use crate::ingress::class::ClassContext;
     use crate::ingress::group::{groups_of, ingress_key, load_group, GroupId};
     let ingresses: Vec<k8s_openapi::api::networking::v1::Ingress> =
@@ -103,31 +102,40 @@ pub(super) fn dry_run_ingresses(
             });
             continue;
         }
-        let identity = StackIdentity::for_ingress(&config.cluster_name, &id.stack_id());
-        let observed = observe_from_facts(facts, &identity, &config.vpc_id);
-        let existing = observed.existing_load_balancer();
-        let held_at_load: Vec<String> = group.held.iter().map(|(i, _)| ingress_key(i)).collect();
         let oidc_clients = crate::ingress::auth::oidc_clients_from(
             &secrets,
             &crate::ingress::auth::oidc_secret_names(&group.members, &services),
         );
-        let built = match build_ingress_stack(&IngressBuildInput {
-            oidc_clients: &oidc_clients,
-            group_id: &id,
-            members: &group.members,
+        let run = GroupRun {
+            id: &id,
+            group: &group,
             services: &services,
-            config,
-            facts,
-            existing: existing.as_ref(),
-            previous: &std::collections::BTreeMap::new(),
-            held_at_load: &held_at_load,
-        }) {
-            Ok(built) => built,
-            Err(message) => {
+            oidc_clients: &oidc_clients,
+            previous: &BTreeMap::new(),
+        };
+        let aws = Offline { facts, config };
+        // Offline, every step is ready at once: no runtime is needed to drive the run.
+        let outcome = futures::executor::block_on(run_group(
+            &aws,
+            &NoCluster,
+            &run,
+            std::time::SystemTime::UNIX_EPOCH,
+        ));
+        let run = match outcome {
+            Ok(GroupOutcome::Built(run)) => run,
+            Ok(GroupOutcome::Unbuildable(message)) => {
                 report.problems.push(OwnerProblem {
                     owner,
                     location: "group".into(),
                     message,
+                });
+                continue;
+            }
+            Err(error) => {
+                report.problems.push(OwnerProblem {
+                    owner,
+                    location: "existing AWS resources".into(),
+                    message: error.to_string(),
                 });
                 continue;
             }
@@ -139,37 +147,27 @@ pub(super) fn dry_run_ingresses(
                 Problem::new(format!("Ingress {}", ingress_key(ingress)), problem.clone())
             })
             .chain(
-                built
+                run.built
                     .held
                     .iter()
                     .map(|p| Problem::new(format!("Ingress {}", p.ingress), p.problem.clone())),
             )
             .collect();
-        let backend_name = backend_security_group_name(&config.cluster_name);
-        let plan_context = PlanContext::from_config(config, &backend_name);
-        let (main_observed, front_observed) = observed.split_frontend();
-        match plan_stack(&built.stack, &main_observed, &front_observed, &plan_context) {
-            Ok(planned) => {
-                // Certificates are requested before anything else (facts carry none, so
-                // nothing is overdue whatever the time).
-                let mut changes = crate::plan::certificates::plan_certificate_requests(
-                    &built.stack.certificates,
-                    &observed.certificates,
-                    std::time::SystemTime::UNIX_EPOCH,
-                );
-                changes.extend(planned.changes());
-                report.stacks.push(OwnerStack {
-                    owner,
-                    managed: true,
-                    stack: built.stack,
-                    warnings,
-                    changes,
-                })
-            }
+        match run.deployed {
+            Ok(deployed) => report.stacks.push(OwnerStack {
+                owner,
+                managed: true,
+                stack: run.built.stack,
+                warnings,
+                changes: deployed.plan.changes,
+            }),
             Err(error) => report.problems.push(OwnerProblem {
                 owner,
                 location: "existing AWS resources".into(),
-                message: error.to_string(),
+                message: match error {
+                    DeployError::Plan(error) => error.to_string(),
+                    other => other.to_string(),
+                },
             }),
         }
     }

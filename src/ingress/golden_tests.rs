@@ -1,21 +1,24 @@
 //! Golden tests: each file in `golden/*.yaml` holds Ingresses, their Services and optionally
 //! IngressClasses and IngressClassParams (an IngressClass `alb` for this controller always
-//! exists). Every group found is loaded and built against the example AWS facts, and the whole
+//! exists). Every group found is loaded and run through the Ingress pipeline offline against the
+//! example AWS facts (`pipeline::ingress::run_group`, as `plan` does), and the whole
 //! result (stack and held members, or the group's error) is compared with the reviewed
 //! `golden/*.json`. `UPDATE_GOLDEN=1` rewrites the expected files; review the diff.
 
-use super::build::{build_ingress_stack, IngressBuildInput};
 use super::class::ClassContext;
 use super::group::{groups_of, load_group};
 use crate::config::ControllerConfig;
 use crate::crd::ingress_class_params::IngressClassParams;
 use crate::facts::CloudFacts;
+use crate::pipeline::ingress::{run_group, GroupOutcome, GroupRun};
+use crate::pipeline::{NoCluster, Offline};
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ingress/golden")
@@ -84,33 +87,29 @@ fn render(objects: &Objects, config: &ControllerConfig, facts: &CloudFacts) -> S
         let result = match load_group(&id, &objects.ingresses, &context) {
             Err(error) => json!({"error": error.to_string()}),
             Ok(group) => {
-                let input = IngressBuildInput {
-                    group_id: &id,
-                    members: &group.members,
+                let oidc_clients = super::auth::oidc_clients_from(
+                    &objects.secrets,
+                    &super::auth::oidc_secret_names(&group.members, &objects.services),
+                );
+                let run = GroupRun {
+                    id: &id,
+                    group: &group,
                     services: &objects.services,
-                    config,
-                    facts,
-                    existing: None,
+                    oidc_clients: &oidc_clients,
                     previous: &BTreeMap::new(),
-                    held_at_load: &[],
-                    oidc_clients: &super::auth::oidc_clients_from(
-                        &objects.secrets,
-                        &super::auth::oidc_secret_names(&group.members, &objects.services),
-                    ),
                 };
-                let held: Vec<String> = group
-                    .held
-                    .iter()
-                    .map(|(ingress, problem)| {
-                        format!("{}: {problem}", super::group::ingress_key(ingress))
-                    })
-                    .collect();
-                match build_ingress_stack(&input) {
-                    Ok(built) => json!({
-                        "stack": built.stack,
-                        "held": held.into_iter().chain(built.held.iter().map(|p| p.to_string())).collect::<Vec<_>>(),
+                let aws = Offline { facts, config };
+                let held = group.held.iter().map(|(ingress, problem)| {
+                    format!("{}: {problem}", super::group::ingress_key(ingress))
+                });
+                let outcome =
+                    futures::executor::block_on(run_group(&aws, &NoCluster, &run, UNIX_EPOCH));
+                match outcome.unwrap() {
+                    GroupOutcome::Built(run) => json!({
+                        "stack": run.built.stack,
+                        "held": held.chain(run.built.held.iter().map(|p| p.to_string())).collect::<Vec<_>>(),
                     }),
-                    Err(error) => json!({"error": error}),
+                    GroupOutcome::Unbuildable(error) => json!({"error": error}),
                 }
             }
         };

@@ -35,6 +35,33 @@ pub mod paths;
 pub mod rules;
 mod settings;
 
+use crate::config::ControllerConfig;
+use group::Member;
+
+/// Which optional reads an Ingress group's build needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngressFactNeeds {
+    pub security_groups: bool,
+    pub certificates: bool,
+    pub web_acls: bool,
+    /// Target groups the members' actions name: one lookup each.
+    pub target_group_names: Vec<String>,
+    /// Trust stores the members' mutual TLS names: one lookup each.
+    pub trust_store_names: Vec<String>,
+}
+
+/// What the build of a group with `members` needs discovered in AWS (one question, asked of
+/// every module that reads something of AWS).
+pub fn group_fact_needs(members: &[Member], config: &ControllerConfig) -> IngressFactNeeds {
+    IngressFactNeeds {
+        security_groups: frontend::needs_security_group_lookup(members),
+        certificates: certificates::needs_certificate_discovery(members),
+        web_acls: addons::needs_web_acl_names(members, config),
+        target_group_names: actions::target_group_names(members),
+        trust_store_names: mtls::trust_store_names(members),
+    }
+}
+
 #[cfg(test)]
 mod golden_tests;
 #[cfg(test)]

@@ -1,15 +1,15 @@
-//! Pipeline tests: Ingress group → ALB stack → observe/plan/apply against the simulator.
+//! Pipeline tests: Ingress group → the loop's own pipeline (`pipeline::ingress::run_group`:
+//! observe, discover, certificates, build, plan, apply) against the simulator.
 
-use super::build::{build_ingress_stack, IngressBuildInput, MemberContribution};
-use super::certificate_requests::group_certificate_requests;
+use super::build::MemberContribution;
 use super::class::ClassContext;
 use super::group::{load_group, GroupId};
 use crate::cloud::simulator::Simulator;
 use crate::cloud::ErrorKind;
 use crate::config::ControllerConfig;
-use crate::deploy::{converge, observe_for, prepare_certificates};
 use crate::facts::CloudFacts;
-use crate::observe::StackIdentity;
+use crate::pipeline::ingress::{run_group, GroupOutcome, GroupRun};
+use crate::pipeline::{NoCluster, Online};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use serde_json::json;
@@ -44,11 +44,10 @@ fn services() -> Vec<Service> {
     .unwrap()]
 }
 
-/// One group reconcile as the loop does it (without Kubernetes): load, build, observe, converge.
+/// One group reconcile as the loop does it (without Kubernetes): load, then run the pipeline.
 struct Harness {
     cloud: Simulator,
     config: ControllerConfig,
-    facts: CloudFacts,
     classes: Vec<IngressClass>,
     previous: BTreeMap<String, MemberContribution>,
     /// The TargetGroupBindings the last reconcile wants (as the loop would write them).
@@ -57,11 +56,9 @@ struct Harness {
 
 impl Harness {
     fn new() -> Self {
-        let facts = facts();
         Self {
-            cloud: Simulator::with_subnets(facts.subnets.clone()),
+            cloud: Simulator::with_subnets(facts().subnets),
             config: ControllerConfig::new("prod", "vpc-0example"),
-            facts,
             classes: vec![serde_json::from_value(
                 json!({"metadata": {"name": "alb"}, "spec": {"controller": "ingress.k8s.aws/alb"}}),
             )
@@ -81,48 +78,34 @@ impl Harness {
             namespace_labels: &namespaces,
         };
         let group = load_group(&id, ingresses, &context).map_err(|e| e.to_string())?;
-        let identity = StackIdentity::for_ingress("prod", "web");
-        let mut observed = observe_for(&self.cloud, &identity, &self.config, true)
+        let services = services();
+        let oidc_clients = Default::default();
+        let run = GroupRun {
+            id: &id,
+            group: &group,
+            services: &services,
+            oidc_clients: &oidc_clients,
+            previous: &self.previous,
+        };
+        let aws = Online {
+            cloud: &self.cloud,
+            config: &self.config,
+        };
+        let outcome = run_group(&aws, &NoCluster, &run, std::time::SystemTime::now())
             .await
             .map_err(|e| e.to_string())?;
-        let existing = observed.existing_load_balancer();
-        let mut facts = self.facts.clone();
-        if self.config.feature_gates.certificate_management {
-            let wanted = group_certificate_requests(&id, &group.members, &self.config);
-            let now = std::time::SystemTime::now();
-            facts.owned_certificates =
-                prepare_certificates(&self.cloud, &wanted, &mut observed, &identity, now)
-                    .await
-                    .map_err(|e| e.to_string())?;
-        }
-        let held: Vec<String> = Vec::new();
-        let built = build_ingress_stack(&IngressBuildInput {
-            group_id: &id,
-            members: &group.members,
-            services: &services(),
-            config: &self.config,
-            facts: &facts,
-            existing: existing.as_ref(),
-            previous: &self.previous,
-            held_at_load: &held,
-            oidc_clients: &Default::default(),
-        })?;
-        let deployed = converge(
-            &self.cloud,
-            &built.stack,
-            &observed,
-            &identity,
-            &self.config,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let run = match outcome {
+            GroupOutcome::Built(run) => run,
+            GroupOutcome::Unbuildable(problem) => return Err(problem),
+        };
+        let deployed = run.deployed.map_err(|e| e.to_string())?;
         self.bindings = crate::controller::bindings::desired_bindings(
-            &built.stack,
+            &run.built.stack,
             &deployed.applied,
             &BTreeMap::new(),
         );
-        self.previous = built.contributions;
-        Ok(built.held.iter().map(|p| p.ingress.clone()).collect())
+        self.previous = run.built.contributions;
+        Ok(run.built.held.iter().map(|p| p.ingress.clone()).collect())
     }
 
     /// Reconciles `ingress` alone and returns the writes that took.
