@@ -1,24 +1,25 @@
 //! The offline dry run behind `plan`: every Service and every Ingress group in a set of manifests
-//! is put through the same selection and build code the controller runs, against AWS facts given
-//! as data, and the result is reported per owner — the desired stack, its warnings (held Ingress
+//! is put through the controller's own pipeline (`pipeline`, offline: observed and discovered
+//! from AWS facts given as data, stopping at the plan), and the result is reported per owner — the desired stack, its warnings (held Ingress
 //! members), or every problem with its input. Ingress groups read the manifests' IngressClasses
 //! and IngressClassParams (an IngressClass `alb` for this controller is assumed when none is
 //! given) and the Services their backends name.
 //!
-//! Pure: no Kubernetes, no AWS, no clock. Reading files and printing is the binary's job; the
+//! No Kubernetes, no AWS, no clock. Reading files and printing is the binary's job; the
 //! table and JSON renderings live here so tests can check them.
 
 use crate::config::ControllerConfig;
 use crate::facts::CloudFacts;
 use crate::model::{SecurityGroupRef, Stack};
-use crate::naming::backend_security_group_name;
-use crate::observe::{observe_from_facts, StackIdentity};
-use crate::plan::{plan, Change, PlanContext};
-use crate::service::{build_service_stack, is_managed, Problem, ServiceBuildInput};
+use crate::pipeline::service::{run_service, ServiceOutcome};
+use crate::pipeline::{NoCluster, Offline};
+use crate::plan::Change;
+use crate::service::{is_managed, Problem};
 use k8s_openapi::api::core::v1::Service;
 use serde::Serialize;
 use serde_json::Value;
 use std::fmt::Write;
+use std::sync::Arc;
 
 mod ingress;
 
@@ -139,19 +140,12 @@ fn dry_run_services(
             .metadata
             .namespace
             .get_or_insert_with(|| "default".to_string());
-        let identity =
-            StackIdentity::for_service(&config.cluster_name, &crate::service::stack_id(&service));
-        let observed = observe_from_facts(facts, &identity, &config.vpc_id);
-        let existing = observed.existing_load_balancer();
-        let input = ServiceBuildInput {
-            service: &service,
-            config,
-            facts,
-            existing: existing.as_ref(),
-        };
-        let built = match build_service_stack(&input) {
-            Ok(built) => built,
-            Err(problems) => {
+        let aws = Offline { facts, config };
+        // Offline, every step is ready at once: no runtime is needed to drive the run.
+        let outcome = futures::executor::block_on(run_service(&aws, &NoCluster, &service, None));
+        let run = match outcome {
+            Ok(ServiceOutcome::Built(run)) => run,
+            Ok(ServiceOutcome::Invalid(problems)) => {
                 report
                     .problems
                     .extend(problems.into_iter().map(|problem| OwnerProblem {
@@ -161,21 +155,30 @@ fn dry_run_services(
                     }));
                 continue;
             }
+            Err(error) => {
+                report.problems.push(OwnerProblem {
+                    owner,
+                    location: "existing AWS resources".into(),
+                    message: error.to_string(),
+                });
+                continue;
+            }
         };
-        let backend_name = backend_security_group_name(&config.cluster_name);
-        let context = PlanContext::from_config(config, &backend_name);
-        match plan(&built.stack, &observed, &context) {
-            Ok(planned) => report.stacks.push(OwnerStack {
+        match run.deployed {
+            Ok(deployed) => report.stacks.push(OwnerStack {
                 owner,
                 managed: is_managed(&service, config),
-                stack: built.stack,
-                warnings: built.warnings,
-                changes: planned.changes,
+                stack: Arc::unwrap_or_clone(run.stack),
+                warnings: run.warnings,
+                changes: deployed.plan.changes,
             }),
             Err(error) => report.problems.push(OwnerProblem {
                 owner,
                 location: "existing AWS resources".into(),
-                message: error.to_string(),
+                message: match error {
+                    crate::deploy::DeployError::Plan(error) => error.to_string(),
+                    other => other.to_string(),
+                },
             }),
         }
     }

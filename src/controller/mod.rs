@@ -24,14 +24,11 @@ pub use report::CONDITION_TYPE;
 
 use crate::cloud::{Cloud, CloudError};
 use crate::config::ControllerConfig;
-use crate::deploy::{converge, deploy_stack, observe_for, DeployError};
-use crate::discover::discover_service_facts;
+use crate::deploy::DeployError;
 use crate::model::Stack;
-use crate::observe::StackIdentity;
-use crate::service::{
-    build_service_stack, is_managed, stack_id, ServiceBuildInput, ServiceSettings,
-    SERVICE_FINALIZER,
-};
+use crate::pipeline::service::{remove_service_stack, run_service, ServiceOutcome};
+use crate::pipeline::{ClusterHooks, Online, RunError};
+use crate::service::{is_managed, stack_id, SERVICE_FINALIZER};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::Api;
@@ -147,36 +144,40 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
                 return Ok(Action::requeue(self.drift_check_interval - since));
             }
         }
-        let applied_before = self
+        let known_stack = self
             .remembered()
             .get(&id)
             .filter(|last| last.inputs == inputs && !last.invalid)
             .and_then(|last| last.stack.clone());
-        // Annotations are checked before any AWS call: a malformed one costs nothing but a report.
-        if applied_before.is_none() {
-            if let Err(problems) = ServiceSettings::read(service, &self.config) {
+        let aws = Online {
+            cloud: &self.cloud,
+            config: &self.config,
+        };
+        let hooks = ServiceHooks {
+            client: &self.client,
+            api: &api,
+            service,
+            id: &id,
+        };
+        let run = match run_service(&aws, &hooks, service, known_stack).await {
+            Ok(ServiceOutcome::Built(run)) => run,
+            Ok(ServiceOutcome::Invalid(problems)) => {
                 self.reject(&api, service, &id, inputs, &problems).await?;
                 return Ok(Action::await_change());
             }
-        }
-        let identity = StackIdentity::for_service(&self.config.cluster_name, &id);
-        let observed = observe_for(
-            &self.cloud,
-            &identity,
-            &self.config,
-            self.config.enable_backend_security_group,
-        )
-        .await?;
-        let stack = match applied_before {
-            Some(stack) => stack,
-            None => match self.build(&api, service, &id, inputs, &observed).await? {
-                Some(stack) => stack,
-                None => return Ok(Action::await_change()),
-            },
+            Err(error) => return Err(error.into()),
         };
-        report::add_finalizer(&api, service, SERVICE_FINALIZER).await?;
-        let deployed = match converge(&self.cloud, &stack, &observed, &identity, &self.config).await
-        {
+        for warning in &run.warnings {
+            report::publish(
+                &self.recorder,
+                service,
+                true,
+                "UnsupportedConfiguration",
+                &warning.to_string(),
+            )
+            .await;
+        }
+        let deployed = match run.deployed {
             Ok(deployed) => deployed,
             Err(error) if error.waits_on_security_group_release() => {
                 tracing::info!(service = %id, %error, "waiting for AWS to release a security group");
@@ -195,7 +196,7 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
             }
         };
         let labels = bindings::service_stack_labels(&id);
-        let wanted = bindings::desired_bindings(&stack, &deployed.applied, &labels);
+        let wanted = bindings::desired_bindings(&run.stack, &deployed.applied, &labels);
         bindings::reconcile_bindings(&self.client, &labels, &wanted).await?;
         let hostname = deployed.applied.dns_name.clone();
         report::update_status(
@@ -226,50 +227,11 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
                 inputs,
                 at: Instant::now(),
                 invalid: false,
-                stack: Some(stack),
+                stack: Some(run.stack),
             },
         );
         self.failures().remove(&id);
         Ok(Action::requeue(self.drift_check_interval))
-    }
-
-    /// Discover and build the Service's stack; `None` when its input is invalid (reported).
-    async fn build(
-        &self,
-        api: &Api<Service>,
-        service: &Service,
-        id: &str,
-        inputs: u64,
-        observed: &crate::observe::ObservedStack,
-    ) -> Result<Option<Arc<Stack>>, ReconcileError> {
-        let existing = observed.existing_load_balancer();
-        let facts = discover_service_facts(&self.cloud, &self.config.vpc_id, service)
-            .await
-            .map_err(ReconcileError::Discover)?;
-        let input = ServiceBuildInput {
-            service,
-            config: &self.config,
-            facts: &facts,
-            existing: existing.as_ref(),
-        };
-        let built = match build_service_stack(&input) {
-            Ok(built) => built,
-            Err(problems) => {
-                self.reject(api, service, id, inputs, &problems).await?;
-                return Ok(None);
-            }
-        };
-        for warning in &built.warnings {
-            report::publish(
-                &self.recorder,
-                service,
-                true,
-                "UnsupportedConfiguration",
-                &warning.to_string(),
-            )
-            .await;
-        }
-        Ok(Some(Arc::new(built.stack)))
     }
 
     /// Deploys the empty stack, clears the status, then lets the Service go.
@@ -279,13 +241,22 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
         service: &Service,
         id: &str,
     ) -> Result<(), ReconcileError> {
-        // Bindings go first: their targets are deregistered before the target groups go.
-        bindings::reconcile_bindings(&self.client, &bindings::service_stack_labels(id), &[])
-            .await?;
-        let identity = StackIdentity::for_service(&self.config.cluster_name, id);
-        if let Err(error) =
-            deploy_stack(&self.cloud, &Stack::empty(id), &identity, &self.config).await
-        {
+        let aws = Online {
+            cloud: &self.cloud,
+            config: &self.config,
+        };
+        let hooks = ServiceHooks {
+            client: &self.client,
+            api,
+            service,
+            id,
+        };
+        let removed = match remove_service_stack(&aws, &hooks, id).await {
+            Ok(removed) => removed,
+            Err(RunError::Observe(error)) => Err(error),
+            Err(error) => return Err(error.into()),
+        };
+        if let Err(error) = removed {
             if error.waits_on_security_group_release() {
                 tracing::info!(service = %id, %error, "waiting for AWS to release a security group");
                 return Err(error.into());
@@ -380,6 +351,36 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
         let count = failures.entry(stack_id(service)).or_insert(0);
         *count = count.saturating_add(1);
         Duration::from_secs(1u64 << (*count).min(6)).min(MAXIMUM_BACKOFF)
+    }
+}
+
+impl From<RunError> for ReconcileError {
+    fn from(error: RunError) -> Self {
+        match error {
+            RunError::Observe(error) | RunError::Certificates(error) => Self::Deploy(error),
+            RunError::Discover(error) => Self::Discover(error),
+            RunError::Cluster(error) => Self::Kube(error),
+        }
+    }
+}
+
+/// What a Service's run does in Kubernetes: its finalizer before the first AWS write, its
+/// bindings removed before its stack goes.
+struct ServiceHooks<'a> {
+    client: &'a kube::Client,
+    api: &'a Api<Service>,
+    service: &'a Service,
+    id: &'a str,
+}
+
+impl ClusterHooks for ServiceHooks<'_> {
+    async fn before_first_write(&self) -> Result<(), kube::Error> {
+        report::add_finalizer(self.api, self.service, SERVICE_FINALIZER).await
+    }
+
+    async fn before_stack_removed(&self) -> Result<(), kube::Error> {
+        let labels = bindings::service_stack_labels(self.id);
+        bindings::reconcile_bindings(self.client, &labels, &[]).await
     }
 }
 

@@ -5,8 +5,8 @@
 //! OIDC members name are read by the caller too. What the run returns says what to report: the
 //! group could not be built, or it was built (with its held members) and deployed or not.
 
+pub use super::RunError;
 use super::{ClusterHooks, StackAws};
-use crate::cloud::CloudError;
 use crate::deploy::{DeployError, Deployed};
 use crate::facts::CloudFacts;
 use crate::ingress::auth::OidcClients;
@@ -51,21 +51,6 @@ pub struct BuiltGroup {
     pub deployed: Result<Deployed, DeployError>,
     /// A certificate the stack wants is not issued yet (ACM is validating it).
     pub certificates_pending: bool,
-}
-
-/// Why a run stopped before the build.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error("{0}")]
-    Observe(#[source] DeployError),
-    #[error("discovering AWS facts: {0}")]
-    Discover(#[source] CloudError),
-    /// Requesting a certificate or writing its validation records failed: the members are
-    /// told, as for a failed deploy.
-    #[error("{0}")]
-    Certificates(#[source] DeployError),
-    #[error("Kubernetes API: {0}")]
-    Cluster(#[source] kube::Error),
 }
 
 /// Runs one group; `now` dates certificate requests (a request pending for 5 minutes is made

@@ -13,12 +13,13 @@
 //! reporting (events, status, finalizers) is the caller's, from the returned outcome.
 
 pub mod ingress;
+pub mod service;
 
 use crate::apply::Applied;
 use crate::cloud::{Cloud, CloudError};
 use crate::config::ControllerConfig;
 use crate::deploy::{converge, observe_for, prepare_certificates, DeployError, Deployed};
-use crate::discover::discover_ingress_facts;
+use crate::discover::{discover_ingress_facts, discover_service_facts};
 use crate::facts::{CloudFacts, OwnedCertificate};
 use crate::ingress::IngressFactNeeds;
 use crate::model::{CertificateSpec, Stack};
@@ -27,6 +28,7 @@ use crate::observe::{observe_from_facts, ObservedStack, StackIdentity};
 use crate::plan::certificates::plan_certificate_requests;
 use crate::plan::frontend::plan_stack;
 use crate::plan::{Plan, PlanContext};
+use k8s_openapi::api::core::v1::Service;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::SystemTime;
@@ -47,6 +49,12 @@ pub trait StackAws: Send + Sync {
     fn discover_ingress(
         &self,
         needs: IngressFactNeeds,
+    ) -> impl Future<Output = Result<CloudFacts, CloudError>> + Send;
+
+    /// The facts a Service's build needs.
+    fn discover_service(
+        &self,
+        service: &Service,
     ) -> impl Future<Output = Result<CloudFacts, CloudError>> + Send;
 
     /// Requests the certificates `wanted` that AWS lacks; what the build needs of each.
@@ -88,6 +96,10 @@ impl<C: Cloud> StackAws for Online<'_, C> {
 
     async fn discover_ingress(&self, needs: IngressFactNeeds) -> Result<CloudFacts, CloudError> {
         discover_ingress_facts(self.cloud, self.config, needs).await
+    }
+
+    async fn discover_service(&self, service: &Service) -> Result<CloudFacts, CloudError> {
+        discover_service_facts(self.cloud, &self.config.vpc_id, service).await
     }
 
     async fn prepare_certificates(
@@ -137,6 +149,10 @@ impl StackAws for Offline<'_> {
         Ok(self.facts.clone())
     }
 
+    async fn discover_service(&self, _service: &Service) -> Result<CloudFacts, CloudError> {
+        Ok(self.facts.clone())
+    }
+
     /// Nothing is requested: the certificates the facts record as ours are what there is (the
     /// requests a real run would make are the first changes of the plan).
     async fn prepare_certificates(
@@ -175,18 +191,38 @@ impl StackAws for Offline<'_> {
     }
 }
 
-/// What the caller does in Kubernetes at fixed points of a run.
+/// What the caller does in Kubernetes at fixed points of a run (each does nothing unless the
+/// caller says otherwise).
 pub trait ClusterHooks: Send + Sync {
+    /// A stack is about to be written to for the first time in this run: its owner gets its
+    /// finalizer first, so nothing is created that its deletion could leave behind.
+    fn before_first_write(&self) -> impl Future<Output = Result<(), kube::Error>> + Send {
+        async { Ok(()) }
+    }
+
     /// The stack is about to be emptied (its owner is gone): the bindings of its target groups
     /// go first, so their targets are deregistered before the target groups are deleted.
-    fn before_stack_removed(&self) -> impl Future<Output = Result<(), kube::Error>> + Send;
+    fn before_stack_removed(&self) -> impl Future<Output = Result<(), kube::Error>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// No Kubernetes (the offline `plan` and the tests without a cluster).
 pub struct NoCluster;
 
-impl ClusterHooks for NoCluster {
-    async fn before_stack_removed(&self) -> Result<(), kube::Error> {
-        Ok(())
-    }
+impl ClusterHooks for NoCluster {}
+
+/// Why a run stopped before the build.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Observe(#[source] DeployError),
+    #[error("discovering AWS facts: {0}")]
+    Discover(#[source] CloudError),
+    /// Requesting a certificate or writing its validation records failed: the owners are
+    /// told, as for a failed deploy.
+    #[error("{0}")]
+    Certificates(#[source] DeployError),
+    #[error("Kubernetes API: {0}")]
+    Cluster(#[source] kube::Error),
 }

@@ -1,10 +1,12 @@
-//! Golden tests: each Service shape in `golden/*.yaml` is built against the example AWS facts and
+//! Golden tests: each Service shape in `golden/*.yaml` is run through the Service pipeline
+//! offline (`pipeline::service::run_service`, as `plan` does) against the example AWS facts, and
 //! its whole result (stack and warnings, or the problems) compared with the reviewed
 //! `golden/*.json`. `UPDATE_GOLDEN=1` rewrites the expected files; review the diff before keeping it.
 
-use super::{build_service_stack, ServiceBuildInput};
 use crate::config::ControllerConfig;
 use crate::facts::CloudFacts;
+use crate::pipeline::service::{run_service, ServiceOutcome};
+use crate::pipeline::{NoCluster, Offline};
 use k8s_openapi::api::core::v1::Service;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -19,15 +21,11 @@ fn example_facts() -> CloudFacts {
 }
 
 fn render(service: &Service, config: &ControllerConfig, facts: &CloudFacts) -> String {
-    let input = ServiceBuildInput {
-        service,
-        config,
-        facts,
-        existing: None,
-    };
-    let outcome = match build_service_stack(&input) {
-        Ok(built) => json!({"stack": built.stack, "warnings": built.warnings}),
-        Err(problems) => json!({"problems": problems}),
+    let aws = Offline { facts, config };
+    let outcome = futures::executor::block_on(run_service(&aws, &NoCluster, service, None));
+    let outcome = match outcome.unwrap() {
+        ServiceOutcome::Built(run) => json!({"stack": *run.stack, "warnings": run.warnings}),
+        ServiceOutcome::Invalid(problems) => json!({"problems": problems}),
     };
     serde_json::to_string_pretty(&outcome).unwrap() + "\n"
 }
