@@ -4,7 +4,7 @@
 //! `aws_api_call_retries`, `aws_api_requests_total`, `aws_api_call_*_errors_total`,
 //! `awslbc_controller_reconcile_errors_total`, `controller_runtime_reconcile_total`,
 //! `controller_runtime_reconcile_time_seconds`, `controller_runtime_active_workers`,
-//! `leader_election_master_status`); ours are prefixed `awslbc_` (`awslbc_aws_throttle_wait_seconds`,
+//! `workqueue_depth`, `leader_election_master_status`); ours are prefixed `awslbc_` (`awslbc_aws_throttle_wait_seconds`,
 //! `awslbc_aws_calls_in_flight`).
 //!
 //! It records and renders; serving the text over HTTP is `crate::probes`' job, and measuring AWS
@@ -35,6 +35,7 @@ pub struct Metrics {
     pub reconcile_errors_total: IntCounterVec,
     pub reconcile_time_seconds: HistogramVec,
     pub active_workers: IntGaugeVec,
+    pub workqueue_depth: IntGaugeVec,
     pub leader_election_master_status: IntGaugeVec,
 }
 
@@ -170,6 +171,12 @@ impl Metrics {
                 "controller_runtime_active_workers",
                 "Reconciles running now per controller",
                 &["controller"],
+            ),
+            workqueue_depth: gauge_vec(
+                r,
+                "workqueue_depth",
+                "Keys waiting in a controller's work queue (the Ingress loop's groups)",
+                &["name"],
             ),
             leader_election_master_status: gauge_vec(
                 r,

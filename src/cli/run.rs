@@ -49,6 +49,9 @@ pub struct RunArguments {
     /// Ingresses without any class.
     #[arg(long, default_value = "alb")]
     ingress_class: String,
+    /// Ingress groups reconciled at once (one group is never reconciled twice at once).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
+    ingress_max_concurrent_reconciles: u16,
     /// How often an unchanged Service's load balancer is checked against AWS for drift
     /// (`10h`, `30m`, `10h0m0s`).
     #[arg(long, default_value = "10h", value_parser = humantime::parse_duration)]
@@ -276,6 +279,8 @@ pub async fn run(arguments: &RunArguments) -> Result<(), String> {
         &arguments.ingress_class,
     );
     ingress_reconciler.drift_check_interval = settings.drift_check_interval;
+    ingress_reconciler.max_concurrent_reconciles =
+        usize::from(arguments.ingress_max_concurrent_reconciles);
     let ingresses = Arc::new(ingress_reconciler);
     let loops = async {
         tokio::select! {

@@ -26,45 +26,45 @@
 //! Ingresses naming none). OIDC Secrets are read by name at each reconcile, not watched.
 
 use super::bindings::{desired_bindings, ingress_stack_labels, reconcile_bindings};
-use super::ingress_inputs::{inputs_hash, names_service};
+use super::ingress_inputs::inputs_hash;
 use super::ingress_status::{
     plan_annotation_changes, publish_plan_annotations, publish_status, Addresses, Outcome,
     FAILED_BUILD, FAILED_DEPLOY,
 };
+use super::ingress_watch::IngressStores;
 use super::report::{add_finalizer, publish, remove_finalizer};
+use super::work_queue::WorkQueue;
 use super::ReconcileError;
 use crate::cloud::Cloud;
 use crate::config::ControllerConfig;
 use crate::crd::ingress_class_params::IngressClassParams;
 use crate::deploy::DeployError;
 use crate::ingress::build::MemberContribution;
-use crate::ingress::class::ClassContext;
-use crate::ingress::group::{
-    groups_of, ingress_key, load_group, refuse_protected_deletions, Group, GroupId,
-};
+use crate::ingress::group::{ingress_key, load_group, refuse_protected_deletions, Group, GroupId};
 use crate::pipeline::ingress::{run_group, GroupOutcome, GroupRun, RunError};
 use crate::pipeline::{ClusterHooks, Online};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
+use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
-use kube::api::{Api, ListParams};
-use kube::runtime::controller::Action;
+use kube::api::Api;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::Store;
-use kube::runtime::{watcher, Controller};
 use kube::ResourceExt;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
+use tokio::time::Instant as TokioInstant;
 use tracing::Instrument;
 
-/// A group is re-checked against AWS this often without any change.
+/// A group is re-checked against AWS this often without any change (`--sync-period`).
 const RESYNC: Duration = Duration::from_secs(10 * 60 * 60);
 /// A group with a problem (a held member, a group that cannot be built) is looked at again this
 /// soon: the fix may come from outside Kubernetes (a certificate issued, a Secret created).
 const PROBLEM_RECHECK: Duration = Duration::from_secs(5 * 60);
 /// How soon a group waiting for a certificate ACM is validating is looked at again.
 const CERTIFICATE_RECHECK: Duration = Duration::from_secs(60);
+/// The longest wait before a failed group is tried again (the first is 2 s, doubling).
+const MAXIMUM_BACKOFF: Duration = Duration::from_secs(60);
 
 pub struct IngressReconciler<C> {
     pub client: kube::Client,
@@ -73,23 +73,41 @@ pub struct IngressReconciler<C> {
     /// `--ingress-class`.
     pub ingress_class: String,
     recorder: Recorder,
-    group_locks: Mutex<HashMap<GroupId, Arc<tokio::sync::Mutex<()>>>>,
     /// Each group's member contributions as last deployed (held members keep theirs).
     deployed: Mutex<HashMap<GroupId, BTreeMap<String, MemberContribution>>>,
     /// Each group's inputs at its last successful reconcile, and when: unchanged inputs cost no
     /// AWS call until the re-check is due.
     reconciled: Mutex<HashMap<GroupId, (u64, Instant)>>,
+    /// Failed reconciles in a row, by group (the backoff).
+    failures: Mutex<HashMap<GroupId, u32>>,
+    /// The resource version of each Ingress the last completed reconcile of a group read.
+    read_versions: Mutex<HashMap<GroupId, BTreeMap<String, String>>>,
     /// How long unchanged inputs are trusted before AWS is checked again.
     pub drift_check_interval: Duration,
+    /// Groups reconciled at once (`--ingress-max-concurrent-reconciles`).
+    pub max_concurrent_reconciles: usize,
 }
 
-/// What the cluster holds that classification and the build read.
-pub(super) struct ClusterView {
-    pub(super) ingresses: Vec<Ingress>,
-    pub(super) classes: Vec<IngressClass>,
-    pub(super) params: Vec<IngressClassParams>,
-    pub(super) namespaces: BTreeMap<String, BTreeMap<String, String>>,
-    pub(super) services: Vec<Service>,
+/// What the cluster holds that a group's inputs and build read besides its Ingresses.
+pub(super) struct ClusterView<'a> {
+    pub(super) classes: &'a [IngressClass],
+    pub(super) params: &'a [IngressClassParams],
+    /// The Services of the namespaces of the group's Ingresses.
+    pub(super) services: &'a [Service],
+}
+
+/// When a group is to be looked at again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupNext {
+    /// Without a change, after this long.
+    After(Duration),
+    /// The group has no member left, its stack is gone and its leaving Ingresses are let go:
+    /// it is forgotten (an Ingress joining it later starts it afresh).
+    Gone,
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl<C: Cloud + 'static> IngressReconciler<C> {
@@ -106,73 +124,117 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
             config,
             ingress_class: ingress_class.to_string(),
             recorder,
-            group_locks: Mutex::default(),
             deployed: Mutex::default(),
             reconciled: Mutex::default(),
+            failures: Mutex::default(),
+            read_versions: Mutex::default(),
             drift_check_interval: RESYNC,
+            max_concurrent_reconciles: 3,
         }
     }
 
-    fn lock_for(&self, group: &GroupId) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.group_locks.lock().unwrap_or_else(|e| e.into_inner());
-        locks.entry(group.clone()).or_default().clone()
-    }
-
-    async fn view(&self, ingresses: &Store<Ingress>) -> Result<ClusterView, kube::Error> {
-        let classes = Api::<IngressClass>::all(self.client.clone())
-            .list(&ListParams::default())
-            .await?
-            .items;
-        let params = Api::<IngressClassParams>::all(self.client.clone())
-            .list(&ListParams::default())
-            .await?
-            .items;
-        let namespaces = if params.iter().any(|p| p.spec.namespace_selector.is_some()) {
-            Api::<Namespace>::all(self.client.clone())
-                .list(&ListParams::default())
-                .await?
-                .items
-                .into_iter()
-                .map(|n| (n.name_any(), n.labels().clone()))
-                .collect()
-        } else {
-            BTreeMap::new()
-        };
-        let services = Api::<Service>::all(self.client.clone())
-            .list(&ListParams::default())
-            .await?
-            .items;
-        Ok(ClusterView {
-            ingresses: ingresses.state().iter().map(|i| (**i).clone()).collect(),
-            classes,
-            params,
-            namespaces,
-            services,
-        })
-    }
-
-    /// Reconciles every group the Ingress concerns.
+    /// Reconciles group `id` from the stores; when to look at it again.
     pub async fn reconcile(
         &self,
-        ingress: &Ingress,
-        store: &Store<Ingress>,
-    ) -> Result<Action, ReconcileError> {
-        let view = self.view(store).await?;
-        let context = ClassContext {
-            ingress_class_flag: &self.ingress_class,
-            classes: &view.classes,
-            params: &view.params,
-            namespace_labels: &view.namespaces,
+        id: &GroupId,
+        stores: &IngressStores,
+    ) -> Result<GroupNext, ReconcileError> {
+        let classes = stores.classes_view();
+        let context = classes.context(&self.ingress_class);
+        let ingresses = stores.ingresses.state();
+        let group = match load_group(id, ingresses.iter().map(|i| i.as_ref()), &context) {
+            Ok(group) => group,
+            Err(error) => {
+                let holders: Vec<&Ingress> = ingresses
+                    .iter()
+                    .map(|i| i.as_ref())
+                    .filter(|i| id.is_held_by(i))
+                    .collect();
+                self.warn_all(
+                    &holders,
+                    "FailedBuildModel",
+                    &error.to_string(),
+                    FAILED_BUILD,
+                )
+                .await?;
+                return Ok(GroupNext::After(PROBLEM_RECHECK));
+            }
         };
-        let mut recheck = RESYNC;
-        for group in groups_of(ingress, &context) {
-            let lock = self.lock_for(&group);
-            let _held = lock.lock().await;
-            if let Some(soon) = self.reconcile_group(&group, &view, &context).await? {
-                recheck = recheck.min(soon);
+        drop(ingresses);
+        let namespaces: BTreeSet<String> = group
+            .members
+            .iter()
+            .map(|m| &m.ingress)
+            .chain(group.held.iter().map(|(i, _)| i))
+            .chain(group.leaving.iter())
+            .map(|i| i.namespace().unwrap_or_default())
+            .collect();
+        let services = stores.services_in(&namespaces);
+        let view = ClusterView {
+            classes: &classes.classes,
+            params: &classes.params,
+            services: &services,
+        };
+        // Its stack emptied, its leaving Ingresses let go: nothing of the group is left.
+        let nobody_left = group.is_empty();
+        let versions: BTreeMap<String, String> = group
+            .members
+            .iter()
+            .map(|m| &m.ingress)
+            .chain(group.held.iter().map(|(i, _)| i))
+            .chain(group.leaving.iter())
+            .map(|i| (ingress_key(i), i.resource_version().unwrap_or_default()))
+            .collect();
+        let recheck = self.reconcile_group(id, group, &view).await?;
+        locked(&self.failures).remove(id);
+        locked(&self.read_versions).insert(id.clone(), versions);
+        if recheck.is_none() && nobody_left {
+            self.forget(id);
+            return Ok(GroupNext::Gone);
+        }
+        Ok(GroupNext::After(
+            recheck.unwrap_or(self.drift_check_interval),
+        ))
+    }
+
+    /// Drops what is remembered of a group that is gone.
+    fn forget(&self, id: &GroupId) {
+        locked(&self.deployed).remove(id);
+        locked(&self.reconciled).remove(id);
+        locked(&self.failures).remove(id);
+        locked(&self.read_versions).remove(id);
+    }
+
+    /// Each Ingress (`namespace/name`) of group `id` at the resource version its last completed
+    /// reconcile read: evidence that a change was looked at, whether or not it cost AWS calls.
+    pub fn read_versions(&self, id: &GroupId) -> BTreeMap<String, String> {
+        locked(&self.read_versions)
+            .get(id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// How long a group that just failed with `error` waits before it is tried again.
+    fn backoff(&self, id: &GroupId, error: &ReconcileError) -> Duration {
+        if let ReconcileError::Deploy(deploy) = error {
+            if deploy.waits_on_security_group_release() {
+                return crate::deploy::SECURITY_GROUP_RELEASE_RETRY;
             }
         }
-        Ok(Action::requeue(recheck))
+        let mut failures = locked(&self.failures);
+        let count = failures.entry(id.clone()).or_insert(0);
+        *count = count.saturating_add(1);
+        Duration::from_secs(1u64 << (*count).min(6)).min(MAXIMUM_BACKOFF)
+    }
+
+    /// How many groups the loop remembers something of (a deployed stack, a clean reconcile, a
+    /// failure, versions read): it must not grow with groups that are gone.
+    pub fn remembered_groups(&self) -> usize {
+        let mut groups: BTreeSet<GroupId> = locked(&self.deployed).keys().cloned().collect();
+        groups.extend(locked(&self.reconciled).keys().cloned());
+        groups.extend(locked(&self.failures).keys().cloned());
+        groups.extend(locked(&self.read_versions).keys().cloned());
+        groups.len()
     }
 
     fn api_of(&self, ingress: &Ingress) -> Api<Ingress> {
@@ -219,24 +281,9 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
     async fn reconcile_group(
         &self,
         id: &GroupId,
-        view: &ClusterView,
-        context: &ClassContext<'_>,
+        group: Group,
+        view: &ClusterView<'_>,
     ) -> Result<Option<Duration>, ReconcileError> {
-        let group = match load_group(id, &view.ingresses, context) {
-            Ok(group) => group,
-            Err(error) => {
-                let holders: Vec<&Ingress> =
-                    view.ingresses.iter().filter(|i| id.is_held_by(i)).collect();
-                self.warn_all(
-                    &holders,
-                    "FailedBuildModel",
-                    &error.to_string(),
-                    FAILED_BUILD,
-                )
-                .await?;
-                return Ok(Some(PROBLEM_RECHECK));
-            }
-        };
         if let Err(problem) = refuse_protected_deletions(&group.leaving) {
             let concerned: Vec<&Ingress> = group
                 .members
@@ -249,10 +296,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
             return Ok(Some(PROBLEM_RECHECK));
         }
         let inputs = inputs_hash(&group, view);
-        let unchanged = self
-            .reconciled
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        let unchanged = locked(&self.reconciled)
             .get(id)
             .is_some_and(|(hash, at)| *hash == inputs && at.elapsed() < self.drift_check_interval);
         if unchanged {
@@ -267,18 +311,12 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
         {
             add_finalizer(&self.api_of(ingress), ingress, &finalizer).await?;
         }
-        let previous = self
-            .deployed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-            .cloned()
-            .unwrap_or_default();
-        let oidc_clients = self.oidc_clients(&group.members, &view.services).await?;
+        let previous = locked(&self.deployed).get(id).cloned().unwrap_or_default();
+        let oidc_clients = self.oidc_clients(&group.members, view.services).await?;
         let run = GroupRun {
             id,
             group: &group,
-            services: &view.services,
+            services: view.services,
             oidc_clients: &oidc_clients,
             previous: &previous,
         };
@@ -293,10 +331,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
         let outcome = run_group(&aws, &hooks, &run, SystemTime::now()).await;
         let recheck = self.report(id, &group, outcome).await?;
         if recheck.is_none() {
-            self.reconciled
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(id.clone(), (inputs, Instant::now()));
+            locked(&self.reconciled).insert(id.clone(), (inputs, Instant::now()));
         }
         Ok(recheck)
     }
@@ -363,10 +398,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
             Err(error) => return Err(self.deploy_failed(&members, error).await),
         };
         let stack = &built.stack;
-        self.deployed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id.clone(), built.contributions.clone());
+        locked(&self.deployed).insert(id.clone(), built.contributions.clone());
         let labels = ingress_stack_labels(id);
         let wanted = desired_bindings(stack, &deployed.applied, &labels);
         reconcile_bindings(&self.client, &labels, &wanted).await?;
@@ -458,126 +490,68 @@ impl ClusterHooks for RemoveBindings<'_> {
     }
 }
 
-/// Runs the Ingress loop until the watch ends.
+/// Runs the Ingress loop until its watches end: every group once the stores are filled, then
+/// the groups each change touches and each reconcile's requeue, `max_concurrent_reconciles` at
+/// a time, one group never twice at once.
 pub async fn run_ingress_controller<C: Cloud + 'static>(reconciler: Arc<IngressReconciler<C>>) {
-    let ingresses: Api<Ingress> = Api::all(reconciler.client.clone());
-    let controller = Controller::new(ingresses, watcher::Config::default());
-    let store = controller.store();
-    let by_service = controller.store();
-    let by_class = controller.store();
-    let by_params = controller.store();
-    let classes_for_params: Api<IngressClass> = Api::all(reconciler.client.clone());
-    let class_store = {
-        let (reader, writer) = kube::runtime::reflector::store::<IngressClass>();
-        let stream = kube::runtime::reflector(
-            writer,
-            watcher(classes_for_params, watcher::Config::default()),
-        );
-        tokio::spawn(stream.for_each(|_| async {}));
-        reader
+    let (stores, changes) = IngressStores::new(&reconciler.client);
+    let queue: WorkQueue<GroupId> = WorkQueue::default();
+    let ready = AtomicBool::new(false);
+    let flag = reconciler.ingress_class.as_str();
+    let watching = changes.for_each(|change| {
+        // Before the stores are filled, the first pass over every group covers the change.
+        if ready.load(Ordering::Acquire) {
+            for group in stores.groups_touched(&change, flag) {
+                queue.schedule_now(group);
+            }
+        }
+        async {}
+    });
+    let working = async {
+        if stores.wait_until_ready().await.is_err() {
+            return;
+        }
+        ready.store(true, Ordering::Release);
+        for group in stores.all_groups(flag) {
+            queue.schedule_now(group);
+        }
+        let workers = (0..reconciler.max_concurrent_reconciles.max(1))
+            .map(|_| work(&reconciler, &stores, &queue));
+        futures::future::join_all(workers).await;
     };
-    controller
-        .watches(
-            Api::<Service>::all(reconciler.client.clone()),
-            watcher::Config::default(),
-            move |service: Service| {
-                // The Ingresses of the Service's namespace that name it in a backend or action.
-                let namespace = service.metadata.namespace.clone();
-                let name = service.metadata.name.clone().unwrap_or_default();
-                by_service
-                    .state()
-                    .into_iter()
-                    .filter(|ingress| {
-                        ingress.metadata.namespace == namespace && names_service(ingress, &name)
-                    })
-                    .map(|ingress| kube::runtime::reflector::ObjectRef::from_obj(ingress.as_ref()))
-                    .collect::<Vec<_>>()
-            },
-        )
-        .watches(
-            Api::<IngressClass>::all(reconciler.client.clone()),
-            watcher::Config::default(),
-            move |class: IngressClass| {
-                let name = class.metadata.name.clone();
-                by_class
-                    .state()
-                    .into_iter()
-                    .filter(|ingress| {
-                        ingress
-                            .spec
-                            .as_ref()
-                            .and_then(|s| s.ingress_class_name.clone())
-                            == name
-                    })
-                    .map(|ingress| kube::runtime::reflector::ObjectRef::from_obj(ingress.as_ref()))
-                    .collect::<Vec<_>>()
-            },
-        )
-        .watches(
-            Api::<IngressClassParams>::all(reconciler.client.clone()),
-            watcher::Config::default(),
-            move |params: IngressClassParams| {
-                // The Ingresses of every class whose parameters name these params (and those
-                // without a class when such a class is the default one).
-                let name = params.metadata.name.clone();
-                let mut classes: Vec<Option<String>> = Vec::new();
-                for class in class_store.state().iter().filter(|class| {
-                    class
-                        .spec
-                        .as_ref()
-                        .and_then(|s| s.parameters.as_ref())
-                        .is_some_and(|p| {
-                            p.kind == "IngressClassParams" && Some(&p.name) == name.as_ref()
-                        })
-                }) {
-                    classes.push(class.metadata.name.clone());
-                    let default = class
-                        .annotations()
-                        .get("ingressclass.kubernetes.io/is-default-class")
-                        .is_some_and(|v| v == "true");
-                    if default {
-                        classes.push(None);
-                    }
-                }
-                by_params
-                    .state()
-                    .into_iter()
-                    .filter(|ingress| {
-                        let class = ingress
-                            .spec
-                            .as_ref()
-                            .and_then(|s| s.ingress_class_name.clone());
-                        classes.contains(&class)
-                    })
-                    .map(|ingress| kube::runtime::reflector::ObjectRef::from_obj(ingress.as_ref()))
-                    .collect::<Vec<_>>()
-            },
-        )
-        .run(
-            move |ingress, reconciler: Arc<IngressReconciler<C>>| {
-                let store = store.clone();
-                async move {
-                    let span = tracing::info_span!("reconcile", controller = "ingress", ingress = %ingress_key(&ingress));
-                    crate::metrics::observe_reconcile("ingress", reconciler.reconcile(&ingress, &store))
-                        .instrument(span)
-                        .await
-                }
-            },
-            |ingress, error, _| {
-                tracing::warn!(ingress = %ingress_key(&ingress), %error, "reconcile failed");
-                if let ReconcileError::Deploy(deploy) = error {
-                    if deploy.waits_on_security_group_release() {
-                        return Action::requeue(crate::deploy::SECURITY_GROUP_RELEASE_RETRY);
-                    }
-                }
-                if let ReconcileError::Deploy(DeployError::Apply(_)) = error {
-                    Action::requeue(Duration::from_secs(10))
-                } else {
-                    Action::requeue(Duration::from_secs(30))
-                }
-            },
-            reconciler,
-        )
-        .for_each(|_| async {})
-        .await;
+    tokio::select! {
+        _ = watching => {}
+        _ = working => {}
+    }
+}
+
+/// One worker: takes the next due group, reconciles it, schedules its next look.
+async fn work<C: Cloud + 'static>(
+    reconciler: &IngressReconciler<C>,
+    stores: &IngressStores,
+    queue: &WorkQueue<GroupId>,
+) {
+    let depth = crate::metrics::metrics()
+        .workqueue_depth
+        .with_label_values(&["ingress"]);
+    loop {
+        let id = queue.next().await;
+        depth.set(queue.waiting() as i64);
+        let span = tracing::info_span!("reconcile", controller = "ingress", stack = %id.stack_id());
+        let outcome =
+            crate::metrics::observe_reconcile("ingress", reconciler.reconcile(&id, stores))
+                .instrument(span)
+                .await;
+        match outcome {
+            Ok(GroupNext::After(wait)) => queue.schedule(id.clone(), TokioInstant::now() + wait),
+            Ok(GroupNext::Gone) => {}
+            Err(error) => {
+                tracing::warn!(stack = %id.stack_id(), %error, "reconcile failed");
+                let wait = reconciler.backoff(&id, &error);
+                queue.schedule(id.clone(), TokioInstant::now() + wait);
+            }
+        }
+        queue.done(&id);
+        depth.set(queue.waiting() as i64);
+    }
 }

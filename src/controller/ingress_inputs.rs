@@ -11,7 +11,7 @@ use std::hash::{Hash, Hasher};
 /// Ingresses' annotations and spec (and a leaving one's finalizers and deletion); the Services
 /// of their namespaces; the IngressClasses and their params. Statuses, labels and resource
 /// versions are left out, so the controller's own writes do not count as a change.
-pub(super) fn inputs_hash(group: &crate::ingress::group::Group, view: &ClusterView) -> u64 {
+pub(super) fn inputs_hash(group: &crate::ingress::group::Group, view: &ClusterView<'_>) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     // The members' own finalizer is the controller's doing, not an input.
     let ingresses = group
@@ -62,12 +62,12 @@ pub(super) fn inputs_hash(group: &crate::ingress::group::Group, view: &ClusterVi
         .to_string()
         .hash(&mut hasher);
     }
-    for class in &view.classes {
+    for class in view.classes {
         json!([class.metadata.name, class.metadata.annotations, class.spec])
             .to_string()
             .hash(&mut hasher);
     }
-    for params in &view.params {
+    for params in view.params {
         json!([params.metadata.name, params.spec])
             .to_string()
             .hash(&mut hasher);

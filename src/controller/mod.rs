@@ -16,7 +16,9 @@ pub(crate) mod bindings;
 pub mod ingress;
 mod ingress_inputs;
 pub mod ingress_status;
+pub mod ingress_watch;
 mod report;
+mod work_queue;
 
 pub use bindings::{desired_bindings, STACK_NAMESPACE_LABEL, STACK_NAME_LABEL};
 

@@ -177,9 +177,9 @@ pub enum GroupLoadError {
 }
 
 /// Loads group `id` from every Ingress the controller sees.
-pub fn load_group(
+pub fn load_group<'a>(
     id: &GroupId,
-    ingresses: &[Ingress],
+    ingresses: impl IntoIterator<Item = &'a Ingress>,
     context: &ClassContext,
 ) -> Result<Group, GroupLoadError> {
     let mut group = Group::default();

@@ -11,6 +11,7 @@ use aws_load_balancer_controller::config::ControllerConfig;
 use aws_load_balancer_controller::controller::ingress::{
     run_ingress_controller, IngressReconciler,
 };
+use aws_load_balancer_controller::ingress::group::GroupId;
 use aws_load_balancer_controller::registration::networking::NetworkingSettings;
 use aws_load_balancer_controller::registration::run_registration_loop;
 use aws_sdk_elasticloadbalancingv2::Client as Elbv2;
@@ -359,6 +360,7 @@ async fn simulated_ingress_loop() -> (
     TestCluster,
     Kubectl,
     tokio::task::JoinHandle<()>,
+    Arc<IngressReconciler<aws_load_balancer_controller::cloud::simulator::Simulator>>,
 ) {
     use aws_load_balancer_controller::cloud::simulator::Simulator;
     use aws_load_balancer_controller::facts::CloudFacts;
@@ -368,18 +370,19 @@ async fn simulated_ingress_loop() -> (
     let cloud = Simulator::with_subnets(facts.subnets);
     let cluster = TestCluster::start().await;
     let kubectl = Kubectl::new(&cluster.url());
-    let loop_task = tokio::spawn(run_ingress_controller(Arc::new(IngressReconciler::new(
+    let reconciler = Arc::new(IngressReconciler::new(
         cluster.client.clone(),
         cloud.clone(),
         ControllerConfig::new("e2e-cluster", "vpc-0example"),
         "alb",
-    ))));
-    (cloud, cluster, kubectl, loop_task)
+    ));
+    let loop_task = tokio::spawn(run_ingress_controller(reconciler.clone()));
+    (cloud, cluster, kubectl, loop_task, reconciler)
 }
 
 #[tokio::test]
 async fn an_unchanged_group_costs_no_aws_call() {
-    let (cloud, _cluster, kubectl, loop_task) = simulated_ingress_loop().await;
+    let (cloud, _cluster, kubectl, loop_task, reconciler) = simulated_ingress_loop().await;
     kubectl.apply(ALB_CLASS).await;
     kubectl
         .apply(
@@ -402,13 +405,31 @@ async fn an_unchanged_group_costs_no_aws_call() {
         (!printed.trim().is_empty()).then_some(())
     })
     .await;
-    // Let the reconcile caused by the status write pass, then change nothing that matters.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // The reconciles the controller's own writes (finalizer, status) cause cost nothing either.
     cloud.calls.clear();
-    kubectl
-        .ok(&["label", "ingress", "echo", "team=payments"])
+    let labelled = kubectl
+        .ok(&[
+            "label",
+            "ingress",
+            "echo",
+            "team=payments",
+            "-o",
+            "jsonpath={.metadata.resourceVersion}",
+        ])
         .await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let group = GroupId::Implicit {
+        namespace: "default".into(),
+        name: "echo".into(),
+    };
+    // Evidence first: a reconcile of the group has read the labelled Ingress (or a later
+    // version of it).
+    eventually("the labelled Ingress reconciled", || async {
+        // The emulator's resource versions are increasing numbers.
+        let read = reconciler.read_versions(&group);
+        let read: Option<u64> = read.get("default/echo").and_then(|v| v.parse().ok());
+        (read >= labelled.trim().parse().ok()).then_some(())
+    })
+    .await;
     assert!(
         cloud.calls.calls().is_empty(),
         "a label change costs no AWS call: {:?}",
@@ -445,12 +466,25 @@ async fn an_unchanged_group_costs_no_aws_call() {
             .then_some(())
     })
     .await;
+    // The group's last member goes: its load balancer goes, and the loop forgets the group.
+    assert_eq!(reconciler.remembered_groups(), 1);
+    kubectl
+        .ok(&["delete", "ingress", "echo", "--timeout=30s"])
+        .await;
+    eventually(
+        "the load balancer deleted and the group forgotten",
+        || async {
+            (cloud.load_balancer_names().is_empty() && reconciler.remembered_groups() == 0)
+                .then_some(())
+        },
+    )
+    .await;
     loop_task.abort();
 }
 
 #[tokio::test]
 async fn a_bad_member_is_held_with_a_warning_and_a_status_marker_while_the_group_goes_on() {
-    let (cloud, _cluster, kubectl, loop_task) = simulated_ingress_loop().await;
+    let (cloud, _cluster, kubectl, loop_task, _reconciler) = simulated_ingress_loop().await;
     kubectl.apply(ALB_CLASS).await;
     let member = |name: &str, auth: &str| {
         format!(
@@ -522,7 +556,7 @@ async fn a_bad_member_is_held_with_a_warning_and_a_status_marker_while_the_group
 
 #[tokio::test]
 async fn a_change_of_ingress_class_params_reaches_the_load_balancer() {
-    let (cloud, _cluster, kubectl, loop_task) = simulated_ingress_loop().await;
+    let (cloud, _cluster, kubectl, loop_task, _reconciler) = simulated_ingress_loop().await;
     let params = |team: &str| {
         format!(
             "apiVersion: elbv2.k8s.aws/v1beta1\nkind: IngressClassParams\nmetadata: {{name: tuned}}\nspec:\n  tags: [{{key: team, value: {team}}}]\n"

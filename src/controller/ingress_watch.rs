@@ -1,0 +1,268 @@
+//! The Ingress loop's view of the cluster and what wakes it: one watch each of Ingresses,
+//! Services, IngressClasses, IngressClassParams and Namespaces keeps a store current (managed
+//! fields dropped; Services also lose their status), and each change is turned into the
+//! Ingress groups it touches. A reconcile reads these stores: it lists nothing.
+//!
+//! What a change touches:
+//! - an Ingress: the groups it asks for and the groups it holds a finalizer of;
+//! - a Service: the groups of the Ingresses of its namespace that name it (backend or action);
+//! - an IngressClass: the groups of the Ingresses of that class (and of those naming no class,
+//!   when it is the default class);
+//! - IngressClassParams: as a change of every class whose parameters name them;
+//! - a Namespace: the groups of its Ingresses (its labels may select params).
+//!
+//! It decides nothing about a group; `controller::ingress` does.
+
+use super::ingress_inputs::names_service;
+use crate::crd::ingress_class_params::IngressClassParams;
+use crate::ingress::class::ClassContext;
+use crate::ingress::group::{groups_of, GroupId};
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::{Namespace, Service};
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Api, ResourceExt};
+use std::collections::{BTreeMap, BTreeSet};
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// The stores; cheap to clone.
+#[derive(Clone)]
+pub struct IngressStores {
+    pub ingresses: Store<Ingress>,
+    pub services: Store<Service>,
+    pub classes: Store<IngressClass>,
+    pub params: Store<IngressClassParams>,
+    pub namespaces: Store<Namespace>,
+}
+
+/// One change seen by a watch.
+pub enum Change {
+    Ingress(Ingress),
+    Service(Service),
+    Class(IngressClass),
+    Params(IngressClassParams),
+    Namespace(Namespace),
+}
+
+/// The changes of all five watches, in arrival order; polling it keeps the stores current.
+pub type Changes = Pin<Box<dyn Stream<Item = Change> + Send>>;
+
+fn watched<K>(client: &kube::Client, slim: fn(&mut K), wrap: fn(K) -> Change) -> (Store<K>, Changes)
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let api: Api<K> = Api::all(client.clone());
+    let stream = reflector::reflector(
+        writer,
+        watcher(api, watcher::Config::default())
+            .default_backoff()
+            .modify(slim),
+    )
+    .filter_map(move |event| async move {
+        match event {
+            Ok(watcher::Event::Apply(object))
+            | Ok(watcher::Event::InitApply(object))
+            | Ok(watcher::Event::Delete(object)) => Some(wrap(object)),
+            Ok(_) => None,
+            Err(error) => {
+                tracing::warn!(%error, "Ingress loop watch failed; retrying");
+                None
+            }
+        }
+    });
+    (reader, Box::pin(stream))
+}
+
+fn slim_meta<K: kube::Resource>(object: &mut K) {
+    object.meta_mut().managed_fields = None;
+}
+
+fn slim_service(service: &mut Service) {
+    service.metadata.managed_fields = None;
+    service.status = None;
+}
+
+impl IngressStores {
+    /// The stores and the changes that fill them (not polled yet).
+    pub fn new(client: &kube::Client) -> (Self, Changes) {
+        let (ingresses, a) = watched(client, slim_meta::<Ingress>, Change::Ingress);
+        let (services, b) = watched(client, slim_service, Change::Service);
+        let (classes, c) = watched(client, slim_meta::<IngressClass>, Change::Class);
+        let (params, d) = watched(client, slim_meta::<IngressClassParams>, Change::Params);
+        let (namespaces, e) = watched(client, slim_meta::<Namespace>, Change::Namespace);
+        let changes = futures::stream::select_all([a, b, c, d, e]);
+        (
+            Self {
+                ingresses,
+                services,
+                classes,
+                params,
+                namespaces,
+            },
+            Box::pin(changes),
+        )
+    }
+
+    /// Every store has been filled once.
+    pub async fn wait_until_ready(&self) -> Result<(), reflector::store::WriterDropped> {
+        self.ingresses.wait_until_ready().await?;
+        self.services.wait_until_ready().await?;
+        self.classes.wait_until_ready().await?;
+        self.params.wait_until_ready().await?;
+        self.namespaces.wait_until_ready().await
+    }
+
+    /// What classification reads, as of now.
+    pub fn classes_view(&self) -> ClassesView {
+        let params: Vec<IngressClassParams> =
+            self.params.state().iter().map(|p| (**p).clone()).collect();
+        let namespace_labels = if params.iter().any(|p| p.spec.namespace_selector.is_some()) {
+            self.namespaces
+                .state()
+                .iter()
+                .map(|n| (n.name_any(), n.labels().clone()))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
+        ClassesView {
+            classes: self.classes.state().iter().map(|c| (**c).clone()).collect(),
+            params,
+            namespace_labels,
+        }
+    }
+
+    /// The Services of `namespaces`.
+    pub fn services_in(&self, namespaces: &BTreeSet<String>) -> Vec<Service> {
+        self.services
+            .state()
+            .iter()
+            .filter(|s| namespaces.contains(s.metadata.namespace.as_deref().unwrap_or_default()))
+            .map(|s| (**s).clone())
+            .collect()
+    }
+
+    /// Every group some Ingress asks for or holds a finalizer of.
+    pub fn all_groups(&self, ingress_class_flag: &str) -> BTreeSet<GroupId> {
+        let view = self.classes_view();
+        let context = view.context(ingress_class_flag);
+        self.ingresses
+            .state()
+            .iter()
+            .flat_map(|ingress| groups_of(ingress, &context))
+            .collect()
+    }
+
+    /// The groups `change` touches.
+    pub fn groups_touched(&self, change: &Change, ingress_class_flag: &str) -> BTreeSet<GroupId> {
+        let ingresses = self.ingresses.state();
+        let concerned: Vec<&Arc<Ingress>> = match change {
+            Change::Ingress(ingress) => {
+                let view = self.classes_view();
+                return groups_of(ingress, &view.context(ingress_class_flag))
+                    .into_iter()
+                    .collect();
+            }
+            Change::Service(service) => {
+                let name = service.name_any();
+                ingresses
+                    .iter()
+                    .filter(|i| i.metadata.namespace == service.metadata.namespace)
+                    .filter(|i| names_service(i, &name))
+                    .collect()
+            }
+            Change::Class(class) => {
+                let classes = class_names_of(class);
+                ingresses
+                    .iter()
+                    .filter(|i| classes.contains(&class_name(i)))
+                    .collect()
+            }
+            Change::Params(params) => {
+                let name = params.name_any();
+                let classes: BTreeSet<Option<String>> = self
+                    .classes
+                    .state()
+                    .iter()
+                    .filter(|class| {
+                        class
+                            .spec
+                            .as_ref()
+                            .and_then(|s| s.parameters.as_ref())
+                            .is_some_and(|p| p.kind == "IngressClassParams" && p.name == name)
+                    })
+                    .flat_map(|class| class_names_of(class))
+                    .collect();
+                ingresses
+                    .iter()
+                    .filter(|i| classes.contains(&class_name(i)))
+                    .collect()
+            }
+            Change::Namespace(namespace) => {
+                let name = namespace.name_any();
+                ingresses
+                    .iter()
+                    .filter(|i| i.metadata.namespace.as_deref() == Some(name.as_str()))
+                    .collect()
+            }
+        };
+        if concerned.is_empty() {
+            return BTreeSet::new();
+        }
+        let view = self.classes_view();
+        let context = view.context(ingress_class_flag);
+        concerned
+            .into_iter()
+            .flat_map(|ingress| groups_of(ingress, &context))
+            .collect()
+    }
+}
+
+/// The class an Ingress names (`None`: none, the default class applies).
+fn class_name(ingress: &Ingress) -> Option<String> {
+    ingress
+        .spec
+        .as_ref()
+        .and_then(|s| s.ingress_class_name.clone())
+}
+
+/// The class names whose Ingresses a change of `class` concerns: its own, and `None` (no class
+/// named) when it is the default class.
+fn class_names_of(class: &IngressClass) -> Vec<Option<String>> {
+    let mut names = vec![class.metadata.name.clone()];
+    let default = class
+        .annotations()
+        .get("ingressclass.kubernetes.io/is-default-class")
+        .is_some_and(|v| v == "true");
+    if default {
+        names.push(None);
+    }
+    names
+}
+
+/// Classes, params and namespace labels, owned, for a [`ClassContext`].
+pub struct ClassesView {
+    pub classes: Vec<IngressClass>,
+    pub params: Vec<IngressClassParams>,
+    pub namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl ClassesView {
+    pub fn context<'a>(&'a self, ingress_class_flag: &'a str) -> ClassContext<'a> {
+        ClassContext {
+            ingress_class_flag,
+            classes: &self.classes,
+            params: &self.params,
+            namespace_labels: &self.namespace_labels,
+        }
+    }
+}
