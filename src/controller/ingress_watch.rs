@@ -266,3 +266,114 @@ impl ClassesView {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::runtime::reflector::store::Writer;
+    use serde_json::json;
+
+    fn filled<K>(objects: Vec<K>) -> Store<K>
+    where
+        K: kube::Resource<DynamicType = ()> + Clone + 'static,
+    {
+        let mut writer: Writer<K> = Writer::default();
+        for object in objects {
+            writer.apply_watcher_event(&watcher::Event::Apply(object));
+        }
+        writer.as_reader()
+    }
+
+    fn ingress(name: &str, class: Option<&str>, group: Option<&str>, service: &str) -> Ingress {
+        let annotations = match group {
+            Some(group) => json!({"alb.ingress.kubernetes.io/group.name": group}),
+            None => json!({}),
+        };
+        serde_json::from_value(json!({
+            "metadata": {"namespace": "shop", "name": name, "annotations": annotations},
+            "spec": {"ingressClassName": class, "rules": [{"http": {"paths": [
+                {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": service, "port": {"number": 80}}}}
+            ]}}]}
+        }))
+        .unwrap()
+    }
+
+    fn class(name: &str, default: bool, params: Option<&str>) -> IngressClass {
+        let parameters = params
+            .map(|p| json!({"apiGroup": "elbv2.k8s.aws", "kind": "IngressClassParams", "name": p}));
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "annotations": if default {
+                json!({"ingressclass.kubernetes.io/is-default-class": "true"})
+            } else { json!({}) }},
+            "spec": {"controller": "ingress.k8s.aws/alb", "parameters": parameters}
+        }))
+        .unwrap()
+    }
+
+    fn stores() -> IngressStores {
+        IngressStores {
+            ingresses: filled(vec![
+                ingress("a", Some("alb"), Some("web"), "app"),
+                ingress("b", Some("alb"), Some("web"), "app"),
+                ingress("c", Some("alb"), None, "other"),
+                ingress("d", None, None, "app"),
+            ]),
+            services: filled(Vec::new()),
+            classes: filled(vec![class("alb", true, Some("tuned"))]),
+            params: filled(vec![serde_json::from_value(
+                json!({"metadata": {"name": "tuned"}, "spec": {}}),
+            )
+            .unwrap()]),
+            namespaces: filled(Vec::new()),
+        }
+    }
+
+    fn names(groups: BTreeSet<GroupId>) -> Vec<String> {
+        groups.into_iter().map(|g| g.stack_id()).collect()
+    }
+
+    fn service(namespace: &str, name: &str) -> Service {
+        serde_json::from_value(json!({"metadata": {"namespace": namespace, "name": name}})).unwrap()
+    }
+
+    #[test]
+    fn a_service_wakes_the_groups_of_the_ingresses_of_its_namespace_naming_it_once_each() {
+        let stores = stores();
+        let touched = stores.groups_touched(&Change::Service(service("shop", "app")), "alb");
+        assert_eq!(names(touched), ["web", "shop/d"], "a and b share one group");
+        let elsewhere = stores.groups_touched(&Change::Service(service("other", "app")), "alb");
+        assert!(elsewhere.is_empty(), "{elsewhere:?}");
+        let unnamed = stores.groups_touched(&Change::Service(service("shop", "db")), "alb");
+        assert!(unnamed.is_empty());
+    }
+
+    #[test]
+    fn a_default_class_or_its_params_wake_the_ingresses_naming_it_and_those_naming_none() {
+        let stores = stores();
+        let all = ["web", "shop/c", "shop/d"];
+        let by_class = stores.groups_touched(&Change::Class(class("alb", true, None)), "alb");
+        assert_eq!(names(by_class), all);
+        let params: IngressClassParams =
+            serde_json::from_value(json!({"metadata": {"name": "tuned"}, "spec": {}})).unwrap();
+        assert_eq!(
+            names(stores.groups_touched(&Change::Params(params), "alb")),
+            all
+        );
+        let unused: IngressClassParams =
+            serde_json::from_value(json!({"metadata": {"name": "unused"}, "spec": {}})).unwrap();
+        assert!(stores
+            .groups_touched(&Change::Params(unused), "alb")
+            .is_empty());
+    }
+
+    #[test]
+    fn an_ingress_wakes_its_own_groups_and_every_group_is_found_once_at_start() {
+        let stores = stores();
+        let moved = ingress("b", Some("alb"), Some("api"), "app");
+        assert_eq!(
+            names(stores.groups_touched(&Change::Ingress(moved), "alb")),
+            ["api"]
+        );
+        assert_eq!(names(stores.all_groups("alb")), ["web", "shop/c", "shop/d"]);
+    }
+}

@@ -36,6 +36,9 @@ use store::Store;
 pub struct Emulator {
     table: Arc<ResourceTable>,
     store: Arc<Mutex<Store>>,
+    /// Requests served, by verb (`list`, `watch`, `get`, `create`, `update`, `patch`, `delete`)
+    /// and resource plural.
+    requests: Arc<Mutex<std::collections::BTreeMap<(String, String), u64>>>,
 }
 
 impl Emulator {
@@ -43,6 +46,7 @@ impl Emulator {
         let emulator = Self {
             table: Arc::new(table.clone()),
             store: Arc::new(Mutex::new(Store::new(table))),
+            requests: Arc::default(),
         };
         for namespace in ["default", "kube-system", "kube-public"] {
             let object = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}, "status": {"phase": "Active"}});
@@ -50,6 +54,30 @@ impl Emulator {
             let _ = emulator.seed(object);
         }
         emulator
+    }
+
+    pub(crate) fn count_request(&self, verb: &str, plural: &str) {
+        let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        *requests
+            .entry((verb.to_string(), plural.to_string()))
+            .or_default() += 1;
+    }
+
+    /// How many `verb` requests on `plural` (e.g. `list`, `services`) it has served.
+    pub fn requests(&self, verb: &str, plural: &str) -> u64 {
+        let requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        requests
+            .get(&(verb.to_string(), plural.to_string()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Every request served, by (verb, plural).
+    pub fn request_counts(&self) -> std::collections::BTreeMap<(String, String), u64> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn table(&self) -> &ResourceTable {

@@ -240,6 +240,18 @@ fn resource_request(
         Target::Main
     };
     let namespaced = emulator.table.get(resource).namespaced;
+    let watching = matches!(query.get("watch").map(String::as_str), Some("true" | "1"));
+    let verb = match (method, target.name.is_some()) {
+        (&Method::GET, false) if watching => "watch",
+        (&Method::GET, false) => "list",
+        (&Method::GET, true) => "get",
+        (&Method::POST, _) => "create",
+        (&Method::PUT, _) => "update",
+        (&Method::PATCH, _) => "patch",
+        (&Method::DELETE, _) => "delete",
+        _ => "other",
+    };
+    emulator.count_request(verb, &emulator.table.get(resource).plural);
     match (method, target.name.as_deref()) {
         (&Method::GET, None)
             if matches!(query.get("watch").map(String::as_str), Some("true" | "1")) =>

@@ -13,6 +13,7 @@ mod ingress_certificates;
 mod ingress_controller;
 mod ingress_frontend;
 mod ingress_loop;
+mod ingress_simulated;
 mod listener_rules;
 mod moto_harness;
 mod service_controller;
