@@ -1,8 +1,9 @@
 //! A Kubernetes controller for AWS Application and Network Load Balancers, compatible with
 //! kubernetes-sigs/aws-load-balancer-controller (same annotations, CRDs, tags and finalizers).
 //!
-//! The pipeline (watch → collect → discover → build → observe → plan → apply → report) is laid
-//! out in `docs/architecture.md`. This crate holds the controller only; its test ground (the
+//! The loops (`controller`, `registration`) watch and report; each stack's run is the one
+//! `pipeline` (observe → discover → certificates → build → plan → apply), laid out in
+//! `docs/architecture.md`. This crate holds the controller only; its test ground (the
 //! Kubernetes API emulator, the moto harness, end-to-end tests) lives under `e2e/`.
 
 #![forbid(unsafe_code)]
@@ -33,6 +34,8 @@ pub mod observe;
 pub mod pipeline;
 pub mod plan;
 pub mod probes;
+#[cfg(test)]
+mod purity_tests;
 pub mod registration;
 pub mod service;
 pub mod subnets;

@@ -16,11 +16,11 @@ use aws_load_balancer_controller::ingress::class::ClassContext;
 use aws_load_balancer_controller::ingress::group::{load_group, GroupId};
 use aws_load_balancer_controller::pipeline::ingress::{run_group, GroupOutcome, GroupRun};
 use aws_load_balancer_controller::pipeline::{NoCluster, Online};
+use e2e::cluster::TestCluster;
 use e2e::moto::{create_vpc_with_subnets, MotoServer};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use serde_json::json;
-use e2e::cluster::TestCluster;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -188,10 +188,13 @@ async fn kubernetes_requests() {
     ));
     let started = Instant::now();
     let task = tokio::spawn(run_ingress_controller(reconciler.clone()));
-    wait_for("the group deployed", || cloud.rule_paths().len() == 2 * MEMBERS).await;
+    wait_for("the group deployed", || {
+        cloud.rule_paths().len() == 2 * MEMBERS
+    })
+    .await;
     let id = GroupId::Explicit("bench".into());
     wait_for("every member read", || {
-        reconciler.read_versions(&id).len() == MEMBERS
+        reconciler.read_versions(&id).len() == MEMBERS + 1
     })
     .await;
     // Let the reconciles the controller's own writes (finalizers, statuses) cause settle.
@@ -209,7 +212,10 @@ async fn kubernetes_requests() {
         .patch("app-25", &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .expect("edit one member");
-    wait_for("the path modified", || cloud.calls.writes().contains(&"ModifyRule")).await;
+    wait_for("the path modified", || {
+        cloud.calls.writes().contains(&"ModifyRule")
+    })
+    .await;
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     let member_edit = requests_since(&before, &cluster);
 

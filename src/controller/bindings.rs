@@ -1,6 +1,7 @@
 //! The TargetGroupBindings of a Service's stack: one per target group, named after it, labelled
 //! with the stack, pointing at its ARN (upstream's §3.6). Existing bindings are found by the
-//! stack labels and matched by ARN; changed ones are patched, unwanted ones deleted.
+//! stack labels (listed, or read from the Ingress loop's store) and matched by ARN; changed ones
+//! are patched, unwanted ones deleted.
 //!
 //! `spec.networking` is the model's, with the load balancer's security groups turned into the
 //! ids the apply found or created. Registering targets and applying the networking rules to
@@ -16,6 +17,7 @@ use crate::model::{self, NetworkingPortNumber, Protocol, SecurityGroupRef, Stack
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::reflector::Store;
 use kube::ResourceExt;
 use std::collections::BTreeMap;
 
@@ -164,7 +166,7 @@ pub fn desired_bindings(
 }
 
 /// Makes the bindings carrying `labels` (in any namespace) exactly `wanted` (matched by
-/// target-group ARN).
+/// target-group ARN), listing the existing ones.
 pub async fn reconcile_bindings(
     client: &kube::Client,
     labels: &BTreeMap<String, String>,
@@ -179,31 +181,68 @@ pub async fn reconcile_bindings(
         .list(&ListParams::default().labels(&selector))
         .await?
         .items;
+    apply_bindings(client, &existing, wanted).await
+}
+
+/// The bindings of `store` carrying every one of `labels`.
+pub fn bindings_labelled(
+    store: &Store<TargetGroupBinding>,
+    labels: &BTreeMap<String, String>,
+) -> Vec<TargetGroupBinding> {
+    store
+        .state()
+        .iter()
+        .filter(|binding| {
+            let own = binding.labels();
+            labels
+                .iter()
+                .all(|(key, value)| own.get(key) == Some(value))
+        })
+        .map(|binding| (**binding).clone())
+        .collect()
+}
+
+fn is_status(error: &kube::Error, code: u16) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == code)
+}
+
+/// Makes `existing` (the bindings of one stack, as a list or a store shows them) exactly
+/// `wanted`. A store may lag behind: a binding created since is found by name and patched, one
+/// deleted since is done.
+pub async fn apply_bindings(
+    client: &kube::Client,
+    existing: &[TargetGroupBinding],
+    wanted: &[TargetGroupBinding],
+) -> Result<(), kube::Error> {
     let api_of = |object: &TargetGroupBinding| -> Api<TargetGroupBinding> {
         Api::namespaced(
             client.clone(),
             object.metadata.namespace.as_deref().unwrap_or("default"),
         )
     };
+    let differs = |current: &TargetGroupBinding, binding: &TargetGroupBinding| {
+        current.spec != binding.spec || current.labels() != binding.labels()
+    };
     for binding in wanted {
         let api = api_of(binding);
         let arn = &binding.spec.target_group_arn;
-        match existing.iter().find(|e| &e.spec.target_group_arn == arn) {
-            None => {
-                api.create(&PostParams::default(), binding).await?;
-            }
-            Some(current)
-                if current.spec != binding.spec || current.labels() != binding.labels() =>
-            {
-                let patch = serde_json::json!({"metadata": {"labels": binding.labels()}, "spec": binding.spec});
-                api.patch(
-                    &current.name_any(),
-                    &PatchParams::default(),
-                    &Patch::Merge(patch),
-                )
-                .await?;
-            }
-            Some(_) => {}
+        let current = match existing.iter().find(|e| &e.spec.target_group_arn == arn) {
+            Some(current) => current.clone(),
+            None => match api.create(&PostParams::default(), binding).await {
+                Ok(_) => continue,
+                Err(error) if is_status(&error, 409) => api.get(&binding.name_any()).await?,
+                Err(error) => return Err(error),
+            },
+        };
+        if differs(&current, binding) {
+            let patch =
+                serde_json::json!({"metadata": {"labels": binding.labels()}, "spec": binding.spec});
+            api.patch(
+                &current.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(patch),
+            )
+            .await?;
         }
     }
     for stale in existing.iter().filter(|e| {
@@ -211,9 +250,14 @@ pub async fn reconcile_bindings(
             .iter()
             .any(|w| w.spec.target_group_arn == e.spec.target_group_arn)
     }) {
-        api_of(stale)
+        match api_of(stale)
             .delete(&stale.name_any(), &DeleteParams::default())
-            .await?;
+            .await
+        {
+            Ok(_) => {}
+            Err(error) if is_status(&error, 404) => {}
+            Err(error) => return Err(error),
+        }
     }
     Ok(())
 }

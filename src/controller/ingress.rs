@@ -1,14 +1,18 @@
-//! The in-cluster loop for Ingresses. The unit of work is a group: an Ingress change reconciles
-//! every group it belongs to or holds a finalizer of (one group at a time, never two reconciles
-//! of one group at once).
+//! The in-cluster loop for Ingresses. The unit of work is a group: the loop's watches
+//! (`ingress_watch`) keep stores of Ingresses, Services, classes, params and namespaces and turn
+//! each change into the groups it touches; workers take due groups from a queue
+//! (`work_queue`), never two reconciles of one group at once.
 //!
-//! One group reconcile: load the group (members in `group.order` order, leaving members) →
-//! finalizers on the members → build the ALB stack (members with their own problems are held
-//! and get a `FailedBuildModel` Warning naming the problem; the others go on) → deploy →
-//! TargetGroupBindings → each member's `status.loadBalancer.ingress[0].hostname` (a held member
-//! also gets its listener ports marked, see `ingress_status`) → finalizers removed from leaving
-//! members. A group with no member left deploys its empty stack: the ALB,
-//! its target groups and security group go.
+//! One group reconcile: load the group from the stores (members in `group.order` order, leaving
+//! and held members) → skip it if its inputs did not change → finalizers on the members → the
+//! OIDC Secrets it names, read by name (no Secret is listed or cached) → the pipeline
+//! (`pipeline::ingress::run_group`: observe, discover, certificates, build, plan, apply; a
+//! stack being emptied has its bindings removed first) → report: members with their own
+//! problems are held and get a `FailedBuildModel` Warning naming the problem (the others go
+//! on); TargetGroupBindings; each member's `status.loadBalancer.ingress[0].hostname` (a held
+//! member also gets its listener ports marked, see `ingress_status`); finalizers removed from
+//! leaving members. A group with no member left deploys its empty stack: the ALB, its target
+//! groups and security group go, and the loop forgets the group.
 //!
 //! A held member keeps the rules and target groups it had in the last stack this process
 //! deployed (in its place in member order). After a restart this process does not know them:
@@ -17,16 +21,13 @@
 //!
 //! A group whose inputs (members' annotations and spec, their namespaces' Services, classes and
 //! params) did not change since its last clean reconcile costs no AWS call until its re-check
-//! (10 hours) is due; a group with a problem is looked at again after 5 minutes, since the fix
-//! may come from outside Kubernetes (a certificate issued, a Secret created). A member being
+//! (`--sync-period`, 10 hours) is due; a group with a problem is looked at again after 5
+//! minutes, since the fix may come from outside Kubernetes (a certificate issued, a Secret
+//! created); a failed reconcile is retried after 2 s, doubling up to a minute. A member being
 //! deleted with deletion protection in its own attributes blocks its group, as upstream.
-//!
-//! Woken by Ingresses, by the Services they name (backends and actions), by their
-//! IngressClasses and by the IngressClassParams of those classes (and of the default class, for
-//! Ingresses naming none). OIDC Secrets are read by name at each reconcile, not watched.
 
-use super::bindings::{desired_bindings, ingress_stack_labels, reconcile_bindings};
-use super::ingress_inputs::inputs_hash;
+use super::bindings::{apply_bindings, bindings_labelled, desired_bindings, ingress_stack_labels};
+use super::ingress_inputs::{inputs_hash, names_service};
 use super::ingress_status::{
     plan_annotation_changes, publish_plan_annotations, publish_status, Addresses, Outcome,
     FAILED_BUILD, FAILED_DEPLOY,
@@ -38,6 +39,7 @@ use super::ReconcileError;
 use crate::cloud::Cloud;
 use crate::config::ControllerConfig;
 use crate::crd::ingress_class_params::IngressClassParams;
+use crate::crd::target_group_binding::TargetGroupBinding;
 use crate::deploy::DeployError;
 use crate::ingress::build::MemberContribution;
 use crate::ingress::group::{ingress_key, load_group, refuse_protected_deletions, Group, GroupId};
@@ -48,6 +50,7 @@ use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::api::Api;
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::Store;
 use kube::ResourceExt;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -94,6 +97,8 @@ pub(super) struct ClusterView<'a> {
     pub(super) params: &'a [IngressClassParams],
     /// The Services of the namespaces of the group's Ingresses.
     pub(super) services: &'a [Service],
+    /// Every TargetGroupBinding (the group's are found by their labels).
+    pub(super) bindings: &'a Store<TargetGroupBinding>,
 }
 
 /// When a group is to be looked at again.
@@ -174,16 +179,34 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
             classes: &classes.classes,
             params: &classes.params,
             services: &services,
+            bindings: &stores.bindings,
         };
         // Its stack emptied, its leaving Ingresses let go: nothing of the group is left.
         let nobody_left = group.is_empty();
-        let versions: BTreeMap<String, String> = group
+        let ingresses: Vec<&Ingress> = group
             .members
             .iter()
             .map(|m| &m.ingress)
             .chain(group.held.iter().map(|(i, _)| i))
             .chain(group.leaving.iter())
-            .map(|i| (ingress_key(i), i.resource_version().unwrap_or_default()))
+            .collect();
+        let named_services = services.iter().filter(|s| {
+            ingresses
+                .iter()
+                .any(|i| i.namespace() == s.namespace() && names_service(i, &s.name_any()))
+        });
+        let versions: BTreeMap<String, String> = ingresses
+            .iter()
+            .map(|i| (format!("Ingress {}", ingress_key(i)), i.resource_version()))
+            .chain(named_services.map(|s| {
+                let key = format!(
+                    "Service {}/{}",
+                    s.namespace().unwrap_or_default(),
+                    s.name_any()
+                );
+                (key, s.resource_version())
+            }))
+            .map(|(key, version)| (key, version.unwrap_or_default()))
             .collect();
         let recheck = self.reconcile_group(id, group, &view).await?;
         locked(&self.failures).remove(id);
@@ -205,8 +228,9 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
         locked(&self.read_versions).remove(id);
     }
 
-    /// Each Ingress (`namespace/name`) of group `id` at the resource version its last completed
-    /// reconcile read: evidence that a change was looked at, whether or not it cost AWS calls.
+    /// Each Ingress of group `id` and each Service they name (`Ingress namespace/name`,
+    /// `Service namespace/name`) at the resource version its last completed reconcile read:
+    /// evidence that a change was looked at, whether or not it cost AWS calls.
     pub fn read_versions(&self, id: &GroupId) -> BTreeMap<String, String> {
         locked(&self.read_versions)
             .get(id)
@@ -326,10 +350,11 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
         };
         let hooks = RemoveBindings {
             client: &self.client,
+            bindings: view.bindings,
             labels: ingress_stack_labels(id),
         };
         let outcome = run_group(&aws, &hooks, &run, SystemTime::now()).await;
-        let recheck = self.report(id, &group, outcome).await?;
+        let recheck = self.report(id, &group, view.bindings, outcome).await?;
         if recheck.is_none() {
             locked(&self.reconciled).insert(id.clone(), (inputs, Instant::now()));
         }
@@ -344,6 +369,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
         &self,
         id: &GroupId,
         group: &Group,
+        bindings: &Store<TargetGroupBinding>,
         outcome: Result<GroupOutcome, RunError>,
     ) -> Result<Option<Duration>, ReconcileError> {
         let members: Vec<&Ingress> = group.members.iter().map(|m| &m.ingress).collect();
@@ -401,7 +427,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
         locked(&self.deployed).insert(id.clone(), built.contributions.clone());
         let labels = ingress_stack_labels(id);
         let wanted = desired_bindings(stack, &deployed.applied, &labels);
-        reconcile_bindings(&self.client, &labels, &wanted).await?;
+        apply_bindings(&self.client, &bindings_labelled(bindings, &labels), &wanted).await?;
         let held = |ingress: &Ingress| built.held.iter().any(|p| p.ingress == ingress_key(ingress));
         if let Some(hostname) = &deployed.applied.dns_name {
             let ports: Vec<i32> = stack
@@ -481,12 +507,14 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
 /// Removes a stack's TargetGroupBindings before the stack goes.
 struct RemoveBindings<'a> {
     client: &'a kube::Client,
+    bindings: &'a Store<TargetGroupBinding>,
     labels: BTreeMap<String, String>,
 }
 
 impl ClusterHooks for RemoveBindings<'_> {
     async fn before_stack_removed(&self) -> Result<(), kube::Error> {
-        reconcile_bindings(self.client, &self.labels, &[]).await
+        let existing = bindings_labelled(self.bindings, &self.labels);
+        apply_bindings(self.client, &existing, &[]).await
     }
 }
 

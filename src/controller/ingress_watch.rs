@@ -1,7 +1,8 @@
 //! The Ingress loop's view of the cluster and what wakes it: one watch each of Ingresses,
-//! Services, IngressClasses, IngressClassParams and Namespaces keeps a store current (managed
-//! fields dropped; Services also lose their status), and each change is turned into the
-//! Ingress groups it touches. A reconcile reads these stores: it lists nothing.
+//! Services, IngressClasses, IngressClassParams, Namespaces and TargetGroupBindings keeps a
+//! store current (managed fields dropped; Services also lose their status), and each change is
+//! turned into the Ingress groups it touches (a binding's touches none). A reconcile reads these
+//! stores: it lists nothing.
 //!
 //! What a change touches:
 //! - an Ingress: the groups it asks for and the groups it holds a finalizer of;
@@ -15,6 +16,7 @@
 
 use super::ingress_inputs::names_service;
 use crate::crd::ingress_class_params::IngressClassParams;
+use crate::crd::target_group_binding::TargetGroupBinding;
 use crate::ingress::class::ClassContext;
 use crate::ingress::group::{groups_of, GroupId};
 use futures::{Stream, StreamExt};
@@ -35,6 +37,8 @@ pub struct IngressStores {
     pub classes: Store<IngressClass>,
     pub params: Store<IngressClassParams>,
     pub namespaces: Store<Namespace>,
+    /// The TargetGroupBindings (the reconciles' bindings step reads them here).
+    pub bindings: Store<TargetGroupBinding>,
 }
 
 /// One change seen by a watch.
@@ -44,6 +48,8 @@ pub enum Change {
     Class(IngressClass),
     Params(IngressClassParams),
     Namespace(Namespace),
+    /// A binding: nothing to wake (the stores are what matters).
+    Binding,
 }
 
 /// The changes of all five watches, in arrival order; polling it keeps the stores current.
@@ -99,7 +105,8 @@ impl IngressStores {
         let (classes, c) = watched(client, slim_meta::<IngressClass>, Change::Class);
         let (params, d) = watched(client, slim_meta::<IngressClassParams>, Change::Params);
         let (namespaces, e) = watched(client, slim_meta::<Namespace>, Change::Namespace);
-        let changes = futures::stream::select_all([a, b, c, d, e]);
+        let (bindings, f) = watched(client, slim_meta::<TargetGroupBinding>, |_| Change::Binding);
+        let changes = futures::stream::select_all([a, b, c, d, e, f]);
         (
             Self {
                 ingresses,
@@ -107,6 +114,7 @@ impl IngressStores {
                 classes,
                 params,
                 namespaces,
+                bindings,
             },
             Box::pin(changes),
         )
@@ -118,7 +126,8 @@ impl IngressStores {
         self.services.wait_until_ready().await?;
         self.classes.wait_until_ready().await?;
         self.params.wait_until_ready().await?;
-        self.namespaces.wait_until_ready().await
+        self.namespaces.wait_until_ready().await?;
+        self.bindings.wait_until_ready().await
     }
 
     /// What classification reads, as of now.
@@ -207,6 +216,7 @@ impl IngressStores {
                     .filter(|i| classes.contains(&class_name(i)))
                     .collect()
             }
+            Change::Binding => return BTreeSet::new(),
             Change::Namespace(namespace) => {
                 let name = namespace.name_any();
                 ingresses
@@ -325,6 +335,7 @@ mod tests {
             )
             .unwrap()]),
             namespaces: filled(Vec::new()),
+            bindings: filled(Vec::new()),
         }
     }
 

@@ -85,7 +85,9 @@ async fn an_unchanged_group_costs_no_aws_call() {
     eventually("the labelled Ingress reconciled", || async {
         // The emulator's resource versions are increasing numbers.
         let read = reconciler.read_versions(&group);
-        let read: Option<u64> = read.get("default/echo").and_then(|v| v.parse().ok());
+        let read: Option<u64> = read
+            .get("Ingress default/echo")
+            .and_then(|v| v.parse().ok());
         (read >= labelled.trim().parse().ok()).then_some(())
     })
     .await;
@@ -285,7 +287,8 @@ async fn a_service_shared_by_a_group_s_members_costs_no_list_when_it_changes() {
     kubectl.apply(&manifests).await;
     let group = GroupId::Explicit("shared".into());
     eventually("every member reconciled into one ALB", || async {
-        (reconciler.read_versions(&group).len() == MEMBERS && cloud.rule_paths().len() == MEMBERS)
+        (reconciler.read_versions(&group).len() == MEMBERS + 1
+            && cloud.rule_paths().len() == MEMBERS)
             .then_some(())
     })
     .await;
@@ -305,6 +308,28 @@ async fn a_service_shared_by_a_group_s_members_costs_no_list_when_it_changes() {
         "every member's target group health check modified",
         || async { (cloud.calls.writes() == vec!["ModifyTargetGroup"; MEMBERS]).then_some(()) },
     )
+    .await;
+    // Evidence the reconcile ended (bindings and statuses included): it recorded the edited
+    // Service's version as read.
+    let edited: u64 = kubectl
+        .ok(&[
+            "get",
+            "service",
+            "echo",
+            "-o",
+            "jsonpath={.metadata.resourceVersion}",
+        ])
+        .await
+        .trim()
+        .parse()
+        .unwrap();
+    eventually("a completed reconcile read the edited Service", || async {
+        let read = reconciler.read_versions(&group);
+        let read: Option<u64> = read
+            .get("Service default/echo")
+            .and_then(|v| v.parse().ok());
+        (read >= Some(edited)).then_some(())
+    })
     .await;
     assert_eq!(
         lists(&cluster),

@@ -1,0 +1,135 @@
+//! The pure steps stay pure: no module of collect, build or plan (nor the values they share)
+//! reaches the AWS port, the loops, the pipeline, Kubernetes' client, the clock or any I/O. A
+//! source check rather than a crate boundary for now (`docs/architecture.md`); test code inside
+//! those files (`#[cfg(test)]` modules, `*_tests` files) is left out.
+
+use std::path::{Path, PathBuf};
+
+/// The pure modules, as paths under `src/` (a directory: every file in it).
+const PURE: &[&str] = &[
+    "annotations.rs",
+    "facts.rs",
+    "ingress",
+    "ingress.rs",
+    "manifests.rs",
+    "model",
+    "model.rs",
+    "naming.rs",
+    "networking.rs",
+    "observe/offline.rs",
+    "plan",
+    "plan.rs",
+    "service",
+    "subnets",
+    "subnets.rs",
+    "target_rules.rs",
+    "targets/gates.rs",
+    "targets/instance.rs",
+    "targets/mod.rs",
+];
+
+/// What a pure module must not contain (regular expressions), and why.
+const FORBIDDEN: &[(&str, &str)] = &[
+    (r"\.await\b", "waits on I/O"),
+    (r"\basync\b", "does I/O"),
+    (r"\btokio::", "uses the runtime"),
+    (r"\b(Instant|SystemTime)::now\b", "reads the clock"),
+    (r"\bstd::fs\b", "reads files"),
+    (r"\b(TcpStream|TcpListener|UdpSocket)\b", "opens sockets"),
+    (r"\bkube::(Api|Client)\b", "calls Kubernetes"),
+    (r"(impl|:|dyn|&)\s*Cloud\b|\bcloud::Cloud\b", "calls AWS"),
+    (r"\baws_sdk_", "calls AWS"),
+    (r"\bcrate::(controller|registration)\b", "reaches the loops"),
+    (r"\bcrate::pipeline\b", "reaches the pipeline"),
+    (
+        r"\bcrate::(deploy|discover|apply)\b",
+        "reaches the AWS steps",
+    ),
+    (r"\bcrate::cli\b", "reaches the process"),
+];
+
+fn forbidden() -> Vec<(regex::Regex, &'static str, &'static str)> {
+    FORBIDDEN
+        .iter()
+        .map(|(pattern, why)| (regex::Regex::new(pattern).unwrap(), *pattern, *why))
+        .collect()
+}
+
+fn files_under(path: &Path, found: &mut Vec<PathBuf>) {
+    if path.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for entry in entries {
+            files_under(&entry, found);
+        }
+    } else if path.extension().is_some_and(|e| e == "rs") {
+        found.push(path.to_path_buf());
+    }
+}
+
+/// `text` without its test code.
+fn production_part(path: &Path, text: &str) -> Option<String> {
+    let relative = path.to_string_lossy();
+    if relative.contains("_tests") || relative.contains("/tests") || relative.ends_with("tests.rs")
+    {
+        return None;
+    }
+    let end = text.find("#[cfg(test)]\nmod ").unwrap_or(text.len());
+    Some(text[..end].to_string())
+}
+
+#[test]
+fn no_pure_module_reaches_io_the_port_or_the_loops() {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    for module in PURE {
+        let path = source.join(module);
+        if path.exists() {
+            files_under(&path, &mut files);
+        }
+    }
+    assert!(
+        files.len() > 40,
+        "the pure modules were found: {}",
+        files.len()
+    );
+    let rules = forbidden();
+    let mut breaches = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let Some(code) = production_part(file, &text) else {
+            continue;
+        };
+        for (number, line) in code.lines().enumerate() {
+            let line_code = line.split("//").next().unwrap_or_default();
+            for (rule, pattern, why) in &rules {
+                if rule.is_match(line_code) {
+                    breaches.push(format!(
+                        "{}:{}: `{pattern}` {why}",
+                        file.strip_prefix(&source).unwrap().display(),
+                        number + 1
+                    ));
+                }
+            }
+        }
+    }
+    assert!(breaches.is_empty(), "{}", breaches.join("\n"));
+}
+
+#[test]
+fn the_check_sees_a_breach() {
+    let sample = "fn f() {}\nasync fn g(cloud: &impl Cloud) { cloud.call().await }\n#[cfg(test)]\nmod tests { async fn t() {} }\n";
+    let code = production_part(Path::new("src/ingress/x.rs"), sample).unwrap();
+    let hits: Vec<&str> = forbidden()
+        .into_iter()
+        .filter(|(rule, _, _)| rule.is_match(&code))
+        .map(|(_, _, why)| why)
+        .collect();
+    assert_eq!(hits, ["waits on I/O", "does I/O", "calls AWS"]);
+    let pure = "impl CloudFacts {}\nfn f(a: std::net::IpAddr, facts: &CloudFacts) {}\n";
+    assert!(forbidden().iter().all(|(rule, _, _)| !rule.is_match(pure)));
+    assert!(production_part(Path::new("src/ingress/pipeline_tests/a.rs"), sample).is_none());
+}
