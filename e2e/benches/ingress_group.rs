@@ -197,10 +197,10 @@ async fn kubernetes_requests() {
         reconciler.read_versions(&id).len() == MEMBERS + 1
     })
     .await;
+    let start_millis = started.elapsed().as_secs_f64() * 1000.0;
     // Let the reconciles the controller's own writes (finalizers, statuses) cause settle.
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     let start = requests_since(&before, &cluster);
-    let start_millis = started.elapsed().as_secs_f64() * 1000.0;
 
     let before = cluster.server.emulator.request_counts();
     cloud.calls.clear();
@@ -234,7 +234,7 @@ async fn kubernetes_requests() {
     let service_edit = requests_since(&before, &cluster);
     task.abort();
     println!("Kubernetes API requests of the Ingress loop ({MEMBERS} members of one group, emulator + simulator):");
-    println!("  start (5 watches, first reconcile, {start_millis:.0} ms) {start:?}");
+    println!("  start (6 watches, first reconcile done in {start_millis:.0} ms) {start:?}");
     println!("  one member edited (1 PATCH is ours)            {member_edit:?}");
     println!("  the Service all members name edited (1 PATCH is ours) {service_edit:?}");
 }
