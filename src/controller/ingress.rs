@@ -83,7 +83,8 @@ pub struct IngressReconciler<C> {
     reconciled: Mutex<HashMap<GroupId, (u64, Instant)>>,
     /// Failed reconciles in a row, by group (the backoff).
     failures: Mutex<HashMap<GroupId, u32>>,
-    /// The resource version of each Ingress the last completed reconcile of a group read.
+    /// The resource versions of the Ingresses and Services the last completed reconcile of a
+    /// group read.
     read_versions: Mutex<HashMap<GroupId, BTreeMap<String, String>>>,
     /// How long unchanged inputs are trusted before AWS is checked again.
     pub drift_check_interval: Duration,
@@ -99,6 +100,31 @@ pub(super) struct ClusterView<'a> {
     pub(super) services: &'a [Service],
     /// Every TargetGroupBinding (the group's are found by their labels).
     pub(super) bindings: &'a Store<TargetGroupBinding>,
+}
+
+/// The group's Ingresses and the Services they name, by `Ingress namespace/name` and
+/// `Service namespace/name`, at their resource versions.
+fn versions_read(group: &Group, services: &[Service]) -> BTreeMap<String, String> {
+    let named = services.iter().filter(|s| {
+        group
+            .ingresses()
+            .any(|i| i.namespace() == s.namespace() && names_service(i, &s.name_any()))
+    });
+    let ingresses = group
+        .ingresses()
+        .map(|i| (format!("Ingress {}", ingress_key(i)), i.resource_version()));
+    let services = named.map(|s| {
+        let key = format!(
+            "Service {}/{}",
+            s.namespace().unwrap_or_default(),
+            s.name_any()
+        );
+        (key, s.resource_version())
+    });
+    ingresses
+        .chain(services)
+        .map(|(key, version)| (key, version.unwrap_or_default()))
+        .collect()
 }
 
 /// When a group is to be looked at again.
@@ -167,11 +193,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
         };
         drop(ingresses);
         let namespaces: BTreeSet<String> = group
-            .members
-            .iter()
-            .map(|m| &m.ingress)
-            .chain(group.held.iter().map(|(i, _)| i))
-            .chain(group.leaving.iter())
+            .ingresses()
             .map(|i| i.namespace().unwrap_or_default())
             .collect();
         let services = stores.services_in(&namespaces);
@@ -183,31 +205,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
         };
         // Its stack emptied, its leaving Ingresses let go: nothing of the group is left.
         let nobody_left = group.is_empty();
-        let ingresses: Vec<&Ingress> = group
-            .members
-            .iter()
-            .map(|m| &m.ingress)
-            .chain(group.held.iter().map(|(i, _)| i))
-            .chain(group.leaving.iter())
-            .collect();
-        let named_services = services.iter().filter(|s| {
-            ingresses
-                .iter()
-                .any(|i| i.namespace() == s.namespace() && names_service(i, &s.name_any()))
-        });
-        let versions: BTreeMap<String, String> = ingresses
-            .iter()
-            .map(|i| (format!("Ingress {}", ingress_key(i)), i.resource_version()))
-            .chain(named_services.map(|s| {
-                let key = format!(
-                    "Service {}/{}",
-                    s.namespace().unwrap_or_default(),
-                    s.name_any()
-                );
-                (key, s.resource_version())
-            }))
-            .map(|(key, version)| (key, version.unwrap_or_default()))
-            .collect();
+        let versions = versions_read(&group, &services);
         let recheck = self.reconcile_group(id, group, &view).await?;
         locked(&self.failures).remove(id);
         locked(&self.read_versions).insert(id.clone(), versions);

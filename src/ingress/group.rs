@@ -165,6 +165,15 @@ impl Group {
     pub fn is_empty(&self) -> bool {
         self.members.is_empty() && self.held.is_empty()
     }
+
+    /// Every Ingress the group concerns: members, held members, leaving Ingresses.
+    pub fn ingresses(&self) -> impl Iterator<Item = &Ingress> {
+        self.members
+            .iter()
+            .map(|m| &m.ingress)
+            .chain(self.held.iter().map(|(i, _)| i))
+            .chain(self.leaving.iter())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
