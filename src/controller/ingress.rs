@@ -33,7 +33,7 @@ use super::ingress_status::{
     FAILED_BUILD, FAILED_DEPLOY,
 };
 use super::ingress_watch::IngressStores;
-use super::report::{add_finalizer, publish, remove_finalizer};
+use super::report::{add_finalizer, publish, remove_finalizer, EventReason};
 use super::work_queue::WorkQueue;
 use super::ReconcileError;
 use crate::cloud::Cloud;
@@ -183,7 +183,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
                     .collect();
                 self.warn_all(
                     &holders,
-                    "FailedBuildModel",
+                    EventReason::FailedBuildModel,
                     &error.to_string(),
                     FAILED_BUILD,
                 )
@@ -270,12 +270,12 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
     async fn warn_all(
         &self,
         ingresses: &[&Ingress],
-        reason: &str,
+        reason: EventReason,
         note: &str,
         marker: &str,
     ) -> Result<(), kube::Error> {
         for ingress in ingresses {
-            publish(&self.recorder, *ingress, true, reason, note).await;
+            publish(&self.recorder, *ingress, reason, note).await;
             publish_status(&self.api_of(ingress), ingress, Outcome::Problem(marker)).await?;
         }
         Ok(())
@@ -289,7 +289,12 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
         }
         let note = format!("Failed deploy model: {error}");
         match self
-            .warn_all(members, "FailedDeployModel", &note, FAILED_DEPLOY)
+            .warn_all(
+                members,
+                EventReason::FailedDeployModel,
+                &note,
+                FAILED_DEPLOY,
+            )
             .await
         {
             Ok(()) => ReconcileError::Deploy(error),
@@ -313,8 +318,13 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
                 .map(|m| &m.ingress)
                 .chain(group.leaving.iter())
                 .collect();
-            self.warn_all(&concerned, "FailedBuildModel", &problem, FAILED_BUILD)
-                .await?;
+            self.warn_all(
+                &concerned,
+                EventReason::FailedBuildModel,
+                &problem,
+                FAILED_BUILD,
+            )
+            .await?;
             return Ok(Some(PROBLEM_RECHECK));
         }
         let inputs = inputs_hash(&group, view);
@@ -376,7 +386,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
             Ok(GroupOutcome::Unbuildable(problem)) => {
                 self.warn_all(
                     &members,
-                    "FailedBuildModel",
+                    EventReason::FailedBuildModel,
                     &format!("Failed build model: {problem}"),
                     FAILED_BUILD,
                 )
@@ -392,15 +402,20 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
         };
         let built = &run.built;
         for (ingress, problem) in &group.held {
-            publish(&self.recorder, ingress, true, "FailedBuildModel", problem).await;
+            publish(
+                &self.recorder,
+                ingress,
+                EventReason::FailedBuildModel,
+                problem,
+            )
+            .await;
         }
         for problem in &built.held {
             if let Some(ingress) = members.iter().find(|i| ingress_key(i) == problem.ingress) {
                 publish(
                     &self.recorder,
                     *ingress,
-                    true,
-                    "FailedBuildModel",
+                    EventReason::FailedBuildModel,
                     &problem.problem,
                 )
                 .await;
@@ -447,8 +462,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
                     publish(
                         &self.recorder,
                         *ingress,
-                        false,
-                        "SuccessfullyReconciled",
+                        EventReason::SuccessfullyReconciled,
                         "Successfully reconciled",
                     )
                     .await;

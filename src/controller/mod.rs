@@ -22,7 +22,7 @@ mod work_queue;
 
 pub use bindings::{desired_bindings, STACK_NAMESPACE_LABEL, STACK_NAME_LABEL};
 
-pub use report::CONDITION_TYPE;
+pub use report::{EventReason, CONDITION_TYPE};
 
 use crate::cloud::{Cloud, CloudError};
 use crate::config::ControllerConfig;
@@ -173,8 +173,7 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
             report::publish(
                 &self.recorder,
                 service,
-                true,
-                "UnsupportedConfiguration",
+                EventReason::UnsupportedConfiguration,
                 &warning.to_string(),
             )
             .await;
@@ -189,7 +188,7 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
                 self.report_failure(
                     &api,
                     service,
-                    "FailedDeployModel",
+                    EventReason::FailedDeployModel,
                     &format!("Failed deploy model: {error}"),
                     &error.to_string(),
                 )
@@ -208,7 +207,7 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
             false,
             (
                 true,
-                "SuccessfullyReconciled",
+                EventReason::SuccessfullyReconciled.as_str(),
                 "the load balancer matches the Service",
             ),
         )
@@ -217,8 +216,7 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
             report::publish(
                 &self.recorder,
                 service,
-                false,
-                "SuccessfullyReconciled",
+                EventReason::SuccessfullyReconciled,
                 "Successfully reconciled",
             )
             .await;
@@ -266,8 +264,7 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
             report::publish(
                 &self.recorder,
                 service,
-                true,
-                "FailedDeployModel",
+                EventReason::FailedDeployModel,
                 &format!("Failed to delete the load balancer: {error}"),
             )
             .await;
@@ -311,7 +308,7 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
         self.report_failure(
             api,
             service,
-            "FailedBuildModel",
+            EventReason::FailedBuildModel,
             &format!("Failed build model: {message}"),
             &message,
         )
@@ -333,17 +330,17 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
         &self,
         api: &Api<Service>,
         service: &Service,
-        reason: &str,
+        reason: EventReason,
         note: &str,
         condition_message: &str,
     ) -> Result<(), kube::Error> {
-        report::publish(&self.recorder, service, true, reason, note).await;
+        report::publish(&self.recorder, service, reason, note).await;
         report::update_status(
             api,
             service,
             None,
             false,
-            (false, reason, condition_message),
+            (false, reason.as_str(), condition_message),
         )
         .await
     }

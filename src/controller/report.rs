@@ -180,26 +180,54 @@ pub async fn update_status(
     Ok(())
 }
 
+/// The reasons of the events the Service and Ingress loops publish (upstream's), each Normal or
+/// Warning once and for all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventReason {
+    /// The input cannot be built (an annotation, a member of a group): Warning.
+    FailedBuildModel,
+    /// AWS refused the plan or a step of it: Warning.
+    FailedDeployModel,
+    /// Accepted, but not all of it is supported: Warning.
+    UnsupportedConfiguration,
+    /// The load balancer was changed to match: Normal.
+    SuccessfullyReconciled,
+}
+
+impl EventReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FailedBuildModel => "FailedBuildModel",
+            Self::FailedDeployModel => "FailedDeployModel",
+            Self::UnsupportedConfiguration => "UnsupportedConfiguration",
+            Self::SuccessfullyReconciled => "SuccessfullyReconciled",
+        }
+    }
+
+    pub fn is_warning(self) -> bool {
+        !matches!(self, Self::SuccessfullyReconciled)
+    }
+}
+
 /// Publishes an event about `service`; a failure to publish is logged, not fatal.
 pub async fn publish<K: Finalizable>(
     recorder: &Recorder,
     service: &K,
-    warning: bool,
-    reason: &str,
+    reason: EventReason,
     note: &str,
 ) {
     let event = Event {
-        type_: if warning {
+        type_: if reason.is_warning() {
             EventType::Warning
         } else {
             EventType::Normal
         },
-        reason: reason.to_string(),
+        reason: reason.as_str().to_string(),
         note: Some(note.chars().take(1024).collect()),
         action: "Reconcile".to_string(),
         secondary: None,
     };
     if let Err(error) = recorder.publish(&event, &service.object_ref(&())).await {
-        tracing::warn!(%error, reason, "could not publish an event");
+        tracing::warn!(%error, reason = reason.as_str(), "could not publish an event");
     }
 }
