@@ -1,13 +1,14 @@
 //! The AWS port: one trait, [`Cloud`], in our own types, whose methods map one-to-one onto AWS API
-//! calls so that call counts mean what AWS would bill and throttle. Implemented by the in-memory
-//! [`simulator::Simulator`] (which enforces the AWS rules our ordering depends on) and, later, by
-//! the SDK. Errors are classified once into [`ErrorKind`] so callers decide retries by kind.
+//! calls so that call counts mean what AWS would bill and throttle. Implemented by the SDK
+//! (`sdk`) and by the in-memory simulator (`simulator`, built for tests and with the
+//! `simulator` feature only; it enforces the AWS rules our ordering depends on). Errors are classified once into [`ErrorKind`] so callers decide retries by kind.
 //!
 //! Every create carries its tags, so a crash between "create" and "tag" cannot leave an orphan.
 
 pub mod call_log;
 mod rule_types;
 pub mod sdk;
+#[cfg(any(test, feature = "simulator"))]
 pub mod simulator;
 pub mod throttle;
 mod types;
