@@ -11,9 +11,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 mod binding;
+pub mod identity;
+pub mod rule_types;
 pub use binding::{
     NetworkingPeer, NetworkingPort, NetworkingPortNumber, NetworkingRule, TargetGroupBindingSpec,
 };
+pub use rule_types::*;
 
 pub type Tags = BTreeMap<String, String>;
 
@@ -289,15 +292,15 @@ pub enum ListenerAction {
         stickiness_seconds: Option<i32>,
     },
     #[serde(rename = "redirect")]
-    Redirect(crate::cloud::RedirectConfig),
+    Redirect(RedirectConfig),
     #[serde(rename = "fixed-response")]
-    FixedResponse(crate::cloud::FixedResponseConfig),
+    FixedResponse(FixedResponseConfig),
     #[serde(rename = "authenticate-oidc")]
-    AuthenticateOidc(crate::cloud::OidcConfig),
+    AuthenticateOidc(OidcConfig),
     #[serde(rename = "authenticate-cognito")]
-    AuthenticateCognito(crate::cloud::CognitoConfig),
+    AuthenticateCognito(CognitoConfig),
     #[serde(rename = "jwt-validation")]
-    JwtValidation(crate::cloud::JwtValidationConfig),
+    JwtValidation(JwtValidationConfig),
 }
 
 impl ListenerAction {
@@ -325,34 +328,27 @@ impl ListenerAction {
 
     /// The action AWS is given, target groups resolved by `arn_of` (a resource id of the stack,
     /// or an ARN given by the user, to an ARN); `None` when one is not known yet.
-    pub fn resolve(
-        &self,
-        arn_of: impl Fn(&str) -> Option<String>,
-    ) -> Option<crate::cloud::RuleAction> {
+    pub fn resolve(&self, arn_of: impl Fn(&str) -> Option<String>) -> Option<RuleAction> {
         Some(match self {
             ListenerAction::Forward {
                 target_groups,
                 stickiness_seconds,
-            } => crate::cloud::RuleAction::Forward {
+            } => RuleAction::Forward {
                 target_groups: target_groups
                     .iter()
                     .map(|t| arn_of(&t.target_group).map(|arn| (arn, t.weight)))
                     .collect::<Option<Vec<_>>>()?,
                 stickiness_seconds: *stickiness_seconds,
             },
-            ListenerAction::Redirect(config) => crate::cloud::RuleAction::Redirect(config.clone()),
-            ListenerAction::FixedResponse(config) => {
-                crate::cloud::RuleAction::FixedResponse(config.clone())
-            }
+            ListenerAction::Redirect(config) => RuleAction::Redirect(config.clone()),
+            ListenerAction::FixedResponse(config) => RuleAction::FixedResponse(config.clone()),
             ListenerAction::AuthenticateOidc(config) => {
-                crate::cloud::RuleAction::AuthenticateOidc(config.clone())
+                RuleAction::AuthenticateOidc(config.clone())
             }
             ListenerAction::AuthenticateCognito(config) => {
-                crate::cloud::RuleAction::AuthenticateCognito(config.clone())
+                RuleAction::AuthenticateCognito(config.clone())
             }
-            ListenerAction::JwtValidation(config) => {
-                crate::cloud::RuleAction::JwtValidation(config.clone())
-            }
+            ListenerAction::JwtValidation(config) => RuleAction::JwtValidation(config.clone()),
         })
     }
 }
@@ -375,7 +371,7 @@ pub struct ListenerSpec {
     pub alpn_policy: Option<String>,
     /// Mutual TLS (HTTPS); unset leaves AWS as it is.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub mutual_authentication: Option<crate::cloud::MutualAuthentication>,
+    pub mutual_authentication: Option<MutualAuthentication>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
     pub tags: Tags,
@@ -468,10 +464,10 @@ pub struct SecurityGroupSpec {
 pub struct RuleSpec {
     pub port: i32,
     pub priority: i32,
-    pub conditions: Vec<crate::cloud::RuleCondition>,
+    pub conditions: Vec<RuleCondition>,
     pub actions: Vec<ListenerAction>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub transforms: Vec<crate::cloud::RuleTransform>,
+    pub transforms: Vec<RuleTransform>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: Tags,
 }

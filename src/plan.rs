@@ -25,8 +25,7 @@ use std::fmt;
 pub use load_balancer::SHIELD_PROTECTION_NAMES;
 pub use tags::tag_changes;
 
-/// The resource id of a stack's load balancer.
-pub const LOAD_BALANCER_ID: &str = "LoadBalancer";
+pub use crate::model::identity::LOAD_BALANCER_ID;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "change", rename_all = "camelCase")]

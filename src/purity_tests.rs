@@ -133,3 +133,41 @@ fn the_check_sees_a_breach() {
     assert!(forbidden().iter().all(|(rule, _, _)| !rule.is_match(pure)));
     assert!(production_part(Path::new("src/ingress/pipeline_tests/a.rs"), sample).is_none());
 }
+
+/// `(module, what it must not import)`: the shared vocabulary (`model`) imports no step, and
+/// `observe` does not reach into `plan` (both read resource ids from `model::identity`).
+const LAYERS: &[(&str, &str)] = &[
+    (
+        "model.rs",
+        r"\bcrate::(cloud|observe|plan|ingress|service|naming|deploy|apply)\b",
+    ),
+    (
+        "model",
+        r"\bcrate::(cloud|observe|plan|ingress|service|naming|deploy|apply)\b",
+    ),
+    ("observe", r"\bcrate::plan\b"),
+];
+
+#[test]
+fn the_vocabulary_imports_no_step_and_observe_does_not_reach_into_plan() {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut breaches = Vec::new();
+    for (module, pattern) in LAYERS {
+        let rule = regex::Regex::new(pattern).unwrap();
+        let mut files = Vec::new();
+        files_under(&source.join(module), &mut files);
+        assert!(!files.is_empty(), "{module} was found");
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let Some(code) = production_part(&file, &text) else {
+                continue;
+            };
+            for (number, line) in code.lines().enumerate() {
+                if rule.is_match(line.split("//").next().unwrap_or_default()) {
+                    breaches.push(format!("{}:{}: {line}", file.display(), number + 1));
+                }
+            }
+        }
+    }
+    assert!(breaches.is_empty(), "{}", breaches.join("\n"));
+}

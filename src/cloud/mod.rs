@@ -6,15 +6,14 @@
 //! Every create carries its tags, so a crash between "create" and "tag" cannot leave an orphan.
 
 pub mod call_log;
-mod rule_types;
 pub mod sdk;
 #[cfg(any(test, feature = "simulator"))]
 pub mod simulator;
 pub mod throttle;
 mod types;
 
+pub use crate::model::rule_types::*;
 pub use call_log::{Call, CallLog};
-pub use rule_types::*;
 pub use types::*;
 
 use crate::model::Tags;

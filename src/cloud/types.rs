@@ -1,6 +1,6 @@
 //! What the [`super::Cloud`] port reads and writes, in our own types.
 
-use super::RuleAction;
+use super::{MutualAuthentication, RuleAction};
 use crate::model::{
     HealthCheck, IngressRule, IpAddressType, LoadBalancerType, Protocol, Scheme, SubnetMapping,
     Tags, TargetType,
@@ -59,21 +59,6 @@ pub struct ObservedListener {
 pub struct ShieldProtection {
     pub id: String,
     pub name: String,
-}
-
-/// Mutual TLS of an HTTPS listener.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MutualAuthentication {
-    /// `off`, `passthrough` or `verify`.
-    pub mode: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub trust_store_arn: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ignore_client_certificate_expiry: Option<bool>,
-    /// `on` or `off` (verify only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub advertise_trust_store_ca_names: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

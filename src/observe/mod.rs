@@ -128,7 +128,9 @@ impl ObservedStack {
     pub fn existing_load_balancer(&self) -> Option<crate::model::ExistingLoadBalancer> {
         self.load_balancers
             .iter()
-            .find(|state| state.resource_id.as_deref() == Some(crate::plan::LOAD_BALANCER_ID))
+            .find(|state| {
+                state.resource_id.as_deref() == Some(crate::model::identity::LOAD_BALANCER_ID)
+            })
             .map(|state| crate::model::ExistingLoadBalancer {
                 scheme: state.load_balancer.scheme,
                 subnet_ids: state
@@ -154,7 +156,7 @@ impl ObservedStack {
             .iter()
             .filter_map(|c| {
                 Some(crate::facts::OwnedCertificate {
-                    resource_id: crate::plan::certificates::certificate_resource_id(c)?.to_string(),
+                    resource_id: crate::model::identity::ingress_resource_id(&c.tags)?.to_string(),
                     arn: c.arn.clone(),
                     issued: c.status == "ISSUED",
                     problem: None,
@@ -215,7 +217,7 @@ fn classify_security_groups(
     // The managed group first, then its extra shards in order.
     observed
         .security_groups
-        .sort_by_key(|group| crate::plan::security_groups::shard_of(&group.tags));
+        .sort_by_key(|group| crate::model::identity::shard_of(&group.tags));
 }
 
 /// Reads the stack identified by `identity` in `vpc_id`. `wants_backend_group` asks for the shared

@@ -14,12 +14,9 @@ use std::time::{Duration, SystemTime};
 /// How long a certificate may stay pending before it is requested anew.
 pub const PENDING_LIMIT: Duration = Duration::from_secs(5 * 60);
 
-/// The tag that names a certificate's resource id (certificates are Ingress resources).
-const RESOURCE_TAG: &str = "ingress.k8s.aws/resource";
-
 /// The resource id a certificate of the stack carries in its tags.
 pub fn certificate_resource_id(certificate: &ObservedCertificate) -> Option<&str> {
-    certificate.tags.get(RESOURCE_TAG).map(String::as_str)
+    crate::model::identity::ingress_resource_id(&certificate.tags)
 }
 
 /// Requests, re-requests and validation-record writes that take AWS towards `wanted`.

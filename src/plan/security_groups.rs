@@ -26,22 +26,8 @@ pub const SECURITY_GROUPS_PER_LOAD_BALANCER: usize = 5;
 /// AWS's default quota of inbound rules per security group.
 pub const DEFAULT_RULES_PER_SECURITY_GROUP: usize = 60;
 
-/// The resource tag value of the managed group (shard 0), as upstream writes it.
-pub const MANAGED_GROUP_RESOURCE: &str = "ManagedLBSecurityGroup";
-
-const RESOURCE_TAG_KEYS: [&str; 2] = ["ingress.k8s.aws/resource", "service.k8s.aws/resource"];
-
-/// The shard a managed group holds, read from its resource tag (0 when it has none).
-pub fn shard_of(tags: &Tags) -> usize {
-    RESOURCE_TAG_KEYS
-        .iter()
-        .find_map(|key| tags.get(*key))
-        .and_then(|value| value.strip_prefix(MANAGED_GROUP_RESOURCE))
-        .and_then(|rest| rest.strip_prefix('-'))
-        .and_then(|number| number.parse::<usize>().ok())
-        .and_then(|number| number.checked_sub(1))
-        .unwrap_or(0)
-}
+use crate::model::identity::RESOURCE_TAG_KEYS;
+pub use crate::model::identity::{shard_of, MANAGED_GROUP_RESOURCE};
 
 /// The name of shard `shard` of the managed group `spec`.
 pub fn shard_name(spec: &SecurityGroupSpec, shard: usize) -> String {

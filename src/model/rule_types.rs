@@ -1,8 +1,9 @@
-//! Listener rules in the port's own types: conditions and actions as ELBv2 knows them. A rule's
+//! Listener rules in our own types, shared by the model and the AWS port: conditions and
+//! actions as ELBv2 knows them, and a listener's mutual TLS. A rule's
 //! *content* (conditions + actions) is compared in a canonical order, so the same rule read back
 //! from AWS in another order is not a change.
 
-use crate::model::Tags;
+use super::Tags;
 
 /// One condition of a rule. Values keep their order; comparisons go through `RuleContent`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -216,4 +217,19 @@ pub struct RuleInput {
     pub priority: i32,
     pub content: RuleContent,
     pub tags: Tags,
+}
+
+/// Mutual TLS of an HTTPS listener.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MutualAuthentication {
+    /// `off`, `passthrough` or `verify`.
+    pub mode: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust_store_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ignore_client_certificate_expiry: Option<bool>,
+    /// `on` or `off` (verify only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advertise_trust_store_ca_names: Option<String>,
 }
