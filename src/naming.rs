@@ -107,16 +107,16 @@ pub fn backend_security_group_name(cluster: &str) -> String {
 /// The name of an Ingress group's resources: `k8s-{first 17 of group}-{hash}` for an explicit
 /// group, `k8s-{ns}-{name}-{hash}` for an implicit one (its only Ingress).
 fn ingress_group_resource_name(
-    group: &crate::ingress::group::GroupId,
+    group: &crate::model::identity::GroupId,
     hash_inputs: &[&str],
 ) -> String {
     match group {
-        crate::ingress::group::GroupId::Explicit(name) => format!(
+        crate::model::identity::GroupId::Explicit(name) => format!(
             "k8s-{}-{}",
             first(17, &sanitize(name)),
             first(10, &hash(hash_inputs))
         ),
-        crate::ingress::group::GroupId::Implicit { namespace, name } => {
+        crate::model::identity::GroupId::Implicit { namespace, name } => {
             resource_name(namespace, name, hash_inputs)
         }
     }
@@ -125,7 +125,7 @@ fn ingress_group_resource_name(
 /// The ALB of an Ingress group without an explicit name; the scheme is the effective one.
 pub fn ingress_load_balancer_name(
     cluster: &str,
-    group: &crate::ingress::group::GroupId,
+    group: &crate::model::identity::GroupId,
     scheme: &str,
 ) -> String {
     ingress_group_resource_name(group, &[cluster, &group.stack_id(), scheme])
@@ -134,7 +134,7 @@ pub fn ingress_load_balancer_name(
 /// The managed security group of an Ingress group.
 pub fn ingress_security_group_name(
     cluster: &str,
-    group: &crate::ingress::group::GroupId,
+    group: &crate::model::identity::GroupId,
 ) -> String {
     ingress_group_resource_name(group, &[cluster, &group.stack_id()])
 }
@@ -147,7 +147,7 @@ pub fn frontend_nlb_name(alb_name: &str) -> String {
 /// A frontend NLB target group (the ALB on one NLB port), named after the group.
 pub fn frontend_nlb_target_group_name(
     cluster: &str,
-    group: &crate::ingress::group::GroupId,
+    group: &crate::model::identity::GroupId,
     nlb_port: i32,
     health_check_port: &str,
     health_check_protocol: &str,
@@ -170,7 +170,7 @@ pub fn frontend_nlb_target_group_name(
 /// What an Ingress target group's name is hashed from, in upstream's order.
 pub struct IngressTargetGroupNameInputs<'a> {
     pub cluster: &'a str,
-    pub group: &'a crate::ingress::group::GroupId,
+    pub group: &'a crate::model::identity::GroupId,
     pub ingress_namespace: &'a str,
     pub ingress_name: &'a str,
     pub service_uid: &'a str,
@@ -273,7 +273,7 @@ mod tests {
 
     #[test]
     fn frontend_nlb_names_follow_the_alb_name_and_the_hashed_port() {
-        use crate::ingress::group::GroupId;
+        use crate::model::identity::GroupId;
         // Vectors computed from the specification's rule (sha256 of the inputs, first 10).
         assert_eq!(
             frontend_nlb_name("k8s-default-echoserv-0cec380b25"),
@@ -297,7 +297,7 @@ mod tests {
 
     #[test]
     fn ingress_names_match_upstreams_worked_examples() {
-        use crate::ingress::group::GroupId;
+        use crate::model::identity::GroupId;
         let implicit = GroupId::Implicit {
             namespace: "default".into(),
             name: "echo-server".into(),

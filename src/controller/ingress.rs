@@ -42,7 +42,9 @@ use crate::crd::ingress_class_params::IngressClassParams;
 use crate::crd::target_group_binding::TargetGroupBinding;
 use crate::deploy::DeployError;
 use crate::ingress::build::MemberContribution;
-use crate::ingress::group::{ingress_key, load_group, refuse_protected_deletions, Group, GroupId};
+use crate::ingress::group::{
+    holds_group, ingress_key, load_group, refuse_protected_deletions, Group, GroupId,
+};
 use crate::pipeline::ingress::{run_group, GroupOutcome, GroupRun, RunError};
 use crate::pipeline::{ClusterHooks, Online};
 use futures::StreamExt;
@@ -179,7 +181,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
                 let holders: Vec<&Ingress> = ingresses
                     .iter()
                     .map(|i| i.as_ref())
-                    .filter(|i| id.is_held_by(i))
+                    .filter(|i| holds_group(i, id))
                     .collect();
                 self.warn_all(
                     &holders,

@@ -19,8 +19,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 use regex::Regex;
 use std::sync::LazyLock;
 
-pub const IMPLICIT_GROUP_FINALIZER: &str = "ingress.k8s.aws/resources";
-pub const EXPLICIT_GROUP_FINALIZER_PREFIX: &str = "group.ingress.k8s.aws/";
+pub use crate::model::identity::{EXPLICIT_GROUP_FINALIZER_PREFIX, IMPLICIT_GROUP_FINALIZER};
 pub const GROUP_NAME_ANNOTATION: &str = "alb.ingress.kubernetes.io/group.name";
 pub const GROUP_ORDER_ANNOTATION: &str = "alb.ingress.kubernetes.io/group.order";
 
@@ -28,51 +27,24 @@ static GROUP_NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$").unwrap_or_else(|_| unreachable!())
 });
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum GroupId {
-    Explicit(String),
-    Implicit { namespace: String, name: String },
-}
+pub use crate::model::identity::GroupId;
 
-impl GroupId {
-    /// The value of the `ingress.k8s.aws/stack` tag: the group name, or `namespace/name`.
-    pub fn stack_id(&self) -> String {
-        match self {
-            GroupId::Explicit(name) => name.clone(),
-            GroupId::Implicit { namespace, name } => format!("{namespace}/{name}"),
-        }
-    }
-
-    pub fn finalizer(&self) -> String {
-        match self {
-            GroupId::Explicit(name) => format!("{EXPLICIT_GROUP_FINALIZER_PREFIX}{name}"),
-            GroupId::Implicit { .. } => IMPLICIT_GROUP_FINALIZER.to_string(),
-        }
-    }
-
-    fn implicit_of(ingress: &Ingress) -> Self {
-        GroupId::Implicit {
-            namespace: ingress.metadata.namespace.clone().unwrap_or_default(),
-            name: ingress.metadata.name.clone().unwrap_or_default(),
-        }
-    }
-
-    /// The Ingress holds this group's finalizer (an implicit group's only for its own Ingress).
-    pub fn is_held_by(&self, ingress: &Ingress) -> bool {
-        let finalizers = ingress.metadata.finalizers.as_deref().unwrap_or_default();
-        let has = |wanted: &str| finalizers.iter().any(|f| f == wanted);
-        match self {
-            GroupId::Explicit(_) => has(&self.finalizer()),
-            GroupId::Implicit { .. } => {
-                *self == Self::implicit_of(ingress) && has(IMPLICIT_GROUP_FINALIZER)
-            }
-        }
+fn implicit_group_of(ingress: &Ingress) -> GroupId {
+    GroupId::Implicit {
+        namespace: ingress.metadata.namespace.clone().unwrap_or_default(),
+        name: ingress.metadata.name.clone().unwrap_or_default(),
     }
 }
 
-impl std::fmt::Display for GroupId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.stack_id())
+/// The Ingress holds group `id`'s finalizer (an implicit group's only for its own Ingress).
+pub fn holds_group(ingress: &Ingress, id: &GroupId) -> bool {
+    let finalizers = ingress.metadata.finalizers.as_deref().unwrap_or_default();
+    let has = |wanted: &str| finalizers.iter().any(|f| f == wanted);
+    match id {
+        GroupId::Explicit(_) => has(&id.finalizer()),
+        GroupId::Implicit { .. } => {
+            *id == implicit_group_of(ingress) && has(IMPLICIT_GROUP_FINALIZER)
+        }
     }
 }
 
@@ -117,7 +89,7 @@ pub fn group_id_of(
         .or_else(|| annotation(ingress, GROUP_NAME_ANNOTATION));
     match explicit {
         Some(name) => validate_group_name(name).map(|()| GroupId::Explicit(name.to_string())),
-        None => Ok(GroupId::implicit_of(ingress)),
+        None => Ok(implicit_group_of(ingress)),
     }
 }
 
@@ -193,7 +165,7 @@ pub fn load_group<'a>(
 ) -> Result<Group, GroupLoadError> {
     let mut group = Group::default();
     for ingress in ingresses {
-        let holds = id.is_held_by(ingress);
+        let holds = holds_group(ingress, id);
         match classify(ingress, context) {
             Classification::Error(problem) => return Err(GroupLoadError::Cluster(problem)),
             Classification::InvalidClass(problem) if holds => {
@@ -273,7 +245,7 @@ pub fn groups_of(ingress: &Ingress, context: &ClassContext) -> Vec<GroupId> {
         .flatten()
         .filter_map(|finalizer| {
             if finalizer == IMPLICIT_GROUP_FINALIZER {
-                Some(GroupId::implicit_of(ingress))
+                Some(implicit_group_of(ingress))
             } else {
                 finalizer
                     .strip_prefix(EXPLICIT_GROUP_FINALIZER_PREFIX)

@@ -1,5 +1,6 @@
-//! Resource ids and the tags that carry them: the vocabulary by which a stack's resources are
-//! told apart in AWS, shared by the model, `observe` (which sorts what it finds) and `plan`.
+//! Identity: IngressGroup ids and their finalizers, resource ids and the tags that carry them —
+//! the vocabulary by which stacks and their resources are told apart, shared by the model,
+//! `naming`, `observe` (which sorts what it finds), `plan` and the Ingress modules.
 
 use super::Tags;
 
@@ -30,4 +31,40 @@ pub fn shard_of(tags: &Tags) -> usize {
         .and_then(|number| number.parse::<usize>().ok())
         .and_then(|number| number.checked_sub(1))
         .unwrap_or(0)
+}
+
+/// The finalizer of an implicit group (one Ingress): upstream's.
+pub const IMPLICIT_GROUP_FINALIZER: &str = "ingress.k8s.aws/resources";
+/// The finalizer of explicit group `<name>` is this prefix and the name: upstream's.
+pub const EXPLICIT_GROUP_FINALIZER_PREFIX: &str = "group.ingress.k8s.aws/";
+
+/// An IngressGroup's identity: an explicit group by name, or one Ingress alone.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GroupId {
+    Explicit(String),
+    Implicit { namespace: String, name: String },
+}
+
+impl GroupId {
+    /// The value of the `ingress.k8s.aws/stack` tag: the group name, or `namespace/name`.
+    pub fn stack_id(&self) -> String {
+        match self {
+            GroupId::Explicit(name) => name.clone(),
+            GroupId::Implicit { namespace, name } => format!("{namespace}/{name}"),
+        }
+    }
+
+    /// The finalizer the group's members carry.
+    pub fn finalizer(&self) -> String {
+        match self {
+            GroupId::Explicit(name) => format!("{EXPLICIT_GROUP_FINALIZER_PREFIX}{name}"),
+            GroupId::Implicit { .. } => IMPLICIT_GROUP_FINALIZER.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for GroupId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.stack_id())
+    }
 }
