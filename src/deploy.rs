@@ -1,8 +1,10 @@
-//! Deploy: the AWS half of one reconcile — observe what AWS holds for a stack, plan the changes
-//! towards the desired stack, apply them. Deleting an owner is deploying its empty stack.
+//! Deploy: the AWS steps of one reconcile over a [`Cloud`] — observe what AWS holds for a stack,
+//! request the certificates it asks for, plan the changes towards the desired stack and apply
+//! them. Deleting an owner is deploying its empty stack. The pipeline's `Online` side
+//! (`crate::pipeline`) calls these in order; tests of the deploy step call them directly.
 //!
-//! It does not build the desired stack (the `service` module does) nor write anything back to
-//! Kubernetes (the report step does).
+//! It does not build the desired stack (the `ingress` and `service` modules do) nor write
+//! anything back to Kubernetes (the loops' report step does).
 
 use crate::apply::{apply, Applied, ApplyContext, ApplyError};
 use crate::cloud::{Cloud, CloudError};
