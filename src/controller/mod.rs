@@ -17,7 +17,7 @@ pub mod ingress;
 mod ingress_inputs;
 pub mod ingress_status;
 pub mod ingress_watch;
-mod report;
+pub(crate) mod report;
 mod work_queue;
 
 pub use bindings::{desired_bindings, STACK_NAMESPACE_LABEL, STACK_NAME_LABEL};

@@ -1,5 +1,6 @@
-//! Report: what a reconcile writes back to Kubernetes — the finalizer, the Service's
-//! `status.loadBalancer`, its `service.k8s.aws/Reconciled` condition, and events. Each write is
+//! Report: what a reconcile writes back to Kubernetes — finalizers (the one guarded patch every
+//! loop uses: Services, Ingresses, TargetGroupBindings), the Service's `status.loadBalancer`,
+//! its `service.k8s.aws/Reconciled` condition, and events. Each write is
 //! made only when something differs, so a no-op reconcile writes nothing.
 
 use k8s_openapi::api::core::v1::Service;
@@ -12,7 +13,8 @@ use serde_json::{json, Value};
 /// The condition type the controller keeps on each Service it manages.
 pub const CONDITION_TYPE: &str = "service.k8s.aws/Reconciled";
 
-/// An object whose finalizers and events the report step writes (Services, Ingresses).
+/// An object whose finalizers and events the report step writes (Services, Ingresses,
+/// TargetGroupBindings).
 pub trait Finalizable:
     Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned
 {

@@ -3,6 +3,7 @@
 
 use super::{BindingReconciler, BINDING_FINALIZER};
 use crate::cloud::Cloud;
+use crate::controller::report::{add_finalizer, remove_finalizer};
 use crate::crd::target_group_binding::TargetGroupBinding;
 use crate::targets::gates::{gate_condition_type, GateUpdate};
 use k8s_openapi::api::core::v1::Pod;
@@ -57,47 +58,19 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
         Ok(())
     }
 
+    /// Adds (`present`) or removes the binding's finalizer, through the controllers' one
+    /// guarded finalizer patch.
     pub(super) async fn set_finalizer(
         &self,
         api: &Api<TargetGroupBinding>,
         binding: &TargetGroupBinding,
         present: bool,
     ) -> Result<(), kube::Error> {
-        let current = binding.finalizers().to_vec();
-        let has = current.iter().any(|f| f == BINDING_FINALIZER);
-        if has == present {
-            return Ok(());
+        if present {
+            add_finalizer(api, binding, BINDING_FINALIZER).await
+        } else {
+            remove_finalizer(api, binding, BINDING_FINALIZER).await
         }
-        let wanted: Vec<String> = if present {
-            current
-                .iter()
-                .cloned()
-                .chain([BINDING_FINALIZER.to_string()])
-                .collect()
-        } else {
-            current
-                .iter()
-                .filter(|f| *f != BINDING_FINALIZER)
-                .cloned()
-                .collect()
-        };
-        let guard = if current.is_empty() {
-            json!(null)
-        } else {
-            json!(current)
-        };
-        let patch: json_patch::Patch = serde_json::from_value(json!([
-            {"op": "test", "path": "/metadata/finalizers", "value": guard},
-            {"op": "add", "path": "/metadata/finalizers", "value": wanted}
-        ]))
-        .map_err(kube::Error::SerdeError)?;
-        api.patch(
-            &binding.name_any(),
-            &PatchParams::default(),
-            &Patch::Json::<()>(patch),
-        )
-        .await?;
-        Ok(())
     }
 
     /// Writes gate conditions to pod status (strategic merge on `conditions`, keyed by type,
