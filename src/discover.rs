@@ -152,6 +152,7 @@ async fn issued_certificates(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cloud::ports::*;
     use crate::cloud::simulator::Simulator;
     use crate::cloud::SecurityGroupInput;
     use crate::config::ControllerConfig;

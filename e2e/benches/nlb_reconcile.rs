@@ -3,8 +3,8 @@
 //! calls of a create, of a drift check of an unchanged stack, and of a delete, through the SDK
 //! implementation of the Cloud port. Figures go to `docs/performance.md`.
 
+use aws_load_balancer_controller::cloud::ports::*;
 use aws_load_balancer_controller::cloud::sdk::SdkCloud;
-use aws_load_balancer_controller::cloud::Cloud;
 use aws_load_balancer_controller::config::ControllerConfig;
 use aws_load_balancer_controller::deploy::deploy_stack;
 use aws_load_balancer_controller::facts::CloudFacts;

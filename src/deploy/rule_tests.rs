@@ -2,10 +2,9 @@
 //! desired rules, with the calls it promised.
 
 use crate::apply::apply_rule_changes;
+use crate::cloud::ports::*;
 use crate::cloud::simulator::Simulator;
-use crate::cloud::{
-    Cloud, ListenerInput, LoadBalancerInput, RuleAction, RuleContent, TargetGroupInput,
-};
+use crate::cloud::{ListenerInput, LoadBalancerInput, RuleAction, RuleContent, TargetGroupInput};
 use crate::facts::Subnet;
 use crate::model::{
     HealthCheck, IpAddressType, LoadBalancerType, Protocol, Scheme, SubnetMapping, Tags, TargetType,

@@ -1,6 +1,7 @@
 //! Pipeline tests: Service → desired stack → observe/plan/apply against the simulator.
 
 use super::*;
+use crate::cloud::ports::*;
 use crate::cloud::simulator::Simulator;
 use crate::cloud::{ErrorKind, LoadBalancerInput, TargetGroupInput};
 use crate::facts::CloudFacts;
@@ -564,7 +565,7 @@ async fn ipv6_source_nat_prefixes_go_on_the_subnet_mappings_at_create_then_cost_
     let stack = desired(&service);
     let deployed = deploy(&cloud, &service, &stack).await.unwrap();
     let arn = deployed.applied.load_balancer_arn.unwrap();
-    let described = crate::cloud::Cloud::describe_load_balancers(&cloud, &[arn])
+    let described = crate::cloud::LoadBalancing::describe_load_balancers(&cloud, &[arn])
         .await
         .unwrap();
     let prefixes: Vec<Option<&str>> = described[0]

@@ -1,4 +1,5 @@
 use super::*;
+use crate::cloud::ports::*;
 use crate::cloud::simulator::Simulator;
 use crate::target_rules::RuleSource;
 

@@ -1,6 +1,7 @@
 use super::*;
+use crate::cloud::ports::*;
 use crate::cloud::simulator::Simulator;
-use crate::cloud::{Cloud, TargetGroupInput};
+use crate::cloud::TargetGroupInput;
 use crate::model::{HealthCheck, Protocol, Tags, TargetType};
 use serde_json::json;
 

@@ -2,8 +2,8 @@
 //! a Service's NLB stack is created with upstream's tags, a second deploy writes nothing, and
 //! deploying the empty stack removes every resource of the stack.
 
+use aws_load_balancer_controller::cloud::ports::*;
 use aws_load_balancer_controller::cloud::sdk::SdkCloud;
-use aws_load_balancer_controller::cloud::Cloud;
 use aws_load_balancer_controller::config::ControllerConfig;
 use aws_load_balancer_controller::deploy::deploy_stack;
 use aws_load_balancer_controller::facts::CloudFacts;

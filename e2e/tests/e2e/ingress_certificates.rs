@@ -86,7 +86,8 @@ async fn an_ingress_asking_for_a_certificate_gets_one_and_it_goes_with_the_ingre
     );
     // Moto issues at once, so the controller had no record to write; write one the way it
     // does for a pending certificate (zone found by suffix, upserted) and read it back.
-    use aws_load_balancer_controller::cloud::{Cloud, ValidationRecord};
+    use aws_load_balancer_controller::cloud::ports::*;
+    use aws_load_balancer_controller::cloud::ValidationRecord;
     let record = ValidationRecord {
         name: "_check.shop.example.com.".into(),
         record_type: "CNAME".into(),

@@ -3,8 +3,9 @@
 //! listener plans no change), and reordering goes through free slots, which moto requires.
 
 use aws_load_balancer_controller::apply::apply_rule_changes;
+use aws_load_balancer_controller::cloud::ports::*;
 use aws_load_balancer_controller::cloud::{
-    Cloud, FixedResponseConfig, ListenerInput, LoadBalancerInput, RedirectConfig, RuleAction,
+    FixedResponseConfig, ListenerInput, LoadBalancerInput, RedirectConfig, RuleAction,
     RuleCondition, RuleContent,
 };
 use aws_load_balancer_controller::model::{

@@ -128,8 +128,9 @@ async fn a_binding_follows_its_endpoints_and_deregisters_on_delete() {
 
 #[tokio::test]
 async fn bad_bindings_get_a_warning_and_a_condition_and_no_doomed_call() {
+    use aws_load_balancer_controller::cloud::ports::*;
     use aws_load_balancer_controller::cloud::simulator::Simulator;
-    use aws_load_balancer_controller::cloud::{Cloud, TargetGroupInput};
+    use aws_load_balancer_controller::cloud::TargetGroupInput;
     use aws_load_balancer_controller::crd::target_group_binding::TargetGroupBinding;
     use aws_load_balancer_controller::model::{HealthCheck, Protocol, Tags, TargetType};
     use kube::api::Api;
@@ -265,8 +266,9 @@ async fn bad_bindings_get_a_warning_and_a_condition_and_no_doomed_call() {
 
 #[tokio::test]
 async fn an_instance_binding_registers_the_nodes_holding_ready_endpoints_under_local_policy() {
+    use aws_load_balancer_controller::cloud::ports::*;
     use aws_load_balancer_controller::cloud::simulator::Simulator;
-    use aws_load_balancer_controller::cloud::{Cloud, Target, TargetGroupInput};
+    use aws_load_balancer_controller::cloud::{Target, TargetGroupInput};
     use aws_load_balancer_controller::crd::target_group_binding::TargetGroupBinding;
     use aws_load_balancer_controller::model::{HealthCheck, Protocol, Tags, TargetType};
     use kube::api::Api;
@@ -338,8 +340,9 @@ async fn an_instance_binding_registers_the_nodes_holding_ready_endpoints_under_l
 
 #[tokio::test]
 async fn a_readiness_gate_turns_true_only_once_the_target_is_healthy() {
+    use aws_load_balancer_controller::cloud::ports::*;
     use aws_load_balancer_controller::cloud::simulator::Simulator;
-    use aws_load_balancer_controller::cloud::{Cloud, Target, TargetGroupInput, TargetState};
+    use aws_load_balancer_controller::cloud::{Target, TargetGroupInput, TargetState};
     use aws_load_balancer_controller::model::{HealthCheck, Protocol, Tags, TargetType};
     let cloud = Simulator::default();
     let arn = cloud
@@ -474,8 +477,9 @@ async fn a_readiness_gate_turns_true_only_once_the_target_is_healthy() {
 
 #[tokio::test]
 async fn a_binding_that_cannot_serve_does_not_hold_back_the_removal_of_stale_rules() {
+    use aws_load_balancer_controller::cloud::ports::*;
     use aws_load_balancer_controller::cloud::simulator::Simulator;
-    use aws_load_balancer_controller::cloud::{Cloud, NetworkInterface, TargetGroupInput};
+    use aws_load_balancer_controller::cloud::{NetworkInterface, TargetGroupInput};
     use aws_load_balancer_controller::crd::target_group_binding::TargetGroupBinding;
     use aws_load_balancer_controller::model::{HealthCheck, Protocol, Tags, TargetType};
     use aws_load_balancer_controller::target_rules::{

@@ -108,50 +108,7 @@ impl SdkCloud {
     }
 }
 
-impl Cloud for SdkCloud {
-    async fn classic_web_acl_of(&self, resource_arn: &str) -> CloudResult<Option<String>> {
-        self.begin(WAF_REGIONAL, "GetWebACLForResource", false)
-            .await;
-        addons::classic_web_acl_of(&self.waf_regional, resource_arn).await
-    }
-
-    async fn associate_classic_web_acl(
-        &self,
-        web_acl_id: &str,
-        resource_arn: &str,
-    ) -> CloudResult<()> {
-        self.begin(WAF_REGIONAL, "AssociateWebACL", true).await;
-        addons::associate_classic_web_acl(&self.waf_regional, web_acl_id, resource_arn).await
-    }
-
-    async fn disassociate_classic_web_acl(&self, resource_arn: &str) -> CloudResult<()> {
-        self.begin(WAF_REGIONAL, "DisassociateWebACL", true).await;
-        addons::disassociate_classic_web_acl(&self.waf_regional, resource_arn).await
-    }
-
-    async fn shield_subscription_active(&self) -> CloudResult<bool> {
-        self.begin(SHIELD, "GetSubscriptionState", false).await;
-        addons::shield_subscription_active(&self.shield).await
-    }
-
-    async fn describe_protection(
-        &self,
-        resource_arn: &str,
-    ) -> CloudResult<Option<ShieldProtection>> {
-        self.begin(SHIELD, "DescribeProtection", false).await;
-        addons::describe_protection(&self.shield, resource_arn).await
-    }
-
-    async fn create_protection(&self, name: &str, resource_arn: &str) -> CloudResult<()> {
-        self.begin(SHIELD, "CreateProtection", true).await;
-        addons::create_protection(&self.shield, name, resource_arn).await
-    }
-
-    async fn delete_protection(&self, id: &str) -> CloudResult<()> {
-        self.begin(SHIELD, "DeleteProtection", true).await;
-        addons::delete_protection(&self.shield, id).await
-    }
-
+impl LoadBalancing for SdkCloud {
     async fn describe_capacity_reservation(&self, arn: &str) -> CloudResult<Option<i32>> {
         self.begin(ELBV2, "DescribeCapacityReservation", false)
             .await;
@@ -179,54 +136,6 @@ impl Cloud for SdkCloud {
     async fn find_trust_store(&self, name: &str) -> CloudResult<Option<crate::facts::TrustStore>> {
         self.begin(ELBV2, "DescribeTrustStores", false).await;
         listeners::find_trust_store(&self.elbv2, name).await
-    }
-
-    async fn list_web_acls(&self) -> CloudResult<Vec<crate::facts::WebAcl>> {
-        self.begin(WAFV2, "ListWebACLs", false).await;
-        web_acls::list(&self.wafv2).await
-    }
-
-    async fn web_acl_of(&self, resource_arn: &str) -> CloudResult<Option<String>> {
-        self.begin(WAFV2, "GetWebACLForResource", false).await;
-        web_acls::of_resource(&self.wafv2, resource_arn).await
-    }
-
-    async fn associate_web_acl(&self, web_acl_arn: &str, resource_arn: &str) -> CloudResult<()> {
-        self.begin(WAFV2, "AssociateWebACL", true).await;
-        web_acls::associate(&self.wafv2, web_acl_arn, resource_arn).await
-    }
-
-    async fn disassociate_web_acl(&self, resource_arn: &str) -> CloudResult<()> {
-        self.begin(WAFV2, "DisassociateWebACL", true).await;
-        web_acls::disassociate(&self.wafv2, resource_arn).await
-    }
-
-    async fn list_certificates(&self) -> CloudResult<Vec<crate::facts::CertificateSummary>> {
-        self.begin(ACM, "ListCertificates", false).await;
-        certificates::list(&self.acm).await
-    }
-
-    async fn find_certificates(&self, tags: &Tags) -> CloudResult<Vec<ObservedCertificate>> {
-        requested_certificates::find(self, tags).await
-    }
-
-    async fn request_certificate(&self, request: &CertificateRequest) -> CloudResult<String> {
-        self.begin(ACM, "RequestCertificate", true).await;
-        requested_certificates::request(&self.acm, request).await
-    }
-
-    async fn delete_certificate(&self, arn: &str) -> CloudResult<()> {
-        self.begin(ACM, "DeleteCertificate", true).await;
-        requested_certificates::delete(&self.acm, arn).await
-    }
-
-    async fn write_validation_records(&self, records: &[ValidationRecord]) -> CloudResult<()> {
-        requested_certificates::write_records(self, records).await
-    }
-
-    async fn describe_certificate(&self, arn: &str) -> CloudResult<(Vec<String>, Option<String>)> {
-        self.begin(ACM, "DescribeCertificate", false).await;
-        certificates::describe(&self.acm, arn).await
     }
 
     async fn register_targets(
@@ -258,14 +167,6 @@ impl Cloud for SdkCloud {
         target_groups::describe_target_health(&self.elbv2, target_group_arn).await
     }
 
-    async fn describe_route_tables(
-        &self,
-        vpc_id: &str,
-    ) -> CloudResult<Vec<crate::facts::RouteTable>> {
-        self.begin(EC2, "DescribeRouteTables", false).await;
-        security_groups::describe_route_tables(&self.ec2, vpc_id).await
-    }
-
     async fn describe_listener_certificates(&self, arn: &str) -> CloudResult<Vec<String>> {
         self.begin(ELBV2, "DescribeListenerCertificates", false)
             .await;
@@ -288,15 +189,6 @@ impl Cloud for SdkCloud {
     ) -> CloudResult<()> {
         self.begin(ELBV2, "RemoveListenerCertificates", true).await;
         listeners::remove_listener_certificates(&self.elbv2, arn, certificates).await
-    }
-
-    async fn describe_subnets(&self, vpc_id: &str) -> CloudResult<Vec<crate::facts::Subnet>> {
-        self.begin(EC2, "DescribeSubnets", false).await;
-        security_groups::describe_subnets(&self.ec2, vpc_id).await
-    }
-
-    async fn find_tagged(&self, wanted: &Tags) -> CloudResult<Vec<TaggedResource>> {
-        tags::find_tagged(self, wanted).await
     }
 
     async fn describe_load_balancers(
@@ -343,23 +235,6 @@ impl Cloud for SdkCloud {
 
     async fn describe_tags(&self, arns: &[String]) -> CloudResult<BTreeMap<String, Tags>> {
         tags::describe_tags(self, arns).await
-    }
-
-    async fn describe_security_groups(
-        &self,
-        group_ids: &[String],
-    ) -> CloudResult<Vec<ObservedSecurityGroup>> {
-        self.begin(EC2, "DescribeSecurityGroups", false).await;
-        security_groups::describe(&self.ec2, Some(group_ids), None, &Tags::new()).await
-    }
-
-    async fn find_security_groups(
-        &self,
-        vpc_id: &str,
-        tags: &Tags,
-    ) -> CloudResult<Vec<ObservedSecurityGroup>> {
-        self.begin(EC2, "DescribeSecurityGroups", false).await;
-        security_groups::describe(&self.ec2, None, Some(vpc_id), tags).await
     }
 
     async fn create_load_balancer(
@@ -502,6 +377,38 @@ impl Cloud for SdkCloud {
         self.begin(ELBV2, "RemoveTags", true).await;
         tags::remove_tags(&self.elbv2, arns, keys).await
     }
+}
+
+impl Ec2 for SdkCloud {
+    async fn describe_route_tables(
+        &self,
+        vpc_id: &str,
+    ) -> CloudResult<Vec<crate::facts::RouteTable>> {
+        self.begin(EC2, "DescribeRouteTables", false).await;
+        security_groups::describe_route_tables(&self.ec2, vpc_id).await
+    }
+
+    async fn describe_subnets(&self, vpc_id: &str) -> CloudResult<Vec<crate::facts::Subnet>> {
+        self.begin(EC2, "DescribeSubnets", false).await;
+        security_groups::describe_subnets(&self.ec2, vpc_id).await
+    }
+
+    async fn describe_security_groups(
+        &self,
+        group_ids: &[String],
+    ) -> CloudResult<Vec<ObservedSecurityGroup>> {
+        self.begin(EC2, "DescribeSecurityGroups", false).await;
+        security_groups::describe(&self.ec2, Some(group_ids), None, &Tags::new()).await
+    }
+
+    async fn find_security_groups(
+        &self,
+        vpc_id: &str,
+        tags: &Tags,
+    ) -> CloudResult<Vec<ObservedSecurityGroup>> {
+        self.begin(EC2, "DescribeSecurityGroups", false).await;
+        security_groups::describe(&self.ec2, None, Some(vpc_id), tags).await
+    }
 
     async fn create_security_group(&self, input: &SecurityGroupInput) -> CloudResult<String> {
         self.begin(EC2, "CreateSecurityGroup", true).await;
@@ -567,5 +474,110 @@ impl Cloud for SdkCloud {
     ) -> CloudResult<()> {
         self.begin(EC2, "RevokeSecurityGroupIngress", true).await;
         interfaces::revoke(&self.ec2, group_id, permissions).await
+    }
+}
+
+impl ResourceTagging for SdkCloud {
+    async fn find_tagged(&self, wanted: &Tags) -> CloudResult<Vec<TaggedResource>> {
+        tags::find_tagged(self, wanted).await
+    }
+}
+
+impl CertificateManager for SdkCloud {
+    async fn list_certificates(&self) -> CloudResult<Vec<crate::facts::CertificateSummary>> {
+        self.begin(ACM, "ListCertificates", false).await;
+        certificates::list(&self.acm).await
+    }
+
+    async fn find_certificates(&self, tags: &Tags) -> CloudResult<Vec<ObservedCertificate>> {
+        requested_certificates::find(self, tags).await
+    }
+
+    async fn request_certificate(&self, request: &CertificateRequest) -> CloudResult<String> {
+        self.begin(ACM, "RequestCertificate", true).await;
+        requested_certificates::request(&self.acm, request).await
+    }
+
+    async fn delete_certificate(&self, arn: &str) -> CloudResult<()> {
+        self.begin(ACM, "DeleteCertificate", true).await;
+        requested_certificates::delete(&self.acm, arn).await
+    }
+
+    async fn describe_certificate(&self, arn: &str) -> CloudResult<(Vec<String>, Option<String>)> {
+        self.begin(ACM, "DescribeCertificate", false).await;
+        certificates::describe(&self.acm, arn).await
+    }
+}
+
+impl Dns for SdkCloud {
+    async fn write_validation_records(&self, records: &[ValidationRecord]) -> CloudResult<()> {
+        requested_certificates::write_records(self, records).await
+    }
+}
+
+impl WebAcls for SdkCloud {
+    async fn classic_web_acl_of(&self, resource_arn: &str) -> CloudResult<Option<String>> {
+        self.begin(WAF_REGIONAL, "GetWebACLForResource", false)
+            .await;
+        addons::classic_web_acl_of(&self.waf_regional, resource_arn).await
+    }
+
+    async fn associate_classic_web_acl(
+        &self,
+        web_acl_id: &str,
+        resource_arn: &str,
+    ) -> CloudResult<()> {
+        self.begin(WAF_REGIONAL, "AssociateWebACL", true).await;
+        addons::associate_classic_web_acl(&self.waf_regional, web_acl_id, resource_arn).await
+    }
+
+    async fn disassociate_classic_web_acl(&self, resource_arn: &str) -> CloudResult<()> {
+        self.begin(WAF_REGIONAL, "DisassociateWebACL", true).await;
+        addons::disassociate_classic_web_acl(&self.waf_regional, resource_arn).await
+    }
+
+    async fn list_web_acls(&self) -> CloudResult<Vec<crate::facts::WebAcl>> {
+        self.begin(WAFV2, "ListWebACLs", false).await;
+        web_acls::list(&self.wafv2).await
+    }
+
+    async fn web_acl_of(&self, resource_arn: &str) -> CloudResult<Option<String>> {
+        self.begin(WAFV2, "GetWebACLForResource", false).await;
+        web_acls::of_resource(&self.wafv2, resource_arn).await
+    }
+
+    async fn associate_web_acl(&self, web_acl_arn: &str, resource_arn: &str) -> CloudResult<()> {
+        self.begin(WAFV2, "AssociateWebACL", true).await;
+        web_acls::associate(&self.wafv2, web_acl_arn, resource_arn).await
+    }
+
+    async fn disassociate_web_acl(&self, resource_arn: &str) -> CloudResult<()> {
+        self.begin(WAFV2, "DisassociateWebACL", true).await;
+        web_acls::disassociate(&self.wafv2, resource_arn).await
+    }
+}
+
+impl ShieldAdvanced for SdkCloud {
+    async fn shield_subscription_active(&self) -> CloudResult<bool> {
+        self.begin(SHIELD, "GetSubscriptionState", false).await;
+        addons::shield_subscription_active(&self.shield).await
+    }
+
+    async fn describe_protection(
+        &self,
+        resource_arn: &str,
+    ) -> CloudResult<Option<ShieldProtection>> {
+        self.begin(SHIELD, "DescribeProtection", false).await;
+        addons::describe_protection(&self.shield, resource_arn).await
+    }
+
+    async fn create_protection(&self, name: &str, resource_arn: &str) -> CloudResult<()> {
+        self.begin(SHIELD, "CreateProtection", true).await;
+        addons::create_protection(&self.shield, name, resource_arn).await
+    }
+
+    async fn delete_protection(&self, id: &str) -> CloudResult<()> {
+        self.begin(SHIELD, "DeleteProtection", true).await;
+        addons::delete_protection(&self.shield, id).await
     }
 }

@@ -16,6 +16,7 @@ mod load_balancers;
 mod requested_certificates;
 mod rules;
 mod security_groups;
+mod services;
 mod tags;
 mod target_groups;
 mod views;
@@ -127,48 +128,7 @@ fn error<T>(kind: ErrorKind, operation: &str, message: impl Into<String>) -> Clo
     Err(CloudError::new(kind, operation, message))
 }
 
-impl Cloud for Simulator {
-    async fn classic_web_acl_of(&self, resource_arn: &str) -> CloudResult<Option<String>> {
-        let state = self.begin("GetWebACLForResource", false)?;
-        Ok(state.classic_web_acls.get(resource_arn).cloned())
-    }
-
-    async fn associate_classic_web_acl(
-        &self,
-        web_acl_id: &str,
-        resource_arn: &str,
-    ) -> CloudResult<()> {
-        self.begin("AssociateWebACL", true)?
-            .associate_classic_web_acl(web_acl_id, resource_arn)
-    }
-
-    async fn disassociate_classic_web_acl(&self, resource_arn: &str) -> CloudResult<()> {
-        let mut state = self.begin("DisassociateWebACL", true)?;
-        state.classic_web_acls.remove(resource_arn);
-        Ok(())
-    }
-
-    async fn shield_subscription_active(&self) -> CloudResult<bool> {
-        Ok(self.begin("GetSubscriptionState", false)?.shield_subscribed)
-    }
-
-    async fn describe_protection(
-        &self,
-        resource_arn: &str,
-    ) -> CloudResult<Option<ShieldProtection>> {
-        let state = self.begin("DescribeProtection", false)?;
-        Ok(state.protections.get(resource_arn).cloned())
-    }
-
-    async fn create_protection(&self, name: &str, resource_arn: &str) -> CloudResult<()> {
-        self.begin("CreateProtection", true)?
-            .create_protection(name, resource_arn)
-    }
-
-    async fn delete_protection(&self, id: &str) -> CloudResult<()> {
-        self.begin("DeleteProtection", true)?.delete_protection(id)
-    }
-
+impl LoadBalancing for Simulator {
     async fn describe_capacity_reservation(&self, arn: &str) -> CloudResult<Option<i32>> {
         let state = self.begin("DescribeCapacityReservation", false)?;
         Ok(state.capacity.get(arn).copied())
@@ -197,63 +157,6 @@ impl Cloud for Simulator {
         Ok(state.trust_stores.iter().find(|t| t.name == name).cloned())
     }
 
-    async fn list_web_acls(&self) -> CloudResult<Vec<crate::facts::WebAcl>> {
-        Ok(self.begin("ListWebACLs", false)?.web_acls.clone())
-    }
-
-    async fn web_acl_of(&self, resource_arn: &str) -> CloudResult<Option<String>> {
-        let state = self.begin("GetWebACLForResource", false)?;
-        Ok(state.web_acl_associations.get(resource_arn).cloned())
-    }
-
-    async fn associate_web_acl(&self, web_acl_arn: &str, resource_arn: &str) -> CloudResult<()> {
-        self.begin("AssociateWebACL", true)?
-            .associate_web_acl(web_acl_arn, resource_arn)
-    }
-
-    async fn disassociate_web_acl(&self, resource_arn: &str) -> CloudResult<()> {
-        let mut state = self.begin("DisassociateWebACL", true)?;
-        state.web_acl_associations.remove(resource_arn);
-        Ok(())
-    }
-
-    async fn list_certificates(&self) -> CloudResult<Vec<crate::facts::CertificateSummary>> {
-        Ok(self
-            .begin("ListCertificates", false)?
-            .certificate_summaries())
-    }
-
-    async fn find_certificates(&self, tags: &Tags) -> CloudResult<Vec<ObservedCertificate>> {
-        let state = self.begin("ListCertificates", false)?;
-        Ok(state
-            .requested_certificates
-            .values()
-            .filter(|c| has_all_tags(&c.observed.tags, tags))
-            .map(|c| c.observed.clone())
-            .collect())
-    }
-
-    async fn request_certificate(&self, request: &CertificateRequest) -> CloudResult<String> {
-        Ok(self
-            .begin("RequestCertificate", true)?
-            .request_certificate(request))
-    }
-
-    async fn delete_certificate(&self, arn: &str) -> CloudResult<()> {
-        self.begin("DeleteCertificate", true)?
-            .delete_certificate(arn)
-    }
-
-    async fn write_validation_records(&self, records: &[ValidationRecord]) -> CloudResult<()> {
-        self.begin("ChangeResourceRecordSets", true)?
-            .write_validation_records(records)
-    }
-
-    async fn describe_certificate(&self, arn: &str) -> CloudResult<(Vec<String>, Option<String>)> {
-        let state = self.begin("DescribeCertificate", false)?;
-        Ok((state.certificate_domains(arn)?, None))
-    }
-
     async fn register_targets(
         &self,
         target_group_arn: &str,
@@ -280,19 +183,6 @@ impl Cloud for Simulator {
             .describe_target_health(target_group_arn)
     }
 
-    async fn describe_route_tables(
-        &self,
-        vpc_id: &str,
-    ) -> CloudResult<Vec<crate::facts::RouteTable>> {
-        let state = self.begin("DescribeRouteTables", false)?;
-        Ok(state
-            .route_tables
-            .iter()
-            .filter(|t| t.vpc_id == vpc_id)
-            .cloned()
-            .collect())
-    }
-
     async fn describe_listener_certificates(&self, arn: &str) -> CloudResult<Vec<String>> {
         self.begin("DescribeListenerCertificates", false)?
             .describe_listener_certificates(arn)
@@ -314,20 +204,6 @@ impl Cloud for Simulator {
     ) -> CloudResult<()> {
         self.begin("RemoveListenerCertificates", true)?
             .remove_listener_certificates(arn, certificates)
-    }
-
-    async fn describe_subnets(&self, vpc_id: &str) -> CloudResult<Vec<Subnet>> {
-        let state = self.begin("DescribeSubnets", false)?;
-        Ok(state
-            .subnets
-            .iter()
-            .filter(|s| s.vpc_id == vpc_id)
-            .cloned()
-            .collect())
-    }
-
-    async fn find_tagged(&self, tags: &Tags) -> CloudResult<Vec<TaggedResource>> {
-        self.begin("GetResources", false)?.find_tagged(tags)
     }
 
     async fn describe_load_balancers(
@@ -372,23 +248,6 @@ impl Cloud for Simulator {
 
     async fn describe_tags(&self, arns: &[String]) -> CloudResult<BTreeMap<String, Tags>> {
         self.begin("DescribeTags", false)?.describe_tags(arns)
-    }
-
-    async fn describe_security_groups(
-        &self,
-        group_ids: &[String],
-    ) -> CloudResult<Vec<ObservedSecurityGroup>> {
-        self.begin("DescribeSecurityGroups", false)?
-            .describe_security_groups(group_ids)
-    }
-
-    async fn find_security_groups(
-        &self,
-        vpc_id: &str,
-        tags: &Tags,
-    ) -> CloudResult<Vec<ObservedSecurityGroup>> {
-        self.begin("DescribeSecurityGroups", false)?
-            .find_security_groups(vpc_id, tags)
     }
 
     async fn create_load_balancer(
@@ -521,6 +380,48 @@ impl Cloud for Simulator {
 
     async fn remove_tags(&self, arns: &[String], keys: &[String]) -> CloudResult<()> {
         self.begin("RemoveTags", true)?.remove_tags(arns, keys)
+    }
+}
+
+impl Ec2 for Simulator {
+    async fn describe_route_tables(
+        &self,
+        vpc_id: &str,
+    ) -> CloudResult<Vec<crate::facts::RouteTable>> {
+        let state = self.begin("DescribeRouteTables", false)?;
+        Ok(state
+            .route_tables
+            .iter()
+            .filter(|t| t.vpc_id == vpc_id)
+            .cloned()
+            .collect())
+    }
+
+    async fn describe_subnets(&self, vpc_id: &str) -> CloudResult<Vec<Subnet>> {
+        let state = self.begin("DescribeSubnets", false)?;
+        Ok(state
+            .subnets
+            .iter()
+            .filter(|s| s.vpc_id == vpc_id)
+            .cloned()
+            .collect())
+    }
+
+    async fn describe_security_groups(
+        &self,
+        group_ids: &[String],
+    ) -> CloudResult<Vec<ObservedSecurityGroup>> {
+        self.begin("DescribeSecurityGroups", false)?
+            .describe_security_groups(group_ids)
+    }
+
+    async fn find_security_groups(
+        &self,
+        vpc_id: &str,
+        tags: &Tags,
+    ) -> CloudResult<Vec<ObservedSecurityGroup>> {
+        self.begin("DescribeSecurityGroups", false)?
+            .find_security_groups(vpc_id, tags)
     }
 
     async fn create_security_group(&self, input: &SecurityGroupInput) -> CloudResult<String> {

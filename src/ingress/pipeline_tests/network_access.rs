@@ -4,7 +4,8 @@
 //! user's rule kept throughout, and nothing of ours left after the group is deleted.
 
 use super::{member, with_annotation, Harness};
-use crate::cloud::{Cloud, NetworkInterface};
+use crate::cloud::ports::*;
+use crate::cloud::NetworkInterface;
 use crate::registration::networking::{
     NetworkingSettings, PodNode, TargetEndpoint, TargetNetworking,
 };

@@ -4,7 +4,7 @@
 //! hold them. The simulator enforces AWS's 60 rules per group and 5 groups per load balancer.
 
 use super::{member, with_annotation, Harness};
-use crate::cloud::Cloud;
+use crate::cloud::ports::*;
 use crate::model::IngressRule;
 
 /// `count` distinct /24 CIDRs.
