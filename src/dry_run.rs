@@ -172,17 +172,22 @@ fn dry_run_services(
                 warnings: run.warnings,
                 changes: deployed.plan.changes,
             }),
-            Err(error) => report.problems.push(OwnerProblem {
-                owner,
-                location: "existing AWS resources".into(),
-                message: match error {
-                    crate::deploy::DeployError::Plan(error) => error.to_string(),
-                    other => other.to_string(),
-                },
-            }),
+            Err(error) => report.problems.push(plan_problem(owner, error)),
         }
     }
     report
+}
+
+/// A stack that cannot be planned against the existing AWS resources.
+pub(super) fn plan_problem(owner: Owner, error: crate::deploy::DeployError) -> OwnerProblem {
+    OwnerProblem {
+        owner,
+        location: "existing AWS resources".into(),
+        message: match error {
+            crate::deploy::DeployError::Plan(error) => error.to_string(),
+            other => other.to_string(),
+        },
+    }
 }
 
 fn security_group_label(group: &SecurityGroupRef) -> String {

@@ -3,7 +3,6 @@
 
 use super::{typed, DryRunReport, Owner, OwnerProblem, OwnerStack};
 use crate::config::ControllerConfig;
-use crate::deploy::DeployError;
 use crate::facts::CloudFacts;
 use crate::pipeline::ingress::{run_group, GroupOutcome, GroupRun};
 use crate::pipeline::{NoCluster, Offline};
@@ -161,14 +160,7 @@ pub(super) fn dry_run_ingresses(
                 warnings,
                 changes: deployed.plan.changes,
             }),
-            Err(error) => report.problems.push(OwnerProblem {
-                owner,
-                location: "existing AWS resources".into(),
-                message: match error {
-                    DeployError::Plan(error) => error.to_string(),
-                    other => other.to_string(),
-                },
-            }),
+            Err(error) => report.problems.push(super::plan_problem(owner, error)),
         }
     }
 }
