@@ -42,3 +42,4 @@ pub mod subnets;
 pub mod target_rules;
 pub mod targets;
 pub mod vpc;
+pub mod webhook;

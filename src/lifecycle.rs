@@ -1,5 +1,5 @@
 //! The process's lifecycle state, shared by the loops, the AWS port and the probes: whether it is
-//! ready (leadership known and, when leading, its loops started) and whether it is stopping
+//! ready (leadership known and, when leading, its loops started; the webhooks serving when on) and whether it is stopping
 //! (SIGTERM: no new AWS call starts; the calls under way finish).
 //!
 //! It holds flags only; deciding leadership is `crate::leader_election`'s job and serving the
@@ -10,6 +10,8 @@ use std::sync::LazyLock;
 use tokio::sync::watch;
 
 static READY: AtomicBool = AtomicBool::new(false);
+/// The webhook server is enabled and not serving yet (caches or certificate missing).
+static WEBHOOKS_PENDING: AtomicBool = AtomicBool::new(false);
 static STOPPING: LazyLock<watch::Sender<bool>> = LazyLock::new(|| watch::Sender::new(false));
 
 /// Marks the process ready (or not) for `/readyz`.
@@ -17,8 +19,14 @@ pub fn set_ready(ready: bool) {
     READY.store(ready, Ordering::SeqCst);
 }
 
+/// Ready also needs the webhooks serving, when they are enabled (upstream's `ready-webhook`).
 pub fn is_ready() -> bool {
-    READY.load(Ordering::SeqCst)
+    READY.load(Ordering::SeqCst) && !WEBHOOKS_PENDING.load(Ordering::SeqCst)
+}
+
+/// Marks the webhook server as enabled but not yet serving (`true`) or serving (`false`).
+pub fn set_webhooks_pending(pending: bool) {
+    WEBHOOKS_PENDING.store(pending, Ordering::SeqCst);
 }
 
 /// From now on, [`hold_if_stopping`] never returns: no new AWS call starts.

@@ -4,7 +4,8 @@
 //! `aws_api_call_retries`, `aws_api_requests_total`, `aws_api_call_*_errors_total`,
 //! `awslbc_controller_reconcile_errors_total`, `controller_runtime_reconcile_total`,
 //! `controller_runtime_reconcile_time_seconds`, `controller_runtime_active_workers`,
-//! `workqueue_depth`, `leader_election_master_status`); ours are prefixed `awslbc_` (`awslbc_aws_throttle_wait_seconds`,
+//! `workqueue_depth`, `leader_election_master_status`, `controller_runtime_webhook_*`,
+//! `awslbc_webhook_validation_failure_total`, `awslbc_webhook_mutation_failure_total`); ours are prefixed `awslbc_` (`awslbc_aws_throttle_wait_seconds`,
 //! `awslbc_aws_calls_in_flight`).
 //!
 //! It records and renders; serving the text over HTTP is `crate::probes`' job, and measuring AWS
@@ -37,6 +38,10 @@ pub struct Metrics {
     pub active_workers: IntGaugeVec,
     pub workqueue_depth: IntGaugeVec,
     pub leader_election_master_status: IntGaugeVec,
+    pub webhook_requests_total: IntCounterVec,
+    pub webhook_latency_seconds: HistogramVec,
+    pub webhook_validation_failure_total: IntCounterVec,
+    pub webhook_mutation_failure_total: IntCounterVec,
 }
 
 const AWS_CALL_LABELS: &[&str] = &["service", "operation", "status_code", "error_code"];
@@ -183,6 +188,31 @@ impl Metrics {
                 "leader_election_master_status",
                 "1 while this process leads",
                 &["name"],
+            ),
+            webhook_requests_total: counter(
+                r,
+                "controller_runtime_webhook_requests_total",
+                "Admission requests per webhook path and HTTP code",
+                &["webhook", "code"],
+            ),
+            webhook_latency_seconds: histogram(
+                r,
+                "controller_runtime_webhook_latency_seconds",
+                "Admission request latency per webhook path",
+                &["webhook"],
+                Some(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0]),
+            ),
+            webhook_validation_failure_total: counter(
+                r,
+                "awslbc_webhook_validation_failure_total",
+                "Objects refused by a validating webhook",
+                &["webhook_name", "error_category"],
+            ),
+            webhook_mutation_failure_total: counter(
+                r,
+                "awslbc_webhook_mutation_failure_total",
+                "Mutations a webhook could not make",
+                &["webhook_name", "error_category"],
             ),
             registry,
         }

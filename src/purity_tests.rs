@@ -26,6 +26,11 @@ const PURE: &[&str] = &[
     "targets/gates.rs",
     "targets/instance.rs",
     "targets/mod.rs",
+    "webhook/bindings.rs",
+    "webhook/ingresses.rs",
+    "webhook/params.rs",
+    "webhook/pods.rs",
+    "webhook/services.rs",
 ];
 
 /// What a pure module must not contain (regular expressions), and why.

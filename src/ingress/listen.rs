@@ -205,15 +205,21 @@ pub fn listener_attributes(
 /// is the member's problem (host bits are tolerated, as upstream).
 pub fn member_inbound_sources(member: &Member) -> Result<InboundSources, String> {
     let params = member.params.as_ref().map(|p| &p.spec);
-    let cidrs = params
+    let from_params = params
         .and_then(|p| p.inbound_cidrs.clone())
-        .filter(|c| !c.is_empty())
+        .filter(|c| !c.is_empty());
+    let source = if from_params.is_some() {
+        "IngressClassParams spec.inboundCIDRs".to_string()
+    } else {
+        format!("{INGRESS_PREFIX}inbound-cidrs")
+    };
+    let cidrs = from_params
         .or_else(|| annotations(member).string_list("inbound-cidrs"))
         .filter(|c| !c.is_empty());
     if let Some(cidrs) = &cidrs {
         for cidr in cidrs {
             cidr.parse::<ipnet::IpNet>()
-                .map_err(|_| format!("inbound CIDR {cidr:?} is not a CIDR"))?;
+                .map_err(|_| format!("{source}: {cidr:?} is not a CIDR"))?;
         }
     }
     let prefix_lists = params

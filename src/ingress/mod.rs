@@ -68,3 +68,34 @@ mod golden_tests;
 mod pipeline_tests;
 #[cfg(test)]
 mod tests;
+
+/// What is wrong with one member's own annotations (group settings, listen ports, inbound
+/// sources), judged without any AWS fact — what admission can tell at once. `None`: nothing
+/// that the build would hold the member for on these grounds.
+pub fn member_annotation_problem(member: &Member) -> Option<String> {
+    if let Err(problem) = settings::member_settings(member) {
+        return Some(problem.problem);
+    }
+    if let Err(problem) = listen::listen_ports(member) {
+        return Some(problem);
+    }
+    if let Err(problem) = listen::member_inbound_sources(member) {
+        return Some(problem);
+    }
+    let backend_names = member
+        .ingress
+        .spec
+        .iter()
+        .flat_map(|spec| spec.rules.iter().flatten())
+        .flat_map(|rule| rule.http.iter().flat_map(|http| http.paths.iter()))
+        .filter_map(|path| path.backend.service.as_ref().map(|s| s.name.as_str()));
+    for name in backend_names {
+        let key = format!("conditions.{name}");
+        if let Some(raw) = listen::annotations(member).string(&key) {
+            if let Err(problem) = actions::parse_conditions(raw) {
+                return Some(format!("{}{key}: {problem}", listen::INGRESS_PREFIX));
+            }
+        }
+    }
+    None
+}

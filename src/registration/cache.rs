@@ -47,7 +47,7 @@ pub struct CacheStreams {
     pub pods: CacheStream<Pod>,
 }
 
-fn cached<K>(client: &kube::Client, slim: fn(&mut K)) -> (Store<K>, CacheStream<K>)
+pub(crate) fn cached<K>(client: &kube::Client, slim: fn(&mut K)) -> (Store<K>, CacheStream<K>)
 where
     K: kube::Resource<DynamicType = ()>
         + Clone
@@ -224,7 +224,7 @@ pub fn has_gate(pod: &Pod, condition_type: &str) -> bool {
         .is_some_and(|gates| gates.iter().any(|g| g.condition_type == condition_type))
 }
 
-async fn drain<K>(stream: CacheStream<K>) {
+pub(crate) async fn drain<K>(stream: CacheStream<K>) {
     stream.for_each(|_| async {}).await;
 }
 

@@ -1,0 +1,111 @@
+//! What the webhooks read, kept current by watches of their own (they run on every replica,
+//! also on standbys whose loops are not started): TargetGroupBindings, IngressClasses,
+//! IngressClassParams, Namespaces (labels), and Services reduced to their selector. Admission
+//! never calls the Kubernetes API.
+
+use crate::crd::ingress_class_params::IngressClassParams;
+use crate::crd::target_group_binding::TargetGroupBinding;
+use crate::registration::cache::{cached, drain};
+use k8s_openapi::api::core::v1::{Namespace, Service, ServiceSpec};
+use k8s_openapi::api::networking::v1::IngressClass;
+use kube::runtime::reflector::Store;
+use kube::Resource;
+use std::collections::BTreeMap;
+
+/// The stores; cheap to clone.
+#[derive(Clone)]
+pub struct WebhookCaches {
+    pub bindings: Store<TargetGroupBinding>,
+    pub services: Store<Service>,
+    pub classes: Store<IngressClass>,
+    pub params: Store<IngressClassParams>,
+    pub namespaces: Store<Namespace>,
+}
+
+fn slim_meta<K: Resource>(object: &mut K) {
+    object.meta_mut().managed_fields = None;
+}
+
+fn slim_service(service: &mut Service) {
+    let selector = service.spec.as_ref().and_then(|s| s.selector.clone());
+    service.metadata.managed_fields = None;
+    service.metadata.annotations = None;
+    service.metadata.labels = None;
+    service.spec = Some(ServiceSpec {
+        selector,
+        ..ServiceSpec::default()
+    });
+    service.status = None;
+}
+
+fn slim_namespace(namespace: &mut Namespace) {
+    namespace.metadata.managed_fields = None;
+    namespace.metadata.annotations = None;
+    namespace.spec = None;
+    namespace.status = None;
+}
+
+impl WebhookCaches {
+    /// Starts the watches on tasks of their own and returns their stores (not yet filled: see
+    /// [`WebhookCaches::wait_until_ready`]).
+    pub fn spawn(client: &kube::Client) -> Self {
+        let (bindings, binding_stream) = cached(client, slim_meta::<TargetGroupBinding>);
+        let (services, service_stream) = cached(client, slim_service);
+        let (classes, class_stream) = cached(client, slim_meta::<IngressClass>);
+        let (params, params_stream) = cached(client, slim_meta::<IngressClassParams>);
+        let (namespaces, namespace_stream) = cached(client, slim_namespace);
+        tokio::spawn(drain(binding_stream));
+        tokio::spawn(drain(service_stream));
+        tokio::spawn(drain(class_stream));
+        tokio::spawn(drain(params_stream));
+        tokio::spawn(drain(namespace_stream));
+        Self {
+            bindings,
+            services,
+            classes,
+            params,
+            namespaces,
+        }
+    }
+
+    /// Resolves once every store holds its first full list.
+    pub async fn wait_until_ready(&self) -> Result<(), String> {
+        let failed = |e: kube::runtime::reflector::store::WriterDropped| e.to_string();
+        self.bindings.wait_until_ready().await.map_err(failed)?;
+        self.services.wait_until_ready().await.map_err(failed)?;
+        self.classes.wait_until_ready().await.map_err(failed)?;
+        self.params.wait_until_ready().await.map_err(failed)?;
+        self.namespaces.wait_until_ready().await.map_err(failed)
+    }
+
+    pub fn bindings_in(&self, namespace: &str) -> Vec<TargetGroupBinding> {
+        in_namespace(&self.bindings, namespace)
+    }
+
+    pub fn services_in(&self, namespace: &str) -> Vec<Service> {
+        in_namespace(&self.services, namespace)
+    }
+
+    pub fn namespace_labels(&self) -> BTreeMap<String, BTreeMap<String, String>> {
+        self.namespaces
+            .state()
+            .iter()
+            .filter_map(|namespace| {
+                let name = namespace.metadata.name.clone()?;
+                Some((name, namespace.metadata.labels.clone().unwrap_or_default()))
+            })
+            .collect()
+    }
+}
+
+fn in_namespace<K: Resource<DynamicType = ()> + Clone>(
+    store: &Store<K>,
+    namespace: &str,
+) -> Vec<K> {
+    store
+        .state()
+        .iter()
+        .filter(|object| object.meta().namespace.as_deref() == Some(namespace))
+        .map(|object| object.as_ref().clone())
+        .collect()
+}
