@@ -360,14 +360,14 @@ mod tests {
             json!({"targetGroupARN": "arn:x", "targetType": "ip", "ipAddressType": "ipv4", "serviceRef": {"name": "web", "port": 80}}),
         );
         assert!(
-            binding_problems(&explicit_default, Some(&old), &[old.clone()]).is_empty(),
+            binding_problems(&explicit_default, Some(&old), std::slice::from_ref(&old)).is_empty(),
             "nil → ipv4 is no change; itself is no rival"
         );
         let rival = binding(
             "b",
             json!({"targetGroupARN": "arn:x", "targetType": "ip", "serviceRef": {"name": "api", "port": 80}}),
         );
-        let problems = binding_problems(&rival, None, &[old.clone()]);
+        let problems = binding_problems(&rival, None, std::slice::from_ref(&old));
         assert!(
             problems[0].contains("already bound by web/a"),
             "{problems:?}"

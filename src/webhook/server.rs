@@ -310,8 +310,26 @@ async fn answer<C: LoadBalancing>(
         .webhook_latency_seconds
         .with_label_values(&[path])
         .observe(started.elapsed().as_secs_f64());
-    let body = serde_json::to_vec(&review).unwrap_or_default();
-    ([("content-type", "application/json")], body)
+    ([("content-type", "application/json")], encoded(&review))
+}
+
+/// The review as the API server reads it: the patch as base64 text (kube-core's type holds it
+/// as bytes, which serde would write as a list of numbers).
+pub fn encoded(review: &Review) -> Vec<u8> {
+    use base64::Engine;
+    let mut value = serde_json::to_value(review).unwrap_or_default();
+    if let Some(patch) = value.pointer_mut("/response/patch") {
+        if let Some(bytes) = patch.as_array() {
+            let bytes: Vec<u8> = bytes
+                .iter()
+                .filter_map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
+                .collect();
+            *patch = base64::engine::general_purpose::STANDARD
+                .encode(bytes)
+                .into();
+        }
+    }
+    serde_json::to_vec(&value).unwrap_or_default()
 }
 
 /// Every webhook path, answered by `admission`.

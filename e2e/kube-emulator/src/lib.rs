@@ -7,12 +7,15 @@
 //! the log so watchers get `410 Expired`, fail the next write of a kind) or the same controls over
 //! HTTP under `/emulator/`.
 //!
-//! What it deliberately does not do: authentication and authorization, admission and defaulting,
+//! Admission webhooks with a `url` are called on creates and replacements (`admission`).
+//!
+//! What it deliberately does not do: authentication and authorization, built-in admission and defaulting,
 //! schema validation, OpenAPI documents, protobuf, managedFields, owner-reference garbage
 //! collection, and any controller behaviour (no pods appear for a Deployment).
 
 #![forbid(unsafe_code)]
 
+pub mod admission;
 mod event_mirror;
 pub mod patch;
 pub mod resources;

@@ -195,16 +195,59 @@ async fn dispatch(emulator: &Emulator, request: Request) -> Result<Response, Api
             .ok_or_else(not_found),
         Route::Control(action) if method == Method::POST => control(emulator, &action, &body),
         Route::Control(_) => Err(ApiError::method_not_allowed(method.as_str(), &path)),
-        Route::Resource(target) => resource_request(
-            emulator,
-            &method,
-            &path,
-            target,
-            &query,
-            &content_type,
-            &body,
-        ),
+        Route::Resource(target) => {
+            let (content_type, body) =
+                admitted(emulator, &method, &target, content_type, body).await?;
+            resource_request(
+                emulator,
+                &method,
+                &path,
+                target,
+                &query,
+                &content_type,
+                &body,
+            )
+        }
     }
+}
+
+/// The body after the admission webhooks, for creates and replacements of a main resource.
+async fn admitted(
+    emulator: &Emulator,
+    method: &Method,
+    target: &ResourcePath,
+    content_type: String,
+    body: Bytes,
+) -> Result<(String, Bytes), ApiError> {
+    let creating = *method == Method::POST && target.name.is_none();
+    let replacing = *method == Method::PUT && target.name.is_some() && !target.status;
+    if !(creating || replacing) {
+        return Ok((content_type, body));
+    }
+    let object = parse_object_body(&content_type, &body)?;
+    let old = match target.name.as_deref() {
+        Some(name) if replacing => {
+            let key = object_key(emulator, target, name);
+            emulator
+                .with_store(|store| store.get(target.resource, &key))
+                .map(|stored| stored.value.clone())
+        }
+        _ => None,
+    };
+    if replacing && old.is_none() {
+        return Ok((content_type, body));
+    }
+    let namespace = target
+        .namespace
+        .clone()
+        .or_else(|| object["metadata"]["namespace"].as_str().map(String::from))
+        .unwrap_or_default();
+    let admitted =
+        crate::admission::admit(emulator, target.resource, &namespace, object, old.as_ref())
+            .await?;
+    let json = serde_json::to_vec(&admitted)
+        .map_err(|e| ApiError::bad_request(format!("cannot encode the object: {e}")))?;
+    Ok(("application/json".to_string(), Bytes::from(json)))
 }
 
 fn version_document() -> Value {

@@ -19,3 +19,4 @@ mod moto_harness;
 mod service_controller;
 mod target_registration;
 mod waiting;
+mod webhooks;
