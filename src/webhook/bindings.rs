@@ -4,7 +4,8 @@
 //! refuses a binding without a target group or type, a node selector or an assumed role on the
 //! wrong target type, QUIC with instance targets, a malformed VPC id, a target group already
 //! bound by another binding (unless every one of them is multi-cluster), and on update any
-//! change of the immutable fields. Pure: the caller looks the target group up and hands in the
+//! change of the immutable fields (a problem the stored object already had never blocks its
+//! updates). Pure: the caller looks the target group up and hands in the
 //! other bindings from its cache.
 
 use crate::cloud::ObservedTargetGroup;
@@ -208,6 +209,10 @@ pub fn binding_problems(
     }
     let mut problems = shape_problems(&binding.spec);
     if let Some(old) = old {
+        // A problem the stored binding already had does not block its updates (the
+        // controller must still be able to remove its finalizer).
+        let inherited = shape_problems(&old.spec);
+        problems.retain(|problem| !inherited.contains(problem));
         problems.extend(immutability_problems(&binding.spec, &old.spec));
     }
     problems.extend(uniqueness_problem(binding, others));
@@ -371,6 +376,19 @@ mod tests {
         assert!(
             problems[0].contains("already bound by web/a"),
             "{problems:?}"
+        );
+        let untyped = binding(
+            "a",
+            json!({"targetGroupARN": "arn:x", "serviceRef": {"name": "web", "port": 80}}),
+        );
+        assert!(
+            binding_problems(&untyped, Some(&untyped), &[]).is_empty(),
+            "an old problem does not block updates"
+        );
+        assert_eq!(
+            binding_problems(&untyped, Some(&old), &[]).len(),
+            2,
+            "a new one does (and the type changed)"
         );
         let shared = |name: &str| {
             binding(

@@ -62,7 +62,7 @@ Values upstream's chart renders as flags this controller does not have yet: sett
 render with its name, rather than installing a controller that silently ignores it.
 */}}
 {{- define "aws-load-balancer-controller.unsupported" -}}
-{{- $unsupported := list "awsApiEndpoints" "ingressMaxConcurrentReconciles" "serviceMaxConcurrentReconciles" "targetgroupbindingMaxConcurrentReconciles" "targetgroupbindingMaxExponentialBackoffDelay" "targetgroupbindingRequeueDuration" "albGatewayMaxConcurrentReconciles" "nlbGatewayMaxConcurrentReconciles" "globalAcceleratorMaxConcurrentReconciles" "globalAcceleratorMaxExponentialBackoffDelay" "lbStabilizationMonitorInterval" "watchNamespace" "webhookBindPort" "disableIngressClassAnnotation" "disableIngressGroupNameAnnotation" "maxTargetsPerTargetGroup" }}
+{{- $unsupported := list "awsApiEndpoints" "serviceMaxConcurrentReconciles" "targetgroupbindingMaxConcurrentReconciles" "targetgroupbindingMaxExponentialBackoffDelay" "targetgroupbindingRequeueDuration" "albGatewayMaxConcurrentReconciles" "nlbGatewayMaxConcurrentReconciles" "globalAcceleratorMaxConcurrentReconciles" "globalAcceleratorMaxExponentialBackoffDelay" "lbStabilizationMonitorInterval" "watchNamespace" "disableIngressClassAnnotation" "disableIngressGroupNameAnnotation" "maxTargetsPerTargetGroup" }}
 {{- range $unsupported }}
 {{- $value := index $.Values . }}
 {{- if or (kindIs "bool" $value) (and (not (kindIs "invalid" $value)) (not (empty $value))) }}
@@ -72,4 +72,28 @@ render with its name, rather than installing a controller that silently ignores 
 {{- if and (kindIs "bool" .Values.enableEndpointSlices) (not .Values.enableEndpointSlices) }}
 {{- fail "enableEndpointSlices=false is not supported: this controller always reads EndpointSlices" }}
 {{- end }}
+{{- end }}
+
+{{/* Upstream's prefix of the webhook objects: the chart name without "-controller" (or
+nameOverride), at most 42 characters. */}}
+{{- define "aws-load-balancer-controller.namePrefix" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 42 | trimSuffix "-controller" | trimSuffix "-" }}
+{{- end }}
+
+{{- define "aws-load-balancer-controller.webhookService" -}}
+{{ include "aws-load-balancer-controller.namePrefix" . }}-webhook-service
+{{- end }}
+
+{{/* How the webhook certificate is made: certManager, provided (webhookTLS) or managed (by the
+controller itself, the default). */}}
+{{- define "aws-load-balancer-controller.webhookCertMode" -}}
+{{- if .Values.enableCertManager }}certManager
+{{- else if and .Values.webhookTLS.caCert .Values.webhookTLS.cert .Values.webhookTLS.key }}provided
+{{- else }}managed
+{{- end }}
+{{- end }}
+
+{{/* The Secret the controller keeps its own CA and serving certificate in (managed mode). */}}
+{{- define "aws-load-balancer-controller.managedTlsSecret" -}}
+{{ include "aws-load-balancer-controller.namePrefix" . }}-managed-tls
 {{- end }}
