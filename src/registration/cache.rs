@@ -9,6 +9,7 @@
 //!   `ContainersReady` and `target-health.*` (nothing else of spec or status).
 //! - Nodes: name, labels, uid, `spec.providerID`, `spec.taints`, the `Ready` condition.
 //! - EndpointSlices and Services: everything but annotations and managed fields.
+//! - Namespaces: name and labels (whether pods there get readiness gates injected).
 //!
 //! It does not decide anything: the rules are in `crate::targets`.
 
@@ -17,7 +18,8 @@ use crate::target_rules::NamedPorts;
 use crate::targets::{node_readiness, EndpointContext, NodeReadiness, PodFacts};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, Node, NodeSpec, NodeStatus, Pod, PodSpec, PodStatus, Service,
+    Container, ContainerPort, Namespace, Node, NodeSpec, NodeStatus, Pod, PodSpec, PodStatus,
+    Service,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -36,6 +38,7 @@ pub struct ClusterCache {
     pub slices: Store<EndpointSlice>,
     pub nodes: Store<Node>,
     pub pods: Store<Pod>,
+    pub namespaces: Store<Namespace>,
 }
 
 /// The watch streams that fill a `ClusterCache`; whoever polls them (the registration loop's
@@ -45,6 +48,7 @@ pub struct CacheStreams {
     pub slices: CacheStream<EndpointSlice>,
     pub nodes: CacheStream<Node>,
     pub pods: CacheStream<Pod>,
+    pub namespaces: CacheStream<Namespace>,
 }
 
 pub(crate) fn cached<K>(client: &kube::Client, slim: fn(&mut K)) -> (Store<K>, CacheStream<K>)
@@ -76,18 +80,21 @@ impl ClusterCache {
         let (slices, slice_stream) = cached(client, slim_slice);
         let (nodes, node_stream) = cached(client, slim_node);
         let (pods, pod_stream) = cached(client, slim_pod);
+        let (namespaces, namespace_stream) = cached(client, slim_namespace);
         (
             Self {
                 services,
                 slices,
                 nodes,
                 pods,
+                namespaces,
             },
             CacheStreams {
                 services: service_stream,
                 slices: slice_stream,
                 nodes: node_stream,
                 pods: pod_stream,
+                namespaces: namespace_stream,
             },
         )
     }
@@ -99,6 +106,7 @@ impl ClusterCache {
         tokio::spawn(drain(streams.slices));
         tokio::spawn(drain(streams.nodes));
         tokio::spawn(drain(streams.pods));
+        tokio::spawn(drain(streams.namespaces));
         cache
     }
 
@@ -109,6 +117,27 @@ impl ClusterCache {
         let _ = self.slices.wait_until_ready().await;
         let _ = self.nodes.wait_until_ready().await;
         let _ = self.pods.wait_until_ready().await;
+        let _ = self.namespaces.wait_until_ready().await;
+    }
+
+    /// Pods of `namespace` get readiness gates injected (the namespace carries the opt-in label).
+    pub fn injects_readiness_gates(&self, namespace: &str) -> bool {
+        self.namespaces
+            .get(&ObjectRef::new(namespace))
+            .and_then(|ns| ns.metadata.labels.clone())
+            .and_then(|labels| {
+                labels
+                    .get(crate::webhook::pods::INJECT_NAMESPACE_LABEL)
+                    .cloned()
+            })
+            .is_some_and(|value| value == "enabled")
+    }
+
+    /// The pod is cached and lacks the readiness gate `condition_type`.
+    pub fn pod_lacks_gate(&self, namespace: &str, pod: &str, condition_type: &str) -> bool {
+        self.pods
+            .get(&ObjectRef::new(pod).within(namespace))
+            .is_some_and(|pod| !has_gate(&pod, condition_type))
     }
 
     pub fn service(&self, namespace: &str, name: &str) -> Option<Service> {
@@ -239,6 +268,12 @@ fn slim_metadata(metadata: &mut ObjectMeta, keep_labels: bool) {
 }
 
 /// Keeps what the endpoint rules and readiness gates read.
+fn slim_namespace(namespace: &mut Namespace) {
+    slim_metadata(&mut namespace.metadata, true);
+    namespace.spec = None;
+    namespace.status = None;
+}
+
 pub fn slim_pod(pod: &mut Pod) {
     let branch = pod
         .metadata

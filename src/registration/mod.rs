@@ -13,7 +13,9 @@
 //! `target-health.elbv2.k8s.aws/<binding>` get the condition its target's health calls for
 //! (`targets::gates`). While a gated target is not healthy yet the binding is looked at again
 //! after 1 s, doubling up to 10 s (one DescribeTargetHealth each); once all are healthy, polling
-//! stops. Deleting a binding sets its gates True so no rollout waits on it forever.
+//! stops. Deleting a binding sets its gates True so no rollout waits on it forever. Targets in a
+//! namespace opted in to gate injection that lack the gate are reported once (a Warning
+//! `PodWithoutReadinessGate`): the pod webhook was down when they were created.
 //!
 //! Reads come from `cache` (watched stores holding only the fields used), not from lists.
 //!
@@ -96,6 +98,9 @@ pub struct BindingReconciler<C> {
     registered_by_us: Mutex<HashMap<String, BTreeSet<Target>>>,
     /// The rules on the targets' security groups (one for the process).
     networking: TargetNetworking,
+    /// Per binding, the pods already reported as lacking its readiness gate (pruned to the
+    /// binding's current targets).
+    reported_ungated: Mutex<HashMap<String, BTreeSet<String>>>,
 }
 
 impl<C: Cloud + 'static> BindingReconciler<C> {
@@ -118,6 +123,7 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
             last_syncs: Mutex::default(),
             registered_by_us: Mutex::default(),
             networking: TargetNetworking::new(networking),
+            reported_ungated: Mutex::default(),
         }
     }
 
@@ -249,6 +255,63 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
         }
     }
 
+    /// Once per pod: a Warning on the binding naming the targets of an opted-in namespace that
+    /// lack its readiness gate (created before the binding, or while the pod webhook was
+    /// unavailable: its `failurePolicy: Ignore` let them through), so a rollout would not wait
+    /// for them. Not a condition: the binding itself works.
+    async fn report_ungated_pods(
+        &self,
+        binding: &TargetGroupBinding,
+        key: &str,
+        ip_targets: &IpTargets,
+    ) {
+        let namespace = binding.namespace().unwrap_or_default();
+        if !self.cache.injects_readiness_gates(&namespace) {
+            return;
+        }
+        let gate = gate_condition_type(&binding.name_any());
+        let targets: BTreeSet<&String> = ip_targets.pods.values().collect();
+        let newly: Vec<String> = {
+            let mut reported = self
+                .reported_ungated
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let seen = reported.entry(key.to_string()).or_default();
+            seen.retain(|pod| targets.contains(pod));
+            targets
+                .iter()
+                .filter(|pod| self.cache.pod_lacks_gate(&namespace, pod, &gate))
+                .filter(|pod| seen.insert((**pod).clone()))
+                .map(|pod| (*pod).clone())
+                .collect()
+        };
+        if newly.is_empty() {
+            return;
+        }
+        let event = Event {
+            type_: EventType::Warning,
+            reason: "PodWithoutReadinessGate".to_string(),
+            note: Some(
+                format!(
+                    "pod(s) {} have no readiness gate {gate} (created before this binding, or while the pod webhook was unavailable): a rollout does not wait for their targets to be healthy; they get the gate when recreated",
+                    newly.join(", ")
+                )
+                .chars()
+                .take(1024)
+                .collect(),
+            ),
+            action: "Register".to_string(),
+            secondary: None,
+        };
+        if let Err(error) = self
+            .recorder
+            .publish(&event, &binding.object_ref(&()))
+            .await
+        {
+            tracing::warn!(%error, "could not publish an event");
+        }
+    }
+
     /// The targets the binding wants, and whether its Service port was found (none, after a
     /// warning, when the Service or port is missing). `None`: the binding cannot be served now.
     async fn desired(
@@ -366,6 +429,10 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
             self.write_gates(&namespace, &name, &release_gates(&name, &gated))
                 .await?;
             self.stop_gate_polls(&key);
+            self.reported_ungated
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
             self.last_syncs
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -445,6 +512,7 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
         }
         let mut next = DRIFT_CHECK_INTERVAL;
         if let Wanted::Ip(ip_targets) = &wanted {
+            self.report_ungated_pods(binding, &key, ip_targets).await;
             let gated = self
                 .cache
                 .gated_pods(&namespace, &gate_condition_type(&name));
@@ -513,6 +581,8 @@ pub async fn run_registration_loop<C: Cloud + 'static>(
     networking: NetworkingSettings,
 ) {
     let (cache, streams) = ClusterCache::new(&client);
+    // Namespace labels wake nothing: they are read when a binding syncs.
+    tokio::spawn(cache::drain(streams.namespaces));
     let reconciler = Arc::new(BindingReconciler::new(
         client.clone(),
         cloud,

@@ -3,16 +3,20 @@
 //! configurations) called by the emulator the way the API server calls it, with kubectl as the
 //! client. A pod in an opted-in namespace gets its readiness gate; a bad Ingress is refused at
 //! `kubectl apply` with the annotation named; with the server gone, a pod is still created
-//! (`failurePolicy: Ignore`) while an Ingress is not (`Fail`).
+//! (`failurePolicy: Ignore`) while an Ingress is not (`Fail`), and once the registration loop
+//! runs, the pod admitted without its gate is reported on its binding.
 
 use super::waiting::eventually;
 use aws_load_balancer_controller::cloud::simulator::Simulator;
+use aws_load_balancer_controller::registration::networking::NetworkingSettings;
+use aws_load_balancer_controller::registration::run_registration_loop;
 use aws_load_balancer_controller::webhook::caches::WebhookCaches;
 use aws_load_balancer_controller::webhook::certificates::{ManagedCertificate, ServingCertificate};
 use aws_load_balancer_controller::webhook::server::{router, serve, Admission};
 use aws_load_balancer_controller::webhook::WebhookSettings;
 use e2e::cluster::TestCluster;
 use e2e::kubectl::Kubectl;
+use e2e::moto::{create_ip_target_group, create_vpc_with_subnets, MotoServer};
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use kube::Api;
 use std::sync::Arc;
@@ -36,6 +40,12 @@ fn configurations(port: u16) -> String {
     )
 }
 
+fn workload(target_group_arn: &str) -> String {
+    WORKLOAD.replace("TARGET_GROUP_ARN", target_group_arn)
+}
+
+const SLICE: &str = "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: web-abc\n  namespace: shop\n  labels: {kubernetes.io/service-name: web}\naddressType: IPv4\nports: [{port: 8080, protocol: TCP}]\nendpoints:\n- addresses: [\"10.0.1.1\"]\n  conditions: {ready: true}\n  targetRef: {kind: Pod, name: web-1}\n- addresses: [\"10.0.1.2\"]\n  conditions: {ready: true}\n  targetRef: {kind: Pod, name: web-2}\n";
+
 const WORKLOAD: &str = r#"
 apiVersion: v1
 kind: Namespace
@@ -54,7 +64,7 @@ apiVersion: elbv2.k8s.aws/v1beta1
 kind: TargetGroupBinding
 metadata: {name: web-tgb, namespace: shop}
 spec:
-  targetGroupARN: arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/web/0123456789abcdef
+  targetGroupARN: "TARGET_GROUP_ARN"
   targetType: ip
   serviceRef: {name: web, port: 80}
 ---
@@ -78,9 +88,14 @@ fn ingress(scheme: &str) -> String {
 
 #[tokio::test]
 async fn the_emulator_calls_the_webhooks_and_a_stopped_server_never_blocks_pods() {
+    let moto = MotoServer::lease().await;
+    let aws = moto.clients().await;
+    let (vpc_id, _) =
+        create_vpc_with_subnets(&aws.ec2, 1, &["us-west-2a"], "kubernetes.io/role/elb").await;
+    let arn = create_ip_target_group(&aws.elbv2, "web", &vpc_id).await;
     let cluster = TestCluster::start().await;
     let kubectl = Kubectl::new(&cluster.url());
-    kubectl.apply(WORKLOAD).await;
+    kubectl.apply(&workload(&arn)).await;
     let caches = WebhookCaches::spawn(&cluster.client);
     caches
         .wait_until_ready()
