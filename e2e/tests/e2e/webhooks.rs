@@ -240,4 +240,37 @@ async fn the_emulator_calls_the_webhooks_and_a_stopped_server_never_blocks_pods(
         "{}",
         blocked.stderr
     );
+
+    // The registration loop reports the pod that slipped through, and only that one.
+    kubectl.apply(SLICE).await;
+    let _registration = tokio::spawn(run_registration_loop(
+        cluster.client.clone(),
+        moto.cloud().await,
+        NetworkingSettings::default(),
+    ));
+    let (note, regarding) = eventually("the ungated pod reported on its binding", || async {
+        let events: serde_json::Value = serde_json::from_str(
+            &kubectl
+                .ok(&["get", "events", "-n", "shop", "-o", "json"])
+                .await,
+        )
+        .ok()?;
+        let event = events["items"]
+            .as_array()?
+            .iter()
+            .find(|e| e["reason"] == "PodWithoutReadinessGate")?
+            .clone();
+        let note = event["note"]
+            .as_str()
+            .or(event["message"].as_str())?
+            .to_string();
+        let regarding = event["regarding"]["name"]
+            .as_str()
+            .or(event["involvedObject"]["name"].as_str())?
+            .to_string();
+        Some((note, regarding))
+    })
+    .await;
+    assert!(note.contains("web-2") && !note.contains("web-1"), "{note}");
+    assert_eq!(regarding, "web-tgb");
 }
