@@ -59,13 +59,19 @@ pub struct ControllerProcess {
     pub child: Child,
     pub metrics_port: u16,
     pub health_port: u16,
+    /// The admission webhooks' HTTPS port (certificate managed by the process, in the Secret
+    /// [`WEBHOOK_SECRET`] of the kubeconfig's namespace).
+    pub webhook_port: u16,
 }
+
+/// The Secret the processes keep their webhook certificate in.
+pub const WEBHOOK_SECRET: &str = "aws-load-balancer-managed-tls";
 
 impl ControllerProcess {
     /// Starts the binary as upstream's chart does (flags only, no `run`), with the pod name
     /// `hostname` (the election identity's prefix) and free ports for its endpoints.
     pub fn start(hostname: &str, environment: &ControllerEnvironment<'_>) -> Self {
-        let (metrics_port, health_port) = (free_port(), free_port());
+        let (metrics_port, health_port, webhook_port) = (free_port(), free_port(), free_port());
         let mut command = Command::new(environment.binary);
         command
             .args([
@@ -76,6 +82,8 @@ impl ControllerProcess {
                 "--aws-max-retries=1".to_string(),
                 format!("--metrics-bind-addr=127.0.0.1:{metrics_port}"),
                 format!("--health-probe-bind-addr=127.0.0.1:{health_port}"),
+                format!("--webhook-bind-port={webhook_port}"),
+                format!("--webhook-tls-secret={WEBHOOK_SECRET}"),
             ])
             .env("KUBECONFIG", environment.kubeconfig)
             .env("HOSTNAME", hostname)
@@ -92,6 +100,7 @@ impl ControllerProcess {
             child,
             metrics_port,
             health_port,
+            webhook_port,
         }
     }
 

@@ -6,9 +6,10 @@
 //! and `objectSelector`. A webhook that cannot be reached, times out or answers nonsense fails
 //! the request under `failurePolicy: Fail` (the default) and is skipped under `Ignore`.
 //!
-//! Only `clientConfig.url` is called (trusting `caBundle`); a `service` reference is treated as
-//! unreachable, since nothing resolves cluster Services here. Patches and deletes are admitted
-//! without calling webhooks.
+//! `clientConfig.url` is called as given; a `service` reference is called at the address a test
+//! routed it to ([`Emulator::route_service`]; unrouted: unreachable), with the certificate
+//! checked against `<name>.<namespace>.svc` as the API server does. `caBundle` is the only trust.
+//! Patches and deletes are admitted without calling webhooks.
 
 use crate::resources::ResourceType;
 use crate::status::ApiError;
@@ -79,7 +80,8 @@ fn rules_match(webhook: &Value, kind: &ResourceType, operation: &str) -> bool {
 /// One webhook call to make.
 struct Call {
     name: String,
-    url: Option<String>,
+    /// The TLS server name, where to connect (none: unreachable), and the path.
+    target: Result<(String, std::net::SocketAddr, String), String>,
     ca_bundle: Option<Vec<u8>>,
     timeout: Duration,
     ignore_failures: bool,
@@ -134,7 +136,7 @@ fn calls(
             })
             .map(|webhook| Call {
                 name: webhook["name"].as_str().unwrap_or_default().to_string(),
-                url: webhook["clientConfig"]["url"].as_str().map(String::from),
+                target: target(emulator, &webhook["clientConfig"]),
                 ca_bundle: webhook["clientConfig"]["caBundle"]
                     .as_str()
                     .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok()),
@@ -145,14 +147,34 @@ fn calls(
     })
 }
 
+fn target(
+    emulator: &Emulator,
+    client: &Value,
+) -> Result<(String, std::net::SocketAddr, String), String> {
+    if let Some(url) = client["url"].as_str() {
+        let uri: hyper::Uri = url.parse().map_err(|e| format!("bad url {url}: {e}"))?;
+        let host = uri.host().ok_or("url without host")?.to_string();
+        let port = uri.port_u16().unwrap_or(443);
+        let address = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+            .map_err(|e| format!("{host}: {e}"))?
+            .find(|a| a.is_ipv4())
+            .ok_or_else(|| format!("{host}: no IPv4 address"))?;
+        return Ok((host, address, uri.path().to_string()));
+    }
+    let service = &client["service"];
+    let (namespace, name) = (
+        service["namespace"].as_str().unwrap_or_default(),
+        service["name"].as_str().unwrap_or_default(),
+    );
+    let address = emulator
+        .service_route(namespace, name)
+        .ok_or_else(|| format!("service {namespace}/{name} is not reachable from the emulator"))?;
+    let path = service["path"].as_str().unwrap_or("/").to_string();
+    Ok((format!("{name}.{namespace}.svc"), address, path))
+}
+
 async fn post(call: &Call, body: Vec<u8>) -> Result<Value, String> {
-    let url = call
-        .url
-        .as_deref()
-        .ok_or("only clientConfig.url webhooks are reachable in the emulator")?;
-    let uri: hyper::Uri = url.parse().map_err(|e| format!("bad url {url}: {e}"))?;
-    let host = uri.host().ok_or("url without host")?.to_string();
-    let port = uri.port_u16().unwrap_or(443);
+    let (host, address, path) = call.target.clone()?;
     let mut roots = rustls::RootCertStore::empty();
     for certificate in
         CertificateDer::pem_slice_iter(call.ca_bundle.as_deref().unwrap_or_default()).flatten()
@@ -165,7 +187,7 @@ async fn post(call: &Call, body: Vec<u8>) -> Result<Value, String> {
         .map_err(|e| e.to_string())?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let stream = tokio::net::TcpStream::connect((host.as_str(), port))
+    let stream = tokio::net::TcpStream::connect(address)
         .await
         .map_err(|e| e.to_string())?;
     let name = ServerName::try_from(host.clone()).map_err(|e| e.to_string())?;
@@ -178,7 +200,7 @@ async fn post(call: &Call, body: Vec<u8>) -> Result<Value, String> {
             .await
             .map_err(|e| e.to_string())?;
     tokio::spawn(connection);
-    let request = hyper::Request::post(uri.path())
+    let request = hyper::Request::post(path)
         .header("host", host)
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(body)))

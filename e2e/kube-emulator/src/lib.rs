@@ -42,6 +42,8 @@ pub struct Emulator {
     /// Requests served, by verb (`list`, `watch`, `get`, `create`, `update`, `patch`, `delete`)
     /// and resource plural.
     requests: Arc<Mutex<std::collections::BTreeMap<(String, String), u64>>>,
+    /// Where a cluster Service (namespace, name) is reached, for webhooks given by `service`.
+    service_routes: Arc<Mutex<std::collections::BTreeMap<(String, String), SocketAddr>>>,
 }
 
 impl Emulator {
@@ -50,6 +52,7 @@ impl Emulator {
             table: Arc::new(table.clone()),
             store: Arc::new(Mutex::new(Store::new(table))),
             requests: Arc::default(),
+            service_routes: Arc::default(),
         };
         for namespace in ["default", "kube-system", "kube-public"] {
             let object = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}, "status": {"phase": "Active"}});
@@ -57,6 +60,26 @@ impl Emulator {
             let _ = emulator.seed(object);
         }
         emulator
+    }
+
+    /// Webhooks whose `clientConfig.service` names `namespace/name` are called at `address`
+    /// (TLS still checks the certificate against `name.namespace.svc`, as the API server does).
+    pub fn route_service(&self, namespace: &str, name: &str, address: SocketAddr) {
+        let mut routes = self
+            .service_routes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        routes.insert((namespace.to_string(), name.to_string()), address);
+    }
+
+    pub(crate) fn service_route(&self, namespace: &str, name: &str) -> Option<SocketAddr> {
+        let routes = self
+            .service_routes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        routes
+            .get(&(namespace.to_string(), name.to_string()))
+            .copied()
     }
 
     pub(crate) fn count_request(&self, verb: &str, plural: &str) {

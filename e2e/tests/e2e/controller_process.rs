@@ -4,20 +4,50 @@
 //! duration, and the new leader converges without re-creating anything or deregistering a
 //! target; `/metrics` counts the AWS calls; SIGTERM exits 0 and releases the Lease. With region
 //! and VPC given, instance metadata is never contacted (a listener posing as it counts
-//! connections).
+//! connections). Every replica serves the webhooks: the standby, with the certificate the
+//! processes keep in a Secret and publish as the `caBundle`, injects a readiness gate into a pod
+//! the emulator admits through it.
 
 use crate::waiting::eventually_within;
 use e2e::cluster::TestCluster;
 use e2e::kubectl::Kubectl;
-use e2e::moto::{create_vpc_with_subnets, registered_targets, MotoServer, REGION};
+use e2e::moto::{
+    create_ip_target_group, create_vpc_with_subnets, registered_targets, MotoServer, REGION,
+};
 use e2e::process::{
     controller_binary, lease_holder, series, write_kubeconfig, ControllerEnvironment,
-    ControllerProcess,
+    ControllerProcess, WEBHOOK_SECRET,
 };
 use e2e::samples::ip_nlb_service_with_pod;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// The pod webhook as the chart renders it (a `service` client: the emulator routes it).
+const POD_WEBHOOK: &str = r#"
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata: {name: aws-load-balancer-webhook}
+webhooks:
+- name: mpod.elbv2.k8s.aws
+  admissionReviewVersions: [v1]
+  sideEffects: None
+  failurePolicy: Ignore
+  timeoutSeconds: 5
+  clientConfig:
+    service: {name: aws-load-balancer-webhook-service, namespace: default, path: /mutate-v1-pod}
+  namespaceSelector:
+    matchExpressions:
+    - {key: elbv2.k8s.aws/pod-readiness-gate-inject, operator: In, values: [enabled]}
+  rules:
+  - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}
+"#;
+
+fn gated_binding(arn: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: gated, namespace: default}}\nspec:\n  selector: {{app: gated}}\n  ports: [{{port: 80, targetPort: 8080}}]\n---\napiVersion: elbv2.k8s.aws/v1beta1\nkind: TargetGroupBinding\nmetadata: {{name: gated, namespace: default}}\nspec:\n  targetGroupARN: \"{arn}\"\n  targetType: ip\n  serviceRef: {{name: gated, port: 80}}\n"
+    )
+}
 
 /// A loopback listener posing as instance metadata, counting the connections it gets.
 async fn metadata_trap() -> (String, Arc<AtomicUsize>) {
@@ -66,6 +96,16 @@ async fn one_leader_works_a_standby_takes_over_and_sigterm_releases_the_lease() 
     kubectl
         .apply(&ip_nlb_service_with_pod("echo", "10.61.0.10"))
         .await;
+    let gated_target_group = create_ip_target_group(&aws.elbv2, "gated", &vpc_id).await;
+    kubectl.apply(POD_WEBHOOK).await;
+    kubectl
+        .ok(&[
+            "label",
+            "namespace",
+            "default",
+            "elbv2.k8s.aws/pod-readiness-gate-inject=enabled",
+        ])
+        .await;
 
     let mut leader = ControllerProcess::start("replica-a", &setup);
     eventually_within("replica-a to lead", Duration::from_secs(30), || async {
@@ -87,14 +127,65 @@ async fn one_leader_works_a_standby_takes_over_and_sigterm_releases_the_lease() 
         Some(200)
     );
 
+    // The standby serves the webhooks with the certificate the processes keep and publish.
+    cluster.server.emulator.route_service(
+        "default",
+        "aws-load-balancer-webhook-service",
+        std::net::SocketAddr::from(([127, 0, 0, 1], standby.webhook_port)),
+    );
+    kubectl.apply(&gated_binding(&gated_target_group)).await;
+    let ca = kubectl
+        .ok(&[
+            "get",
+            "secret",
+            WEBHOOK_SECRET,
+            "-o",
+            "jsonpath={.data.ca\\.crt}",
+        ])
+        .await;
+    assert!(!ca.trim().is_empty(), "the managed Secret holds the CA");
+    eventually_within(
+        "the caBundle published",
+        Duration::from_secs(30),
+        || async {
+            let bundle = kubectl
+                .ok(&[
+                    "get",
+                    "mutatingwebhookconfiguration",
+                    "aws-load-balancer-webhook",
+                    "-o",
+                    "jsonpath={.webhooks[0].clientConfig.caBundle}",
+                ])
+                .await;
+            (bundle.trim() == ca.trim()).then_some(())
+        },
+    )
+    .await;
+    let attempts = AtomicUsize::new(0);
+    eventually_within("a pod admitted with its gate", Duration::from_secs(30), || async {
+        let pod = format!("gated-{}", attempts.fetch_add(1, Ordering::SeqCst));
+        kubectl
+            .apply(&format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}, namespace: default, labels: {{app: gated}}}}\nspec:\n  containers: [{{name: app, image: web}}]\n"
+            ))
+            .await;
+        let gates = kubectl
+            .ok(&["get", "pod", &pod, "-o", "jsonpath={.spec.readinessGates[*].conditionType}"])
+            .await;
+        (gates.trim() == "target-health.elbv2.k8s.aws/gated").then_some(())
+    })
+    .await;
+
     // The leader builds the NLB and registers the pod.
     let target_group =
         eventually_within("the target registered", Duration::from_secs(60), || async {
             let groups = aws.elbv2.describe_target_groups().send().await.ok()?;
+            // The controller's own target group, not the one made for the gated binding.
             let arn = groups
                 .target_groups()
-                .first()?
-                .target_group_arn()?
+                .iter()
+                .filter_map(|group| group.target_group_arn())
+                .find(|arn| *arn != gated_target_group)?
                 .to_string();
             let targets = registered_targets(&aws.elbv2, &arn).await;
             targets.contains("10.61.0.10:8080").then_some(arn)
