@@ -403,7 +403,7 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
             self.warn(
                 binding,
                 "InvalidTargetGroupBinding",
-                "spec.targetGroupARN is required (name lookup is not supported yet)",
+                "spec.targetGroupARN is required (the TargetGroupBinding webhook fills it from targetGroupName at creation; was the binding created while the webhook was off?)",
             )
             .await;
             self.serves_nothing(binding, &key).await;

@@ -68,6 +68,35 @@ impl WebhookCaches {
         }
     }
 
+    /// Stores holding exactly these objects and fed by no watch (for tests and offline use).
+    pub fn from_objects(
+        bindings: Vec<TargetGroupBinding>,
+        services: Vec<Service>,
+        classes: Vec<IngressClass>,
+        params: Vec<IngressClassParams>,
+        namespaces: Vec<Namespace>,
+    ) -> Self {
+        fn filled<K>(objects: Vec<K>) -> Store<K>
+        where
+            K: Resource<DynamicType = ()> + Clone + 'static,
+        {
+            let (store, mut writer) = kube::runtime::reflector::store();
+            writer.apply_watcher_event(&kube::runtime::watcher::Event::Init);
+            for object in objects {
+                writer.apply_watcher_event(&kube::runtime::watcher::Event::InitApply(object));
+            }
+            writer.apply_watcher_event(&kube::runtime::watcher::Event::InitDone);
+            store
+        }
+        Self {
+            bindings: filled(bindings),
+            services: filled(services),
+            classes: filled(classes),
+            params: filled(params),
+            namespaces: filled(namespaces),
+        }
+    }
+
     /// Resolves once every store holds its first full list.
     pub async fn wait_until_ready(&self) -> Result<(), String> {
         let failed = |e: kube::runtime::reflector::store::WriterDropped| e.to_string();
