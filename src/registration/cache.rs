@@ -253,8 +253,16 @@ pub fn has_gate(pod: &Pod, condition_type: &str) -> bool {
         .is_some_and(|gates| gates.iter().any(|g| g.condition_type == condition_type))
 }
 
+/// Polls a cache's stream for as long as it runs (the store fills as it goes); a failed watch is
+/// logged, and retried by the stream's backoff.
 pub(crate) async fn drain<K>(stream: CacheStream<K>) {
-    stream.for_each(|_| async {}).await;
+    stream
+        .for_each(|item| async move {
+            if let Err(error) = item {
+                tracing::warn!(%error, kind = std::any::type_name::<K>(), "watch failed; retrying");
+            }
+        })
+        .await;
 }
 
 fn slim_metadata(metadata: &mut ObjectMeta, keep_labels: bool) {

@@ -29,33 +29,31 @@
 
 mod binding_status;
 pub mod cache;
+mod gate_gaps;
 pub mod networking;
+mod watches;
+
+pub use watches::run_registration_loop;
 
 use crate::cloud::{Cloud, CloudError, CloudResult, ErrorKind, Target};
 use crate::crd::target_group_binding::{
     BindingIpAddressType, BindingTargetType, TargetGroupBinding,
 };
 use crate::model::TargetType;
-use crate::targets::gates::{gate_condition_type, plan_gates, release_gates, GATE_PREFIX};
+use crate::targets::gates::{gate_condition_type, plan_gates, release_gates};
 use crate::targets::{
     desired_instance_targets, desired_ip_targets, sync_shared_targets, sync_targets, IpTargets,
-    TargetError, TargetSync, SERVICE_NAME_LABEL,
+    TargetError, TargetSync,
 };
 use cache::ClusterCache;
-use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Node, Pod, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, ListParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{watcher, Controller};
 use kube::{Resource, ResourceExt};
 use networking::{NetworkingSettings, TargetEndpoint, TargetNetworking};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use tracing::Instrument;
 
 pub const BINDING_FINALIZER: &str = "elbv2.k8s.aws/resources";
 
@@ -252,63 +250,6 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
         }
         if let Err(error) = self.set_ready(binding, false, reason, note).await {
             tracing::warn!(%error, "could not set the binding's condition");
-        }
-    }
-
-    /// Once per pod: a Warning on the binding naming the targets of an opted-in namespace that
-    /// lack its readiness gate (created before the binding, or while the pod webhook was
-    /// unavailable: its `failurePolicy: Ignore` let them through), so a rollout would not wait
-    /// for them. Not a condition: the binding itself works.
-    async fn report_ungated_pods(
-        &self,
-        binding: &TargetGroupBinding,
-        key: &str,
-        ip_targets: &IpTargets,
-    ) {
-        let namespace = binding.namespace().unwrap_or_default();
-        if !self.cache.injects_readiness_gates(&namespace) {
-            return;
-        }
-        let gate = gate_condition_type(&binding.name_any());
-        let targets: BTreeSet<&String> = ip_targets.pods.values().collect();
-        let newly: Vec<String> = {
-            let mut reported = self
-                .reported_ungated
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            let seen = reported.entry(key.to_string()).or_default();
-            seen.retain(|pod| targets.contains(pod));
-            targets
-                .iter()
-                .filter(|pod| self.cache.pod_lacks_gate(&namespace, pod, &gate))
-                .filter(|pod| seen.insert((**pod).clone()))
-                .map(|pod| (*pod).clone())
-                .collect()
-        };
-        if newly.is_empty() {
-            return;
-        }
-        let event = Event {
-            type_: EventType::Warning,
-            reason: "PodWithoutReadinessGate".to_string(),
-            note: Some(
-                format!(
-                    "pod(s) {} have no readiness gate {gate} (created before this binding, or while the pod webhook was unavailable): a rollout does not wait for their targets to be healthy; they get the gate when recreated",
-                    newly.join(", ")
-                )
-                .chars()
-                .take(1024)
-                .collect(),
-            ),
-            action: "Register".to_string(),
-            secondary: None,
-        };
-        if let Err(error) = self
-            .recorder
-            .publish(&event, &binding.object_ref(&()))
-            .await
-        {
-            tracing::warn!(%error, "could not publish an event");
         }
     }
 
@@ -554,96 +495,4 @@ impl Wanted {
             Wanted::Instance(instances) => instances.clone(),
         }
     }
-}
-
-/// The bindings in `namespace` whose Service is `service`.
-fn bindings_of_service(
-    bindings: &Store<TargetGroupBinding>,
-    namespace: Option<String>,
-    service: Option<String>,
-) -> Vec<ObjectRef<TargetGroupBinding>> {
-    bindings
-        .state()
-        .into_iter()
-        .filter(|binding| {
-            binding.namespace() == namespace
-                && Some(&binding.spec.service_ref.name) == service.as_ref()
-        })
-        .map(|binding| ObjectRef::from_obj(binding.as_ref()))
-        .collect()
-}
-
-/// Runs the registration loop until the stream of bindings ends: one watch each for bindings,
-/// Services, EndpointSlices, Nodes and Pods, the latter four also filling the cache.
-pub async fn run_registration_loop<C: Cloud + 'static>(
-    client: kube::Client,
-    cloud: C,
-    networking: NetworkingSettings,
-) {
-    let (cache, streams) = ClusterCache::new(&client);
-    // Namespace labels wake nothing: they are read when a binding syncs.
-    tokio::spawn(cache::drain(streams.namespaces));
-    let reconciler = Arc::new(BindingReconciler::new(
-        client.clone(),
-        cloud,
-        cache,
-        networking,
-    ));
-    let bindings: Api<TargetGroupBinding> = Api::all(client);
-    let controller = Controller::new(bindings, watcher::Config::default());
-    let by_service = controller.store();
-    let by_slice = controller.store();
-    let by_node = controller.store();
-    controller
-        .watches_stream(streams.services, move |service: Service| {
-            bindings_of_service(&by_service, service.namespace(), service.metadata.name)
-        })
-        .watches_stream(streams.slices, move |slice: EndpointSlice| {
-            let service = slice.labels().get(SERVICE_NAME_LABEL).cloned();
-            bindings_of_service(&by_slice, slice.namespace(), service)
-        })
-        .watches_stream(streams.nodes, move |_node: Node| {
-            by_node
-                .state()
-                .into_iter()
-                .filter(|binding| binding.spec.target_type == Some(BindingTargetType::Instance))
-                .map(|binding| ObjectRef::from_obj(binding.as_ref()))
-                .collect::<Vec<_>>()
-        })
-        .watches_stream(streams.pods, |pod: Pod| {
-            // A gated pod wakes the bindings its gates name.
-            let namespace = pod.namespace().unwrap_or_default();
-            pod.spec
-                .and_then(|spec| spec.readiness_gates)
-                .into_iter()
-                .flatten()
-                .filter_map(|gate| {
-                    gate.condition_type
-                        .strip_prefix(GATE_PREFIX)
-                        .map(|binding| ObjectRef::new(binding).within(&namespace))
-                })
-                .collect::<Vec<_>>()
-        })
-        .run(
-            |binding, reconciler: Arc<BindingReconciler<C>>| async move {
-                let span = tracing::info_span!(
-                    "reconcile",
-                    controller = "targetGroupBinding",
-                    binding = %format!("{}/{}", binding.namespace().unwrap_or_default(), binding.name_any())
-                );
-                crate::metrics::observe_reconcile(
-                    "targetGroupBinding",
-                    reconciler.reconcile(&binding),
-                )
-                .instrument(span)
-                .await
-            },
-            |binding, error, _| {
-                tracing::warn!(binding = %binding.name_any(), %error, "target registration failed");
-                Action::requeue(Duration::from_secs(5))
-            },
-            reconciler,
-        )
-        .for_each(|_| async {})
-        .await;
 }

@@ -17,6 +17,8 @@ pub mod ingresses;
 pub mod params;
 pub mod pods;
 pub mod server;
+#[cfg(test)]
+mod server_tests;
 pub mod services;
 
 pub const POD_MUTATOR_PATH: &str = "/mutate-v1-pod";

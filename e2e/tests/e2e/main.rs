@@ -8,6 +8,7 @@ mod emulator_http;
 mod emulator_kube_rs;
 mod emulator_kubectl;
 mod helm_chart;
+mod helm_webhooks;
 mod ingress_addons;
 mod ingress_certificates;
 mod ingress_controller;

@@ -1,0 +1,114 @@
+//! The registration loop's wiring: one kube `Controller` over TargetGroupBindings, woken by the
+//! Services, EndpointSlices, Nodes and gated Pods of the cache's watches. The work of one
+//! reconcile is `BindingReconciler::reconcile`.
+
+use super::cache::{self, ClusterCache};
+use super::networking::NetworkingSettings;
+use super::BindingReconciler;
+use crate::cloud::Cloud;
+use crate::crd::target_group_binding::{BindingTargetType, TargetGroupBinding};
+use crate::targets::gates::GATE_PREFIX;
+use crate::targets::SERVICE_NAME_LABEL;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::{watcher, Controller};
+use kube::ResourceExt;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::Instrument;
+
+/// The bindings in `namespace` whose Service is `service`.
+fn bindings_of_service(
+    bindings: &Store<TargetGroupBinding>,
+    namespace: Option<String>,
+    service: Option<String>,
+) -> Vec<ObjectRef<TargetGroupBinding>> {
+    bindings
+        .state()
+        .into_iter()
+        .filter(|binding| {
+            binding.namespace() == namespace
+                && Some(&binding.spec.service_ref.name) == service.as_ref()
+        })
+        .map(|binding| ObjectRef::from_obj(binding.as_ref()))
+        .collect()
+}
+
+/// Runs the registration loop until the stream of bindings ends: one watch each for bindings,
+/// Services, EndpointSlices, Nodes and Pods, the latter four also filling the cache.
+pub async fn run_registration_loop<C: Cloud + 'static>(
+    client: kube::Client,
+    cloud: C,
+    networking: NetworkingSettings,
+) {
+    let (cache, streams) = ClusterCache::new(&client);
+    // Namespace labels wake nothing: they are read when a binding syncs.
+    tokio::spawn(cache::drain(streams.namespaces));
+    let reconciler = Arc::new(BindingReconciler::new(
+        client.clone(),
+        cloud,
+        cache,
+        networking,
+    ));
+    let bindings: Api<TargetGroupBinding> = Api::all(client);
+    let controller = Controller::new(bindings, watcher::Config::default());
+    let by_service = controller.store();
+    let by_slice = controller.store();
+    let by_node = controller.store();
+    controller
+        .watches_stream(streams.services, move |service: Service| {
+            bindings_of_service(&by_service, service.namespace(), service.metadata.name)
+        })
+        .watches_stream(streams.slices, move |slice: EndpointSlice| {
+            let service = slice.labels().get(SERVICE_NAME_LABEL).cloned();
+            bindings_of_service(&by_slice, slice.namespace(), service)
+        })
+        .watches_stream(streams.nodes, move |_node: Node| {
+            by_node
+                .state()
+                .into_iter()
+                .filter(|binding| binding.spec.target_type == Some(BindingTargetType::Instance))
+                .map(|binding| ObjectRef::from_obj(binding.as_ref()))
+                .collect::<Vec<_>>()
+        })
+        .watches_stream(streams.pods, |pod: Pod| {
+            // A gated pod wakes the bindings its gates name.
+            let namespace = pod.namespace().unwrap_or_default();
+            pod.spec
+                .and_then(|spec| spec.readiness_gates)
+                .into_iter()
+                .flatten()
+                .filter_map(|gate| {
+                    gate.condition_type
+                        .strip_prefix(GATE_PREFIX)
+                        .map(|binding| ObjectRef::new(binding).within(&namespace))
+                })
+                .collect::<Vec<_>>()
+        })
+        .run(
+            |binding, reconciler: Arc<BindingReconciler<C>>| async move {
+                let span = tracing::info_span!(
+                    "reconcile",
+                    controller = "targetGroupBinding",
+                    binding = %format!("{}/{}", binding.namespace().unwrap_or_default(), binding.name_any())
+                );
+                crate::metrics::observe_reconcile(
+                    "targetGroupBinding",
+                    reconciler.reconcile(&binding),
+                )
+                .instrument(span)
+                .await
+            },
+            |binding, error, _| {
+                tracing::warn!(binding = %binding.name_any(), %error, "target registration failed");
+                Action::requeue(Duration::from_secs(5))
+            },
+            reconciler,
+        )
+        .for_each(|_| async {})
+        .await;
+}
