@@ -5,6 +5,7 @@
 //! `awslbc_controller_reconcile_errors_total`, `controller_runtime_reconcile_total`,
 //! `controller_runtime_reconcile_time_seconds`, `controller_runtime_active_workers`,
 //! `workqueue_depth`, `leader_election_master_status`, `controller_runtime_webhook_*`,
+//! `aws_target_group_info`, `awslbc_readiness_gate_ready_seconds`,
 //! `awslbc_webhook_validation_failure_total`, `awslbc_webhook_mutation_failure_total`); ours are prefixed `awslbc_` (`awslbc_aws_throttle_wait_seconds`,
 //! `awslbc_aws_calls_in_flight`).
 //!
@@ -38,6 +39,8 @@ pub struct Metrics {
     pub active_workers: IntGaugeVec,
     pub workqueue_depth: IntGaugeVec,
     pub leader_election_master_status: IntGaugeVec,
+    pub target_group_info: IntGaugeVec,
+    pub readiness_gate_ready_seconds: HistogramVec,
     pub webhook_requests_total: IntCounterVec,
     pub webhook_latency_seconds: HistogramVec,
     pub webhook_validation_failure_total: IntCounterVec,
@@ -188,6 +191,21 @@ impl Metrics {
                 "leader_election_master_status",
                 "1 while this process leads",
                 &["name"],
+            ),
+            target_group_info: gauge_vec(
+                r,
+                "aws_target_group_info",
+                "1 per TargetGroupBinding: its Service and target group",
+                &["namespace", "service", "target_group"],
+            ),
+            readiness_gate_ready_seconds: histogram(
+                r,
+                "awslbc_readiness_gate_ready_seconds",
+                "From a pod's readiness gate False (or the pod's creation) to True",
+                &["namespace", "name"],
+                Some(vec![
+                    10.0, 30.0, 60.0, 120.0, 180.0, 240.0, 300.0, 360.0, 420.0, 480.0, 540.0, 600.0,
+                ]),
             ),
             webhook_requests_total: counter(
                 r,

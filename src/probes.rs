@@ -31,11 +31,10 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-async fn readyz() -> (StatusCode, &'static str) {
-    if crate::lifecycle::is_ready() {
-        (StatusCode::OK, "ok")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+async fn readyz() -> (StatusCode, String) {
+    match crate::lifecycle::waiting_for() {
+        None => (StatusCode::OK, "ok".to_string()),
+        Some(waiting) => (StatusCode::SERVICE_UNAVAILABLE, waiting),
     }
 }
 

@@ -301,6 +301,8 @@ pub async fn run(arguments: &RunArguments) -> Result<(), String> {
     ingress_reconciler.max_concurrent_reconciles =
         usize::from(arguments.ingress_max_concurrent_reconciles);
     let ingresses = Arc::new(ingress_reconciler);
+    // Ready once the three loops' caches hold their first lists (not merely started).
+    lifecycle::expect_cache_syncs(3);
     let loops = async {
         tokio::select! {
             _ = run_service_controller(services) => "the Service watch ended",

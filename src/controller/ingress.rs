@@ -554,6 +554,7 @@ pub async fn run_ingress_controller<C: Cloud + 'static>(reconciler: Arc<IngressR
             return;
         }
         ready.store(true, Ordering::Release);
+        crate::lifecycle::cache_synced();
         for group in stores.all_groups(flag) {
             queue.schedule_now(group);
         }

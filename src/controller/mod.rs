@@ -386,7 +386,17 @@ impl ClusterHooks for ServiceHooks<'_> {
 /// Runs the Service loop until the stream of Services ends.
 pub async fn run_service_controller<C: Cloud + 'static>(reconciler: Arc<ServiceReconciler<C>>) {
     let services: Api<Service> = Api::all(reconciler.client.clone());
-    Controller::new(services, watcher::Config::default())
+    let controller = Controller::new(services, watcher::Config::default());
+    let store = controller.store();
+    tokio::spawn(async move {
+        if crate::registration::cache::store_ready(&store)
+            .await
+            .is_ok()
+        {
+            crate::lifecycle::cache_synced();
+        }
+    });
+    controller
         .run(
             |service, reconciler: Arc<ServiceReconciler<C>>| async move {
                 let span = tracing::info_span!("reconcile", controller = "service", stack = %stack_id(&service));

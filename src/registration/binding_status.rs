@@ -13,6 +13,34 @@ use kube::ResourceExt;
 use serde_json::json;
 
 impl<C: Cloud + 'static> BindingReconciler<C> {
+    /// `awslbc_readiness_gate_ready_seconds`: from the gate's last change (its `False`), else
+    /// the pod's creation, to now.
+    fn observe_gate_ready(&self, namespace: &str, binding: &str, pod: &str, now: jiff::Timestamp) {
+        let Some(cached) = self
+            .cache
+            .pods
+            .get(&kube::runtime::reflector::ObjectRef::new(pod).within(namespace))
+        else {
+            return;
+        };
+        let gate = gate_condition_type(binding);
+        let since = cached
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|c| c.iter().find(|c| c.type_ == gate))
+            .and_then(|c| c.last_transition_time.as_ref())
+            .or(cached.metadata.creation_timestamp.as_ref())
+            .map(|time| time.0);
+        if let Some(since) = since {
+            let seconds = now.duration_since(since).as_secs_f64().max(0.0);
+            crate::metrics::metrics()
+                .readiness_gate_ready_seconds
+                .with_label_values(&[namespace, binding])
+                .observe(seconds);
+        }
+    }
+
     /// Sets the `Ready` condition (and `observedGeneration`) when they differ.
     pub(super) async fn set_ready(
         &self,
@@ -96,8 +124,12 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
                 "reason": text(&update.condition.reason),
                 "message": text(&update.condition.message),
             });
+            let now = jiff::Timestamp::now();
             if update.status_changes {
-                condition["lastTransitionTime"] = json!(Time(jiff::Timestamp::now()));
+                condition["lastTransitionTime"] = json!(Time(now));
+                if update.condition.status == "True" {
+                    self.observe_gate_ready(namespace, binding, &update.pod, now);
+                }
             }
             let patch = json!({
                 "metadata": {"uid": update.uid},

@@ -113,11 +113,11 @@ impl ClusterCache {
     /// Waits until every store holds its first complete list.
     pub async fn wait_until_ready(&self) {
         // An error means the stream was dropped: there is nothing more to wait for.
-        let _ = self.services.wait_until_ready().await;
-        let _ = self.slices.wait_until_ready().await;
-        let _ = self.nodes.wait_until_ready().await;
-        let _ = self.pods.wait_until_ready().await;
-        let _ = self.namespaces.wait_until_ready().await;
+        let _ = store_ready(&self.services).await;
+        let _ = store_ready(&self.slices).await;
+        let _ = store_ready(&self.nodes).await;
+        let _ = store_ready(&self.pods).await;
+        let _ = store_ready(&self.namespaces).await;
     }
 
     /// Pods of `namespace` get readiness gates injected (the namespace carries the opt-in label).
@@ -251,6 +251,27 @@ pub fn has_gate(pod: &Pod, condition_type: &str) -> bool {
         .as_ref()
         .and_then(|s| s.readiness_gates.as_ref())
         .is_some_and(|gates| gates.iter().any(|g| g.condition_type == condition_type))
+}
+
+/// Resolves once `store` holds its first full list (`Err`: its writer is gone).
+///
+/// kube-runtime's `Store::wait_until_ready` wakes only the last of several concurrent waiters
+/// (one oneshot receiver behind a mutex keeps one waker), so a waiter that is not the last
+/// would hang past the store's readiness; this one looks again every 100 ms instead.
+pub async fn store_ready<K>(store: &Store<K>) -> Result<(), reflector::store::WriterDropped>
+where
+    K: kube::Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    loop {
+        let attempt = tokio::time::timeout(
+            std::time::Duration::from_millis(100),
+            store.wait_until_ready(),
+        );
+        if let Ok(ready) = attempt.await {
+            return ready;
+        }
+    }
 }
 
 /// Polls a cache's stream for as long as it runs (the store fills as it goes); a failed watch is

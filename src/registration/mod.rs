@@ -99,6 +99,8 @@ pub struct BindingReconciler<C> {
     /// Per binding, the pods already reported as lacking its readiness gate (pruned to the
     /// binding's current targets).
     reported_ungated: Mutex<HashMap<String, BTreeSet<String>>>,
+    /// The `aws_target_group_info` labels exported for each binding.
+    target_group_info: Mutex<HashMap<String, [String; 3]>>,
 }
 
 impl<C: Cloud + 'static> BindingReconciler<C> {
@@ -122,6 +124,40 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
             registered_by_us: Mutex::default(),
             networking: TargetNetworking::new(networking),
             reported_ungated: Mutex::default(),
+            target_group_info: Mutex::default(),
+        }
+    }
+
+    /// `aws_target_group_info{namespace, service, target_group}` = 1 for the binding (the last
+    /// segments of the ARN, `targetgroup/<name>/<id>`), replacing what it exported before.
+    fn publish_target_group_info(&self, key: &str, namespace: &str, service: &str, arn: &str) {
+        let tail = arn.split(':').next_back().unwrap_or(arn);
+        let labels = [namespace.to_string(), service.to_string(), tail.to_string()];
+        let mut exported = self
+            .target_group_info
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let series = &crate::metrics::metrics().target_group_info;
+        if let Some(previous) = exported.insert(key.to_string(), labels.clone()) {
+            if previous != labels {
+                let previous: Vec<&str> = previous.iter().map(String::as_str).collect();
+                let _ = series.remove_label_values(&previous);
+            }
+        }
+        let current: Vec<&str> = labels.iter().map(String::as_str).collect();
+        series.with_label_values(&current).set(1);
+    }
+
+    fn withdraw_target_group_info(&self, key: &str) {
+        let mut exported = self
+            .target_group_info
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(previous) = exported.remove(key) {
+            let previous: Vec<&str> = previous.iter().map(String::as_str).collect();
+            let _ = crate::metrics::metrics()
+                .target_group_info
+                .remove_label_values(&previous);
         }
     }
 
@@ -374,6 +410,7 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&key);
+            self.withdraw_target_group_info(&key);
             self.last_syncs
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -419,6 +456,7 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
             return Ok(Action::await_change());
         }
         self.set_finalizer(&api, binding, true).await?;
+        self.publish_target_group_info(&key, &namespace, &binding.spec.service_ref.name, &arn);
         let instance = wanted_type == Some(TargetType::Instance);
         self.wait_for_batch_window(&key).await;
         let Some((wanted, service_port_found)) = self.desired(binding, &namespace, instance).await

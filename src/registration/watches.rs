@@ -56,6 +56,14 @@ pub async fn run_registration_loop<C: Cloud + 'static>(
     ));
     let bindings: Api<TargetGroupBinding> = Api::all(client);
     let controller = Controller::new(bindings, watcher::Config::default());
+    let (binding_store, synced) = (controller.store(), reconciler.cache.clone());
+    // Ready (for `/readyz`) once the bindings and the cache hold their first lists.
+    tokio::spawn(async move {
+        if cache::store_ready(&binding_store).await.is_ok() {
+            synced.wait_until_ready().await;
+            crate::lifecycle::cache_synced();
+        }
+    });
     let by_service = controller.store();
     let by_slice = controller.store();
     let by_node = controller.store();

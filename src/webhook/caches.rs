@@ -5,7 +5,7 @@
 
 use crate::crd::ingress_class_params::IngressClassParams;
 use crate::crd::target_group_binding::TargetGroupBinding;
-use crate::registration::cache::{cached, drain};
+use crate::registration::cache::{cached, drain, store_ready};
 use k8s_openapi::api::core::v1::{Namespace, Service, ServiceSpec};
 use k8s_openapi::api::networking::v1::IngressClass;
 use kube::runtime::reflector::Store;
@@ -100,11 +100,11 @@ impl WebhookCaches {
     /// Resolves once every store holds its first full list.
     pub async fn wait_until_ready(&self) -> Result<(), String> {
         let failed = |e: kube::runtime::reflector::store::WriterDropped| e.to_string();
-        self.bindings.wait_until_ready().await.map_err(failed)?;
-        self.services.wait_until_ready().await.map_err(failed)?;
-        self.classes.wait_until_ready().await.map_err(failed)?;
-        self.params.wait_until_ready().await.map_err(failed)?;
-        self.namespaces.wait_until_ready().await.map_err(failed)
+        store_ready(&self.bindings).await.map_err(failed)?;
+        store_ready(&self.services).await.map_err(failed)?;
+        store_ready(&self.classes).await.map_err(failed)?;
+        store_ready(&self.params).await.map_err(failed)?;
+        store_ready(&self.namespaces).await.map_err(failed)
     }
 
     pub fn bindings_in(&self, namespace: &str) -> Vec<TargetGroupBinding> {

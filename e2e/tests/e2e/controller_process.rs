@@ -115,6 +115,12 @@ async fn one_leader_works_a_standby_takes_over_and_sigterm_releases_the_lease() 
             .then_some(())
     })
     .await;
+    eventually_within(
+        "the leader ready (its three loops' caches filled)",
+        Duration::from_secs(30),
+        || async { leader.is_ready().await.then_some(()) },
+    )
+    .await;
     let mut standby = ControllerProcess::start("replica-b", &setup);
     eventually_within(
         "the standby to be ready",

@@ -443,6 +443,20 @@ async fn a_readiness_gate_turns_true_only_once_the_target_is_healthy() {
         (gate().await?.0 == "True").then_some(())
     })
     .await;
+    let metrics = aws_load_balancer_controller::metrics::metrics();
+    let latency = metrics
+        .readiness_gate_ready_seconds
+        .with_label_values(&["default", "gated"]);
+    assert_eq!(
+        latency.get_sample_count(),
+        1,
+        "the False → True latency observed once"
+    );
+    let tail = arn.rsplit(':').next().unwrap_or_default();
+    let series = format!(
+        "aws_target_group_info{{namespace=\"default\",service=\"web\",target_group=\"{tail}\"}} 1"
+    );
+    assert!(metrics.render().contains(&series), "{series} not exported");
     let polls_before = cloud.calls.count("DescribeTargetHealth");
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     assert!(
