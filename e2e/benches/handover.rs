@@ -97,6 +97,7 @@ async fn main() {
         region: REGION,
         vpc_id: &vpc_id,
         environment: Vec::new(),
+        arguments: Vec::new(),
     };
 
     let started = Instant::now();

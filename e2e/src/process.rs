@@ -52,6 +52,8 @@ pub struct ControllerEnvironment<'a> {
     pub vpc_id: &'a str,
     /// Extra environment, e.g. `AWS_EC2_METADATA_SERVICE_ENDPOINT`.
     pub environment: Vec<(&'a str, String)>,
+    /// Extra flags, e.g. `--aws-vpc-tags=…` (with an empty `vpc_id`, no `--aws-vpc-id` is given).
+    pub arguments: Vec<String>,
 }
 
 /// A running controller process (killed when dropped).
@@ -73,10 +75,13 @@ impl ControllerProcess {
     pub fn start(hostname: &str, environment: &ControllerEnvironment<'_>) -> Self {
         let (metrics_port, health_port, webhook_port) = (free_port(), free_port(), free_port());
         let mut command = Command::new(environment.binary);
+        if !environment.vpc_id.is_empty() {
+            command.arg(format!("--aws-vpc-id={}", environment.vpc_id));
+        }
         command
+            .args(&environment.arguments)
             .args([
                 "--cluster-name=e2e-cluster".to_string(),
-                format!("--aws-vpc-id={}", environment.vpc_id),
                 format!("--aws-region={}", environment.region),
                 format!("--aws-endpoint={}", environment.aws_endpoint),
                 "--aws-max-retries=1".to_string(),

@@ -4,7 +4,8 @@
 //! duration, and the new leader converges without re-creating anything or deregistering a
 //! target; `/metrics` counts the AWS calls; SIGTERM exits 0 and releases the Lease. With region
 //! and VPC given, instance metadata is never contacted (a listener posing as it counts
-//! connections). Every replica serves the webhooks: the standby, with the certificate the
+//! connections). Without `--aws-vpc-id`, the VPC is found by `--aws-vpc-tags` (metadata not
+//! asked), and tags matching no VPC fail the start. Every replica serves the webhooks: the standby, with the certificate the
 //! processes keep in a Secret and publish as the `caBundle`, injects a readiness gate into a pod
 //! the emulator admits through it.
 
@@ -91,6 +92,7 @@ async fn one_leader_works_a_standby_takes_over_and_sigterm_releases_the_lease() 
         region: REGION,
         vpc_id: &vpc_id,
         environment: vec![("AWS_EC2_METADATA_SERVICE_ENDPOINT", metadata)],
+        arguments: Vec::new(),
     };
     let client = &cluster.client;
     kubectl
@@ -305,4 +307,60 @@ async fn one_leader_works_a_standby_takes_over_and_sigterm_releases_the_lease() 
         0,
         "instance metadata was contacted although region and VPC were given"
     );
+}
+
+#[tokio::test]
+async fn without_a_vpc_id_the_vpc_is_found_by_its_tags_or_the_start_fails() {
+    let moto = MotoServer::lease().await;
+    let aws = moto.clients().await;
+    let (vpc_id, _) =
+        create_vpc_with_subnets(&aws.ec2, 62, &["us-west-2a"], "kubernetes.io/role/elb").await;
+    aws.ec2
+        .create_tags()
+        .resources(&vpc_id)
+        .tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key("team")
+                .value("e2e-vpc-tags")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("moto tags the VPC");
+    let cluster = TestCluster::start().await;
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let kubeconfig = write_kubeconfig(directory.path(), &cluster.url());
+    let (metadata, metadata_connections) = metadata_trap().await;
+    let binary = controller_binary()
+        .expect("the controller binary: build every target first (e2e/run-tests does)");
+    let environment = |tags: &str| ControllerEnvironment {
+        binary: &binary,
+        kubeconfig: &kubeconfig,
+        aws_endpoint: &moto.endpoint,
+        region: REGION,
+        vpc_id: "",
+        environment: vec![("AWS_EC2_METADATA_SERVICE_ENDPOINT", metadata.clone())],
+        arguments: vec![
+            format!("--aws-vpc-tags={tags}"),
+            "--enable-leader-election=false".to_string(),
+        ],
+    };
+    let found = ControllerProcess::start("by-tags", &environment("team=e2e-vpc-tags"));
+    eventually_within(
+        "ready with the VPC found by its tags",
+        Duration::from_secs(30),
+        || async { found.is_ready().await.then_some(()) },
+    )
+    .await;
+    assert_eq!(
+        metadata_connections.load(Ordering::SeqCst),
+        0,
+        "the tags found the VPC: instance metadata was not asked"
+    );
+    let mut missing = ControllerProcess::start("no-such-vpc", &environment("team=nobody"));
+    let status = tokio::time::timeout(Duration::from_secs(30), missing.child.wait())
+        .await
+        .expect("the start fails instead of running without a VPC")
+        .expect("its exit status");
+    assert_ne!(status.code(), Some(0));
 }
