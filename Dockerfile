@@ -17,7 +17,7 @@ RUN cargo build --release --locked --target x86_64-unknown-linux-musl \
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /aws-load-balancer-controller /aws-load-balancer-controller
 USER 65532:65532
-EXPOSE 8080 61779
+EXPOSE 8080 9443 61779
 ENTRYPOINT ["/aws-load-balancer-controller"]
 # Upstream's manifests pass flags only (`--cluster-name=…`): the binary takes them as `run`.
 CMD ["run"]

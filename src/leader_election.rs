@@ -91,6 +91,16 @@ pub fn decide(
     }
 }
 
+/// How long until another holder's Lease expires, as read at `now` (zero when it has).
+pub fn time_to_expiry(record: &LeaseRecord, now: Timestamp, timings: &Timings) -> Duration {
+    let duration = record.duration.unwrap_or(timings.lease_duration);
+    let Some(renewed) = record.renewed_at else {
+        return Duration::ZERO;
+    };
+    let age = now.duration_since(renewed).as_secs_f64().max(0.0);
+    Duration::from_secs_f64((duration.as_secs_f64() - age).max(0.0))
+}
+
 fn micro_time(at: Timestamp) -> MicroTime {
     MicroTime(at)
 }
@@ -117,6 +127,21 @@ pub struct LeaderElector {
     pub timings: Timings,
     /// When we last renewed successfully (our own clock), while we lead.
     renewed: Option<Instant>,
+    /// After a round that waited: how long the holder's Lease has left.
+    pub holder_expires_in: Option<Duration>,
+}
+
+impl LeaderElector {
+    /// How long a standby sleeps before its next round: half the retry period, or until just
+    /// after the holder's Lease expires if that is sooner (so it takes over at expiry, not up to
+    /// a second later).
+    pub fn next_look(&self) -> Duration {
+        let regular = self.timings.retry_period / 2;
+        match self.holder_expires_in {
+            Some(left) => regular.min(left + Duration::from_millis(20)),
+            None => regular,
+        }
+    }
 }
 
 impl LeaderElector {
@@ -127,6 +152,7 @@ impl LeaderElector {
             identity: identity.to_string(),
             timings: Timings::default(),
             renewed: None,
+            holder_expires_in: None,
         }
     }
 
@@ -151,6 +177,9 @@ impl LeaderElector {
         let written = match (step, current) {
             (Step::Wait, _) => {
                 self.renewed = None;
+                self.holder_expires_in = record
+                    .as_ref()
+                    .map(|record| time_to_expiry(record, now, &self.timings));
                 return Ok(false);
             }
             (Step::Create, _) => {
@@ -299,6 +328,22 @@ mod tests {
             decide(Some(&never_renewed), "b", at(1), &timings),
             Step::TakeOver
         );
+    }
+
+    #[test]
+    fn the_time_left_on_a_lease_counts_from_its_renewal() {
+        let timings = Timings::default();
+        let record = held_by("other", 100);
+        assert_eq!(
+            time_to_expiry(&record, at(110), &timings),
+            Duration::from_secs(5)
+        );
+        assert_eq!(time_to_expiry(&record, at(120), &timings), Duration::ZERO);
+        let never = LeaseRecord {
+            renewed_at: None,
+            ..record
+        };
+        assert_eq!(time_to_expiry(&never, at(100), &timings), Duration::ZERO);
     }
 
     #[test]

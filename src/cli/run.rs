@@ -274,8 +274,8 @@ pub async fn run(arguments: &RunArguments) -> Result<(), String> {
                 Err(error) => tracing::warn!(%error, "cannot read or write the leader Lease"),
             }
             tokio::select! {
-                // A standby looks twice per retry period, so it takes over soon after expiry.
-                _ = tokio::time::sleep(elector.timings.retry_period / 2) => {}
+                // A standby looks twice per retry period, and just after the holder's expiry.
+                _ = tokio::time::sleep(elector.next_look()) => {}
                 _ = &mut stop => return Ok(()),
             }
         }
