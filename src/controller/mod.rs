@@ -10,7 +10,9 @@
 //! - Failures are retried with a backoff capped at one minute.
 //!
 //! It writes one TargetGroupBinding per target group; registering targets from them is the
-//! target-registration loop's job, not this one's.
+//! target-registration loop's job, not this one's. Run as a loop (`run_service_controller`), it
+//! finds a stack's existing bindings in a watched store (no LIST per reconcile); a reconcile
+//! called on its own lists them.
 
 pub(crate) mod bindings;
 pub mod ingress;
@@ -26,6 +28,7 @@ pub use report::{EventReason, CONDITION_TYPE};
 
 use crate::cloud::{Cloud, CloudError};
 use crate::config::ControllerConfig;
+use crate::crd::target_group_binding::TargetGroupBinding;
 use crate::deploy::DeployError;
 use crate::model::Stack;
 use crate::pipeline::service::{remove_service_stack, run_service, ServiceOutcome};
@@ -36,6 +39,7 @@ use k8s_openapi::api::core::v1::Service;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::Store;
 use kube::runtime::{watcher, Controller};
 use kube::ResourceExt;
 use std::collections::HashMap;
@@ -76,6 +80,26 @@ pub struct ServiceReconciler<C> {
     recorder: Recorder,
     remembered: Mutex<HashMap<String, Remembered>>,
     failures: Mutex<HashMap<String, u32>>,
+    /// The TargetGroupBindings, watched once the loop runs (before: listed per reconcile).
+    bindings: std::sync::OnceLock<Store<TargetGroupBinding>>,
+}
+
+/// Makes the bindings labelled `labels` exactly `wanted`: from the store when the loop keeps
+/// one, else by listing them.
+async fn converge_bindings(
+    client: &kube::Client,
+    store: Option<&Store<TargetGroupBinding>>,
+    labels: &std::collections::BTreeMap<String, String>,
+    wanted: &[TargetGroupBinding],
+) -> Result<(), kube::Error> {
+    match store {
+        Some(store) => {
+            let _ = crate::registration::cache::store_ready(store).await;
+            bindings::apply_bindings(client, &bindings::bindings_labelled(store, labels), wanted)
+                .await
+        }
+        None => bindings::reconcile_bindings(client, labels, wanted).await,
+    }
 }
 
 /// A fingerprint of everything a Service's stack is built from.
@@ -106,6 +130,7 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
             recorder,
             remembered: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
+            bindings: std::sync::OnceLock::new(),
         }
     }
 
@@ -113,6 +138,12 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
         self.remembered
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// When the Service of stack `id` last finished a reconcile (bindings and status written),
+    /// if it did: evidence for callers that a reconcile ran to its end.
+    pub fn last_reconciled(&self, id: &str) -> Option<Instant> {
+        self.remembered().get(id).map(|remembered| remembered.at)
     }
 
     fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
@@ -157,6 +188,7 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
         };
         let hooks = ServiceHooks {
             client: &self.client,
+            bindings: self.bindings.get(),
             api: &api,
             service,
             id: &id,
@@ -198,7 +230,7 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
         };
         let labels = bindings::service_stack_labels(&id);
         let wanted = bindings::desired_bindings(&run.stack, &deployed.applied, &labels);
-        bindings::reconcile_bindings(&self.client, &labels, &wanted).await?;
+        converge_bindings(&self.client, self.bindings.get(), &labels, &wanted).await?;
         let hostname = deployed.applied.dns_name.clone();
         report::update_status(
             &api,
@@ -247,6 +279,7 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
         };
         let hooks = ServiceHooks {
             client: &self.client,
+            bindings: self.bindings.get(),
             api,
             service,
             id,
@@ -367,6 +400,7 @@ impl From<RunError> for ReconcileError {
 /// bindings removed before its stack goes.
 struct ServiceHooks<'a> {
     client: &'a kube::Client,
+    bindings: Option<&'a Store<TargetGroupBinding>>,
     api: &'a Api<Service>,
     service: &'a Service,
     id: &'a str,
@@ -379,12 +413,18 @@ impl ClusterHooks for ServiceHooks<'_> {
 
     async fn before_stack_removed(&self) -> Result<(), kube::Error> {
         let labels = bindings::service_stack_labels(self.id);
-        bindings::reconcile_bindings(self.client, &labels, &[]).await
+        converge_bindings(self.client, self.bindings, &labels, &[]).await
     }
 }
 
 /// Runs the Service loop until the stream of Services ends.
 pub async fn run_service_controller<C: Cloud + 'static>(reconciler: Arc<ServiceReconciler<C>>) {
+    let (bindings, binding_stream) = crate::registration::cache::cached(
+        &reconciler.client,
+        |binding: &mut TargetGroupBinding| binding.metadata.managed_fields = None,
+    );
+    tokio::spawn(crate::registration::cache::drain(binding_stream));
+    let _ = reconciler.bindings.set(bindings);
     let services: Api<Service> = Api::all(reconciler.client.clone());
     let controller = Controller::new(services, watcher::Config::default());
     let store = controller.store();

@@ -18,6 +18,7 @@ mod ingress_simulated;
 mod listener_rules;
 mod moto_harness;
 mod service_controller;
+mod service_loop;
 mod target_registration;
 mod waiting;
 mod webhooks;
