@@ -62,11 +62,7 @@ pub fn status_entries(ingress: &Ingress, outcome: Outcome) -> Value {
             }
         }
         Outcome::Problem(problem) => {
-            let member = Member {
-                ingress: ingress.clone(),
-                params: None,
-                order: 0,
-            };
+            let member = Member::new(ingress.clone(), None, 0);
             let mut ports: Vec<i32> = listen_ports(&member)
                 .map(|ports| ports.into_keys().collect())
                 .unwrap_or_default();

@@ -106,15 +106,15 @@ mod tests {
             .iter()
             .map(|h| serde_json::json!({"host": h}))
             .collect();
-        Member {
-            ingress: serde_json::from_value(serde_json::json!({
+        Member::new(
+            serde_json::from_value(serde_json::json!({
                 "metadata": {"name": "web", "namespace": "shop", "annotations": annotations},
                 "spec": {"rules": rules}
             }))
             .unwrap(),
-            params: None,
-            order: 0,
-        }
+            None,
+            0,
+        )
     }
 
     #[test]

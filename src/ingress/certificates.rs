@@ -155,16 +155,16 @@ mod tests {
 
     #[test]
     fn allowed_authorities_leave_other_certificates_out() {
-        let member = Member {
-            ingress: serde_json::from_value(serde_json::json!({
+        let member = Member::new(
+            serde_json::from_value(serde_json::json!({
                 "metadata": {"name": "a", "namespace": "n", "annotations": {
                     "alb.ingress.kubernetes.io/listen-ports": "[{\"HTTPS\": 443}]"}},
                 "spec": {"rules": [{"host": "a.example.com"}]}
             }))
             .unwrap(),
-            params: None,
-            order: 0,
-        };
+            None,
+            0,
+        );
         let certificate = |arn: &str, authority: Option<&str>| CertificateSummary {
             certificate_arn: arn.into(),
             domain_name: "*.example.com".into(),

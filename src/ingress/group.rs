@@ -110,14 +110,42 @@ pub fn group_order(ingress: &Ingress) -> Result<i32, String> {
 }
 
 /// An active member of a group.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Member {
     pub ingress: Ingress,
     pub params: Option<Box<IngressClassParams>>,
     pub order: i32,
+    /// What the build parses of the member, parsed once however many steps ask (shared by
+    /// clones: a member never changes).
+    pub(super) parsed: std::sync::Arc<ParsedMember>,
+}
+
+/// The member's annotations as parsed, filled on first use.
+#[derive(Debug, Default)]
+pub(super) struct ParsedMember {
+    pub(super) settings:
+        std::sync::OnceLock<Result<super::settings::MemberSettings, super::rules::MemberProblem>>,
+    pub(super) listen_ports: std::sync::OnceLock<
+        Result<std::collections::BTreeMap<i32, crate::model::Protocol>, String>,
+    >,
+}
+
+impl PartialEq for Member {
+    fn eq(&self, other: &Self) -> bool {
+        self.ingress == other.ingress && self.params == other.params && self.order == other.order
+    }
 }
 
 impl Member {
+    pub fn new(ingress: Ingress, params: Option<Box<IngressClassParams>>, order: i32) -> Self {
+        Self {
+            ingress,
+            params,
+            order,
+            parsed: std::sync::Arc::default(),
+        }
+    }
+
     pub fn key(&self) -> String {
         ingress_key(&self.ingress)
     }
@@ -181,11 +209,9 @@ pub fn load_group<'a>(
             }
             Classification::Ours { params } => match group_id_of(ingress, params.as_deref()) {
                 Ok(wanted) if wanted == *id => match group_order(ingress) {
-                    Ok(order) => group.members.push(Member {
-                        ingress: ingress.clone(),
-                        params,
-                        order,
-                    }),
+                    Ok(order) => group
+                        .members
+                        .push(Member::new(ingress.clone(), params, order)),
                     Err(problem) => group.held.push((ingress.clone(), problem)),
                 },
                 _ if holds => group.leaving.push(ingress.clone()),

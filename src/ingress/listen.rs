@@ -20,8 +20,16 @@ pub fn has_explicit_certificates(member: &Member) -> bool {
     super::certificates::explicit_certificates(member).is_some()
 }
 
-/// The ports a member declares, with their protocols.
+/// The ports a member declares, with their protocols (parsed once, kept on the member).
 pub fn listen_ports(member: &Member) -> Result<BTreeMap<i32, Protocol>, String> {
+    member
+        .parsed
+        .listen_ports
+        .get_or_init(|| parse_listen_ports(member))
+        .clone()
+}
+
+fn parse_listen_ports(member: &Member) -> Result<BTreeMap<i32, Protocol>, String> {
     let annotations = annotations(member);
     let key = annotations.key("listen-ports");
     let Some(raw) = annotations.string("listen-ports") else {

@@ -60,6 +60,7 @@ pub(super) fn agreed(what: &str, choices: &[(String, String)]) -> Result<Option<
     }
 }
 
+#[derive(Debug, Clone)]
 pub(super) struct MemberSettings {
     pub(super) scheme: Option<String>,
     pub(super) ip_address_type: Option<String>,
@@ -87,7 +88,16 @@ pub(super) struct MemberSettings {
     pub(super) capacity_units: Option<i32>,
 }
 
+/// The member's settings, parsed once (the result is kept on the member).
 pub(super) fn member_settings(member: &Member) -> Result<MemberSettings, MemberProblem> {
+    member
+        .parsed
+        .settings
+        .get_or_init(|| parse_member_settings(member))
+        .clone()
+}
+
+fn parse_member_settings(member: &Member) -> Result<MemberSettings, MemberProblem> {
     let params = member.params.as_ref().map(|p| &p.spec);
     let scheme = member_choice(
         member,

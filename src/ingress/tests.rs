@@ -527,3 +527,25 @@ fn an_ingress_moving_into_an_explicit_group_leaves_its_own_implicit_group_empty(
         "so its stack is deleted and the finalizer dropped"
     );
 }
+
+#[test]
+fn a_members_annotations_are_parsed_once_and_the_parse_is_shared_by_its_clones() {
+    let ingress: Ingress = serde_json::from_value(json!({
+        "metadata": {"name": "web", "namespace": "shop", "annotations": {
+            "alb.ingress.kubernetes.io/scheme": "internal",
+            "alb.ingress.kubernetes.io/listen-ports": "[{\"HTTP\": 8080}]"}}
+    }))
+    .unwrap();
+    let member = super::group::Member::new(ingress, None, 0);
+    let copy = member.clone();
+    assert!(member.parsed.settings.get().is_none() && member.parsed.listen_ports.get().is_none());
+    let settings = super::settings::member_settings(&copy).unwrap();
+    assert_eq!(settings.scheme.as_deref(), Some("internal"));
+    let ports = super::listen::listen_ports(&copy).unwrap();
+    assert_eq!(ports.keys().copied().collect::<Vec<_>>(), vec![8080]);
+    assert!(
+        member.parsed.settings.get().is_some() && member.parsed.listen_ports.get().is_some(),
+        "the clone's parse serves the original: the build's steps parse a member once"
+    );
+    assert_eq!(member, copy, "equality ignores the parse cache");
+}

@@ -60,11 +60,7 @@ fn problem_of(ingress: &Ingress, context: &ClassContext) -> Result<Option<String
     group_id_of(ingress, params.as_deref())
         .map_err(|e| format!("annotation alb.ingress.kubernetes.io/group.name: {e}"))?;
     let order = group_order(ingress)?;
-    let member = Member {
-        ingress: ingress.clone(),
-        params,
-        order,
-    };
+    let member = Member::new(ingress.clone(), params, order);
     match crate::ingress::member_annotation_problem(&member) {
         Some(problem) => Err(problem),
         None => Ok(Some(String::new())),
