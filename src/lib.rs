@@ -42,4 +42,5 @@ pub mod subnets;
 pub mod target_rules;
 pub mod targets;
 pub mod vpc;
+pub mod watched;
 pub mod webhook;

@@ -122,12 +122,12 @@ impl IngressStores {
 
     /// Every store has been filled once.
     pub async fn wait_until_ready(&self) -> Result<(), reflector::store::WriterDropped> {
-        crate::registration::cache::store_ready(&self.ingresses).await?;
-        crate::registration::cache::store_ready(&self.services).await?;
-        crate::registration::cache::store_ready(&self.classes).await?;
-        crate::registration::cache::store_ready(&self.params).await?;
-        crate::registration::cache::store_ready(&self.namespaces).await?;
-        crate::registration::cache::store_ready(&self.bindings).await
+        crate::watched::store_ready(&self.ingresses).await?;
+        crate::watched::store_ready(&self.services).await?;
+        crate::watched::store_ready(&self.classes).await?;
+        crate::watched::store_ready(&self.params).await?;
+        crate::watched::store_ready(&self.namespaces).await?;
+        crate::watched::store_ready(&self.bindings).await
     }
 
     /// What classification reads, as of now.

@@ -94,7 +94,7 @@ async fn converge_bindings(
 ) -> Result<(), kube::Error> {
     match store {
         Some(store) => {
-            let _ = crate::registration::cache::store_ready(store).await;
+            let _ = crate::watched::store_ready(store).await;
             bindings::apply_bindings(client, &bindings::bindings_labelled(store, labels), wanted)
                 .await
         }
@@ -419,20 +419,17 @@ impl ClusterHooks for ServiceHooks<'_> {
 
 /// Runs the Service loop until the stream of Services ends.
 pub async fn run_service_controller<C: Cloud + 'static>(reconciler: Arc<ServiceReconciler<C>>) {
-    let (bindings, binding_stream) = crate::registration::cache::cached(
-        &reconciler.client,
-        |binding: &mut TargetGroupBinding| binding.metadata.managed_fields = None,
-    );
-    tokio::spawn(crate::registration::cache::drain(binding_stream));
+    let (bindings, binding_stream) =
+        crate::watched::cached(&reconciler.client, |binding: &mut TargetGroupBinding| {
+            binding.metadata.managed_fields = None
+        });
+    tokio::spawn(crate::watched::drain(binding_stream));
     let _ = reconciler.bindings.set(bindings);
     let services: Api<Service> = Api::all(reconciler.client.clone());
     let controller = Controller::new(services, watcher::Config::default());
     let store = controller.store();
     tokio::spawn(async move {
-        if crate::registration::cache::store_ready(&store)
-            .await
-            .is_ok()
-        {
+        if crate::watched::store_ready(&store).await.is_ok() {
             crate::lifecycle::cache_synced();
         }
     });

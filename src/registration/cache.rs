@@ -16,20 +16,15 @@
 use super::networking::{branch_interface, PodNode, TargetEndpoint, POD_ENI_ANNOTATION};
 use crate::target_rules::NamedPorts;
 use crate::targets::{node_readiness, EndpointContext, NodeReadiness, PodFacts};
-use futures::{Stream, StreamExt};
+pub use crate::watched::CacheStream;
+use crate::watched::{cached, drain, store_ready};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, Namespace, Node, NodeSpec, NodeStatus, Pod, PodSpec, PodStatus,
     Service,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{watcher, WatchStreamExt};
-use kube::Api;
-use std::pin::Pin;
-
-/// A stream of changed objects that also keeps a store current while it is polled.
-pub type CacheStream<K> = Pin<Box<dyn Stream<Item = Result<K, watcher::Error>> + Send>>;
+use kube::runtime::reflector::{ObjectRef, Store};
 
 /// The stores; cheap to clone.
 #[derive(Clone)]
@@ -49,28 +44,6 @@ pub struct CacheStreams {
     pub nodes: CacheStream<Node>,
     pub pods: CacheStream<Pod>,
     pub namespaces: CacheStream<Namespace>,
-}
-
-pub(crate) fn cached<K>(client: &kube::Client, slim: fn(&mut K)) -> (Store<K>, CacheStream<K>)
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
-{
-    let (reader, writer) = reflector::store();
-    let api: Api<K> = Api::all(client.clone());
-    let stream = reflector::reflector(
-        writer,
-        watcher(api, watcher::Config::default())
-            .default_backoff()
-            .modify(slim),
-    )
-    .applied_objects();
-    (reader, Box::pin(stream))
 }
 
 impl ClusterCache {
@@ -251,39 +224,6 @@ pub fn has_gate(pod: &Pod, condition_type: &str) -> bool {
         .as_ref()
         .and_then(|s| s.readiness_gates.as_ref())
         .is_some_and(|gates| gates.iter().any(|g| g.condition_type == condition_type))
-}
-
-/// Resolves once `store` holds its first full list (`Err`: its writer is gone).
-///
-/// kube-runtime's `Store::wait_until_ready` wakes only the last of several concurrent waiters
-/// (one oneshot receiver behind a mutex keeps one waker), so a waiter that is not the last
-/// would hang past the store's readiness; this one looks again every 100 ms instead.
-pub async fn store_ready<K>(store: &Store<K>) -> Result<(), reflector::store::WriterDropped>
-where
-    K: kube::Resource + Clone + 'static,
-    K::DynamicType: Eq + std::hash::Hash + Clone,
-{
-    loop {
-        let attempt = tokio::time::timeout(
-            std::time::Duration::from_millis(100),
-            store.wait_until_ready(),
-        );
-        if let Ok(ready) = attempt.await {
-            return ready;
-        }
-    }
-}
-
-/// Polls a cache's stream for as long as it runs (the store fills as it goes); a failed watch is
-/// logged, and retried by the stream's backoff.
-pub(crate) async fn drain<K>(stream: CacheStream<K>) {
-    stream
-        .for_each(|item| async move {
-            if let Err(error) = item {
-                tracing::warn!(%error, kind = std::any::type_name::<K>(), "watch failed; retrying");
-            }
-        })
-        .await;
 }
 
 fn slim_metadata(metadata: &mut ObjectMeta, keep_labels: bool) {

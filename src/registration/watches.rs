@@ -2,7 +2,7 @@
 //! Services, EndpointSlices, Nodes and gated Pods of the cache's watches. The work of one
 //! reconcile is `BindingReconciler::reconcile`.
 
-use super::cache::{self, ClusterCache};
+use super::cache::ClusterCache;
 use super::networking::NetworkingSettings;
 use super::BindingReconciler;
 use crate::cloud::Cloud;
@@ -47,7 +47,7 @@ pub async fn run_registration_loop<C: Cloud + 'static>(
 ) {
     let (cache, streams) = ClusterCache::new(&client);
     // Namespace labels wake nothing: they are read when a binding syncs.
-    tokio::spawn(cache::drain(streams.namespaces));
+    tokio::spawn(crate::watched::drain(streams.namespaces));
     let reconciler = Arc::new(BindingReconciler::new(
         client.clone(),
         cloud,
@@ -59,7 +59,7 @@ pub async fn run_registration_loop<C: Cloud + 'static>(
     let (binding_store, synced) = (controller.store(), reconciler.cache.clone());
     // Ready (for `/readyz`) once the bindings and the cache hold their first lists.
     tokio::spawn(async move {
-        if cache::store_ready(&binding_store).await.is_ok() {
+        if crate::watched::store_ready(&binding_store).await.is_ok() {
             synced.wait_until_ready().await;
             crate::lifecycle::cache_synced();
         }

@@ -5,7 +5,7 @@
 
 use crate::crd::ingress_class_params::IngressClassParams;
 use crate::crd::target_group_binding::TargetGroupBinding;
-use crate::registration::cache::{cached, drain, store_ready};
+use crate::watched::{cached, drain, store_ready};
 use k8s_openapi::api::core::v1::{Namespace, Service, ServiceSpec};
 use k8s_openapi::api::networking::v1::IngressClass;
 use kube::runtime::reflector::Store;

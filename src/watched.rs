@@ -1,0 +1,68 @@
+//! Watched stores, shared by every loop and the webhooks: one watch of a kind filling a
+//! reflector store with objects slimmed on arrival, the task that keeps it polled, and a
+//! readiness wait that works with several waiters. No decision, no kind-specific logic.
+
+use futures::{Stream, StreamExt};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::Api;
+use std::pin::Pin;
+
+/// A stream of changed objects that also keeps a store current while it is polled.
+pub type CacheStream<K> = Pin<Box<dyn Stream<Item = Result<K, watcher::Error>> + Send>>;
+
+/// A store of every object of kind `K` (slimmed by `slim`), and the stream that fills it.
+pub fn cached<K>(client: &kube::Client, slim: fn(&mut K)) -> (Store<K>, CacheStream<K>)
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let api: Api<K> = Api::all(client.clone());
+    let stream = reflector::reflector(
+        writer,
+        watcher(api, watcher::Config::default())
+            .default_backoff()
+            .modify(slim),
+    )
+    .applied_objects();
+    (reader, Box::pin(stream))
+}
+
+/// Resolves once `store` holds its first full list (`Err`: its writer is gone).
+///
+/// kube-runtime's `Store::wait_until_ready` wakes only the last of several concurrent waiters
+/// (one oneshot receiver behind a mutex keeps one waker), so a waiter that is not the last
+/// would hang past the store's readiness; this one looks again every 100 ms instead.
+pub async fn store_ready<K>(store: &Store<K>) -> Result<(), reflector::store::WriterDropped>
+where
+    K: kube::Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    loop {
+        let attempt = tokio::time::timeout(
+            std::time::Duration::from_millis(100),
+            store.wait_until_ready(),
+        );
+        if let Ok(ready) = attempt.await {
+            return ready;
+        }
+    }
+}
+
+/// Polls a cache's stream for as long as it runs (the store fills as it goes); a failed watch is
+/// logged, and retried by the stream's backoff.
+pub async fn drain<K>(stream: CacheStream<K>) {
+    stream
+        .for_each(|item| async move {
+            if let Err(error) = item {
+                tracing::warn!(%error, kind = std::any::type_name::<K>(), "watch failed; retrying");
+            }
+        })
+        .await;
+}
