@@ -23,4 +23,15 @@ impl TestCluster {
     pub fn url(&self) -> String {
         self.server.url()
     }
+
+    /// Every LIST the emulator has served so far.
+    pub fn lists(&self) -> u64 {
+        self.server
+            .emulator
+            .request_counts()
+            .iter()
+            .filter(|((verb, _), _)| verb == "list")
+            .map(|(_, count)| count)
+            .sum()
+    }
 }

@@ -8,8 +8,7 @@ use crate::cloud::Cloud;
 use crate::crd::target_group_binding::TargetGroupBinding;
 use crate::targets::gates::gate_condition_type;
 use crate::targets::IpTargets;
-use kube::runtime::events::{Event, EventType};
-use kube::{Resource, ResourceExt};
+use kube::ResourceExt;
 use std::collections::BTreeSet;
 
 impl<C: Cloud + 'static> BindingReconciler<C> {
@@ -46,27 +45,11 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
         if newly.is_empty() {
             return;
         }
-        let event = Event {
-            type_: EventType::Warning,
-            reason: "PodWithoutReadinessGate".to_string(),
-            note: Some(
-                format!(
-                    "pod(s) {} have no readiness gate {gate} (created before this binding, or while the pod webhook was unavailable): a rollout does not wait for their targets to be healthy; they get the gate when recreated",
-                    newly.join(", ")
-                )
-                .chars()
-                .take(1024)
-                .collect(),
-            ),
-            action: "Register".to_string(),
-            secondary: None,
-        };
-        if let Err(error) = self
-            .recorder
-            .publish(&event, &binding.object_ref(&()))
-            .await
-        {
-            tracing::warn!(%error, "could not publish an event");
-        }
+        let note = format!(
+            "pod(s) {} have no readiness gate {gate} (created before this binding, or while the pod webhook was unavailable): a rollout does not wait for their targets to be healthy; they get the gate when recreated",
+            newly.join(", ")
+        );
+        self.publish_warning(binding, "PodWithoutReadinessGate", &note)
+            .await;
     }
 }

@@ -268,8 +268,8 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
         Ok(sync)
     }
 
-    /// A Warning event, and the `Ready` condition `False` with the same reason.
-    async fn warn(&self, binding: &TargetGroupBinding, reason: &str, note: &str) {
+    /// A Warning event on the binding (nothing else).
+    async fn publish_warning(&self, binding: &TargetGroupBinding, reason: &str, note: &str) {
         let event = Event {
             type_: EventType::Warning,
             reason: reason.to_string(),
@@ -284,6 +284,11 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
         {
             tracing::warn!(%error, "could not publish an event");
         }
+    }
+
+    /// A Warning event, and the `Ready` condition `False` with the same reason.
+    async fn warn(&self, binding: &TargetGroupBinding, reason: &str, note: &str) {
+        self.publish_warning(binding, reason, note).await;
         if let Err(error) = self.set_ready(binding, false, reason, note).await {
             tracing::warn!(%error, "could not set the binding's condition");
         }

@@ -242,17 +242,7 @@ mod tests {
             protocol_version: None,
             port: 80,
             vpc_id: "vpc-0123456789abcdef0".into(),
-            health_check: HealthCheck {
-                protocol: Protocol::Tcp,
-                port: "traffic-port".into(),
-                path: None,
-                interval_seconds: 10,
-                timeout_seconds: 10,
-                healthy_threshold: 3,
-                unhealthy_threshold: 3,
-                success_codes: None,
-                grpc_success_codes: None,
-            },
+            health_check: HealthCheck::nlb_default(),
             load_balancer_arns: Vec::new(),
         })
     }

@@ -317,36 +317,33 @@ impl ManagedCertificate {
     /// Sets `caBundle` on every webhook of both configurations that lacks it; a missing
     /// configuration is skipped (the chart may not install one of them).
     pub async fn publish_ca(&self, client: &kube::Client, ca_pem: &str) -> Result<usize, String> {
-        let mutating: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
-        let validating: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
         let bundle = ByteString(ca_pem.as_bytes().to_vec());
-        let mut patched = 0;
-        if let Some(configuration) = mutating
-            .get_opt(&self.configuration_name)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            let bundles = configuration
-                .webhooks
-                .iter()
-                .flatten()
-                .map(|w| (w.name.clone(), w.client_config.ca_bundle.clone()));
-            patched += patch_bundles(&mutating, &self.configuration_name, bundles, &bundle).await?;
-        }
-        if let Some(configuration) = validating
-            .get_opt(&self.configuration_name)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            let bundles = configuration
-                .webhooks
-                .iter()
-                .flatten()
-                .map(|w| (w.name.clone(), w.client_config.ca_bundle.clone()));
-            patched +=
-                patch_bundles(&validating, &self.configuration_name, bundles, &bundle).await?;
-        }
-        Ok(patched)
+        let name = &self.configuration_name;
+        let mutating = patch_bundles(
+            &Api::<MutatingWebhookConfiguration>::all(client.clone()),
+            name,
+            |configuration| {
+                let hooks = configuration.webhooks.iter().flatten();
+                hooks
+                    .map(|w| (w.name.clone(), w.client_config.ca_bundle.clone()))
+                    .collect()
+            },
+            &bundle,
+        )
+        .await?;
+        let validating = patch_bundles(
+            &Api::<ValidatingWebhookConfiguration>::all(client.clone()),
+            name,
+            |configuration| {
+                let hooks = configuration.webhooks.iter().flatten();
+                hooks
+                    .map(|w| (w.name.clone(), w.client_config.ca_bundle.clone()))
+                    .collect()
+            },
+            &bundle,
+        )
+        .await?;
+        Ok(mutating + validating)
     }
 
     /// Keeps the certificate current: at once, then every `period` (a deleted Secret is
@@ -384,17 +381,25 @@ impl ManagedCertificate {
     }
 }
 
+/// A webhook's name and its current `caBundle`.
+type WebhookBundle = (String, Option<ByteString>);
+
+/// Sets `bundle` on every webhook of configuration `name` that lacks it (`bundles_of` lists
+/// each webhook's name and current bundle); a missing configuration patches nothing.
 async fn patch_bundles<K>(
     api: &Api<K>,
     name: &str,
-    webhooks: impl Iterator<Item = (String, Option<ByteString>)>,
+    bundles_of: fn(&K) -> Vec<WebhookBundle>,
     bundle: &ByteString,
 ) -> Result<usize, String>
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
+    let Some(configuration) = api.get_opt(name).await.map_err(|e| e.to_string())? else {
+        return Ok(0);
+    };
     let mut operations = Vec::new();
-    for (index, (webhook, current)) in webhooks.enumerate() {
+    for (index, (webhook, current)) in bundles_of(&configuration).into_iter().enumerate() {
         if current.as_ref() == Some(bundle) {
             continue;
         }

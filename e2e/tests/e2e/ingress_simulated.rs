@@ -258,18 +258,6 @@ async fn a_change_of_ingress_class_params_reaches_the_load_balancer() {
     loop_task.abort();
 }
 
-/// Every LIST the emulator has served.
-fn lists(cluster: &TestCluster) -> u64 {
-    cluster
-        .server
-        .emulator
-        .request_counts()
-        .iter()
-        .filter(|((verb, _), _)| verb == "list")
-        .map(|(_, count)| count)
-        .sum()
-}
-
 #[tokio::test]
 async fn a_service_shared_by_a_group_s_members_costs_no_list_when_it_changes() {
     const MEMBERS: usize = 8;
@@ -292,7 +280,7 @@ async fn a_service_shared_by_a_group_s_members_costs_no_list_when_it_changes() {
             .then_some(())
     })
     .await;
-    let listed = lists(&cluster);
+    let listed = cluster.lists();
     assert!(listed >= 5, "the five watches listed once each: {listed}");
     cloud.calls.clear();
     kubectl
@@ -332,7 +320,7 @@ async fn a_service_shared_by_a_group_s_members_costs_no_list_when_it_changes() {
     })
     .await;
     assert_eq!(
-        lists(&cluster),
+        cluster.lists(),
         listed,
         "the reconciles read the stores: {:?}",
         cluster.server.emulator.request_counts()

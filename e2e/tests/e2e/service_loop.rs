@@ -14,17 +14,6 @@ use std::time::Duration;
 
 const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: echo\n  namespace: default\n  annotations: {service.beta.kubernetes.io/aws-load-balancer-nlb-target-type: ip}\nspec:\n  type: LoadBalancer\n  loadBalancerClass: service.k8s.aws/nlb\n  ports: [{name: http, port: 80, targetPort: 8080, protocol: TCP}]\n";
 
-fn lists(cluster: &TestCluster) -> u64 {
-    cluster
-        .server
-        .emulator
-        .request_counts()
-        .iter()
-        .filter(|((verb, _), _)| verb == "list")
-        .map(|(_, count)| count)
-        .sum()
-}
-
 #[tokio::test]
 async fn a_service_edit_is_reconciled_without_a_list() {
     let facts_path =
@@ -49,7 +38,7 @@ async fn a_service_edit_is_reconciled_without_a_list() {
         (!bindings.trim().is_empty()).then_some(done).flatten()
     })
     .await;
-    let listed = lists(&cluster);
+    let listed = cluster.lists();
     cloud.calls.clear();
     kubectl
         .ok(&[
@@ -72,7 +61,7 @@ async fn a_service_edit_is_reconciled_without_a_list() {
         "the edit was applied"
     );
     assert_eq!(
-        lists(&cluster),
+        cluster.lists(),
         listed,
         "the reconcile read the bindings from the store: {:?}",
         cluster.server.emulator.request_counts()
