@@ -178,3 +178,128 @@ fn the_vocabulary_imports_no_step_and_observe_and_naming_stay_below_the_steps() 
     }
     assert!(breaches.is_empty(), "{}", breaches.join("\n"));
 }
+
+/// The modules of `ingress/` another module of it uses (`super::x`, `crate::ingress::x`; `mod`
+/// for the items of `ingress/mod.rs`), production code only.
+fn ingress_imports() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ingress");
+    let mut files = Vec::new();
+    files_under(&directory, &mut files);
+    let modules: std::collections::BTreeSet<String> = files
+        .iter()
+        .filter(|f| f.parent() == Some(directory.as_path()))
+        .map(|f| f.file_stem().unwrap().to_string_lossy().to_string())
+        .collect();
+    let child = regex::Regex::new(r"(?:\bsuper|\bcrate::ingress)::(\w+)").unwrap();
+    let from_mod = regex::Regex::new(r"(?:^|[^:\w])(\w+)::").unwrap();
+    let mut graph = std::collections::BTreeMap::new();
+    for file in files
+        .iter()
+        .filter(|f| f.parent() == Some(directory.as_path()))
+    {
+        let name = file.file_stem().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(file).unwrap();
+        let Some(code) = production_part(file, &text) else {
+            continue;
+        };
+        let mut uses = std::collections::BTreeSet::new();
+        for line in code.lines() {
+            let line = line.split("//").next().unwrap_or_default();
+            let pattern = if name == "mod" { &from_mod } else { &child };
+            for capture in pattern.captures_iter(line) {
+                let used = capture[1].to_string();
+                if used != name && modules.contains(&used) {
+                    uses.insert(used);
+                } else if name != "mod" && !modules.contains(&used) {
+                    uses.insert("mod".to_string());
+                }
+            }
+        }
+        graph.insert(name, uses);
+    }
+    graph
+}
+
+/// A cycle in `graph`, as the modules along it, if there is one.
+fn a_cycle(
+    graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|n| n == node) {
+            let mut cycle = path[start..].to_vec();
+            cycle.push(node.to_string());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, graph, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = std::collections::BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|node| visit(node, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn the_ingress_modules_import_each_other_in_layers_without_a_cycle() {
+    let graph = ingress_imports();
+    assert!(graph.len() > 15, "the ingress modules were read: {graph:?}");
+    assert!(
+        graph["build"].contains("contribution"),
+        "imports are seen: {graph:?}"
+    );
+    let all_cycles: Vec<Vec<String>> = {
+        let mut found = Vec::new();
+        let mut remaining = graph.clone();
+        while let Some(cycle) = a_cycle(&remaining) {
+            let (from, to) = (&cycle[cycle.len() - 2], &cycle[cycle.len() - 1]);
+            remaining.get_mut(from).unwrap().remove(to);
+            found.push(cycle);
+        }
+        found
+    };
+    assert!(
+        all_cycles.is_empty(),
+        "import cycles among ingress/ modules:\n{}",
+        all_cycles
+            .iter()
+            .map(|c| c.join(" → "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn the_cycle_finder_finds_a_cycle_and_no_false_one() {
+    let graph = |edges: &[(&str, &str)]| {
+        let mut graph: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+            Default::default();
+        for (from, to) in edges {
+            graph
+                .entry(from.to_string())
+                .or_default()
+                .insert(to.to_string());
+            graph.entry(to.to_string()).or_default();
+        }
+        graph
+    };
+    assert_eq!(
+        a_cycle(&graph(&[("a", "b"), ("b", "c"), ("c", "a")])),
+        Some(vec!["a".into(), "b".into(), "c".into(), "a".into()])
+    );
+    assert_eq!(a_cycle(&graph(&[("a", "b"), ("a", "c"), ("b", "c")])), None);
+}

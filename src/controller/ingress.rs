@@ -504,7 +504,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
         &self,
         members: &[crate::ingress::group::Member],
         services: &[Service],
-    ) -> Result<crate::ingress::auth::OidcClients, kube::Error> {
+    ) -> Result<crate::ingress::input::OidcClients, kube::Error> {
         let names = crate::ingress::auth::oidc_secret_names(members, services);
         let mut secrets = Vec::new();
         for key in &names {

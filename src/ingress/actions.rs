@@ -93,6 +93,22 @@ struct ActionJson {
     forward: Option<ForwardJson>,
 }
 
+/// A Service port as a backend names it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ServicePortRef {
+    Number(i32),
+    Name(String),
+}
+
+impl std::fmt::Display for ServicePortRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServicePortRef::Number(number) => write!(f, "{number}"),
+            ServicePortRef::Name(name) => f.write_str(name),
+        }
+    }
+}
+
 /// Where one forward tuple goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ForwardTarget {
@@ -101,7 +117,7 @@ pub enum ForwardTarget {
     Name(String),
     Service {
         name: String,
-        port: super::rules::ServicePortRef,
+        port: ServicePortRef,
     },
 }
 
@@ -116,8 +132,7 @@ pub enum AnnotatedAction {
     },
 }
 
-fn service_port(value: &Value) -> Result<super::rules::ServicePortRef, String> {
-    use super::rules::ServicePortRef;
+fn service_port(value: &Value) -> Result<ServicePortRef, String> {
     match value {
         Value::Number(number) => number
             .as_i64()
@@ -408,10 +423,10 @@ pub fn parse_transforms(raw: &str) -> Result<Vec<RuleTransform>, String> {
 
 /// The target group names the members' `actions.*` annotations forward to, once each (for the
 /// discover step's lookups); malformed actions name none (the build reports them).
-pub fn target_group_names(members: &[super::group::Member]) -> Vec<String> {
+pub fn target_group_names(members: &[super::member::Member]) -> Vec<String> {
     let names: std::collections::BTreeSet<String> = members
         .iter()
-        .flat_map(|m| named_target_groups(&super::listen::annotations(m)))
+        .flat_map(|m| named_target_groups(&super::member::annotations(m)))
         .collect();
     names.into_iter().collect()
 }

@@ -10,8 +10,8 @@
 //! outright, as upstream). Each is off with its flag (`--enable-wafv2`, `--enable-waf`,
 //! `--enable-shield`) or gate (`LBCapacityReservation`).
 
-use super::group::Member;
-use super::settings::{agreed, choices, member_settings, MemberSettings};
+use super::member::{Member, MemberSettings};
+use super::settings::{agreed, choices, member_settings};
 use crate::config::ControllerConfig;
 use crate::facts::CloudFacts;
 use crate::model::NO_WEB_ACL;

@@ -9,10 +9,8 @@
 //! on one rule is the member's problem.
 
 use super::actions::decode;
-use super::build::{problem, IngressBuildInput};
-use super::group::Member;
-use super::listen::{annotations, INGRESS_PREFIX};
-use super::rules::MemberProblem;
+use super::input::{IngressBuildInput, OidcClient, OidcClients};
+use super::member::{annotations, problem, Member, MemberProblem, INGRESS_PREFIX};
 use crate::annotations::Annotations;
 use crate::cloud::{
     AuthenticationSettings, CognitoConfig, JwtClaim, JwtValidationConfig, OidcConfig,
@@ -22,17 +20,6 @@ use k8s_openapi::api::core::v1::{Secret, Service};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// The client credentials of an OIDC identity provider, from a Secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OidcClient {
-    pub client_id: String,
-    pub client_secret: String,
-}
-
-/// The OIDC clients of the Secrets the members name, by `namespace/name`: the credentials, or
-/// why the Secret cannot give them.
-pub type OidcClients = BTreeMap<String, Result<OidcClient, String>>;
 
 /// A Secret's `clientID` (legacy `clientId`), trailing white space trimmed, and `clientSecret`,
 /// trailing control characters trimmed.

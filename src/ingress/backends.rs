@@ -2,10 +2,10 @@
 //! protocol, health check, attributes and binding; the `actions.*` an Ingress names; upstream's
 //! 503 responses for a missing Service or action. Pure.
 
-use super::build::{problem, tracking_tags, IngressBuildInput};
-use super::group::Member;
-use super::listen::{annotations, INGRESS_PREFIX};
-use super::rules::{BackendRef, MemberProblem, ServicePortRef};
+use super::actions::ServicePortRef;
+use super::input::{tracking_tags, IngressBuildInput};
+use super::member::{annotations, problem, Member, MemberProblem, INGRESS_PREFIX};
+use super::rules::BackendRef;
 use super::settings::member_settings;
 use crate::annotations::Annotations;
 use crate::cloud::FixedResponseConfig;

@@ -22,95 +22,27 @@
 
 use super::certificate_requests::group_certificate_requests;
 use super::certificates::member_certificates;
-pub use super::contribution::MemberContribution;
-use super::contribution::{
-    may_have_deployed, member_contribution, nothing_builds, unknown_share, ContributedRule,
-};
+use super::contribution::{may_have_deployed, member_contribution, nothing_builds, unknown_share};
 use super::frontend::{frontend_nlb, member_frontend};
-use super::group::{GroupId, Member};
+pub use super::input::group_identity_tags;
+pub use super::input::MemberContribution;
+use super::input::{tracking_tags, BuiltIngressStack, ContributedRule, IngressBuildInput};
 use super::listen::{
-    annotations, group_listeners, listen_ports, listener_attributes, listener_sources,
-    ssl_redirect_port,
+    group_listeners, listen_ports, listener_attributes, listener_sources, ssl_redirect_port,
 };
+use super::member::{annotations, problem, Member, MemberSettings};
 use super::mtls::listener_mutual_authentication;
 use super::optimize::{keeps, RuleShape};
-use super::rules::MemberProblem;
-use super::settings::{agreed, choices, member_settings, resolve_security_groups, MemberSettings};
+use super::settings::{agreed, choices, member_settings, resolve_security_groups};
 use crate::cloud::{FixedResponseConfig, RedirectConfig};
-use crate::config::ControllerConfig;
-use crate::facts::CloudFacts;
 use crate::model::{
-    AddressPools, ExistingLoadBalancer, IngressRule, IpAddressType, ListenerAction, ListenerSpec,
-    LoadBalancerSpec, LoadBalancerType, Protocol, RuleSpec, Scheme, SecurityGroupRef,
-    SecurityGroupSpec, Stack, SubnetMapping, Tags,
+    AddressPools, IngressRule, IpAddressType, ListenerAction, ListenerSpec, LoadBalancerSpec,
+    LoadBalancerType, Protocol, RuleSpec, Scheme, SecurityGroupRef, SecurityGroupSpec, Stack,
+    SubnetMapping, Tags,
 };
 use crate::naming::{ingress_load_balancer_name, ingress_security_group_name};
 use crate::subnets::{choose_subnets, SubnetRequest};
-use k8s_openapi::api::core::v1::Service;
 use std::collections::{BTreeMap, BTreeSet};
-
-pub struct IngressBuildInput<'a> {
-    pub group_id: &'a GroupId,
-    /// Active members in member order.
-    pub members: &'a [Member],
-    /// The Services of the members' namespaces.
-    pub services: &'a [Service],
-    pub config: &'a ControllerConfig,
-    pub facts: &'a CloudFacts,
-    pub existing: Option<&'a ExistingLoadBalancer>,
-    /// What each member contributed to the last stack deployed, by `namespace/name`: a member
-    /// held now keeps those rules and target groups instead of losing them.
-    pub previous: &'a BTreeMap<String, MemberContribution>,
-    /// Members held while loading the group (their `group.order` is unusable): they keep what
-    /// they had, after the other members.
-    pub held_at_load: &'a [String],
-    /// The OIDC client credentials of the Secrets the members name.
-    pub oidc_clients: &'a super::auth::OidcClients,
-}
-
-/// The stack, and the members held out of it with their problems.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BuiltIngressStack {
-    pub stack: Stack,
-    pub held: Vec<MemberProblem>,
-    /// What each member contributed (a held member: what it had before), for the next build.
-    pub contributions: BTreeMap<String, MemberContribution>,
-}
-
-/// `user` tags, then `--default-tags`, then the tracking tags (the last win).
-pub(super) fn tracking_tags(input: &IngressBuildInput, resource_id: &str, user: &Tags) -> Tags {
-    let mut tags = user.clone();
-    tags.extend(input.config.default_tags.clone());
-    tags.extend(identity_tags(input, resource_id));
-    tags
-}
-
-/// The three tags that identify a resource of the group's stack.
-pub(super) fn identity_tags(input: &IngressBuildInput, resource_id: &str) -> Tags {
-    group_identity_tags(input.config, input.group_id, resource_id)
-}
-
-/// The tags that identify resource `resource_id` of `group`'s stack.
-pub fn group_identity_tags(config: &ControllerConfig, group: &GroupId, resource_id: &str) -> Tags {
-    Tags::from([
-        (
-            "elbv2.k8s.aws/cluster".to_string(),
-            config.cluster_name.clone(),
-        ),
-        ("ingress.k8s.aws/stack".to_string(), group.stack_id()),
-        (
-            "ingress.k8s.aws/resource".to_string(),
-            resource_id.to_string(),
-        ),
-    ])
-}
-
-pub(super) fn problem(member: &Member, text: impl Into<String>) -> MemberProblem {
-    MemberProblem {
-        ingress: member.key(),
-        problem: text.into(),
-    }
-}
 
 /// Builds the group's stack; `Err` only for problems of the whole load balancer.
 pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStack, String> {

@@ -9,10 +9,9 @@
 //! Until it is issued the Ingress is held (its listeners cannot use it yet); the rest of its group
 //! reconciles. It does not request, validate or delete anything (the deploy step does).
 
-use super::build::group_identity_tags;
-use super::certificates::member_hosts;
-use super::group::{GroupId, Member};
-use super::listen::annotations;
+use super::group::GroupId;
+use super::input::group_identity_tags;
+use super::member::{annotations, member_hosts, Member};
 use super::settings::member_settings;
 use crate::config::ControllerConfig;
 use crate::model::CertificateSpec;

@@ -9,22 +9,11 @@
 //! ARN is the listener's default certificate. With `--allowed-certificate-authority-arns`, only
 //! certificates of those private CAs are candidates.
 
-use super::group::Member;
-use super::listen::{annotations, listen_ports};
+use super::listen::listen_ports;
+use super::member::{explicit_certificates, member_hosts, Member};
 use crate::facts::CertificateSummary;
 use crate::model::Protocol;
 use std::collections::BTreeSet;
-
-/// The member's own certificates: params `certificateArn` (non-empty), else the annotation.
-pub fn explicit_certificates(member: &Member) -> Option<Vec<String>> {
-    member
-        .params
-        .as_ref()
-        .and_then(|p| p.spec.certificate_arn.clone())
-        .filter(|arns| !arns.is_empty())
-        .or_else(|| annotations(member).string_list("certificate-arn"))
-        .filter(|arns| !arns.is_empty())
-}
 
 fn has_https_port(member: &Member) -> bool {
     listen_ports(member).is_ok_and(|ports| ports.values().any(|p| *p == Protocol::Https))
@@ -35,23 +24,6 @@ pub fn needs_certificate_discovery(members: &[Member]) -> bool {
     members
         .iter()
         .any(|m| has_https_port(m) && explicit_certificates(m).is_none())
-}
-
-/// The hosts of the member's rules and TLS section, de-duplicated and sorted.
-pub fn member_hosts(member: &Member) -> BTreeSet<String> {
-    let Some(spec) = member.ingress.spec.as_ref() else {
-        return BTreeSet::new();
-    };
-    let rule_hosts = spec.rules.iter().flatten().filter_map(|r| r.host.clone());
-    let tls_hosts = spec
-        .tls
-        .iter()
-        .flatten()
-        .flat_map(|tls| tls.hosts.clone().unwrap_or_default());
-    rule_hosts
-        .chain(tls_hosts)
-        .filter(|host| !host.is_empty())
-        .collect()
 }
 
 /// `domain` (a certificate name) covers `host`.

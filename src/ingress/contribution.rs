@@ -5,48 +5,16 @@
 
 use super::auth::auth_actions;
 use super::backends::backend_action;
-use super::build::{problem, BuiltIngressStack, IngressBuildInput};
 use super::certificates::member_certificates;
-use super::group::Member;
+use super::input::{BuiltIngressStack, ContributedRule, IngressBuildInput, MemberContribution};
 use super::listen::{listen_ports, member_inbound_sources, member_listener_attributes};
+use super::member::{problem, Member, MemberProblem};
 use super::mtls::resolved_mutual_authentication;
-use super::rules::{listener_rules, MemberProblem};
+use super::rules::listener_rules;
 use super::settings::member_settings;
 use crate::model::{ListenerAction, Protocol, Stack, TargetGroupSpec};
 use k8s_openapi::api::core::v1::Service;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// One rule a member contributes to the listener of `port`.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct ContributedRule {
-    pub(super) port: i32,
-    pub(super) conditions: Vec<crate::cloud::RuleCondition>,
-    pub(super) actions: Vec<ListenerAction>,
-    pub(super) transforms: Vec<crate::cloud::RuleTransform>,
-}
-
-/// What one member contributes: its rules per port (with their actions) and target groups.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MemberContribution {
-    pub(super) rules: Vec<ContributedRule>,
-    pub(super) target_groups: BTreeMap<String, TargetGroupSpec>,
-    /// From `spec.defaultBackend`: the default action of the listeners it declares.
-    pub(super) default_action: Option<ListenerAction>,
-    /// The authentication in front of that default action on HTTPS listeners.
-    pub(super) default_authentication: Option<ListenerAction>,
-}
-
-impl MemberContribution {
-    /// A member known to have nothing in the stack (held before it ever built).
-    pub(super) fn nothing() -> Self {
-        Self {
-            rules: Vec::new(),
-            target_groups: BTreeMap::new(),
-            default_action: None,
-            default_authentication: None,
-        }
-    }
-}
 
 pub(super) fn member_contribution(
     input: &IngressBuildInput,

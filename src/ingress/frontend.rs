@@ -8,10 +8,9 @@
 //! entries naming a port the member does not listen on are skipped). It does not register the
 //! ALB (the deploy step does, once the ALB exists).
 
-use super::build::{identity_tags, problem, tracking_tags, IngressBuildInput};
-use super::group::Member;
-use super::listen::{annotations, listen_ports, INGRESS_PREFIX};
-use super::rules::MemberProblem;
+use super::input::{identity_tags, tracking_tags, IngressBuildInput};
+use super::listen::listen_ports;
+use super::member::{annotations, problem, Member, MemberProblem, INGRESS_PREFIX};
 use super::settings::{agreed, choices, resolve_security_groups};
 use crate::model::{
     FrontendNlb, HealthCheck, ListenerAction, ListenerSpec, LoadBalancerSpec, LoadBalancerType,

@@ -100,7 +100,7 @@ fn render(objects: &Objects, config: &ControllerConfig, facts: &CloudFacts) -> S
                 };
                 let aws = Offline { facts, config };
                 let held = group.held.iter().map(|(ingress, problem)| {
-                    format!("{}: {problem}", super::group::ingress_key(ingress))
+                    format!("{}: {problem}", super::member::ingress_key(ingress))
                 });
                 let outcome =
                     futures::executor::block_on(run_group(&aws, &NoCluster, &run, UNIX_EPOCH));

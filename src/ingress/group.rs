@@ -14,6 +14,7 @@
 //! whole group). What happens to a held member's existing rules is the deploy step's business.
 
 use super::class::{classify, ClassContext, Classification};
+pub use super::member::{ingress_key, Member};
 use crate::crd::ingress_class_params::IngressClassParams;
 use k8s_openapi::api::networking::v1::Ingress;
 use regex::Regex;
@@ -46,15 +47,6 @@ pub fn holds_group(ingress: &Ingress, id: &GroupId) -> bool {
             *id == implicit_group_of(ingress) && has(IMPLICIT_GROUP_FINALIZER)
         }
     }
-}
-
-/// `namespace/name` of an Ingress.
-pub fn ingress_key(ingress: &Ingress) -> String {
-    format!(
-        "{}/{}",
-        ingress.metadata.namespace.as_deref().unwrap_or_default(),
-        ingress.metadata.name.as_deref().unwrap_or_default()
-    )
 }
 
 fn annotation<'a>(ingress: &'a Ingress, key: &str) -> Option<&'a str> {
@@ -106,48 +98,6 @@ pub fn group_order(ingress: &Ingress) -> Result<i32, String> {
         Err(_) => Err(format!(
             "annotation {GROUP_ORDER_ANNOTATION}: {raw:?} is not an integer"
         )),
-    }
-}
-
-/// An active member of a group.
-#[derive(Debug, Clone)]
-pub struct Member {
-    pub ingress: Ingress,
-    pub params: Option<Box<IngressClassParams>>,
-    pub order: i32,
-    /// What the build parses of the member, parsed once however many steps ask (shared by
-    /// clones: a member never changes).
-    pub(super) parsed: std::sync::Arc<ParsedMember>,
-}
-
-/// The member's annotations as parsed, filled on first use.
-#[derive(Debug, Default)]
-pub(super) struct ParsedMember {
-    pub(super) settings:
-        std::sync::OnceLock<Result<super::settings::MemberSettings, super::rules::MemberProblem>>,
-    pub(super) listen_ports: std::sync::OnceLock<
-        Result<std::collections::BTreeMap<i32, crate::model::Protocol>, String>,
-    >,
-}
-
-impl PartialEq for Member {
-    fn eq(&self, other: &Self) -> bool {
-        self.ingress == other.ingress && self.params == other.params && self.order == other.order
-    }
-}
-
-impl Member {
-    pub fn new(ingress: Ingress, params: Option<Box<IngressClassParams>>, order: i32) -> Self {
-        Self {
-            ingress,
-            params,
-            order,
-            parsed: std::sync::Arc::default(),
-        }
-    }
-
-    pub fn key(&self) -> String {
-        ingress_key(&self.ingress)
     }
 }
 

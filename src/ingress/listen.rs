@@ -2,22 +2,15 @@
 //! (default HTTPS:443 with explicit certificates, else HTTP:80), merged by port with protocols
 //! that must agree, and the group's SSL redirect. Pure.
 
-use super::group::{ingress_key, Member};
-use crate::annotations::Annotations;
+pub use super::member::InboundSources;
+use super::member::{annotations, explicit_certificates, ingress_key, Member, INGRESS_PREFIX};
 use crate::model::Protocol;
 use std::collections::{BTreeMap, BTreeSet};
-
-pub const INGRESS_PREFIX: &str = "alb.ingress.kubernetes.io/";
-
-/// A member's annotations under the Ingress prefix.
-pub fn annotations(member: &Member) -> Annotations<'_> {
-    Annotations::new(member.ingress.metadata.annotations.as_ref(), INGRESS_PREFIX)
-}
 
 /// The member has certificates of its own (params or annotation), which makes HTTPS:443 its
 /// default port. Certificates found by discovery do not.
 pub fn has_explicit_certificates(member: &Member) -> bool {
-    super::certificates::explicit_certificates(member).is_some()
+    explicit_certificates(member).is_some()
 }
 
 /// The ports a member declares, with their protocols (parsed once, kept on the member).
@@ -211,7 +204,16 @@ pub fn listener_attributes(
 /// `inbound-cidrs`) and prefix lists (params `prefixListsIDs`, else
 /// `security-group-prefix-lists`), each `None` when it gives none. A CIDR that does not parse
 /// is the member's problem (host bits are tolerated, as upstream).
+/// Parsed once, kept on the member.
 pub fn member_inbound_sources(member: &Member) -> Result<InboundSources, String> {
+    member
+        .parsed
+        .inbound_sources
+        .get_or_init(|| parse_member_inbound_sources(member))
+        .clone()
+}
+
+fn parse_member_inbound_sources(member: &Member) -> Result<InboundSources, String> {
     let params = member.params.as_ref().map(|p| &p.spec);
     let from_params = params
         .and_then(|p| p.inbound_cidrs.clone())
@@ -239,12 +241,6 @@ pub fn member_inbound_sources(member: &Member) -> Result<InboundSources, String>
         cidrs: cidrs.map(|c| c.into_iter().collect()),
         prefix_lists: prefix_lists.map(|l| l.into_iter().collect()),
     })
-}
-
-/// What one member admits to its listeners; `None` where it says nothing.
-pub struct InboundSources {
-    pub cidrs: Option<BTreeSet<String>>,
-    pub prefix_lists: Option<BTreeSet<String>>,
 }
 
 /// The sources the managed security group admits on one listener port: the CIDRs and prefix

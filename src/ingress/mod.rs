@@ -14,6 +14,9 @@
 //! - `contribution`, `optimize`, `build`: one member's share, upstream's rule optimizer, the
 //!   group's stack.
 //!
+//! Layers (no import cycle, checked by `purity_tests`): `member` at the bottom, `input` for the
+//! build's values, `build` on top.
+//!
 //! The loop that runs it is `controller::ingress`; the dry run is `dry_run::ingress`. Not here:
 //! the frontend NLB and controller-created ACM certificates.
 
@@ -28,7 +31,9 @@ pub mod class;
 mod contribution;
 pub mod frontend;
 pub mod group;
+pub mod input;
 pub mod listen;
+pub mod member;
 pub mod mtls;
 mod optimize;
 pub mod paths;
@@ -62,13 +67,6 @@ pub fn group_fact_needs(members: &[Member], config: &ControllerConfig) -> Ingres
     }
 }
 
-#[cfg(test)]
-mod golden_tests;
-#[cfg(test)]
-mod pipeline_tests;
-#[cfg(test)]
-mod tests;
-
 /// What is wrong with one member's own annotations (group settings, listen ports, inbound
 /// sources), judged without any AWS fact — what admission can tell at once. `None`: nothing
 /// that the build would hold the member for on these grounds.
@@ -91,11 +89,18 @@ pub fn member_annotation_problem(member: &Member) -> Option<String> {
         .filter_map(|path| path.backend.service.as_ref().map(|s| s.name.as_str()));
     for name in backend_names {
         let key = format!("conditions.{name}");
-        if let Some(raw) = listen::annotations(member).string(&key) {
+        if let Some(raw) = member::annotations(member).string(&key) {
             if let Err(problem) = actions::parse_conditions(raw) {
-                return Some(format!("{}{key}: {problem}", listen::INGRESS_PREFIX));
+                return Some(format!("{}{key}: {problem}", member::INGRESS_PREFIX));
             }
         }
     }
     None
 }
+
+#[cfg(test)]
+mod golden_tests;
+#[cfg(test)]
+mod pipeline_tests;
+#[cfg(test)]
+mod tests;

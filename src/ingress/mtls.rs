@@ -2,8 +2,7 @@
 //! upstream does; a trust store given by name is resolved against the trust stores the discover
 //! step looked up. Members declaring a port must give identical settings for it. Pure.
 
-use super::group::Member;
-use super::listen::annotations;
+use super::member::{annotations, Member};
 use crate::cloud::MutualAuthentication;
 use crate::facts::TrustStore;
 use serde::Deserialize;

@@ -1,9 +1,9 @@
 //! Pipeline tests: Ingress group → the loop's own pipeline (`pipeline::ingress::run_group`:
 //! observe, discover, certificates, build, plan, apply) against the simulator.
 
-use super::build::MemberContribution;
 use super::class::ClassContext;
 use super::group::{load_group, GroupId};
+use super::input::MemberContribution;
 use crate::cloud::simulator::Simulator;
 use crate::cloud::ErrorKind;
 use crate::config::ControllerConfig;

@@ -7,27 +7,12 @@
 //! conditions before them (upstream's order). Not yet: regex path matching, the rule optimizer.
 //! The rule's backend is kept as a reference; the model turns it into an action.
 
-use super::group::Member;
+use super::actions::ServicePortRef;
 use super::listen::listen_ports;
+use super::member::{Member, MemberProblem};
 use super::paths::order_paths;
 use crate::cloud::RuleCondition;
 use k8s_openapi::api::networking::v1::{HTTPIngressPath, IngressBackend};
-
-/// A Service port as a backend names it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ServicePortRef {
-    Number(i32),
-    Name(String),
-}
-
-impl std::fmt::Display for ServicePortRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ServicePortRef::Number(number) => write!(f, "{number}"),
-            ServicePortRef::Name(name) => f.write_str(name),
-        }
-    }
-}
 
 /// Where a path's traffic goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,14 +37,6 @@ pub struct CandidateRule {
     /// From `transforms.<backend service name>`.
     pub transforms: Vec<crate::cloud::RuleTransform>,
     pub backend: BackendRef,
-}
-
-/// A member's problem: which Ingress, and what.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("Ingress {ingress}: {problem}")]
-pub struct MemberProblem {
-    pub ingress: String,
-    pub problem: String,
 }
 
 /// The `path-pattern` values of a path, or none for an empty path.
@@ -119,7 +96,7 @@ fn member_rules(member: &Member) -> Result<Vec<MemberRule>, MemberProblem> {
         problem,
     };
     let mut rules = Vec::new();
-    let regex_paths = super::listen::annotations(member)
+    let regex_paths = super::member::annotations(member)
         .boolean("use-regex-path-match")
         .map_err(|e| problem(e.to_string()))?
         .unwrap_or(false);
@@ -151,9 +128,9 @@ fn member_rules(member: &Member) -> Result<Vec<MemberRule>, MemberProblem> {
             };
             let mut conditions = Vec::new();
             let key = format!("conditions.{name}");
-            if let Some(raw) = super::listen::annotations(member).string(&key) {
+            if let Some(raw) = super::member::annotations(member).string(&key) {
                 let annotated = super::actions::parse_conditions(raw)
-                    .map_err(|e| problem(format!("{}{key}: {e}", super::listen::INGRESS_PREFIX)))?;
+                    .map_err(|e| problem(format!("{}{key}: {e}", super::member::INGRESS_PREFIX)))?;
                 for condition in annotated {
                     match condition {
                         RuleCondition::HostHeader { values } => hosts.extend(values),
@@ -195,10 +172,10 @@ fn member_rules(member: &Member) -> Result<Vec<MemberRule>, MemberProblem> {
                 });
             }
             let key = format!("transforms.{name}");
-            let transforms = match super::listen::annotations(member).string(&key) {
+            let transforms = match super::member::annotations(member).string(&key) {
                 None => Vec::new(),
                 Some(raw) => super::actions::parse_transforms(raw)
-                    .map_err(|e| problem(format!("{}{key}: {e}", super::listen::INGRESS_PREFIX)))?,
+                    .map_err(|e| problem(format!("{}{key}: {e}", super::member::INGRESS_PREFIX)))?,
             };
             rules.push((conditions, transforms, backend));
         }

@@ -2,12 +2,8 @@
 //! security groups), read from its IngressClassParams first and its annotations second, and the
 //! rule that members must agree. Pure.
 
-use super::build::problem;
-use super::group::Member;
-use super::listen::{annotations, INGRESS_PREFIX};
-use super::rules::MemberProblem;
-use crate::model::Tags;
-use std::collections::{BTreeMap, BTreeSet};
+use super::member::{annotations, problem, Member, MemberProblem, MemberSettings, INGRESS_PREFIX};
+use std::collections::BTreeSet;
 
 /// One value a member asks for (params first, else its annotation).
 fn member_choice(
@@ -58,34 +54,6 @@ pub(super) fn agreed(what: &str, choices: &[(String, String)]) -> Result<Option<
                 .join(", ")
         )),
     }
-}
-
-#[derive(Debug, Clone)]
-pub(super) struct MemberSettings {
-    pub(super) scheme: Option<String>,
-    pub(super) ip_address_type: Option<String>,
-    pub(super) name: Option<String>,
-    pub(super) tags: Tags,
-    pub(super) subnets: Option<Vec<String>>,
-    /// `load-balancer-attributes`.
-    pub(super) attributes: BTreeMap<String, String>,
-    /// `security-groups`, in the order given.
-    pub(super) security_groups: Option<Vec<String>>,
-    pub(super) manage_backend_rules: Option<bool>,
-    /// `wafv2-acl-name` (params `wafv2AclName`), non-empty.
-    pub(super) wafv2_acl_name: Option<String>,
-    /// `wafv2-acl-arn` (params `wafv2AclArn`); an empty annotation means `none`.
-    pub(super) wafv2_acl_arn: Option<String>,
-    /// `customer-owned-ipv4-pool`.
-    pub(super) customer_owned_ipv4_pool: Option<String>,
-    /// `ipam-ipv4-pool-id` (params `ipamConfiguration.ipv4IPAMPoolId`); empty means unset.
-    pub(super) ipv4_ipam_pool: Option<String>,
-    /// `waf-acl-id` (else the legacy `web-acl-id`); empty means unset.
-    pub(super) waf_classic_acl: Option<String>,
-    /// `shield-advanced-protection`.
-    pub(super) shield: Option<bool>,
-    /// `minimum-load-balancer-capacity` `CapacityUnits` (params win over the annotation).
-    pub(super) capacity_units: Option<i32>,
 }
 
 /// The member's settings, parsed once (the result is kept on the member).

@@ -533,10 +533,12 @@ fn a_members_annotations_are_parsed_once_and_the_parse_is_shared_by_its_clones()
     let ingress: Ingress = serde_json::from_value(json!({
         "metadata": {"name": "web", "namespace": "shop", "annotations": {
             "alb.ingress.kubernetes.io/scheme": "internal",
-            "alb.ingress.kubernetes.io/listen-ports": "[{\"HTTP\": 8080}]"}}
+            "alb.ingress.kubernetes.io/listen-ports": "[{\"HTTP\": 8080}]",
+            "alb.ingress.kubernetes.io/inbound-cidrs": "10.0.0.0/8",
+            "alb.ingress.kubernetes.io/certificate-arn": "arn:aws:acm:eu-west-1:1:certificate/a"}}
     }))
     .unwrap();
-    let member = super::group::Member::new(ingress, None, 0);
+    let member = super::member::Member::new(ingress, None, 0);
     let copy = member.clone();
     assert!(member.parsed.settings.get().is_none() && member.parsed.listen_ports.get().is_none());
     let settings = super::settings::member_settings(&copy).unwrap();
@@ -547,5 +549,15 @@ fn a_members_annotations_are_parsed_once_and_the_parse_is_shared_by_its_clones()
         member.parsed.settings.get().is_some() && member.parsed.listen_ports.get().is_some(),
         "the clone's parse serves the original: the build's steps parse a member once"
     );
+    assert!(member.parsed.explicit_certificates.get().is_none());
+    assert_eq!(
+        super::member::explicit_certificates(&copy).map(|arns| arns.len()),
+        Some(1)
+    );
+    assert!(member.parsed.explicit_certificates.get().is_some());
+    assert!(member.parsed.inbound_sources.get().is_none());
+    let sources = super::listen::member_inbound_sources(&copy).unwrap();
+    assert_eq!(sources.cidrs.map(|c| c.len()), Some(1));
+    assert!(member.parsed.inbound_sources.get().is_some());
     assert_eq!(member, copy, "equality ignores the parse cache");
 }

@@ -5,7 +5,8 @@
 use super::*;
 use crate::config::ControllerConfig;
 use crate::facts::CloudFacts;
-use crate::ingress::build::{build_ingress_stack, BuiltIngressStack, IngressBuildInput};
+use crate::ingress::build::build_ingress_stack;
+use crate::ingress::input::{BuiltIngressStack, IngressBuildInput};
 use k8s_openapi::api::core::v1::Service;
 
 fn facts() -> CloudFacts {

@@ -1,7 +1,8 @@
 use super::*;
 use crate::config::ControllerConfig;
 use crate::facts::CloudFacts;
-use crate::ingress::build::{build_ingress_stack, IngressBuildInput, MemberContribution};
+use crate::ingress::build::build_ingress_stack;
+use crate::ingress::input::{IngressBuildInput, MemberContribution};
 
 fn facts() -> CloudFacts {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/aws-facts.json");
@@ -22,7 +23,7 @@ fn web_member(name: &str, path: &str, path_type: &str) -> Ingress {
 fn build(
     ingresses: &[Ingress],
     previous: &BTreeMap<String, MemberContribution>,
-) -> Result<crate::ingress::build::BuiltIngressStack, String> {
+) -> Result<crate::ingress::input::BuiltIngressStack, String> {
     let world = World::new();
     let id = GroupId::Explicit("web".into());
     let group = load_group(&id, ingresses, &world.context()).unwrap();
@@ -46,7 +47,7 @@ fn build(
     })
 }
 
-fn rule_paths(built: &crate::ingress::build::BuiltIngressStack) -> Vec<(String, String)> {
+fn rule_paths(built: &crate::ingress::input::BuiltIngressStack) -> Vec<(String, String)> {
     built
         .stack
         .rules

@@ -1,7 +1,8 @@
 use super::*;
 use crate::cloud::RuleCondition;
+use crate::ingress::actions::ServicePortRef;
 use crate::ingress::listen::{group_listeners, ssl_redirect_port};
-use crate::ingress::rules::{listener_rules, BackendRef, ServicePortRef};
+use crate::ingress::rules::{listener_rules, BackendRef};
 use crate::model::Protocol;
 
 fn grouped(namespace: &str, name: &str, annotations: Value, rules: Value) -> Ingress {
