@@ -41,10 +41,10 @@ use crate::config::ControllerConfig;
 use crate::crd::ingress_class_params::IngressClassParams;
 use crate::crd::target_group_binding::TargetGroupBinding;
 use crate::deploy::DeployError;
-use crate::ingress::build::MemberContribution;
 use crate::ingress::group::{
     holds_group, ingress_key, load_group, refuse_protected_deletions, Group, GroupId,
 };
+use crate::ingress::input::MemberContribution;
 use crate::pipeline::ingress::{run_group, GroupOutcome, GroupRun, RunError};
 use crate::pipeline::{ClusterHooks, Online};
 use futures::StreamExt;
@@ -502,7 +502,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
     /// Secret is listed or cached).
     async fn oidc_clients(
         &self,
-        members: &[crate::ingress::group::Member],
+        members: &[crate::ingress::member::Member],
         services: &[Service],
     ) -> Result<crate::ingress::input::OidcClients, kube::Error> {
         let names = crate::ingress::auth::oidc_secret_names(members, services);

@@ -9,8 +9,8 @@
 //! A member that reconciles again gets its plain entries back: the ALB's hostname with the
 //! group's listener ports, and the frontend NLB's hostname when the group has one.
 
-use crate::ingress::group::Member;
 use crate::ingress::listen::listen_ports;
+use crate::ingress::member::Member;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, Patch, PatchParams};
 use kube::ResourceExt;

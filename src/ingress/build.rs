@@ -24,9 +24,9 @@ use super::certificate_requests::group_certificate_requests;
 use super::certificates::member_certificates;
 use super::contribution::{may_have_deployed, member_contribution, nothing_builds, unknown_share};
 use super::frontend::{frontend_nlb, member_frontend};
-pub use super::input::group_identity_tags;
-pub use super::input::MemberContribution;
-use super::input::{tracking_tags, BuiltIngressStack, ContributedRule, IngressBuildInput};
+use super::input::{
+    tracking_tags, BuiltIngressStack, ContributedRule, IngressBuildInput, MemberContribution,
+};
 use super::listen::{
     group_listeners, listen_ports, listener_attributes, listener_sources, ssl_redirect_port,
 };

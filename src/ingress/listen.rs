@@ -2,7 +2,7 @@
 //! (default HTTPS:443 with explicit certificates, else HTTP:80), merged by port with protocols
 //! that must agree, and the group's SSL redirect. Pure.
 
-pub use super::member::InboundSources;
+use super::member::InboundSources;
 use super::member::{annotations, explicit_certificates, ingress_key, Member, INGRESS_PREFIX};
 use crate::model::Protocol;
 use std::collections::{BTreeMap, BTreeSet};

@@ -41,7 +41,7 @@ pub mod rules;
 mod settings;
 
 use crate::config::ControllerConfig;
-use group::Member;
+use member::Member;
 
 /// Which optional reads an Ingress group's build needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

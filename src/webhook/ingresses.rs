@@ -13,7 +13,8 @@
 
 use crate::crd::ingress_class_params::IngressClassParams;
 use crate::ingress::class::{classify, ClassContext, Classification};
-use crate::ingress::group::{group_id_of, group_order, Member};
+use crate::ingress::group::{group_id_of, group_order};
+use crate::ingress::member::Member;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 
 /// The verdict on one Ingress.

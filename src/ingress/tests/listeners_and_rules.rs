@@ -53,7 +53,7 @@ fn worked_example() -> Vec<Ingress> {
     ]
 }
 
-fn members(ingresses: &[Ingress]) -> Vec<crate::ingress::group::Member> {
+fn members(ingresses: &[Ingress]) -> Vec<crate::ingress::member::Member> {
     let world = World::new();
     load_group(
         &GroupId::Explicit("web".into()),
