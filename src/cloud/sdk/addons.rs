@@ -13,7 +13,7 @@ pub(super) async fn classic_web_acl_of(
         .resource_arn(resource_arn)
         .send()
         .await
-        .map_err(|e| classify("GetWebACLForResource", e))?;
+        .map_err(classify)?;
     Ok(output
         .web_acl_summary()
         .map(|acl| acl.web_acl_id().to_string())
@@ -32,7 +32,7 @@ pub(super) async fn associate_classic_web_acl(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("AssociateWebACL", e))
+        .map_err(classify)
 }
 
 pub(super) async fn disassociate_classic_web_acl(
@@ -45,7 +45,7 @@ pub(super) async fn disassociate_classic_web_acl(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("DisassociateWebACL", e))
+        .map_err(classify)
 }
 
 pub(super) async fn shield_subscription_active(
@@ -55,7 +55,7 @@ pub(super) async fn shield_subscription_active(
         .get_subscription_state()
         .send()
         .await
-        .map_err(|e| classify("GetSubscriptionState", e))?;
+        .map_err(classify)?;
     Ok(output.subscription_state().as_str() == "ACTIVE")
 }
 
@@ -74,7 +74,7 @@ pub(super) async fn describe_protection(
             name: p.name().unwrap_or_default().to_string(),
         })),
         Err(error) => {
-            let error = classify("DescribeProtection", error);
+            let error = classify(error);
             if error.kind == ErrorKind::NotFound {
                 Ok(None)
             } else {
@@ -96,7 +96,7 @@ pub(super) async fn create_protection(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("CreateProtection", e))
+        .map_err(classify)
 }
 
 pub(super) async fn delete_protection(
@@ -109,7 +109,7 @@ pub(super) async fn delete_protection(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("DeleteProtection", e))
+        .map_err(classify)
 }
 
 pub(super) async fn describe_capacity_reservation(
@@ -121,7 +121,7 @@ pub(super) async fn describe_capacity_reservation(
         .load_balancer_arn(arn)
         .send()
         .await
-        .map_err(|e| classify("DescribeCapacityReservation", e))?;
+        .map_err(classify)?;
     Ok(output
         .minimum_load_balancer_capacity()
         .and_then(|c| c.capacity_units()))
@@ -142,9 +142,5 @@ pub(super) async fn modify_capacity_reservation(
         ),
         None => request.reset_capacity_reservation(true),
     };
-    request
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| classify("ModifyCapacityReservation", e))
+    request.send().await.map(|_| ()).map_err(classify)
 }

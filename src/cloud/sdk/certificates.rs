@@ -28,7 +28,7 @@ pub(super) async fn list(client: &Client) -> CloudResult<Vec<CertificateSummary>
             .set_next_token(token.take())
             .send()
             .await
-            .map_err(|e| classify("ListCertificates", e))?;
+            .map_err(classify)?;
         for summary in page.certificate_summary_list() {
             certificates.push(CertificateSummary {
                 certificate_arn: summary.certificate_arn().unwrap_or_default().to_string(),
@@ -62,7 +62,7 @@ pub(super) async fn describe(
         .certificate_arn(arn)
         .send()
         .await
-        .map_err(|e| classify("DescribeCertificate", e))?;
+        .map_err(classify)?;
     let Some(certificate) = output.certificate() else {
         return Ok((Vec::new(), None));
     };

@@ -4,9 +4,9 @@
 use crate::cloud::{CloudError, ErrorKind};
 use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
 
-/// Turns an SDK error into our classification, by AWS error code.
+/// Turns an SDK error into our classification, by AWS error code. The operation is named by
+/// the adapter's `Call` the error is returned through.
 pub(crate) fn classify<E, R>(
-    operation: &str,
     error: aws_smithy_runtime_api::client::result::SdkError<E, R>,
 ) -> CloudError
 where
@@ -61,5 +61,5 @@ where
     } else {
         format!("{code}: {message}")
     };
-    CloudError::new(kind, operation, message)
+    CloudError::new(kind, "", message)
 }

@@ -181,7 +181,7 @@ pub(super) async fn describe_instance_interfaces(
             .set_next_token(token.clone())
             .send()
             .await
-            .map_err(|e| classify("DescribeInstances", e))?;
+            .map_err(classify)?;
         for instance in page.reservations().iter().flat_map(|r| r.instances()) {
             let id = instance.instance_id().unwrap_or_default();
             interfaces.extend(
@@ -213,7 +213,7 @@ pub(super) async fn describe_network_interfaces(
             .set_next_token(token.clone())
             .send()
             .await
-            .map_err(|e| classify("DescribeNetworkInterfaces", e))?;
+            .map_err(classify)?;
         interfaces.extend(page.network_interfaces().iter().map(interface_of));
         token = page.next_token().map(str::to_string);
         if token.is_none() {
@@ -230,8 +230,8 @@ pub(super) async fn find_by_address(
 ) -> CloudResult<Vec<NetworkInterface>> {
     let mut found = Vec::new();
     for filters in address_filters(vpc_id, addresses) {
-        cloud.begin(EC2, "DescribeNetworkInterfaces", false).await;
-        found.extend(describe_network_interfaces(&cloud.ec2, None, filters).await?);
+        let call = cloud.begin(EC2, "DescribeNetworkInterfaces", false).await;
+        found.extend(call.finished(describe_network_interfaces(&cloud.ec2, None, filters).await)?);
     }
     Ok(found)
 }
@@ -263,7 +263,7 @@ pub(super) async fn find_vpcs(
     cloud: &super::SdkCloud,
     tags: &crate::model::Tags,
 ) -> CloudResult<Vec<String>> {
-    cloud.begin(EC2, "DescribeVpcs", false).await;
+    let call = cloud.begin(EC2, "DescribeVpcs", false).await;
     let filters: Vec<Filter> = tags
         .iter()
         .map(|(key, value)| {
@@ -283,7 +283,7 @@ pub(super) async fn find_vpcs(
             .set_next_token(token.clone())
             .send()
             .await
-            .map_err(|e| classify("DescribeVpcs", e))?;
+            .map_err(|e| call.failed(classify(e)))?;
         vpcs.extend(
             page.vpcs()
                 .iter()

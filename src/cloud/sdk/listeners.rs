@@ -112,7 +112,7 @@ pub(super) async fn describe_listeners(
         .load_balancer_arn(load_balancer_arn)
         .send()
         .await
-        .map_err(|e| classify("DescribeListeners", e))?;
+        .map_err(classify)?;
     Ok(output.listeners().iter().map(observed_listener).collect())
 }
 
@@ -140,18 +140,12 @@ pub(super) async fn create_listener(
         .set_tags((!input.tags.is_empty()).then(|| tags_of(&input.tags)))
         .send()
         .await
-        .map_err(|e| classify("CreateListener", e))?;
+        .map_err(classify)?;
     output
         .listeners()
         .first()
         .map(observed_listener)
-        .ok_or_else(|| {
-            CloudError::new(
-                ErrorKind::Other,
-                "CreateListener",
-                "AWS returned no listener",
-            )
-        })
+        .ok_or_else(|| CloudError::new(ErrorKind::Other, "", "AWS returned no listener"))
 }
 
 pub(super) async fn modify_listener(
@@ -172,7 +166,7 @@ pub(super) async fn modify_listener(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("ModifyListener", e))
+        .map_err(classify)
 }
 
 pub(super) async fn delete_listener(client: &Client, arn: &str) -> CloudResult<()> {
@@ -182,7 +176,7 @@ pub(super) async fn delete_listener(client: &Client, arn: &str) -> CloudResult<(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("DeleteListener", e))
+        .map_err(classify)
 }
 
 fn certificates_of(arns: &[String]) -> Vec<Certificate> {
@@ -200,7 +194,7 @@ pub(super) async fn describe_listener_certificates(
         .listener_arn(arn)
         .send()
         .await
-        .map_err(|e| classify("DescribeListenerCertificates", e))?;
+        .map_err(classify)?;
     Ok(output
         .certificates()
         .iter()
@@ -221,7 +215,7 @@ pub(super) async fn add_listener_certificates(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("AddListenerCertificates", e))
+        .map_err(classify)
 }
 
 pub(super) async fn remove_listener_certificates(
@@ -236,7 +230,7 @@ pub(super) async fn remove_listener_certificates(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("RemoveListenerCertificates", e))
+        .map_err(classify)
 }
 
 pub(super) async fn describe_listener_attributes(
@@ -248,7 +242,7 @@ pub(super) async fn describe_listener_attributes(
         .listener_arn(arn)
         .send()
         .await
-        .map_err(|e| classify("DescribeListenerAttributes", e))?;
+        .map_err(classify)?;
     Ok(output
         .attributes()
         .iter()
@@ -273,7 +267,7 @@ pub(super) async fn modify_listener_attributes(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("ModifyListenerAttributes", e))
+        .map_err(classify)
 }
 
 /// The trust store named `name`, if any.
@@ -290,7 +284,7 @@ pub(super) async fn find_trust_store(
                 trust_store_arn: store.trust_store_arn().unwrap_or_default().to_string(),
             })),
         Err(error) => {
-            let error = classify("DescribeTrustStores", error);
+            let error = classify(error);
             if error.kind == ErrorKind::NotFound {
                 Ok(None)
             } else {

@@ -21,11 +21,7 @@ fn observed(load_balancer: &LoadBalancer) -> Result<ObservedLoadBalancer, CloudE
             let other = load_balancer.r#type();
             let message =
                 format!("load balancer type {other:?} is not one this controller manages");
-            return Err(CloudError::new(
-                ErrorKind::Other,
-                "DescribeLoadBalancers",
-                message,
-            ));
+            return Err(CloudError::new(ErrorKind::Other, "", message));
         }
     };
     let subnet_mappings = load_balancer
@@ -114,7 +110,7 @@ pub(super) async fn describe(
         .set_load_balancer_arns(Some(arns.to_vec()))
         .send()
         .await
-        .map_err(|e| classify("DescribeLoadBalancers", e))?;
+        .map_err(classify)?;
     output.load_balancers().iter().map(observed).collect()
 }
 
@@ -127,7 +123,7 @@ pub(super) async fn describe_attributes(
         .load_balancer_arn(arn)
         .send()
         .await
-        .map_err(|e| classify("DescribeLoadBalancerAttributes", e))?;
+        .map_err(classify)?;
     Ok(output
         .attributes()
         .iter()
@@ -166,14 +162,11 @@ pub(super) async fn create(
         .set_tags(Some(tags_of(&input.tags)))
         .send()
         .await
-        .map_err(|e| classify("CreateLoadBalancer", e))?;
-    let created = output.load_balancers().first().ok_or_else(|| {
-        CloudError::new(
-            ErrorKind::Other,
-            "CreateLoadBalancer",
-            "AWS returned no load balancer",
-        )
-    })?;
+        .map_err(classify)?;
+    let created = output
+        .load_balancers()
+        .first()
+        .ok_or_else(|| CloudError::new(ErrorKind::Other, "", "AWS returned no load balancer"))?;
     observed(created)
 }
 
@@ -184,7 +177,7 @@ pub(super) async fn delete(client: &Client, arn: &str) -> CloudResult<()> {
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("DeleteLoadBalancer", e))
+        .map_err(classify)
 }
 
 pub(super) async fn modify_attributes(
@@ -203,7 +196,7 @@ pub(super) async fn modify_attributes(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("ModifyLoadBalancerAttributes", e))
+        .map_err(classify)
 }
 
 pub(super) async fn set_security_groups(
@@ -218,7 +211,7 @@ pub(super) async fn set_security_groups(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("SetSecurityGroups", e))
+        .map_err(classify)
 }
 
 pub(super) async fn set_subnets(
@@ -235,7 +228,7 @@ pub(super) async fn set_subnets(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("SetSubnets", e))
+        .map_err(classify)
 }
 
 pub(super) async fn set_ip_address_type(
@@ -250,7 +243,7 @@ pub(super) async fn set_ip_address_type(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("SetIpAddressType", e))
+        .map_err(classify)
 }
 
 pub(super) async fn set_ipam_pool(
@@ -263,9 +256,5 @@ pub(super) async fn set_ipam_pool(
         Some(pool) => request.ipam_pools(IpamPools::builder().ipv4_ipam_pool_id(pool).build()),
         None => request.remove_ipam_pools(RemoveIpamPoolEnum::Ipv4),
     };
-    request
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| classify("ModifyIpPools", e))
+    request.send().await.map(|_| ()).map_err(classify)
 }

@@ -8,6 +8,7 @@
 //! reading their tags in chunks of 20, as upstream does.
 
 mod addons;
+mod call;
 pub mod call_metrics;
 mod certificates;
 mod conversions;
@@ -76,66 +77,37 @@ impl SdkCloud {
             calls: Arc::new(CallLog::default()),
         }
     }
-
-    /// Records the call and waits for the throttle rules it matches.
-    /// Once the process is stopping, no new call starts (the ones under way finish).
-    async fn begin(&self, service: &str, operation: &'static str, write: bool) {
-        crate::lifecycle::hold_if_stopping().await;
-        self.calls.record(operation, write);
-        self.paced(service, operation).await;
-    }
-
-    async fn paced(&self, service: &str, operation: &'static str) {
-        let started = std::time::Instant::now();
-        self.throttle.wait(service, operation).await;
-        crate::metrics::metrics()
-            .aws_throttle_wait_seconds
-            .with_label_values(&[service, operation])
-            .observe(started.elapsed().as_secs_f64());
-    }
-
-    /// `begin` for a call on one target group carrying `targets` targets.
-    async fn begin_target_call(
-        &self,
-        operation: &'static str,
-        write: bool,
-        arn: &str,
-        targets: usize,
-    ) {
-        crate::lifecycle::hold_if_stopping().await;
-        self.calls.record_on(operation, write, Some(arn), targets);
-        self.paced(ELBV2, operation).await;
-    }
 }
 
 impl LoadBalancing for SdkCloud {
     async fn describe_capacity_reservation(&self, arn: &str) -> CloudResult<Option<i32>> {
-        self.begin(ELBV2, "DescribeCapacityReservation", false)
+        let call = self
+            .begin(ELBV2, "DescribeCapacityReservation", false)
             .await;
-        addons::describe_capacity_reservation(&self.elbv2, arn).await
+        call.finished(addons::describe_capacity_reservation(&self.elbv2, arn).await)
     }
 
     async fn modify_capacity_reservation(&self, arn: &str, units: Option<i32>) -> CloudResult<()> {
-        self.begin(ELBV2, "ModifyCapacityReservation", true).await;
-        addons::modify_capacity_reservation(&self.elbv2, arn, units).await
+        let call = self.begin(ELBV2, "ModifyCapacityReservation", true).await;
+        call.finished(addons::modify_capacity_reservation(&self.elbv2, arn, units).await)
     }
 
     async fn find_target_group_by_name(
         &self,
         name: &str,
     ) -> CloudResult<Option<crate::facts::TargetGroup>> {
-        self.begin(ELBV2, "DescribeTargetGroups", false).await;
-        target_groups::find_by_name(&self.elbv2, name).await
+        let call = self.begin(ELBV2, "DescribeTargetGroups", false).await;
+        call.finished(target_groups::find_by_name(&self.elbv2, name).await)
     }
 
     async fn set_ipam_pool(&self, arn: &str, pool: Option<&str>) -> CloudResult<()> {
-        self.begin(ELBV2, "ModifyIpPools", true).await;
-        load_balancers::set_ipam_pool(&self.elbv2, arn, pool).await
+        let call = self.begin(ELBV2, "ModifyIpPools", true).await;
+        call.finished(load_balancers::set_ipam_pool(&self.elbv2, arn, pool).await)
     }
 
     async fn find_trust_store(&self, name: &str) -> CloudResult<Option<crate::facts::TrustStore>> {
-        self.begin(ELBV2, "DescribeTrustStores", false).await;
-        listeners::find_trust_store(&self.elbv2, name).await
+        let call = self.begin(ELBV2, "DescribeTrustStores", false).await;
+        call.finished(listeners::find_trust_store(&self.elbv2, name).await)
     }
 
     async fn register_targets(
@@ -143,9 +115,10 @@ impl LoadBalancing for SdkCloud {
         target_group_arn: &str,
         targets: &[Target],
     ) -> CloudResult<()> {
-        self.begin_target_call("RegisterTargets", true, target_group_arn, targets.len())
+        let call = self
+            .begin_target_call("RegisterTargets", true, target_group_arn, targets.len())
             .await;
-        target_groups::register_targets(&self.elbv2, target_group_arn, targets).await
+        call.finished(target_groups::register_targets(&self.elbv2, target_group_arn, targets).await)
     }
 
     async fn deregister_targets(
@@ -153,24 +126,29 @@ impl LoadBalancing for SdkCloud {
         target_group_arn: &str,
         targets: &[Target],
     ) -> CloudResult<()> {
-        self.begin_target_call("DeregisterTargets", true, target_group_arn, targets.len())
+        let call = self
+            .begin_target_call("DeregisterTargets", true, target_group_arn, targets.len())
             .await;
-        target_groups::deregister_targets(&self.elbv2, target_group_arn, targets).await
+        call.finished(
+            target_groups::deregister_targets(&self.elbv2, target_group_arn, targets).await,
+        )
     }
 
     async fn describe_target_health(
         &self,
         target_group_arn: &str,
     ) -> CloudResult<Vec<TargetHealth>> {
-        self.begin_target_call("DescribeTargetHealth", false, target_group_arn, 0)
+        let call = self
+            .begin_target_call("DescribeTargetHealth", false, target_group_arn, 0)
             .await;
-        target_groups::describe_target_health(&self.elbv2, target_group_arn).await
+        call.finished(target_groups::describe_target_health(&self.elbv2, target_group_arn).await)
     }
 
     async fn describe_listener_certificates(&self, arn: &str) -> CloudResult<Vec<String>> {
-        self.begin(ELBV2, "DescribeListenerCertificates", false)
+        let call = self
+            .begin(ELBV2, "DescribeListenerCertificates", false)
             .await;
-        listeners::describe_listener_certificates(&self.elbv2, arn).await
+        call.finished(listeners::describe_listener_certificates(&self.elbv2, arn).await)
     }
 
     async fn add_listener_certificates(
@@ -178,8 +156,8 @@ impl LoadBalancing for SdkCloud {
         arn: &str,
         certificates: &[String],
     ) -> CloudResult<()> {
-        self.begin(ELBV2, "AddListenerCertificates", true).await;
-        listeners::add_listener_certificates(&self.elbv2, arn, certificates).await
+        let call = self.begin(ELBV2, "AddListenerCertificates", true).await;
+        call.finished(listeners::add_listener_certificates(&self.elbv2, arn, certificates).await)
     }
 
     async fn remove_listener_certificates(
@@ -187,50 +165,52 @@ impl LoadBalancing for SdkCloud {
         arn: &str,
         certificates: &[String],
     ) -> CloudResult<()> {
-        self.begin(ELBV2, "RemoveListenerCertificates", true).await;
-        listeners::remove_listener_certificates(&self.elbv2, arn, certificates).await
+        let call = self.begin(ELBV2, "RemoveListenerCertificates", true).await;
+        call.finished(listeners::remove_listener_certificates(&self.elbv2, arn, certificates).await)
     }
 
     async fn describe_load_balancers(
         &self,
         arns: &[String],
     ) -> CloudResult<Vec<ObservedLoadBalancer>> {
-        self.begin(ELBV2, "DescribeLoadBalancers", false).await;
-        load_balancers::describe(&self.elbv2, arns).await
+        let call = self.begin(ELBV2, "DescribeLoadBalancers", false).await;
+        call.finished(load_balancers::describe(&self.elbv2, arns).await)
     }
 
     async fn describe_load_balancer_attributes(
         &self,
         arn: &str,
     ) -> CloudResult<BTreeMap<String, String>> {
-        self.begin(ELBV2, "DescribeLoadBalancerAttributes", false)
+        let call = self
+            .begin(ELBV2, "DescribeLoadBalancerAttributes", false)
             .await;
-        load_balancers::describe_attributes(&self.elbv2, arn).await
+        call.finished(load_balancers::describe_attributes(&self.elbv2, arn).await)
     }
 
     async fn describe_listeners(
         &self,
         load_balancer_arn: &str,
     ) -> CloudResult<Vec<ObservedListener>> {
-        self.begin(ELBV2, "DescribeListeners", false).await;
-        listeners::describe_listeners(&self.elbv2, load_balancer_arn).await
+        let call = self.begin(ELBV2, "DescribeListeners", false).await;
+        call.finished(listeners::describe_listeners(&self.elbv2, load_balancer_arn).await)
     }
 
     async fn describe_target_groups(
         &self,
         arns: &[String],
     ) -> CloudResult<Vec<ObservedTargetGroup>> {
-        self.begin(ELBV2, "DescribeTargetGroups", false).await;
-        target_groups::describe(&self.elbv2, arns).await
+        let call = self.begin(ELBV2, "DescribeTargetGroups", false).await;
+        call.finished(target_groups::describe(&self.elbv2, arns).await)
     }
 
     async fn describe_target_group_attributes(
         &self,
         arn: &str,
     ) -> CloudResult<BTreeMap<String, String>> {
-        self.begin(ELBV2, "DescribeTargetGroupAttributes", false)
+        let call = self
+            .begin(ELBV2, "DescribeTargetGroupAttributes", false)
             .await;
-        target_groups::describe_attributes(&self.elbv2, arn).await
+        call.finished(target_groups::describe_attributes(&self.elbv2, arn).await)
     }
 
     async fn describe_tags(&self, arns: &[String]) -> CloudResult<BTreeMap<String, Tags>> {
@@ -241,13 +221,13 @@ impl LoadBalancing for SdkCloud {
         &self,
         input: &LoadBalancerInput,
     ) -> CloudResult<ObservedLoadBalancer> {
-        self.begin(ELBV2, "CreateLoadBalancer", true).await;
-        load_balancers::create(&self.elbv2, input).await
+        let call = self.begin(ELBV2, "CreateLoadBalancer", true).await;
+        call.finished(load_balancers::create(&self.elbv2, input).await)
     }
 
     async fn delete_load_balancer(&self, arn: &str) -> CloudResult<()> {
-        self.begin(ELBV2, "DeleteLoadBalancer", true).await;
-        load_balancers::delete(&self.elbv2, arn).await
+        let call = self.begin(ELBV2, "DeleteLoadBalancer", true).await;
+        call.finished(load_balancers::delete(&self.elbv2, arn).await)
     }
 
     async fn modify_load_balancer_attributes(
@@ -255,14 +235,15 @@ impl LoadBalancing for SdkCloud {
         arn: &str,
         attributes: &BTreeMap<String, String>,
     ) -> CloudResult<()> {
-        self.begin(ELBV2, "ModifyLoadBalancerAttributes", true)
+        let call = self
+            .begin(ELBV2, "ModifyLoadBalancerAttributes", true)
             .await;
-        load_balancers::modify_attributes(&self.elbv2, arn, attributes).await
+        call.finished(load_balancers::modify_attributes(&self.elbv2, arn, attributes).await)
     }
 
     async fn set_security_groups(&self, arn: &str, group_ids: &[String]) -> CloudResult<()> {
-        self.begin(ELBV2, "SetSecurityGroups", true).await;
-        load_balancers::set_security_groups(&self.elbv2, arn, group_ids).await
+        let call = self.begin(ELBV2, "SetSecurityGroups", true).await;
+        call.finished(load_balancers::set_security_groups(&self.elbv2, arn, group_ids).await)
     }
 
     async fn set_subnets(
@@ -271,8 +252,10 @@ impl LoadBalancing for SdkCloud {
         mappings: &[SubnetMapping],
         ipv6_source_nat: Option<bool>,
     ) -> CloudResult<()> {
-        self.begin(ELBV2, "SetSubnets", true).await;
-        load_balancers::set_subnets(&self.elbv2, arn, mappings, ipv6_source_nat).await
+        let call = self.begin(ELBV2, "SetSubnets", true).await;
+        call.finished(
+            load_balancers::set_subnets(&self.elbv2, arn, mappings, ipv6_source_nat).await,
+        )
     }
 
     async fn set_ip_address_type(
@@ -280,21 +263,21 @@ impl LoadBalancing for SdkCloud {
         arn: &str,
         ip_address_type: IpAddressType,
     ) -> CloudResult<()> {
-        self.begin(ELBV2, "SetIpAddressType", true).await;
-        load_balancers::set_ip_address_type(&self.elbv2, arn, ip_address_type).await
+        let call = self.begin(ELBV2, "SetIpAddressType", true).await;
+        call.finished(load_balancers::set_ip_address_type(&self.elbv2, arn, ip_address_type).await)
     }
 
     async fn create_target_group(
         &self,
         input: &TargetGroupInput,
     ) -> CloudResult<ObservedTargetGroup> {
-        self.begin(ELBV2, "CreateTargetGroup", true).await;
-        target_groups::create(&self.elbv2, input).await
+        let call = self.begin(ELBV2, "CreateTargetGroup", true).await;
+        call.finished(target_groups::create(&self.elbv2, input).await)
     }
 
     async fn modify_target_group(&self, arn: &str, health_check: &HealthCheck) -> CloudResult<()> {
-        self.begin(ELBV2, "ModifyTargetGroup", true).await;
-        target_groups::modify(&self.elbv2, arn, health_check).await
+        let call = self.begin(ELBV2, "ModifyTargetGroup", true).await;
+        call.finished(target_groups::modify(&self.elbv2, arn, health_check).await)
     }
 
     async fn modify_target_group_attributes(
@@ -302,31 +285,31 @@ impl LoadBalancing for SdkCloud {
         arn: &str,
         attributes: &BTreeMap<String, String>,
     ) -> CloudResult<()> {
-        self.begin(ELBV2, "ModifyTargetGroupAttributes", true).await;
-        target_groups::modify_attributes(&self.elbv2, arn, attributes).await
+        let call = self.begin(ELBV2, "ModifyTargetGroupAttributes", true).await;
+        call.finished(target_groups::modify_attributes(&self.elbv2, arn, attributes).await)
     }
 
     async fn delete_target_group(&self, arn: &str) -> CloudResult<()> {
-        self.begin(ELBV2, "DeleteTargetGroup", true).await;
-        target_groups::delete(&self.elbv2, arn).await
+        let call = self.begin(ELBV2, "DeleteTargetGroup", true).await;
+        call.finished(target_groups::delete(&self.elbv2, arn).await)
     }
 
     async fn create_listener(&self, input: &ListenerInput) -> CloudResult<ObservedListener> {
-        self.begin(ELBV2, "CreateListener", true).await;
-        listeners::create_listener(&self.elbv2, input).await
+        let call = self.begin(ELBV2, "CreateListener", true).await;
+        call.finished(listeners::create_listener(&self.elbv2, input).await)
     }
 
     async fn modify_listener(&self, arn: &str, input: &ListenerInput) -> CloudResult<()> {
-        self.begin(ELBV2, "ModifyListener", true).await;
-        listeners::modify_listener(&self.elbv2, arn, input).await
+        let call = self.begin(ELBV2, "ModifyListener", true).await;
+        call.finished(listeners::modify_listener(&self.elbv2, arn, input).await)
     }
 
     async fn describe_listener_attributes(
         &self,
         arn: &str,
     ) -> CloudResult<BTreeMap<String, String>> {
-        self.begin(ELBV2, "DescribeListenerAttributes", false).await;
-        listeners::describe_listener_attributes(&self.elbv2, arn).await
+        let call = self.begin(ELBV2, "DescribeListenerAttributes", false).await;
+        call.finished(listeners::describe_listener_attributes(&self.elbv2, arn).await)
     }
 
     async fn modify_listener_attributes(
@@ -334,48 +317,48 @@ impl LoadBalancing for SdkCloud {
         arn: &str,
         attributes: &BTreeMap<String, String>,
     ) -> CloudResult<()> {
-        self.begin(ELBV2, "ModifyListenerAttributes", true).await;
-        listeners::modify_listener_attributes(&self.elbv2, arn, attributes).await
+        let call = self.begin(ELBV2, "ModifyListenerAttributes", true).await;
+        call.finished(listeners::modify_listener_attributes(&self.elbv2, arn, attributes).await)
     }
 
     async fn delete_listener(&self, arn: &str) -> CloudResult<()> {
-        self.begin(ELBV2, "DeleteListener", true).await;
-        listeners::delete_listener(&self.elbv2, arn).await
+        let call = self.begin(ELBV2, "DeleteListener", true).await;
+        call.finished(listeners::delete_listener(&self.elbv2, arn).await)
     }
 
     async fn describe_rules(&self, listener_arn: &str) -> CloudResult<Vec<ObservedRule>> {
-        self.begin(ELBV2, "DescribeRules", false).await;
-        rules::describe_rules(&self.elbv2, listener_arn).await
+        let call = self.begin(ELBV2, "DescribeRules", false).await;
+        call.finished(rules::describe_rules(&self.elbv2, listener_arn).await)
     }
 
     async fn create_rule(&self, input: &RuleInput) -> CloudResult<ObservedRule> {
-        self.begin(ELBV2, "CreateRule", true).await;
-        rules::create_rule(&self.elbv2, input).await
+        let call = self.begin(ELBV2, "CreateRule", true).await;
+        call.finished(rules::create_rule(&self.elbv2, input).await)
     }
 
     async fn modify_rule(&self, arn: &str, content: &RuleContent) -> CloudResult<()> {
-        self.begin(ELBV2, "ModifyRule", true).await;
-        rules::modify_rule(&self.elbv2, arn, content).await
+        let call = self.begin(ELBV2, "ModifyRule", true).await;
+        call.finished(rules::modify_rule(&self.elbv2, arn, content).await)
     }
 
     async fn set_rule_priorities(&self, priorities: &[(String, i32)]) -> CloudResult<()> {
-        self.begin(ELBV2, "SetRulePriorities", true).await;
-        rules::set_rule_priorities(&self.elbv2, priorities).await
+        let call = self.begin(ELBV2, "SetRulePriorities", true).await;
+        call.finished(rules::set_rule_priorities(&self.elbv2, priorities).await)
     }
 
     async fn delete_rule(&self, arn: &str) -> CloudResult<()> {
-        self.begin(ELBV2, "DeleteRule", true).await;
-        rules::delete_rule(&self.elbv2, arn).await
+        let call = self.begin(ELBV2, "DeleteRule", true).await;
+        call.finished(rules::delete_rule(&self.elbv2, arn).await)
     }
 
     async fn add_tags(&self, arns: &[String], tags: &Tags) -> CloudResult<()> {
-        self.begin(ELBV2, "AddTags", true).await;
-        tags::add_tags(&self.elbv2, arns, tags).await
+        let call = self.begin(ELBV2, "AddTags", true).await;
+        call.finished(tags::add_tags(&self.elbv2, arns, tags).await)
     }
 
     async fn remove_tags(&self, arns: &[String], keys: &[String]) -> CloudResult<()> {
-        self.begin(ELBV2, "RemoveTags", true).await;
-        tags::remove_tags(&self.elbv2, arns, keys).await
+        let call = self.begin(ELBV2, "RemoveTags", true).await;
+        call.finished(tags::remove_tags(&self.elbv2, arns, keys).await)
     }
 }
 
@@ -384,21 +367,23 @@ impl Ec2 for SdkCloud {
         &self,
         vpc_id: &str,
     ) -> CloudResult<Vec<crate::facts::RouteTable>> {
-        self.begin(EC2, "DescribeRouteTables", false).await;
-        security_groups::describe_route_tables(&self.ec2, vpc_id).await
+        let call = self.begin(EC2, "DescribeRouteTables", false).await;
+        call.finished(security_groups::describe_route_tables(&self.ec2, vpc_id).await)
     }
 
     async fn describe_subnets(&self, vpc_id: &str) -> CloudResult<Vec<crate::facts::Subnet>> {
-        self.begin(EC2, "DescribeSubnets", false).await;
-        security_groups::describe_subnets(&self.ec2, vpc_id).await
+        let call = self.begin(EC2, "DescribeSubnets", false).await;
+        call.finished(security_groups::describe_subnets(&self.ec2, vpc_id).await)
     }
 
     async fn describe_security_groups(
         &self,
         group_ids: &[String],
     ) -> CloudResult<Vec<ObservedSecurityGroup>> {
-        self.begin(EC2, "DescribeSecurityGroups", false).await;
-        security_groups::describe(&self.ec2, Some(group_ids), None, &Tags::new()).await
+        let call = self.begin(EC2, "DescribeSecurityGroups", false).await;
+        call.finished(
+            security_groups::describe(&self.ec2, Some(group_ids), None, &Tags::new()).await,
+        )
     }
 
     async fn find_security_groups(
@@ -406,44 +391,47 @@ impl Ec2 for SdkCloud {
         vpc_id: &str,
         tags: &Tags,
     ) -> CloudResult<Vec<ObservedSecurityGroup>> {
-        self.begin(EC2, "DescribeSecurityGroups", false).await;
-        security_groups::describe(&self.ec2, None, Some(vpc_id), tags).await
+        let call = self.begin(EC2, "DescribeSecurityGroups", false).await;
+        call.finished(security_groups::describe(&self.ec2, None, Some(vpc_id), tags).await)
     }
 
     async fn create_security_group(&self, input: &SecurityGroupInput) -> CloudResult<String> {
-        self.begin(EC2, "CreateSecurityGroup", true).await;
-        security_groups::create(&self.ec2, input).await
+        let call = self.begin(EC2, "CreateSecurityGroup", true).await;
+        call.finished(security_groups::create(&self.ec2, input).await)
     }
 
     async fn authorize_ingress(&self, group_id: &str, rules: &[IngressRule]) -> CloudResult<()> {
-        self.begin(EC2, "AuthorizeSecurityGroupIngress", true).await;
-        security_groups::authorize(&self.ec2, group_id, rules).await
+        let call = self.begin(EC2, "AuthorizeSecurityGroupIngress", true).await;
+        call.finished(security_groups::authorize(&self.ec2, group_id, rules).await)
     }
 
     async fn revoke_ingress(&self, group_id: &str, rules: &[IngressRule]) -> CloudResult<()> {
-        self.begin(EC2, "RevokeSecurityGroupIngress", true).await;
-        security_groups::revoke(&self.ec2, group_id, rules).await
+        let call = self.begin(EC2, "RevokeSecurityGroupIngress", true).await;
+        call.finished(security_groups::revoke(&self.ec2, group_id, rules).await)
     }
 
     async fn delete_security_group(&self, group_id: &str) -> CloudResult<()> {
-        self.begin(EC2, "DeleteSecurityGroup", true).await;
-        security_groups::delete(&self.ec2, group_id).await
+        let call = self.begin(EC2, "DeleteSecurityGroup", true).await;
+        call.finished(security_groups::delete(&self.ec2, group_id).await)
     }
 
     async fn describe_instance_interfaces(
         &self,
         instance_ids: &[String],
     ) -> CloudResult<Vec<NetworkInterface>> {
-        self.begin(EC2, "DescribeInstances", false).await;
-        interfaces::describe_instance_interfaces(&self.ec2, instance_ids).await
+        let call = self.begin(EC2, "DescribeInstances", false).await;
+        call.finished(interfaces::describe_instance_interfaces(&self.ec2, instance_ids).await)
     }
 
     async fn describe_network_interfaces(
         &self,
         interface_ids: &[String],
     ) -> CloudResult<Vec<NetworkInterface>> {
-        self.begin(EC2, "DescribeNetworkInterfaces", false).await;
-        interfaces::describe_network_interfaces(&self.ec2, Some(interface_ids), Vec::new()).await
+        let call = self.begin(EC2, "DescribeNetworkInterfaces", false).await;
+        call.finished(
+            interfaces::describe_network_interfaces(&self.ec2, Some(interface_ids), Vec::new())
+                .await,
+        )
     }
 
     async fn find_network_interfaces_by_address(
@@ -463,8 +451,8 @@ impl Ec2 for SdkCloud {
         group_id: &str,
         permissions: &[crate::target_rules::Permission],
     ) -> CloudResult<()> {
-        self.begin(EC2, "AuthorizeSecurityGroupIngress", true).await;
-        interfaces::authorize(&self.ec2, group_id, permissions).await
+        let call = self.begin(EC2, "AuthorizeSecurityGroupIngress", true).await;
+        call.finished(interfaces::authorize(&self.ec2, group_id, permissions).await)
     }
 
     async fn revoke_target_permissions(
@@ -472,8 +460,8 @@ impl Ec2 for SdkCloud {
         group_id: &str,
         permissions: &[crate::target_rules::Permission],
     ) -> CloudResult<()> {
-        self.begin(EC2, "RevokeSecurityGroupIngress", true).await;
-        interfaces::revoke(&self.ec2, group_id, permissions).await
+        let call = self.begin(EC2, "RevokeSecurityGroupIngress", true).await;
+        call.finished(interfaces::revoke(&self.ec2, group_id, permissions).await)
     }
 }
 
@@ -485,8 +473,8 @@ impl ResourceTagging for SdkCloud {
 
 impl CertificateManager for SdkCloud {
     async fn list_certificates(&self) -> CloudResult<Vec<crate::facts::CertificateSummary>> {
-        self.begin(ACM, "ListCertificates", false).await;
-        certificates::list(&self.acm).await
+        let call = self.begin(ACM, "ListCertificates", false).await;
+        call.finished(certificates::list(&self.acm).await)
     }
 
     async fn find_certificates(&self, tags: &Tags) -> CloudResult<Vec<ObservedCertificate>> {
@@ -494,18 +482,18 @@ impl CertificateManager for SdkCloud {
     }
 
     async fn request_certificate(&self, request: &CertificateRequest) -> CloudResult<String> {
-        self.begin(ACM, "RequestCertificate", true).await;
-        requested_certificates::request(&self.acm, request).await
+        let call = self.begin(ACM, "RequestCertificate", true).await;
+        call.finished(requested_certificates::request(&self.acm, request).await)
     }
 
     async fn delete_certificate(&self, arn: &str) -> CloudResult<()> {
-        self.begin(ACM, "DeleteCertificate", true).await;
-        requested_certificates::delete(&self.acm, arn).await
+        let call = self.begin(ACM, "DeleteCertificate", true).await;
+        call.finished(requested_certificates::delete(&self.acm, arn).await)
     }
 
     async fn describe_certificate(&self, arn: &str) -> CloudResult<(Vec<String>, Option<String>)> {
-        self.begin(ACM, "DescribeCertificate", false).await;
-        certificates::describe(&self.acm, arn).await
+        let call = self.begin(ACM, "DescribeCertificate", false).await;
+        call.finished(certificates::describe(&self.acm, arn).await)
     }
 }
 
@@ -517,9 +505,10 @@ impl Dns for SdkCloud {
 
 impl WebAcls for SdkCloud {
     async fn classic_web_acl_of(&self, resource_arn: &str) -> CloudResult<Option<String>> {
-        self.begin(WAF_REGIONAL, "GetWebACLForResource", false)
+        let call = self
+            .begin(WAF_REGIONAL, "GetWebACLForResource", false)
             .await;
-        addons::classic_web_acl_of(&self.waf_regional, resource_arn).await
+        call.finished(addons::classic_web_acl_of(&self.waf_regional, resource_arn).await)
     }
 
     async fn associate_classic_web_acl(
@@ -527,57 +516,59 @@ impl WebAcls for SdkCloud {
         web_acl_id: &str,
         resource_arn: &str,
     ) -> CloudResult<()> {
-        self.begin(WAF_REGIONAL, "AssociateWebACL", true).await;
-        addons::associate_classic_web_acl(&self.waf_regional, web_acl_id, resource_arn).await
+        let call = self.begin(WAF_REGIONAL, "AssociateWebACL", true).await;
+        call.finished(
+            addons::associate_classic_web_acl(&self.waf_regional, web_acl_id, resource_arn).await,
+        )
     }
 
     async fn disassociate_classic_web_acl(&self, resource_arn: &str) -> CloudResult<()> {
-        self.begin(WAF_REGIONAL, "DisassociateWebACL", true).await;
-        addons::disassociate_classic_web_acl(&self.waf_regional, resource_arn).await
+        let call = self.begin(WAF_REGIONAL, "DisassociateWebACL", true).await;
+        call.finished(addons::disassociate_classic_web_acl(&self.waf_regional, resource_arn).await)
     }
 
     async fn list_web_acls(&self) -> CloudResult<Vec<crate::facts::WebAcl>> {
-        self.begin(WAFV2, "ListWebACLs", false).await;
-        web_acls::list(&self.wafv2).await
+        let call = self.begin(WAFV2, "ListWebACLs", false).await;
+        call.finished(web_acls::list(&self.wafv2).await)
     }
 
     async fn web_acl_of(&self, resource_arn: &str) -> CloudResult<Option<String>> {
-        self.begin(WAFV2, "GetWebACLForResource", false).await;
-        web_acls::of_resource(&self.wafv2, resource_arn).await
+        let call = self.begin(WAFV2, "GetWebACLForResource", false).await;
+        call.finished(web_acls::of_resource(&self.wafv2, resource_arn).await)
     }
 
     async fn associate_web_acl(&self, web_acl_arn: &str, resource_arn: &str) -> CloudResult<()> {
-        self.begin(WAFV2, "AssociateWebACL", true).await;
-        web_acls::associate(&self.wafv2, web_acl_arn, resource_arn).await
+        let call = self.begin(WAFV2, "AssociateWebACL", true).await;
+        call.finished(web_acls::associate(&self.wafv2, web_acl_arn, resource_arn).await)
     }
 
     async fn disassociate_web_acl(&self, resource_arn: &str) -> CloudResult<()> {
-        self.begin(WAFV2, "DisassociateWebACL", true).await;
-        web_acls::disassociate(&self.wafv2, resource_arn).await
+        let call = self.begin(WAFV2, "DisassociateWebACL", true).await;
+        call.finished(web_acls::disassociate(&self.wafv2, resource_arn).await)
     }
 }
 
 impl ShieldAdvanced for SdkCloud {
     async fn shield_subscription_active(&self) -> CloudResult<bool> {
-        self.begin(SHIELD, "GetSubscriptionState", false).await;
-        addons::shield_subscription_active(&self.shield).await
+        let call = self.begin(SHIELD, "GetSubscriptionState", false).await;
+        call.finished(addons::shield_subscription_active(&self.shield).await)
     }
 
     async fn describe_protection(
         &self,
         resource_arn: &str,
     ) -> CloudResult<Option<ShieldProtection>> {
-        self.begin(SHIELD, "DescribeProtection", false).await;
-        addons::describe_protection(&self.shield, resource_arn).await
+        let call = self.begin(SHIELD, "DescribeProtection", false).await;
+        call.finished(addons::describe_protection(&self.shield, resource_arn).await)
     }
 
     async fn create_protection(&self, name: &str, resource_arn: &str) -> CloudResult<()> {
-        self.begin(SHIELD, "CreateProtection", true).await;
-        addons::create_protection(&self.shield, name, resource_arn).await
+        let call = self.begin(SHIELD, "CreateProtection", true).await;
+        call.finished(addons::create_protection(&self.shield, name, resource_arn).await)
     }
 
     async fn delete_protection(&self, id: &str) -> CloudResult<()> {
-        self.begin(SHIELD, "DeleteProtection", true).await;
-        addons::delete_protection(&self.shield, id).await
+        let call = self.begin(SHIELD, "DeleteProtection", true).await;
+        call.finished(addons::delete_protection(&self.shield, id).await)
     }
 }

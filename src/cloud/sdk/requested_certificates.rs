@@ -9,8 +9,8 @@ use crate::cloud::{
 use crate::model::Tags;
 use aws_sdk_acm::types::{Tag, ValidationMethod};
 
-fn unbuilt(operation: &str, error: impl std::fmt::Display) -> CloudError {
-    CloudError::new(ErrorKind::Invalid, operation, error.to_string())
+fn unbuilt(error: impl std::fmt::Display) -> CloudError {
+    CloudError::new(ErrorKind::Invalid, "", error.to_string())
 }
 
 /// Every certificate carrying all of `wanted`, described.
@@ -18,14 +18,14 @@ pub(super) async fn find(cloud: &SdkCloud, wanted: &Tags) -> CloudResult<Vec<Obs
     let mut arns = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        cloud.begin(ACM, "ListCertificates", false).await;
+        let call = cloud.begin(ACM, "ListCertificates", false).await;
         let page = cloud
             .acm
             .list_certificates()
             .set_next_token(token.take())
             .send()
             .await
-            .map_err(|e| classify("ListCertificates", e))?;
+            .map_err(|e| call.failed(classify(e)))?;
         arns.extend(
             page.certificate_summary_list()
                 .iter()
@@ -38,14 +38,14 @@ pub(super) async fn find(cloud: &SdkCloud, wanted: &Tags) -> CloudResult<Vec<Obs
     }
     let mut found = Vec::new();
     for arn in arns {
-        cloud.begin(ACM, "ListTagsForCertificate", false).await;
+        let call = cloud.begin(ACM, "ListTagsForCertificate", false).await;
         let tags: Tags = cloud
             .acm
             .list_tags_for_certificate()
             .certificate_arn(&arn)
             .send()
             .await
-            .map_err(|e| classify("ListTagsForCertificate", e))?
+            .map_err(|e| call.failed(classify(e)))?
             .tags()
             .iter()
             .map(|t| {
@@ -58,14 +58,14 @@ pub(super) async fn find(cloud: &SdkCloud, wanted: &Tags) -> CloudResult<Vec<Obs
         if !wanted.iter().all(|(k, v)| tags.get(k) == Some(v)) {
             continue;
         }
-        cloud.begin(ACM, "DescribeCertificate", false).await;
+        let call = cloud.begin(ACM, "DescribeCertificate", false).await;
         let described = cloud
             .acm
             .describe_certificate()
             .certificate_arn(&arn)
             .send()
             .await
-            .map_err(|e| classify("DescribeCertificate", e))?;
+            .map_err(|e| call.failed(classify(e)))?;
         let Some(detail) = described.certificate() else {
             continue;
         };
@@ -106,7 +106,7 @@ pub(super) async fn request(
         .iter()
         .map(|(key, value)| Tag::builder().key(key).value(value).build())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| unbuilt("RequestCertificate", e))?;
+        .map_err(unbuilt)?;
     let mut call = client
         .request_certificate()
         .domain_name(&request.domain_name)
@@ -116,10 +116,7 @@ pub(super) async fn request(
     if request.certificate_authority_arn.is_none() {
         call = call.validation_method(ValidationMethod::Dns);
     }
-    let output = call
-        .send()
-        .await
-        .map_err(|e| classify("RequestCertificate", e))?;
+    let output = call.send().await.map_err(classify)?;
     Ok(output.certificate_arn().unwrap_or_default().to_string())
 }
 
@@ -129,7 +126,7 @@ pub(super) async fn delete(client: &aws_sdk_acm::Client, arn: &str) -> CloudResu
         .certificate_arn(arn)
         .send()
         .await
-        .map_err(|e| classify("DeleteCertificate", e))?;
+        .map_err(classify)?;
     Ok(())
 }
 
@@ -141,18 +138,17 @@ pub(super) async fn write_records(
     use aws_sdk_route53::types::{
         Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
     };
-    let operation = "ChangeResourceRecordSets";
     let mut zones: Vec<(String, String)> = Vec::new();
     let mut marker: Option<String> = None;
-    loop {
-        cloud.begin(ROUTE53, "ListHostedZones", false).await;
+    let listing = loop {
+        let call = cloud.begin(ROUTE53, "ListHostedZones", false).await;
         let page = cloud
             .route53
             .list_hosted_zones()
             .set_marker(marker.take())
             .send()
             .await
-            .map_err(|e| classify("ListHostedZones", e))?;
+            .map_err(|e| call.failed(classify(e)))?;
         zones.extend(page.hosted_zones().iter().map(|zone| {
             (
                 zone.id().to_string(),
@@ -161,9 +157,9 @@ pub(super) async fn write_records(
         }));
         match page.next_marker() {
             Some(next) if page.is_truncated() => marker = Some(next.to_string()),
-            _ => break,
+            _ => break call,
         }
-    }
+    };
     for record in records {
         let name = record.name.trim_end_matches('.');
         let zone = zones
@@ -171,33 +167,34 @@ pub(super) async fn write_records(
             .filter(|(_, zone)| name == zone || name.ends_with(&format!(".{zone}")))
             .max_by_key(|(_, zone)| zone.len())
             .ok_or_else(|| {
-                CloudError::new(
+                listing.failed(CloudError::new(
                     ErrorKind::NotFound,
-                    operation,
+                    "",
                     format!("no Route 53 hosted zone holds {name}"),
-                )
+                ))
             })?;
+        let call = cloud.begin(ROUTE53, "ChangeResourceRecordSets", true).await;
         let value = ResourceRecord::builder()
             .value(&record.value)
             .build()
-            .map_err(|e| unbuilt(operation, e))?;
+            .map_err(|e| call.failed(unbuilt(e)))?;
         let set = ResourceRecordSet::builder()
             .name(&record.name)
             .r#type(RrType::from(record.record_type.as_str()))
             .ttl(300)
             .resource_records(value)
             .build()
-            .map_err(|e| unbuilt(operation, e))?;
+            .map_err(|e| call.failed(unbuilt(e)))?;
         let change = Change::builder()
             .action(ChangeAction::Upsert)
             .resource_record_set(set)
             .build()
-            .map_err(|e| unbuilt(operation, e))?;
+            .map_err(|e| call.failed(unbuilt(e)))?;
         let batch = ChangeBatch::builder()
             .changes(change)
             .build()
-            .map_err(|e| unbuilt(operation, e))?;
-        cloud.begin(ROUTE53, "ChangeResourceRecordSets", true).await;
+            .map_err(|e| call.failed(unbuilt(e)))?;
+        let call = cloud.begin(ROUTE53, "ChangeResourceRecordSets", true).await;
         cloud
             .route53
             .change_resource_record_sets()
@@ -205,7 +202,7 @@ pub(super) async fn write_records(
             .change_batch(batch)
             .send()
             .await
-            .map_err(|e| classify(operation, e))?;
+            .map_err(|e| call.failed(classify(e)))?;
     }
     Ok(())
 }

@@ -462,7 +462,7 @@ pub(super) async fn describe_rules(
             .set_marker(marker)
             .send()
             .await
-            .map_err(|e| classify("DescribeRules", e))?;
+            .map_err(classify)?;
         // The default rule has priority "default" and is left out.
         rules.extend(
             output
@@ -500,7 +500,7 @@ pub(super) async fn create_rule(client: &Client, input: &RuleInput) -> CloudResu
         .set_tags((!tags.is_empty()).then_some(tags))
         .send()
         .await
-        .map_err(|e| classify("CreateRule", e))?;
+        .map_err(classify)?;
     Ok(ObservedRule {
         arn: output
             .rules()
@@ -530,7 +530,7 @@ pub(super) async fn modify_rule(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("ModifyRule", e))
+        .map_err(classify)
 }
 
 pub(super) async fn set_rule_priorities(
@@ -553,7 +553,7 @@ pub(super) async fn set_rule_priorities(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("SetRulePriorities", e))
+        .map_err(classify)
 }
 
 pub(super) async fn delete_rule(client: &Client, arn: &str) -> CloudResult<()> {
@@ -563,5 +563,5 @@ pub(super) async fn delete_rule(client: &Client, arn: &str) -> CloudResult<()> {
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("DeleteRule", e))
+        .map_err(classify)
 }

@@ -74,10 +74,7 @@ pub(super) async fn describe(
                 .build(),
         );
     }
-    let output = request
-        .send()
-        .await
-        .map_err(|e| classify("DescribeSecurityGroups", e))?;
+    let output = request.send().await.map_err(classify)?;
     Ok(output
         .security_groups()
         .iter()
@@ -131,14 +128,11 @@ pub(super) async fn create(client: &Client, input: &SecurityGroupInput) -> Cloud
         )
         .send()
         .await
-        .map_err(|e| classify("CreateSecurityGroup", e))?;
-    output.group_id().map(str::to_string).ok_or_else(|| {
-        CloudError::new(
-            ErrorKind::Other,
-            "CreateSecurityGroup",
-            "AWS returned no group id",
-        )
-    })
+        .map_err(classify)?;
+    output
+        .group_id()
+        .map(str::to_string)
+        .ok_or_else(|| CloudError::new(ErrorKind::Other, "", "AWS returned no group id"))
 }
 
 pub(super) async fn authorize(
@@ -162,7 +156,7 @@ pub(super) async fn send_authorize(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("AuthorizeSecurityGroupIngress", e))
+        .map_err(classify)
 }
 
 pub(super) async fn revoke(
@@ -186,7 +180,7 @@ pub(super) async fn send_revoke(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("RevokeSecurityGroupIngress", e))
+        .map_err(classify)
 }
 
 pub(super) async fn delete(client: &Client, group_id: &str) -> CloudResult<()> {
@@ -196,7 +190,7 @@ pub(super) async fn delete(client: &Client, group_id: &str) -> CloudResult<()> {
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("DeleteSecurityGroup", e))
+        .map_err(classify)
 }
 
 pub(super) async fn describe_subnets(
@@ -213,7 +207,7 @@ pub(super) async fn describe_subnets(
             .set_next_token(token.clone())
             .send()
             .await
-            .map_err(|e| classify("DescribeSubnets", e))?;
+            .map_err(classify)?;
         for subnet in page.subnets() {
             subnets.push(Subnet {
                 subnet_id: subnet.subnet_id().unwrap_or_default().to_string(),
@@ -272,7 +266,7 @@ pub(super) async fn describe_route_tables(
             .set_next_token(token.clone())
             .send()
             .await
-            .map_err(|e| classify("DescribeRouteTables", e))?;
+            .map_err(classify)?;
         for table in page.route_tables() {
             tables.push(RouteTable {
                 route_table_id: table.route_table_id().unwrap_or_default().to_string(),

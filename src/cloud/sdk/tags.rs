@@ -60,7 +60,7 @@ async fn find_with_tagging_api(
     let mut found = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        cloud.begin(TAGGING, "GetResources", false).await;
+        let call = cloud.begin(TAGGING, "GetResources", false).await;
         let page = cloud
             .tagging
             .get_resources()
@@ -69,7 +69,7 @@ async fn find_with_tagging_api(
             .set_pagination_token(token.clone())
             .send()
             .await
-            .map_err(|e| classify("GetResources", e))?;
+            .map_err(|e| call.failed(classify(e)))?;
         for mapping in page.resource_tag_mapping_list() {
             let arn = mapping.resource_arn().unwrap_or_default().to_string();
             let tags: Tags = mapping
@@ -97,14 +97,14 @@ async fn find_by_listing(cloud: &SdkCloud, wanted: &Tags) -> CloudResult<Vec<Tag
     let mut arns = Vec::new();
     let mut marker: Option<String> = None;
     loop {
-        cloud.begin(ELBV2, "DescribeLoadBalancers", false).await;
+        let call = cloud.begin(ELBV2, "DescribeLoadBalancers", false).await;
         let page = cloud
             .elbv2
             .describe_load_balancers()
             .set_marker(marker.clone())
             .send()
             .await
-            .map_err(|e| classify("DescribeLoadBalancers", e))?;
+            .map_err(|e| call.failed(classify(e)))?;
         arns.extend(
             page.load_balancers()
                 .iter()
@@ -116,14 +116,14 @@ async fn find_by_listing(cloud: &SdkCloud, wanted: &Tags) -> CloudResult<Vec<Tag
         }
     }
     loop {
-        cloud.begin(ELBV2, "DescribeTargetGroups", false).await;
+        let call = cloud.begin(ELBV2, "DescribeTargetGroups", false).await;
         let page = cloud
             .elbv2
             .describe_target_groups()
             .set_marker(marker.clone())
             .send()
             .await
-            .map_err(|e| classify("DescribeTargetGroups", e))?;
+            .map_err(|e| call.failed(classify(e)))?;
         arns.extend(
             page.target_groups()
                 .iter()
@@ -148,14 +148,14 @@ pub(super) async fn describe_tags(
 ) -> CloudResult<BTreeMap<String, Tags>> {
     let mut found = BTreeMap::new();
     for chunk in arns.chunks(TAG_CHUNK) {
-        cloud.begin(ELBV2, "DescribeTags", false).await;
+        let call = cloud.begin(ELBV2, "DescribeTags", false).await;
         let output = cloud
             .elbv2
             .describe_tags()
             .set_resource_arns(Some(chunk.to_vec()))
             .send()
             .await
-            .map_err(|e| classify("DescribeTags", e))?;
+            .map_err(|e| call.failed(classify(e)))?;
         for description in output.tag_descriptions() {
             let tags: Tags = description
                 .tags()
@@ -188,7 +188,7 @@ pub(super) async fn add_tags(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("AddTags", e))
+        .map_err(classify)
 }
 
 pub(super) async fn remove_tags(
@@ -203,5 +203,5 @@ pub(super) async fn remove_tags(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("RemoveTags", e))
+        .map_err(classify)
 }

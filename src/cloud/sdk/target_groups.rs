@@ -76,7 +76,7 @@ pub(super) async fn describe(
         .set_target_group_arns(Some(arns.to_vec()))
         .send()
         .await
-        .map_err(|e| classify("DescribeTargetGroups", e))?;
+        .map_err(classify)?;
     Ok(output
         .target_groups()
         .iter()
@@ -93,7 +93,7 @@ pub(super) async fn describe_attributes(
         .target_group_arn(arn)
         .send()
         .await
-        .map_err(|e| classify("DescribeTargetGroupAttributes", e))?;
+        .map_err(classify)?;
     Ok(output
         .attributes()
         .iter()
@@ -132,18 +132,12 @@ pub(super) async fn create(
         .set_tags(Some(tags_of(&input.tags)))
         .send()
         .await
-        .map_err(|e| classify("CreateTargetGroup", e))?;
+        .map_err(classify)?;
     output
         .target_groups()
         .first()
         .map(observed_target_group)
-        .ok_or_else(|| {
-            CloudError::new(
-                ErrorKind::Other,
-                "CreateTargetGroup",
-                "AWS returned no target group",
-            )
-        })
+        .ok_or_else(|| CloudError::new(ErrorKind::Other, "", "AWS returned no target group"))
 }
 
 pub(super) async fn modify(client: &Client, arn: &str, check: &HealthCheck) -> CloudResult<()> {
@@ -162,7 +156,7 @@ pub(super) async fn modify(client: &Client, arn: &str, check: &HealthCheck) -> C
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("ModifyTargetGroup", e))
+        .map_err(classify)
 }
 
 pub(super) async fn modify_attributes(
@@ -181,7 +175,7 @@ pub(super) async fn modify_attributes(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("ModifyTargetGroupAttributes", e))
+        .map_err(classify)
 }
 
 pub(super) async fn delete(client: &Client, arn: &str) -> CloudResult<()> {
@@ -191,7 +185,7 @@ pub(super) async fn delete(client: &Client, arn: &str) -> CloudResult<()> {
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("DeleteTargetGroup", e))
+        .map_err(classify)
 }
 
 fn descriptions(
@@ -220,7 +214,7 @@ pub(super) async fn register_targets(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("RegisterTargets", e))
+        .map_err(classify)
 }
 
 pub(super) async fn deregister_targets(
@@ -235,7 +229,7 @@ pub(super) async fn deregister_targets(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("DeregisterTargets", e))
+        .map_err(classify)
 }
 
 pub(super) async fn describe_target_health(
@@ -247,7 +241,7 @@ pub(super) async fn describe_target_health(
         .target_group_arn(arn)
         .send()
         .await
-        .map_err(|e| classify("DescribeTargetHealth", e))?;
+        .map_err(classify)?;
     Ok(output
         .target_health_descriptions()
         .iter()
@@ -293,7 +287,7 @@ pub(super) async fn find_by_name(
                 ..crate::facts::TargetGroup::default()
             })),
         Err(error) => {
-            let error = classify("DescribeTargetGroups", error);
+            let error = classify(error);
             if error.kind == ErrorKind::NotFound {
                 Ok(None)
             } else {

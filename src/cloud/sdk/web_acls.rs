@@ -17,7 +17,7 @@ pub(super) async fn list(client: &Client) -> CloudResult<Vec<WebAcl>> {
             .set_next_marker(marker.take())
             .send()
             .await
-            .map_err(|e| classify("ListWebACLs", e))?;
+            .map_err(classify)?;
         let listed = page.web_acls();
         acls.extend(listed.iter().map(|acl| WebAcl {
             name: acl.name().unwrap_or_default().to_string(),
@@ -39,7 +39,7 @@ pub(super) async fn of_resource(
         .resource_arn(resource_arn)
         .send()
         .await
-        .map_err(|e| classify("GetWebACLForResource", e))?;
+        .map_err(classify)?;
     Ok(output
         .web_acl()
         .map(|acl| acl.arn().to_string())
@@ -58,7 +58,7 @@ pub(super) async fn associate(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("AssociateWebACL", e))
+        .map_err(classify)
 }
 
 pub(super) async fn disassociate(client: &Client, resource_arn: &str) -> CloudResult<()> {
@@ -68,5 +68,5 @@ pub(super) async fn disassociate(client: &Client, resource_arn: &str) -> CloudRe
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| classify("DisassociateWebACL", e))
+        .map_err(classify)
 }
