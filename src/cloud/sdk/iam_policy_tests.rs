@@ -1,7 +1,7 @@
 //! The IAM policies in `docs/install/` allow exactly the AWS operations the SDK adapter can call:
 //! every call goes through `begin(SERVICE, "Operation", …)` or `begin_target_call("Operation", …)`,
-//! the one place each operation is named,
-//! (the throttle and the call log need the name), so the adapter's source is the list.
+//! the one place each operation is named (the throttle, the call log and the errors need the
+//! name), so the adapter's source is the list.
 
 use regex::Regex;
 use std::collections::BTreeSet;
