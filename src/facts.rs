@@ -280,6 +280,9 @@ pub struct TargetGroup {
     pub vpc_id: String,
     #[serde(default)]
     pub target_type: String,
+    /// `ipv4` or `ipv6`; absent means `ipv4`.
+    #[serde(default)]
+    pub ip_address_type: Option<String>,
     #[serde(default)]
     pub health_check_protocol: String,
     #[serde(default)]

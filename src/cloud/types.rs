@@ -71,6 +71,8 @@ pub struct ObservedTargetGroup {
     pub protocol_version: Option<String>,
     pub port: i32,
     pub vpc_id: String,
+    /// `ipv4` or `ipv6` (AWS's value; absent means `ipv4`).
+    pub ip_address_type: String,
     pub health_check: HealthCheck,
     /// Load balancers whose listeners use it.
     pub load_balancer_arns: Vec<String>,

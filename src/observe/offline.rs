@@ -122,6 +122,10 @@ fn target_group(recorded: &crate::facts::TargetGroup) -> ObservedTargetGroup {
         protocol_version: recorded.protocol_version.clone(),
         port: recorded.port,
         vpc_id: recorded.vpc_id.clone(),
+        ip_address_type: recorded
+            .ip_address_type
+            .clone()
+            .unwrap_or_else(|| "ipv4".to_string()),
         health_check: HealthCheck {
             protocol: health_protocol,
             port: recorded.health_check_port.clone(),

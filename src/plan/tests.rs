@@ -56,6 +56,7 @@ fn observed_stack(load_balancer_resource_id: Option<&str>) -> ObservedStack {
                 protocol_version: None,
                 port: 8080,
                 vpc_id: "vpc-1".into(),
+                ip_address_type: "ipv4".into(),
                 health_check,
                 load_balancer_arns: vec!["arn:lb".into()],
             },

@@ -28,6 +28,8 @@ pub struct BoundTargetGroup {
     /// AWS's value, e.g. `TCP`, `HTTP`.
     pub protocol: String,
     pub vpc_id: String,
+    /// AWS's value: `ipv4` or `ipv6` (empty counts as `ipv4`).
+    pub ip_address_type: String,
 }
 
 impl From<&ObservedTargetGroup> for BoundTargetGroup {
@@ -42,6 +44,7 @@ impl From<&ObservedTargetGroup> for BoundTargetGroup {
                 .map(text)
                 .unwrap_or_default(),
             vpc_id: group.vpc_id.clone(),
+            ip_address_type: group.ip_address_type.clone(),
         }
     }
 }
@@ -53,6 +56,7 @@ impl From<&crate::facts::TargetGroup> for BoundTargetGroup {
             target_type: group.target_type.clone(),
             protocol: group.protocol.clone(),
             vpc_id: group.vpc_id.clone(),
+            ip_address_type: group.ip_address_type.clone().unwrap_or_default(),
         }
     }
 }
@@ -63,6 +67,7 @@ pub fn needs_target_group(spec: &TargetGroupBindingSpec) -> bool {
     arn_of(spec).is_none()
         || spec.target_type.is_none()
         || spec.target_group_protocol.is_none()
+        || spec.ip_address_type.is_none()
         || spec.vpc_id.as_deref().unwrap_or_default().is_empty()
 }
 
@@ -91,6 +96,12 @@ pub fn defaulted_spec(
     if defaulted.target_group_protocol.is_none() {
         defaulted.target_group_protocol =
             serde_json::from_value::<BindingProtocol>(target_group.protocol.clone().into()).ok();
+    }
+    if defaulted.ip_address_type.is_none() {
+        defaulted.ip_address_type = Some(match target_group.ip_address_type.as_str() {
+            "ipv6" => BindingIpAddressType::Ipv6,
+            _ => BindingIpAddressType::Ipv4,
+        });
     }
     if defaulted.vpc_id.as_deref().unwrap_or_default().is_empty() && !target_group.vpc_id.is_empty()
     {
@@ -242,6 +253,7 @@ mod tests {
             protocol_version: None,
             port: 80,
             vpc_id: "vpc-0123456789abcdef0".into(),
+            ip_address_type: "ipv6".into(),
             health_check: HealthCheck::nlb_default(),
             load_balancer_arns: Vec::new(),
         })
@@ -261,6 +273,20 @@ mod tests {
         assert_eq!(spec.target_type, Some(BindingTargetType::Ip));
         assert_eq!(spec.target_group_protocol, Some(BindingProtocol::Tcp));
         assert_eq!(spec.vpc_id.as_deref(), Some("vpc-0123456789abcdef0"));
+        assert_eq!(
+            spec.ip_address_type,
+            Some(BindingIpAddressType::Ipv6),
+            "the address type comes from the target group"
+        );
+        let mut ipv4_group = target_group(TargetType::Ip);
+        ipv4_group.ip_address_type = String::new();
+        assert_eq!(
+            defaulted_spec(&by_name.spec, &ipv4_group)
+                .unwrap()
+                .ip_address_type,
+            Some(BindingIpAddressType::Ipv4),
+            "AWS leaving it out means ipv4"
+        );
         let chosen = binding(
             "a",
             json!({"targetGroupARN": "arn:x", "targetType": "instance", "serviceRef": {"name": "web", "port": 80}}),

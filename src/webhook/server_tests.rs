@@ -198,3 +198,52 @@ async fn a_binding_naming_an_unknown_target_group_is_refused_and_nonsense_is_ans
         .unwrap()
         .contains("/nowhere"));
 }
+
+#[tokio::test]
+async fn a_binding_by_name_is_completed_from_its_target_group_in_aws() {
+    use crate::cloud::{LoadBalancing, TargetGroupInput};
+    use crate::model::{HealthCheck, Protocol, TargetType};
+    let admission = admission();
+    let created = admission
+        .cloud
+        .create_target_group(&TargetGroupInput {
+            name: "legacy-blue".into(),
+            target_type: TargetType::Ip,
+            protocol: Protocol::Tcp,
+            protocol_version: None,
+            target_control_port: None,
+            port: 80,
+            ip_address_type: "ipv6".into(),
+            vpc_id: "vpc-0123456789abcdef0".into(),
+            health_check: HealthCheck::nlb_default(),
+            tags: Default::default(),
+        })
+        .await
+        .unwrap();
+    let by_name = json!({"apiVersion": "elbv2.k8s.aws/v1beta1", "kind": "TargetGroupBinding",
+                         "metadata": {"name": "blue", "namespace": "shop"},
+                         "spec": {"targetGroupName": "legacy-blue", "serviceRef": {"name": "web", "port": 80}}});
+    let review = admission
+        .review(
+            BINDING_MUTATOR_PATH,
+            &request(
+                ("elbv2.k8s.aws", "v1beta1", "targetgroupbindings"),
+                "CREATE",
+                by_name,
+                Value::Null,
+            ),
+        )
+        .await;
+    let answer: Value = serde_json::from_slice(&encoded(&review)).unwrap();
+    assert_eq!(answer["response"]["allowed"], true, "{answer}");
+    let patch = patch_of(&answer).to_string();
+    for expected in [
+        format!("\"{}\"", created.arn),
+        "\"ip\"".to_string(),
+        "\"ipv6\"".to_string(),
+        "\"TCP\"".to_string(),
+        "\"vpc-0123456789abcdef0\"".to_string(),
+    ] {
+        assert!(patch.contains(&expected), "{expected} in {patch}");
+    }
+}

@@ -29,6 +29,10 @@ fn observed_target_group(group: &TargetGroup) -> ObservedTargetGroup {
         protocol_version: group.protocol_version().map(str::to_string),
         port: group.port().unwrap_or_default(),
         vpc_id: group.vpc_id().unwrap_or_default().to_string(),
+        ip_address_type: group
+            .ip_address_type()
+            .map_or("ipv4", |t| t.as_str())
+            .to_string(),
         health_check: HealthCheck {
             protocol: health_protocol,
             port: group
@@ -284,6 +288,16 @@ pub(super) async fn find_by_name(
             .map(|group| crate::facts::TargetGroup {
                 target_group_arn: group.target_group_arn().unwrap_or_default().to_string(),
                 target_group_name: group.target_group_name().unwrap_or_default().to_string(),
+                protocol: group
+                    .protocol()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_default(),
+                vpc_id: group.vpc_id().unwrap_or_default().to_string(),
+                target_type: group
+                    .target_type()
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_default(),
+                ip_address_type: group.ip_address_type().map(|t| t.as_str().to_string()),
                 ..crate::facts::TargetGroup::default()
             })),
         Err(error) => {

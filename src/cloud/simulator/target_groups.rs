@@ -127,6 +127,7 @@ impl State {
             protocol_version: input.protocol_version.clone(),
             port: input.port,
             vpc_id: input.vpc_id.clone(),
+            ip_address_type: input.ip_address_type.clone(),
             health_check: input.health_check.clone(),
             load_balancer_arns: Vec::new(),
         };
@@ -264,6 +265,10 @@ impl State {
             .map(|tg| crate::facts::TargetGroup {
                 target_group_arn: tg.observed.arn.clone(),
                 target_group_name: tg.observed.name.clone(),
+                protocol: tg.observed.protocol.as_str().to_string(),
+                vpc_id: tg.observed.vpc_id.clone(),
+                target_type: tg.observed.target_type.as_str().to_string(),
+                ip_address_type: Some(tg.observed.ip_address_type.clone()),
                 ..crate::facts::TargetGroup::default()
             })
     }
