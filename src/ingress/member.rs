@@ -5,7 +5,8 @@
 //!
 //! The bottom layer of `ingress/`: it imports no other module of it, so every step may import
 //! it (`purity_tests` checks that `ingress/` has no import cycle). Parsing lives with each
-//! subject (`settings`, `listen`); this module keeps the results. What each step reads only
+//! subject (`settings`, `listen`) and this module keeps the results; only the member's own
+//! certificates (one params field or one annotation) are read here. What each step reads only
 //! once per build (actions, conditions, authentication, mutual TLS, the frontend NLB) is parsed
 //! where it is used.
 

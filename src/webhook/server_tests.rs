@@ -55,8 +55,22 @@ fn request(kind: (&str, &str, &str), operation: &str, object: Value, old: Value)
 }
 
 async fn reviewed(path: &str, body: &[u8]) -> Value {
-    let review = admission().review(path, body).await;
+    reviewed_by(&admission(), path, body).await
+}
+
+async fn reviewed_by(admission: &Admission<Simulator>, path: &str, body: &[u8]) -> Value {
+    let review = admission.review(path, body).await;
     serde_json::from_slice(&encoded(&review)).unwrap()
+}
+
+/// The AdmissionReview of a TargetGroupBinding being created.
+fn binding_created(binding: Value) -> Vec<u8> {
+    request(
+        ("elbv2.k8s.aws", "v1beta1", "targetgroupbindings"),
+        "CREATE",
+        binding,
+        Value::Null,
+    )
 }
 
 fn patch_of(answer: &Value) -> Value {
@@ -150,16 +164,7 @@ async fn validators_refuse_with_the_field_named() {
     let rival = json!({"apiVersion": "elbv2.k8s.aws/v1beta1", "kind": "TargetGroupBinding",
                        "metadata": {"name": "api", "namespace": "shop"},
                        "spec": {"targetGroupARN": "arn:tg", "targetType": "ip", "serviceRef": {"name": "api", "port": 80}}});
-    let answer = reviewed(
-        BINDING_VALIDATOR_PATH,
-        &request(
-            ("elbv2.k8s.aws", "v1beta1", "targetgroupbindings"),
-            "CREATE",
-            rival,
-            Value::Null,
-        ),
-    )
-    .await;
+    let answer = reviewed(BINDING_VALIDATOR_PATH, &binding_created(rival)).await;
     assert!(answer["response"]["status"]["message"]
         .as_str()
         .unwrap()
@@ -171,16 +176,7 @@ async fn a_binding_naming_an_unknown_target_group_is_refused_and_nonsense_is_ans
     let by_name = json!({"apiVersion": "elbv2.k8s.aws/v1beta1", "kind": "TargetGroupBinding",
                          "metadata": {"name": "x", "namespace": "shop"},
                          "spec": {"targetGroupName": "nowhere", "serviceRef": {"name": "web", "port": 80}}});
-    let answer = reviewed(
-        BINDING_MUTATOR_PATH,
-        &request(
-            ("elbv2.k8s.aws", "v1beta1", "targetgroupbindings"),
-            "CREATE",
-            by_name,
-            Value::Null,
-        ),
-    )
-    .await;
+    let answer = reviewed(BINDING_MUTATOR_PATH, &binding_created(by_name)).await;
     assert_eq!(answer["response"]["allowed"], false);
     assert!(answer["response"]["status"]["message"]
         .as_str()
@@ -223,18 +219,7 @@ async fn a_binding_by_name_is_completed_from_its_target_group_in_aws() {
     let by_name = json!({"apiVersion": "elbv2.k8s.aws/v1beta1", "kind": "TargetGroupBinding",
                          "metadata": {"name": "blue", "namespace": "shop"},
                          "spec": {"targetGroupName": "legacy-blue", "serviceRef": {"name": "web", "port": 80}}});
-    let review = admission
-        .review(
-            BINDING_MUTATOR_PATH,
-            &request(
-                ("elbv2.k8s.aws", "v1beta1", "targetgroupbindings"),
-                "CREATE",
-                by_name,
-                Value::Null,
-            ),
-        )
-        .await;
-    let answer: Value = serde_json::from_slice(&encoded(&review)).unwrap();
+    let answer = reviewed_by(&admission, BINDING_MUTATOR_PATH, &binding_created(by_name)).await;
     assert_eq!(answer["response"]["allowed"], true, "{answer}");
     let patch = patch_of(&answer).to_string();
     for expected in [
