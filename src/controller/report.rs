@@ -1,5 +1,5 @@
-//! Report: what a reconcile writes back to Kubernetes — finalizers (the one guarded patch every
-//! loop uses: Services, Ingresses, TargetGroupBindings), the Service's `status.loadBalancer`,
+//! Report: what a reconcile writes back to Kubernetes — finalizers (one guarded patch for
+//! Services and Ingresses; TargetGroupBindings use kube-runtime's `finalizer()`), the Service's `status.loadBalancer`,
 //! its `service.k8s.aws/Reconciled` condition, and events. Each write is
 //! made only when something differs, so a no-op reconcile writes nothing.
 

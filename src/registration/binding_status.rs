@@ -1,9 +1,9 @@
-//! The Kubernetes writes of the registration loop: a binding's `Ready` condition, its
-//! finalizer, and the readiness-gate conditions of its pods. No AWS call, no decision.
+//! The Kubernetes writes of the registration loop: a binding's `Ready` condition and the
+//! readiness-gate conditions of its pods (its finalizer is kube-runtime's `finalizer()`'s). No
+//! AWS call, no decision.
 
-use super::{BindingReconciler, BINDING_FINALIZER};
+use super::BindingReconciler;
 use crate::cloud::Cloud;
-use crate::controller::report::{add_finalizer, remove_finalizer};
 use crate::crd::target_group_binding::TargetGroupBinding;
 use crate::targets::gates::{gate_condition_type, GateUpdate};
 use k8s_openapi::api::core::v1::Pod;
@@ -84,21 +84,6 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
         )
         .await?;
         Ok(())
-    }
-
-    /// Adds (`present`) or removes the binding's finalizer, through the controllers' one
-    /// guarded finalizer patch.
-    pub(super) async fn set_finalizer(
-        &self,
-        api: &Api<TargetGroupBinding>,
-        binding: &TargetGroupBinding,
-        present: bool,
-    ) -> Result<(), kube::Error> {
-        if present {
-            add_finalizer(api, binding, BINDING_FINALIZER).await
-        } else {
-            remove_finalizer(api, binding, BINDING_FINALIZER).await
-        }
     }
 
     /// Writes gate conditions to pod status (strategic merge on `conditions`, keyed by type,

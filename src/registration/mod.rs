@@ -3,7 +3,8 @@
 //! EndpointSlices of its Service (not by re-planning any load balancer), so a rollout costs one
 //! DescribeTargetHealth and at most one Register and one Deregister per change set.
 //!
-//! - Finalizer `elbv2.k8s.aws/resources`: deleting a binding deregisters its targets first.
+//! - Finalizer `elbv2.k8s.aws/resources`, kept by kube-runtime's `finalizer()`: added before
+//!   anything else (as upstream), removed only after the binding's targets were deregistered.
 //! - Bad input (no ARN, a missing target group, a target group of the other target type, a
 //!   missing Service or port) → a Warning event naming the problem, and no call bound to fail.
 //!
@@ -49,10 +50,11 @@ use cache::ClusterCache;
 use kube::api::{Api, ListParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::finalizer::{finalizer, Error as FinalizerError, Event as FinalizerEvent};
 use kube::{Resource, ResourceExt};
 use networking::{NetworkingSettings, TargetEndpoint, TargetNetworking};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const BINDING_FINALIZER: &str = "elbv2.k8s.aws/resources";
@@ -78,6 +80,22 @@ pub enum RegistrationError {
     Kube(#[from] kube::Error),
     #[error("AWS: {0}")]
     Cloud(#[from] CloudError),
+    #[error("security group rules: {0}")]
+    Networking(String),
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+}
+
+impl From<FinalizerError<RegistrationError>> for RegistrationError {
+    fn from(error: FinalizerError<RegistrationError>) -> Self {
+        match error {
+            FinalizerError::ApplyFailed(error) | FinalizerError::CleanupFailed(error) => error,
+            FinalizerError::AddFinalizer(error) | FinalizerError::RemoveFinalizer(error) => {
+                RegistrationError::Kube(error)
+            }
+            other => RegistrationError::Finalizer(other.to_string()),
+        }
+    }
 }
 
 pub struct BindingReconciler<C> {
@@ -372,15 +390,72 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
         polls.remove(key);
     }
 
-    /// One reconcile of one binding.
+    /// One reconcile of one binding, the loop's entry. kube-runtime's `finalizer()` owns the
+    /// finalizer: a binding without it gets it first (nothing else is done; the patch wakes the
+    /// next reconcile), a binding being deleted goes to `release` and loses the finalizer once
+    /// that succeeded, every other goes to `apply`.
     pub async fn reconcile(
         &self,
-        binding: &TargetGroupBinding,
+        binding: Arc<TargetGroupBinding>,
     ) -> Result<Action, RegistrationError> {
+        let namespace = binding.namespace().unwrap_or_else(|| "default".to_string());
+        let api: Api<TargetGroupBinding> = Api::namespaced(self.client.clone(), &namespace);
+        finalizer(&api, BINDING_FINALIZER, binding, |event| async move {
+            match event {
+                FinalizerEvent::Apply(binding) => self.apply(&binding).await,
+                FinalizerEvent::Cleanup(binding) => self.release(&binding).await,
+            }
+        })
+        .await
+        .map_err(RegistrationError::from)
+    }
+
+    /// A binding being deleted: its targets deregistered (a target group already gone is
+    /// fine), its rules withdrawn, its pods' gates released, what is remembered of it dropped.
+    pub async fn release(&self, binding: &TargetGroupBinding) -> Result<Action, RegistrationError> {
         let namespace = binding.namespace().unwrap_or_else(|| "default".to_string());
         let name = binding.name_any();
         let key = format!("{namespace}/{name}");
-        let api: Api<TargetGroupBinding> = Api::namespaced(self.client.clone(), &namespace);
+        if let Some(arn) = &binding.spec.target_group_arn {
+            match self
+                .sync_binding_targets(binding, arn, &BTreeSet::new())
+                .await
+            {
+                Ok(_) => {}
+                Err(error) if error.kind == ErrorKind::NotFound => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        if let Err(message) = self.apply_networking(binding, &key, &[], true).await {
+            self.warn(binding, "FailedNetworkReconcile", &message).await;
+            return Err(RegistrationError::Networking(message));
+        }
+        self.cache.wait_until_ready().await;
+        let gated = self
+            .cache
+            .gated_pods(&namespace, &gate_condition_type(&name));
+        self.write_gates(&namespace, &name, &release_gates(&name, &gated))
+            .await?;
+        self.stop_gate_polls(&key);
+        self.reported_ungated
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
+        self.withdraw_target_group_info(&key);
+        self.last_syncs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
+        Ok(Action::await_change())
+    }
+
+    /// A binding that holds its finalizer and is not being deleted: its target group checked,
+    /// its networking applied, its targets made the ready endpoints, its gates and condition
+    /// written.
+    pub async fn apply(&self, binding: &TargetGroupBinding) -> Result<Action, RegistrationError> {
+        let namespace = binding.namespace().unwrap_or_else(|| "default".to_string());
+        let name = binding.name_any();
+        let key = format!("{namespace}/{name}");
         let Some(arn) = binding.spec.target_group_arn.clone() else {
             self.warn(
                 binding,
@@ -391,38 +466,6 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
             self.serves_nothing(binding, &key).await;
             return Ok(Action::await_change());
         };
-        if binding.metadata.deletion_timestamp.is_some() {
-            match self
-                .sync_binding_targets(binding, &arn, &BTreeSet::new())
-                .await
-            {
-                Ok(_) => {}
-                Err(error) if error.kind == ErrorKind::NotFound => {}
-                Err(error) => return Err(error.into()),
-            }
-            if let Err(message) = self.apply_networking(binding, &key, &[], true).await {
-                self.warn(binding, "FailedNetworkReconcile", &message).await;
-                return Ok(Action::requeue(NETWORKING_RETRY));
-            }
-            self.cache.wait_until_ready().await;
-            let gated = self
-                .cache
-                .gated_pods(&namespace, &gate_condition_type(&name));
-            self.write_gates(&namespace, &name, &release_gates(&name, &gated))
-                .await?;
-            self.stop_gate_polls(&key);
-            self.reported_ungated
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&key);
-            self.withdraw_target_group_info(&key);
-            self.last_syncs
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&key);
-            self.set_finalizer(&api, binding, false).await?;
-            return Ok(Action::await_change());
-        }
         let groups = match self
             .cloud
             .describe_target_groups(std::slice::from_ref(&arn))
@@ -460,7 +503,6 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
             self.serves_nothing(binding, &key).await;
             return Ok(Action::await_change());
         }
-        self.set_finalizer(&api, binding, true).await?;
         self.publish_target_group_info(&key, &namespace, &binding.spec.service_ref.name, &arn);
         let instance = wanted_type == Some(TargetType::Instance);
         self.wait_for_batch_window(&key).await;

@@ -4,7 +4,7 @@
 
 use super::cache::ClusterCache;
 use super::networking::NetworkingSettings;
-use super::BindingReconciler;
+use super::{BindingReconciler, RegistrationError, NETWORKING_RETRY};
 use crate::cloud::Cloud;
 use crate::crd::target_group_binding::{BindingTargetType, TargetGroupBinding};
 use crate::targets::gates::GATE_PREFIX;
@@ -106,14 +106,17 @@ pub async fn run_registration_loop<C: Cloud + 'static>(
                 );
                 crate::metrics::observe_reconcile(
                     "targetGroupBinding",
-                    reconciler.reconcile(&binding),
+                    reconciler.reconcile(binding.clone()),
                 )
                 .instrument(span)
                 .await
             },
             |binding, error, _| {
                 tracing::warn!(binding = %binding.name_any(), %error, "target registration failed");
-                Action::requeue(Duration::from_secs(5))
+                match error {
+                    RegistrationError::Networking(_) => Action::requeue(NETWORKING_RETRY),
+                    _ => Action::requeue(Duration::from_secs(5)),
+                }
             },
             reconciler,
         )
