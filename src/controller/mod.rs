@@ -25,6 +25,7 @@ mod work_queue;
 pub use bindings::{desired_bindings, STACK_NAMESPACE_LABEL, STACK_NAME_LABEL};
 
 pub use report::{EventReason, CONDITION_TYPE};
+use report::{LoadBalancerAddress, ReconciledReason};
 
 use crate::cloud::{Cloud, CloudError};
 use crate::config::ControllerConfig;
@@ -232,16 +233,16 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
         let wanted = bindings::desired_bindings(&run.stack, &deployed.applied, &labels);
         converge_bindings(&self.client, self.bindings.get(), &labels, &wanted).await?;
         let hostname = deployed.applied.dns_name.clone();
+        let address = match hostname.as_deref() {
+            Some(hostname) => LoadBalancerAddress::Hostname(hostname),
+            None => LoadBalancerAddress::Unchanged,
+        };
         report::update_status(
             &api,
             service,
-            hostname.as_deref(),
-            false,
-            (
-                true,
-                EventReason::SuccessfullyReconciled.as_str(),
-                "the load balancer matches the Service",
-            ),
+            address,
+            ReconciledReason::Event(EventReason::SuccessfullyReconciled),
+            "the load balancer matches the Service",
         )
         .await?;
         if !deployed.plan.is_empty() {
@@ -307,13 +308,9 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
             report::update_status(
                 api,
                 service,
-                None,
-                true,
-                (
-                    false,
-                    "NotManaged",
-                    "the Service is no longer managed by this controller",
-                ),
+                LoadBalancerAddress::Cleared,
+                ReconciledReason::NotManaged,
+                "the Service is no longer managed by this controller",
             )
             .await?;
         }
@@ -371,9 +368,9 @@ impl<C: Cloud + 'static> ServiceReconciler<C> {
         report::update_status(
             api,
             service,
-            None,
-            false,
-            (false, reason.as_str(), condition_message),
+            LoadBalancerAddress::Unchanged,
+            ReconciledReason::Event(reason),
+            condition_message,
         )
         .await
     }

@@ -119,20 +119,58 @@ fn condition(
     }
 }
 
-/// Sets `status.loadBalancer` (when `hostname` is given, or clears it when `clear`) and the
-/// condition, patching the status only when something differs.
+/// What a status write does to `status.loadBalancer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadBalancerAddress<'a> {
+    /// The load balancer's DNS name, with the Service's ports.
+    Hostname(&'a str),
+    /// Left as it is (a failed run does not take the address away).
+    Unchanged,
+    /// Emptied (the Service is no longer ours).
+    Cleared,
+}
+
+/// The reason of the `service.k8s.aws/Reconciled` condition: `True` only when reconciled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReconciledReason {
+    /// The reason of the event published with it.
+    Event(EventReason),
+    /// The Service stopped being ours (its type or class changed): `False`.
+    NotManaged,
+}
+
+impl ReconciledReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Event(reason) => reason.as_str(),
+            Self::NotManaged => "NotManaged",
+        }
+    }
+
+    fn is_reconciled(self) -> bool {
+        self == Self::Event(EventReason::SuccessfullyReconciled)
+    }
+}
+
+/// Sets `status.loadBalancer` as `address` says and the condition, patching the status only
+/// when something differs.
 pub async fn update_status(
     api: &Api<Service>,
     service: &Service,
-    hostname: Option<&str>,
-    clear_load_balancer: bool,
-    reconciled: (bool, &str, &str),
+    address: LoadBalancerAddress<'_>,
+    reason: ReconciledReason,
+    message: &str,
 ) -> Result<(), kube::Error> {
     let status = service.status.clone().unwrap_or_default();
     let conditions = status.conditions.clone().unwrap_or_default();
     let previous = conditions.iter().find(|c| c.type_ == CONDITION_TYPE);
-    let (ok, reason, message) = reconciled;
-    let wanted = condition(ok, reason, message, service.metadata.generation, previous);
+    let wanted = condition(
+        reason.is_reconciled(),
+        reason.as_str(),
+        message,
+        service.metadata.generation,
+        previous,
+    );
     let condition_same = previous.is_some_and(|p| {
         p.status == wanted.status
             && p.reason == wanted.reason
@@ -147,10 +185,10 @@ pub async fn update_status(
             .unwrap_or_default(),
     )
     .unwrap_or_default();
-    let wanted_ingress = match hostname {
-        Some(hostname) => Some(json!([hostname_entry(service, hostname)])),
-        None if clear_load_balancer => Some(json!([])),
-        None => None,
+    let wanted_ingress = match address {
+        LoadBalancerAddress::Hostname(hostname) => Some(json!([hostname_entry(service, hostname)])),
+        LoadBalancerAddress::Cleared => Some(json!([])),
+        LoadBalancerAddress::Unchanged => None,
     };
     let ingress_same = wanted_ingress
         .as_ref()

@@ -12,6 +12,40 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::ResourceExt;
 use serde_json::json;
 
+/// The reasons the registration loop writes on a binding: its `Ready` condition's (`True` only
+/// with `Registered`) and its Warning events'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindingReason {
+    /// Every wanted target registered: the only reason of a `Ready` binding.
+    Registered,
+    /// No target group ARN, or a target group of the other target type.
+    InvalidTargetGroupBinding,
+    /// The target group does not exist.
+    TargetGroupNotFound,
+    /// The Service or its port is missing.
+    BackendNotFound,
+    /// A node's `providerID` cannot be read (the whole binding waits).
+    InvalidNode,
+    /// The targets' security group rules could not be applied.
+    FailedNetworkReconcile,
+    /// A target's pod lacks the readiness gate (event only).
+    PodWithoutReadinessGate,
+}
+
+impl BindingReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Registered => "Registered",
+            Self::InvalidTargetGroupBinding => "InvalidTargetGroupBinding",
+            Self::TargetGroupNotFound => "TargetGroupNotFound",
+            Self::BackendNotFound => "BackendNotFound",
+            Self::InvalidNode => "InvalidNode",
+            Self::FailedNetworkReconcile => "FailedNetworkReconcile",
+            Self::PodWithoutReadinessGate => "PodWithoutReadinessGate",
+        }
+    }
+}
+
 impl<C: Cloud + 'static> BindingReconciler<C> {
     /// `awslbc_readiness_gate_ready_seconds`: from the gate's last change (its `False`), else
     /// the pod's creation, to now.
@@ -41,14 +75,16 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
         }
     }
 
-    /// Sets the `Ready` condition (and `observedGeneration`) when they differ.
+    /// Sets the `Ready` condition (and `observedGeneration`) when they differ: `True` for
+    /// `Registered`, `False` for any other reason.
     pub(super) async fn set_ready(
         &self,
         binding: &TargetGroupBinding,
-        ready: bool,
-        reason: &str,
+        reason: BindingReason,
         message: &str,
     ) -> Result<(), kube::Error> {
+        let ready = reason == BindingReason::Registered;
+        let reason = reason.as_str();
         let status = binding.status.clone().unwrap_or_default();
         let conditions = status.conditions.unwrap_or_default();
         let wanted = if ready { "True" } else { "False" };

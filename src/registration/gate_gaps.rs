@@ -3,7 +3,7 @@
 //! was unavailable (its `failurePolicy: Ignore` let it through). Each is reported once, as a
 //! Warning on the binding, so the gap is seen rather than silently unprotected.
 
-use super::BindingReconciler;
+use super::{BindingReason, BindingReconciler};
 use crate::cloud::Cloud;
 use crate::crd::target_group_binding::TargetGroupBinding;
 use crate::targets::gates::gate_condition_type;
@@ -49,7 +49,7 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
             "pod(s) {} have no readiness gate {gate} (created before this binding, or while the pod webhook was unavailable): a rollout does not wait for their targets to be healthy; they get the gate when recreated",
             newly.join(", ")
         );
-        self.publish_warning(binding, "PodWithoutReadinessGate", &note)
+        self.publish_warning(binding, BindingReason::PodWithoutReadinessGate, &note)
             .await;
     }
 }

@@ -29,6 +29,7 @@
 //! deregisters every target), checkpoints.
 
 mod binding_status;
+pub use binding_status::BindingReason;
 pub mod cache;
 mod gate_gaps;
 pub mod networking;
@@ -287,10 +288,15 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
     }
 
     /// A Warning event on the binding (nothing else).
-    async fn publish_warning(&self, binding: &TargetGroupBinding, reason: &str, note: &str) {
+    async fn publish_warning(
+        &self,
+        binding: &TargetGroupBinding,
+        reason: BindingReason,
+        note: &str,
+    ) {
         let event = Event {
             type_: EventType::Warning,
-            reason: reason.to_string(),
+            reason: reason.as_str().to_string(),
             note: Some(note.chars().take(1024).collect()),
             action: "Register".to_string(),
             secondary: None,
@@ -305,9 +311,9 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
     }
 
     /// A Warning event, and the `Ready` condition `False` with the same reason.
-    async fn warn(&self, binding: &TargetGroupBinding, reason: &str, note: &str) {
+    async fn warn(&self, binding: &TargetGroupBinding, reason: BindingReason, note: &str) {
         self.publish_warning(binding, reason, note).await;
-        if let Err(error) = self.set_ready(binding, false, reason, note).await {
+        if let Err(error) = self.set_ready(binding, reason, note).await {
             tracing::warn!(%error, "could not set the binding's condition");
         }
     }
@@ -325,7 +331,7 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
         let Some(service) = self.cache.service(namespace, &spec.service_ref.name) else {
             self.warn(
                 binding,
-                "BackendNotFound",
+                BindingReason::BackendNotFound,
                 &format!(
                     "Service {}/{} does not exist",
                     namespace, spec.service_ref.name
@@ -353,11 +359,12 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
             Ok(targets) => Some((targets, true)),
             Err(error @ TargetError::InvalidProviderId { .. }) => {
                 // Upstream fails the whole binding: registering a partial node set would drop targets.
-                self.warn(binding, "InvalidNode", &error.to_string()).await;
+                self.warn(binding, BindingReason::InvalidNode, &error.to_string())
+                    .await;
                 None
             }
             Err(error) => {
-                self.warn(binding, "BackendNotFound", &error.to_string())
+                self.warn(binding, BindingReason::BackendNotFound, &error.to_string())
                     .await;
                 Some((Wanted::Instance(BTreeSet::new()), false))
             }
@@ -427,7 +434,8 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
             }
         }
         if let Err(message) = self.apply_networking(binding, &key, &[], true).await {
-            self.warn(binding, "FailedNetworkReconcile", &message).await;
+            self.warn(binding, BindingReason::FailedNetworkReconcile, &message)
+                .await;
             return Err(RegistrationError::Networking(message));
         }
         self.cache.wait_until_ready().await;
@@ -459,7 +467,7 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
         let Some(arn) = binding.spec.target_group_arn.clone() else {
             self.warn(
                 binding,
-                "InvalidTargetGroupBinding",
+                BindingReason::InvalidTargetGroupBinding,
                 "spec.targetGroupARN is required (the TargetGroupBinding webhook fills it from targetGroupName at creation; was the binding created while the webhook was off?)",
             )
             .await;
@@ -475,7 +483,7 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
             Err(error) if error.kind == ErrorKind::NotFound => {
                 self.warn(
                     binding,
-                    "TargetGroupNotFound",
+                    BindingReason::TargetGroupNotFound,
                     &format!("target group {arn} does not exist"),
                 )
                 .await;
@@ -493,7 +501,7 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
         if wanted_type != actual_type {
             self.warn(
                 binding,
-                "InvalidTargetGroupBinding",
+                BindingReason::InvalidTargetGroupBinding,
                 &format!(
                     "target group {arn} is of target type {:?}, the binding says {wanted_type:?}",
                     actual_type
@@ -517,7 +525,8 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
         {
             Ok(()) => false,
             Err(message) => {
-                self.warn(binding, "FailedNetworkReconcile", &message).await;
+                self.warn(binding, BindingReason::FailedNetworkReconcile, &message)
+                    .await;
                 if instance {
                     // As upstream: instance targets are not registered before they are reachable.
                     return Ok(Action::requeue(NETWORKING_RETRY));
@@ -530,8 +539,7 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
         if service_port_found && !networking_failed {
             self.set_ready(
                 binding,
-                true,
-                "Registered",
+                BindingReason::Registered,
                 &format!("{} target(s) registered", desired.len()),
             )
             .await?;
