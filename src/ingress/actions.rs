@@ -420,31 +420,3 @@ pub fn parse_transforms(raw: &str) -> Result<Vec<RuleTransform>, String> {
         })
         .collect()
 }
-
-/// The target group names the members' `actions.*` annotations forward to, once each (for the
-/// discover step's lookups); malformed actions name none (the build reports them).
-pub fn target_group_names(members: &[super::member::Member]) -> Vec<String> {
-    let names: std::collections::BTreeSet<String> = members
-        .iter()
-        .flat_map(|m| named_target_groups(&super::member::annotations(m)))
-        .collect();
-    names.into_iter().collect()
-}
-
-fn named_target_groups(annotations: &crate::annotations::Annotations) -> Vec<String> {
-    annotations
-        .with_suffix_prefix("actions.")
-        .into_values()
-        .filter_map(|raw| parse_action(raw).ok())
-        .flat_map(|action| match action {
-            AnnotatedAction::Forward { targets, .. } => targets
-                .into_iter()
-                .filter_map(|(target, _)| match target {
-                    ForwardTarget::Name(name) => Some(name),
-                    _ => None,
-                })
-                .collect(),
-            _ => Vec::new(),
-        })
-        .collect()
-}

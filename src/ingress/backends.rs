@@ -4,7 +4,9 @@
 
 use super::actions::ServicePortRef;
 use super::input::{tracking_tags, IngressBuildInput};
-use super::member::{annotations, problem, Member, MemberProblem, INGRESS_PREFIX};
+use super::member::{
+    annotated_actions, annotations, problem, Member, MemberProblem, INGRESS_PREFIX,
+};
 use super::rules::BackendRef;
 use super::settings::member_settings;
 use crate::annotations::Annotations;
@@ -65,7 +67,7 @@ pub(super) fn backend_action(
         ),
         BackendRef::Annotation { name } => {
             let key = format!("actions.{name}");
-            let Some(raw) = annotations(member).string(&key) else {
+            let Some(action) = annotated_actions(member).get(name.as_str()) else {
                 if input.config.tolerate_missing_backend_action {
                     return Ok(fixed_503("Backend action does not exist"));
                 }
@@ -74,7 +76,8 @@ pub(super) fn backend_action(
                     format!("{INGRESS_PREFIX}{key} is missing for the use-annotation backend {name} (--tolerate-non-existent-backend-action=false)"),
                 ));
             };
-            let action = super::actions::parse_action(raw)
+            let action = action
+                .clone()
                 .map_err(|e| problem(member, format!("{INGRESS_PREFIX}{key}: {e}")))?;
             annotated_action(input, member, action, groups)
         }

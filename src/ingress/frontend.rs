@@ -10,7 +10,9 @@
 
 use super::input::{identity_tags, tracking_tags, IngressBuildInput};
 use super::listen::listen_ports;
-use super::member::{annotations, problem, Member, MemberProblem, INGRESS_PREFIX};
+use super::member::{
+    annotations, problem, HealthCheckWishes, Member, MemberFrontend, MemberProblem, INGRESS_PREFIX,
+};
 use super::settings::{agreed, choices, resolve_security_groups};
 use crate::model::{
     FrontendNlb, HealthCheck, ListenerAction, ListenerSpec, LoadBalancerSpec, LoadBalancerType,
@@ -26,34 +28,6 @@ const ROUTING_POLICIES: [&str; 3] = [
     "partial_availability_zone_affinity",
     "any_availability_zone",
 ];
-
-/// One member's `frontend-nlb-health-check-*` values, as given.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct HealthCheckWishes {
-    port: Option<String>,
-    protocol: Option<String>,
-    path: Option<String>,
-    interval: Option<i32>,
-    timeout: Option<i32>,
-    healthy: Option<i32>,
-    unhealthy: Option<i32>,
-    success_codes: Option<String>,
-}
-
-/// One member's frontend NLB annotations, validated.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(super) struct MemberFrontend {
-    enabled: Option<bool>,
-    scheme: Option<String>,
-    subnets: Option<Vec<String>>,
-    security_groups: Option<Vec<String>>,
-    /// NLB port → ALB port.
-    port_mapping: Option<BTreeMap<i32, i32>>,
-    eip_allocations: Option<Vec<String>>,
-    health_check: HealthCheckWishes,
-    attributes: Option<BTreeMap<String, String>>,
-    tags: Option<Tags>,
-}
 
 /// Whether the discover step must list the VPC's security groups (named by a member).
 pub fn needs_security_group_lookup(members: &[Member]) -> bool {
@@ -74,7 +48,17 @@ fn port_number(member: &Member, what: &str, text: &str) -> Result<i32, MemberPro
 }
 
 /// Reads and checks a member's `frontend-nlb-*` annotations.
+/// The member's frontend NLB annotations, validated; parsed once, kept on the member (the
+/// build's first pass and the frontend NLB ask).
 pub(super) fn member_frontend(member: &Member) -> Result<MemberFrontend, MemberProblem> {
+    member
+        .parsed
+        .frontend
+        .get_or_init(|| parse_member_frontend(member))
+        .clone()
+}
+
+fn parse_member_frontend(member: &Member) -> Result<MemberFrontend, MemberProblem> {
     let read = annotations(member);
     let failed = |error: crate::annotations::AnnotationError| problem(member, error.to_string());
     let key = |suffix: &str| format!("frontend-nlb-{suffix}");

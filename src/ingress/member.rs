@@ -3,14 +3,17 @@
 //! inbound sources, its own certificates — with the vocabulary every step of the build shares
 //! (`MemberProblem`, the annotation prefix, `namespace/name` keys, the hosts). Pure.
 //!
-//! The bottom layer of `ingress/`: it imports no other module of it, so every step may import
-//! it (`purity_tests` checks that `ingress/` has no import cycle). Parsing lives with each
-//! subject (`settings`, `listen`) and this module keeps the results; only the member's own
-//! certificates (one params field or one annotation) are read here. What each step reads only
-//! once per build (actions, conditions, authentication, mutual TLS, the frontend NLB) is parsed
-//! where it is used.
+//! The bottom layer of `ingress/`: it imports no other module of it but `actions` (the parsers of
+//! `actions.*` and `conditions.*`, which import none), so every step may import it
+//! (`purity_tests` checks that `ingress/` has no import cycle). Parsing lives with each subject
+//! (`settings`, `listen`, `mtls`, `frontend`, `actions`) and this module keeps the results; only
+//! the member's own certificates (one params field or one annotation) are read here.
+//! Authentication is parsed per member and backend Service (its annotations may sit on either),
+//! once per rule that asks.
 
+use super::actions::{parse_action, parse_conditions, AnnotatedAction, ForwardTarget};
 use crate::annotations::Annotations;
+use crate::cloud::RuleCondition;
 use crate::crd::ingress_class_params::IngressClassParams;
 use crate::model::{Protocol, Tags};
 use k8s_openapi::api::networking::v1::Ingress;
@@ -66,6 +69,15 @@ pub(super) struct ParsedMember {
     pub(super) listen_ports: OnceLock<Result<BTreeMap<i32, Protocol>, String>>,
     pub(super) explicit_certificates: OnceLock<Option<Vec<String>>>,
     pub(super) inbound_sources: OnceLock<Result<InboundSources, String>>,
+    /// `mutual-authentication` by port, trust stores as written (ARN or name).
+    pub(super) mutual_authentication:
+        OnceLock<Result<BTreeMap<i32, crate::cloud::MutualAuthentication>, String>>,
+    /// The `frontend-nlb-*` annotations.
+    pub(super) frontend: OnceLock<Result<MemberFrontend, MemberProblem>>,
+    /// The `actions.<name>` annotations by name.
+    pub(super) actions: OnceLock<BTreeMap<String, Result<AnnotatedAction, String>>>,
+    /// The `conditions.<name>` annotations by name.
+    pub(super) conditions: OnceLock<BTreeMap<String, Result<Vec<RuleCondition>, String>>>,
 }
 
 impl PartialEq for Member {
@@ -117,6 +129,52 @@ pub struct MemberSettings {
     pub(super) capacity_units: Option<i32>,
 }
 
+/// The member's `actions.<name>` annotations by name, each parsed (once: the discover step's
+/// lookups and every rule naming one ask).
+pub fn annotated_actions(member: &Member) -> &BTreeMap<String, Result<AnnotatedAction, String>> {
+    member.parsed.actions.get_or_init(|| {
+        annotations(member)
+            .with_suffix_prefix("actions.")
+            .into_iter()
+            .map(|(name, raw)| (name.to_string(), parse_action(raw)))
+            .collect()
+    })
+}
+
+/// The member's `conditions.<name>` annotations by name, each parsed (once: admission's check
+/// and every rule naming one ask).
+pub fn annotated_conditions(
+    member: &Member,
+) -> &BTreeMap<String, Result<Vec<RuleCondition>, String>> {
+    member.parsed.conditions.get_or_init(|| {
+        annotations(member)
+            .with_suffix_prefix("conditions.")
+            .into_iter()
+            .map(|(name, raw)| (name.to_string(), parse_conditions(raw)))
+            .collect()
+    })
+}
+
+/// The target group names the members' `actions.*` annotations forward to, once each (for the
+/// discover step's lookups); malformed actions name none (the build reports them).
+pub fn forwarded_target_group_names(members: &[Member]) -> Vec<String> {
+    let names: BTreeSet<String> = members
+        .iter()
+        .flat_map(|member| annotated_actions(member).values())
+        .flat_map(|action| match action {
+            Ok(AnnotatedAction::Forward { targets, .. }) => targets
+                .iter()
+                .filter_map(|(target, _)| match target {
+                    ForwardTarget::Name(name) => Some(name.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    names.into_iter().collect()
+}
+
 /// The hosts of the member's rules and TLS section, de-duplicated and sorted.
 pub fn member_hosts(member: &Member) -> BTreeSet<String> {
     let Some(spec) = member.ingress.spec.as_ref() else {
@@ -158,4 +216,32 @@ fn parse_explicit_certificates(member: &Member) -> Option<Vec<String>> {
 pub struct InboundSources {
     pub cidrs: Option<BTreeSet<String>>,
     pub prefix_lists: Option<BTreeSet<String>>,
+}
+
+/// One member's `frontend-nlb-health-check-*` values, as given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct HealthCheckWishes {
+    pub(super) port: Option<String>,
+    pub(super) protocol: Option<String>,
+    pub(super) path: Option<String>,
+    pub(super) interval: Option<i32>,
+    pub(super) timeout: Option<i32>,
+    pub(super) healthy: Option<i32>,
+    pub(super) unhealthy: Option<i32>,
+    pub(super) success_codes: Option<String>,
+}
+
+/// One member's frontend NLB annotations, validated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct MemberFrontend {
+    pub(super) enabled: Option<bool>,
+    pub(super) scheme: Option<String>,
+    pub(super) subnets: Option<Vec<String>>,
+    pub(super) security_groups: Option<Vec<String>>,
+    /// NLB port → ALB port.
+    pub(super) port_mapping: Option<BTreeMap<i32, i32>>,
+    pub(super) eip_allocations: Option<Vec<String>>,
+    pub(super) health_check: HealthCheckWishes,
+    pub(super) attributes: Option<BTreeMap<String, String>>,
+    pub(super) tags: Option<Tags>,
 }

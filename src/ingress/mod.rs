@@ -62,7 +62,7 @@ pub fn group_fact_needs(members: &[Member], config: &ControllerConfig) -> Ingres
         security_groups: frontend::needs_security_group_lookup(members),
         certificates: certificates::needs_certificate_discovery(members),
         web_acls: addons::needs_web_acl_names(members, config),
-        target_group_names: actions::target_group_names(members),
+        target_group_names: member::forwarded_target_group_names(members),
         trust_store_names: mtls::trust_store_names(members),
     }
 }
@@ -88,11 +88,11 @@ pub fn member_annotation_problem(member: &Member) -> Option<String> {
         .flat_map(|rule| rule.http.iter().flat_map(|http| http.paths.iter()))
         .filter_map(|path| path.backend.service.as_ref().map(|s| s.name.as_str()));
     for name in backend_names {
-        let key = format!("conditions.{name}");
-        if let Some(raw) = member::annotations(member).string(&key) {
-            if let Err(problem) = actions::parse_conditions(raw) {
-                return Some(format!("{}{key}: {problem}", member::INGRESS_PREFIX));
-            }
+        if let Some(Err(problem)) = member::annotated_conditions(member).get(name) {
+            return Some(format!(
+                "{}conditions.{name}: {problem}",
+                member::INGRESS_PREFIX
+            ));
         }
     }
     None

@@ -21,8 +21,20 @@ struct EntryJson {
     advertise_ca_names: Option<String>,
 }
 
-/// The member's mutual TLS by port, validated; trust stores as written (ARN or name).
+/// The member's mutual TLS by port, validated; trust stores as written (ARN or name). Parsed
+/// once, kept on the member (the discover step, the member's contribution and each HTTPS
+/// listener ask).
 pub fn member_mutual_authentication(
+    member: &Member,
+) -> Result<BTreeMap<i32, MutualAuthentication>, String> {
+    member
+        .parsed
+        .mutual_authentication
+        .get_or_init(|| parse_mutual_authentication(member))
+        .clone()
+}
+
+fn parse_mutual_authentication(
     member: &Member,
 ) -> Result<BTreeMap<i32, MutualAuthentication>, String> {
     let Some(raw) = annotations(member).string("mutual-authentication") else {

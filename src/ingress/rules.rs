@@ -127,10 +127,14 @@ fn member_rules(member: &Member) -> Result<Vec<MemberRule>, MemberProblem> {
                 _ => (path_values(path).map_err(problem)?, Vec::new()),
             };
             let mut conditions = Vec::new();
-            let key = format!("conditions.{name}");
-            if let Some(raw) = super::member::annotations(member).string(&key) {
-                let annotated = super::actions::parse_conditions(raw)
-                    .map_err(|e| problem(format!("{}{key}: {e}", super::member::INGRESS_PREFIX)))?;
+            if let Some(annotated) = super::member::annotated_conditions(member).get(name.as_str())
+            {
+                let annotated = annotated.clone().map_err(|e| {
+                    problem(format!(
+                        "{}conditions.{name}: {e}",
+                        super::member::INGRESS_PREFIX
+                    ))
+                })?;
                 for condition in annotated {
                     match condition {
                         RuleCondition::HostHeader { values } => hosts.extend(values),

@@ -535,7 +535,10 @@ fn a_members_annotations_are_parsed_once_and_the_parse_is_shared_by_its_clones()
             "alb.ingress.kubernetes.io/scheme": "internal",
             "alb.ingress.kubernetes.io/listen-ports": "[{\"HTTP\": 8080}]",
             "alb.ingress.kubernetes.io/inbound-cidrs": "10.0.0.0/8",
-            "alb.ingress.kubernetes.io/certificate-arn": "arn:aws:acm:eu-west-1:1:certificate/a"}}
+            "alb.ingress.kubernetes.io/certificate-arn": "arn:aws:acm:eu-west-1:1:certificate/a",
+            "alb.ingress.kubernetes.io/mutual-authentication": "[{\"port\": 443, \"mode\": \"passthrough\"}]",
+            "alb.ingress.kubernetes.io/actions.blue": "{\"type\": \"forward\", \"forwardConfig\": {\"targetGroups\": [{\"targetGroupName\": \"legacy\"}]}}",
+            "alb.ingress.kubernetes.io/conditions.blue": "[{\"field\": \"http-request-method\", \"httpRequestMethodConfig\": {\"Values\": [\"GET\"]}}]"}}
     }))
     .unwrap();
     let member = super::member::Member::new(ingress, None, 0);
@@ -559,5 +562,16 @@ fn a_members_annotations_are_parsed_once_and_the_parse_is_shared_by_its_clones()
     let sources = super::listen::member_inbound_sources(&copy).unwrap();
     assert_eq!(sources.cidrs.map(|c| c.len()), Some(1));
     assert!(member.parsed.inbound_sources.get().is_some());
+    assert!(member.parsed.mutual_authentication.get().is_none());
+    let mutual = super::mtls::member_mutual_authentication(&copy).unwrap();
+    assert_eq!(mutual[&443].mode, "passthrough");
+    assert!(member.parsed.mutual_authentication.get().is_some());
+    assert!(member.parsed.actions.get().is_none() && member.parsed.conditions.get().is_none());
+    assert_eq!(
+        super::member::forwarded_target_group_names(std::slice::from_ref(&copy)),
+        vec!["legacy".to_string()]
+    );
+    assert!(super::member::annotated_conditions(&copy)["blue"].is_ok());
+    assert!(member.parsed.actions.get().is_some() && member.parsed.conditions.get().is_some());
     assert_eq!(member, copy, "equality ignores the parse cache");
 }
