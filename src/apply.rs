@@ -70,9 +70,12 @@ impl Known {
                     lb.load_balancer.dns_name.clone(),
                 )
             }),
+            // A group the plan deletes is not the one its resource id resolves to: after a
+            // replacement cut short, the old and the new group carry the same resource id.
             target_groups: observed
                 .target_groups
                 .iter()
+                .filter(|tg| !plan.deletes_target_group(&tg.target_group.arn))
                 .filter_map(|tg| {
                     tg.resource_id
                         .clone()

@@ -268,7 +268,13 @@ async fn with_wanted_details(
         if wants_capacity {
             state.add_ons.capacity_units = cloud.describe_capacity_reservation(&arn).await?;
         }
-        if wants_attributes {
+        // A load balancer to be replaced is read too: the plan refuses to replace one whose
+        // deletion protection is on.
+        let replaced = wanted.is_some_and(|lb| {
+            lb.load_balancer_type != state.load_balancer.load_balancer_type
+                || lb.scheme != state.load_balancer.scheme
+        });
+        if wants_attributes || replaced {
             state.attributes = cloud
                 .describe_load_balancer_attributes(&state.load_balancer.arn)
                 .await?;

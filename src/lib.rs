@@ -37,6 +37,8 @@ pub mod probes;
 #[cfg(test)]
 mod purity_tests;
 pub mod registration;
+#[cfg(test)]
+mod reliability_tests;
 pub mod service;
 pub mod subnets;
 pub mod target_rules;

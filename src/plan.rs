@@ -17,7 +17,7 @@ pub mod security_groups;
 mod tags;
 
 use crate::model::{IngressRule, IpAddressType, ListenerSpec, Stack, Tags, NO_WEB_ACL};
-use crate::observe::{ObservedStack, TargetGroupState};
+use crate::observe::{LoadBalancerState, ObservedStack, TargetGroupState};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -201,6 +201,13 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Whether the plan deletes the target group `arn`.
+    pub fn deletes_target_group(&self, arn: &str) -> bool {
+        self.changes.iter().any(|change| {
+            matches!(change, Change::DeleteTargetGroup { arn: deleted, .. } if deleted == arn)
+        })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
     }
@@ -278,22 +285,24 @@ pub(crate) fn kept_target_groups<'a>(
 ) -> BTreeMap<String, &'a TargetGroupState> {
     let mut kept = BTreeMap::new();
     for (id, spec) in &desired.target_groups {
-        let found = observed
+        // A replacement cut short leaves the old and the new group with the same resource id:
+        // the one that fits is kept (the other is deleted once nothing uses it).
+        let fitting = observed
             .target_groups
             .iter()
-            .find(|state| state.resource_id.as_deref() == Some(id.as_str()));
-        if let Some(state) = found {
-            // The protocol version is fixed at creation (compared only where both know one).
-            let version_differs = matches!(
-                (&state.target_group.protocol_version, &spec.protocol_version),
-                (Some(observed), Some(wanted)) if observed != wanted
-            );
-            let replace = state.target_group.target_type != spec.target_type
-                || state.target_group.protocol != spec.protocol
-                || version_differs;
-            if !replace {
-                kept.insert(id.clone(), state);
-            }
+            .filter(|state| state.resource_id.as_deref() == Some(id.as_str()))
+            .find(|state| {
+                // The protocol version is fixed at creation (compared only where both know one).
+                let version_differs = matches!(
+                    (&state.target_group.protocol_version, &spec.protocol_version),
+                    (Some(observed), Some(wanted)) if observed != wanted
+                );
+                state.target_group.target_type == spec.target_type
+                    && state.target_group.protocol == spec.protocol
+                    && !version_differs
+            });
+        if let Some(state) = fitting {
+            kept.insert(id.clone(), state);
         }
     }
     kept
@@ -360,6 +369,14 @@ fn resolved_default_action(
     })
 }
 
+/// Whether AWS has deletion protection on for the load balancer.
+fn deletion_protected(state: &LoadBalancerState) -> bool {
+    state
+        .attributes
+        .get("deletion_protection.enabled")
+        .is_some_and(|value| value == "true")
+}
+
 /// Plans the changes from `observed` to `desired`.
 pub fn plan(
     desired: &Stack,
@@ -393,6 +410,14 @@ pub fn plan(
                     && spec.scheme == state.load_balancer.scheme =>
             {
                 current = Some(state);
+            }
+            Some(_) if deletion_protected(state) => {
+                // Refused before any write: the new groups and listeners would wait for a
+                // delete AWS will not do.
+                return Err(PlanError(format!(
+                    "load balancer {} must be replaced (its type or scheme changed) but has deletion protection on: set deletion_protection.enabled=false first, then change the type or scheme",
+                    state.load_balancer.name
+                )));
             }
             Some(_) => changes.push(Change::DeleteLoadBalancer {
                 arn: state.load_balancer.arn.clone(),

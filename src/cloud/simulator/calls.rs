@@ -33,14 +33,60 @@ impl Simulator {
         });
     }
 
-    /// Records the call and fires an injected failure when one is due.
+    /// Records the call and fires an injected or scripted failure when one is due (a scripted
+    /// lost answer fails a read, or a write not made through [`Self::write`], before it acts).
     pub(super) fn begin(
         &self,
         operation: &'static str,
         write: bool,
     ) -> CloudResult<std::sync::MutexGuard<'_, State>> {
+        let (state, lost) = self.begin_call(operation, write)?;
+        match lost {
+            Some(kind) => error(kind, operation, "scripted fault"),
+            None => Ok(state),
+        }
+    }
+
+    /// A write: recorded, failed before it acts when a failure is due, else made — and then
+    /// failed all the same when the script says its answer is lost (the effect stays, as when a
+    /// call times out after AWS did it).
+    pub(super) fn write<T>(
+        &self,
+        operation: &'static str,
+        act: impl FnOnce(&mut State) -> CloudResult<T>,
+    ) -> CloudResult<T> {
+        let (mut state, lost) = self.begin_call(operation, true)?;
+        let before = state.chaos.is_some().then(|| state.resource_ids());
+        let result = act(&mut state);
+        if let Some(before) = before {
+            let at = state.calls_made;
+            let created: Vec<String> = state
+                .resource_ids()
+                .into_iter()
+                .filter(|id| !before.contains(id))
+                .collect();
+            for id in created {
+                state.created_at.insert(id, at);
+            }
+        }
+        match (lost, result) {
+            (Some(kind), Ok(_)) => error(
+                kind,
+                operation,
+                "scripted fault: the call took effect but its answer was lost",
+            ),
+            (_, result) => result,
+        }
+    }
+
+    fn begin_call(
+        &self,
+        operation: &'static str,
+        write: bool,
+    ) -> CloudResult<(std::sync::MutexGuard<'_, State>, Option<ErrorKind>)> {
         self.calls.record(operation, write);
         let mut state = self.lock();
+        state.calls_made += 1;
         let mut fired = None;
         for failure in state
             .failures
@@ -53,9 +99,27 @@ impl Simulator {
             }
         }
         state.failures.retain(|f| f.remaining > 0);
-        match fired {
-            Some(kind) => error(kind, operation, "injected failure"),
-            None => Ok(state),
+        if let Some(kind) = fired {
+            return error(kind, operation, "injected failure");
+        }
+        match state.chaos.as_mut().and_then(|chaos| chaos.next_fault()) {
+            Some(Fault::Throttled) => error(
+                ErrorKind::Throttled,
+                operation,
+                "scripted fault: Rate exceeded",
+            ),
+            Some(Fault::ServerError) => error(
+                ErrorKind::Other,
+                operation,
+                "scripted fault: 503 Service Unavailable",
+            ),
+            Some(Fault::LostAnswer) if write => Ok((state, Some(ErrorKind::Other))),
+            Some(Fault::LostAnswer) => error(
+                ErrorKind::Other,
+                operation,
+                "scripted fault: the answer was lost",
+            ),
+            None => Ok((state, None)),
         }
     }
 }

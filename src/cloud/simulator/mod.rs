@@ -6,11 +6,13 @@
 //! listener and `SetRulePriorities` takes only free ones (moto's rule). ARNs and DNS names are
 //! deterministic.
 //!
-//! Failures can be injected ("fail the Nth next call of operation X with kind K"), and every call
-//! is recorded in [`CallLog`].
+//! Failures can be injected ("fail the Nth next call of operation X with kind K") or scripted
+//! call by call (`chaos`: throttling, 5xx, lost answers, lagging tag lookups), and every call is
+//! recorded in [`CallLog`].
 
 mod addons;
 mod calls;
+mod chaos;
 mod interfaces;
 mod load_balancers;
 mod requested_certificates;
@@ -29,6 +31,8 @@ use crate::model::{
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use tags::has_all_tags;
+
+pub use chaos::{Fault, FaultScript, FaultTally};
 
 const ARN_PREFIX: &str = "arn:aws:elasticloadbalancing:us-west-2:123456789012";
 
@@ -108,6 +112,12 @@ struct State {
     hosted_zones: Vec<String>,
     dns_records: BTreeMap<String, (String, String)>,
     failures: Vec<InjectedFailure>,
+    /// The running fault script, if any.
+    chaos: Option<chaos::Chaos>,
+    /// Calls made so far (the clock of the fault script).
+    calls_made: u64,
+    /// When (in calls) each resource created under a fault script was created.
+    created_at: BTreeMap<String, u64>,
 }
 
 impl State {
@@ -135,8 +145,9 @@ impl LoadBalancing for Simulator {
     }
 
     async fn modify_capacity_reservation(&self, arn: &str, units: Option<i32>) -> CloudResult<()> {
-        self.begin("ModifyCapacityReservation", true)?
-            .modify_capacity(arn, units)
+        self.write("ModifyCapacityReservation", |state| {
+            state.modify_capacity(arn, units)
+        })
     }
 
     async fn find_target_group_by_name(
@@ -149,7 +160,7 @@ impl LoadBalancing for Simulator {
     }
 
     async fn set_ipam_pool(&self, arn: &str, pool: Option<&str>) -> CloudResult<()> {
-        self.begin("ModifyIpPools", true)?.set_ipam_pool(arn, pool)
+        self.write("ModifyIpPools", |state| state.set_ipam_pool(arn, pool))
     }
 
     async fn find_trust_store(&self, name: &str) -> CloudResult<Option<crate::facts::TrustStore>> {
@@ -162,8 +173,9 @@ impl LoadBalancing for Simulator {
         target_group_arn: &str,
         targets: &[Target],
     ) -> CloudResult<()> {
-        self.begin("RegisterTargets", true)?
-            .register_targets(target_group_arn, targets)
+        self.write("RegisterTargets", |state| {
+            state.register_targets(target_group_arn, targets)
+        })
     }
 
     async fn deregister_targets(
@@ -171,8 +183,9 @@ impl LoadBalancing for Simulator {
         target_group_arn: &str,
         targets: &[Target],
     ) -> CloudResult<()> {
-        self.begin("DeregisterTargets", true)?
-            .deregister_targets(target_group_arn, targets)
+        self.write("DeregisterTargets", |state| {
+            state.deregister_targets(target_group_arn, targets)
+        })
     }
 
     async fn describe_target_health(
@@ -193,8 +206,9 @@ impl LoadBalancing for Simulator {
         arn: &str,
         certificates: &[String],
     ) -> CloudResult<()> {
-        self.begin("AddListenerCertificates", true)?
-            .add_listener_certificates(arn, certificates)
+        self.write("AddListenerCertificates", |state| {
+            state.add_listener_certificates(arn, certificates)
+        })
     }
 
     async fn remove_listener_certificates(
@@ -202,8 +216,9 @@ impl LoadBalancing for Simulator {
         arn: &str,
         certificates: &[String],
     ) -> CloudResult<()> {
-        self.begin("RemoveListenerCertificates", true)?
-            .remove_listener_certificates(arn, certificates)
+        self.write("RemoveListenerCertificates", |state| {
+            state.remove_listener_certificates(arn, certificates)
+        })
     }
 
     async fn describe_load_balancers(
@@ -254,13 +269,15 @@ impl LoadBalancing for Simulator {
         &self,
         input: &LoadBalancerInput,
     ) -> CloudResult<ObservedLoadBalancer> {
-        self.begin("CreateLoadBalancer", true)?
-            .create_load_balancer(input)
+        self.write("CreateLoadBalancer", |state| {
+            state.create_load_balancer(input)
+        })
     }
 
     async fn delete_load_balancer(&self, arn: &str) -> CloudResult<()> {
-        self.begin("DeleteLoadBalancer", true)?
-            .delete_load_balancer(arn)
+        self.write("DeleteLoadBalancer", |state| {
+            state.delete_load_balancer(arn)
+        })
     }
 
     async fn modify_load_balancer_attributes(
@@ -268,13 +285,15 @@ impl LoadBalancing for Simulator {
         arn: &str,
         attributes: &BTreeMap<String, String>,
     ) -> CloudResult<()> {
-        self.begin("ModifyLoadBalancerAttributes", true)?
-            .modify_load_balancer_attributes(arn, attributes)
+        self.write("ModifyLoadBalancerAttributes", |state| {
+            state.modify_load_balancer_attributes(arn, attributes)
+        })
     }
 
     async fn set_security_groups(&self, arn: &str, group_ids: &[String]) -> CloudResult<()> {
-        self.begin("SetSecurityGroups", true)?
-            .set_security_groups(arn, group_ids)
+        self.write("SetSecurityGroups", |state| {
+            state.set_security_groups(arn, group_ids)
+        })
     }
 
     async fn set_subnets(
@@ -283,7 +302,7 @@ impl LoadBalancing for Simulator {
         mappings: &[SubnetMapping],
         _ipv6_source_nat: Option<bool>,
     ) -> CloudResult<()> {
-        self.begin("SetSubnets", true)?.set_subnets(arn, mappings)
+        self.write("SetSubnets", |state| state.set_subnets(arn, mappings))
     }
 
     async fn set_ip_address_type(
@@ -291,21 +310,24 @@ impl LoadBalancing for Simulator {
         arn: &str,
         ip_address_type: IpAddressType,
     ) -> CloudResult<()> {
-        self.begin("SetIpAddressType", true)?
-            .set_ip_address_type(arn, ip_address_type)
+        self.write("SetIpAddressType", |state| {
+            state.set_ip_address_type(arn, ip_address_type)
+        })
     }
 
     async fn create_target_group(
         &self,
         input: &TargetGroupInput,
     ) -> CloudResult<ObservedTargetGroup> {
-        self.begin("CreateTargetGroup", true)?
-            .create_target_group(input)
+        self.write("CreateTargetGroup", |state| {
+            state.create_target_group(input)
+        })
     }
 
     async fn modify_target_group(&self, arn: &str, health_check: &HealthCheck) -> CloudResult<()> {
-        self.begin("ModifyTargetGroup", true)?
-            .modify_target_group(arn, health_check)
+        self.write("ModifyTargetGroup", |state| {
+            state.modify_target_group(arn, health_check)
+        })
     }
 
     async fn modify_target_group_attributes(
@@ -313,26 +335,25 @@ impl LoadBalancing for Simulator {
         arn: &str,
         attributes: &BTreeMap<String, String>,
     ) -> CloudResult<()> {
-        self.begin("ModifyTargetGroupAttributes", true)?
-            .modify_target_group_attributes(arn, attributes)
+        self.write("ModifyTargetGroupAttributes", |state| {
+            state.modify_target_group_attributes(arn, attributes)
+        })
     }
 
     async fn delete_target_group(&self, arn: &str) -> CloudResult<()> {
-        self.begin("DeleteTargetGroup", true)?
-            .delete_target_group(arn)
+        self.write("DeleteTargetGroup", |state| state.delete_target_group(arn))
     }
 
     async fn create_listener(&self, input: &ListenerInput) -> CloudResult<ObservedListener> {
-        self.begin("CreateListener", true)?.create_listener(input)
+        self.write("CreateListener", |state| state.create_listener(input))
     }
 
     async fn modify_listener(&self, arn: &str, input: &ListenerInput) -> CloudResult<()> {
-        self.begin("ModifyListener", true)?
-            .modify_listener(arn, input)
+        self.write("ModifyListener", |state| state.modify_listener(arn, input))
     }
 
     async fn delete_listener(&self, arn: &str) -> CloudResult<()> {
-        self.begin("DeleteListener", true)?.delete_listener(arn)
+        self.write("DeleteListener", |state| state.delete_listener(arn))
     }
 
     async fn describe_listener_attributes(
@@ -348,8 +369,9 @@ impl LoadBalancing for Simulator {
         arn: &str,
         attributes: &BTreeMap<String, String>,
     ) -> CloudResult<()> {
-        self.begin("ModifyListenerAttributes", true)?
-            .modify_listener_attributes(arn, attributes)
+        self.write("ModifyListenerAttributes", |state| {
+            state.modify_listener_attributes(arn, attributes)
+        })
     }
 
     async fn describe_rules(&self, listener_arn: &str) -> CloudResult<Vec<ObservedRule>> {
@@ -358,28 +380,29 @@ impl LoadBalancing for Simulator {
     }
 
     async fn create_rule(&self, input: &RuleInput) -> CloudResult<ObservedRule> {
-        self.begin("CreateRule", true)?.create_rule(input)
+        self.write("CreateRule", |state| state.create_rule(input))
     }
 
     async fn modify_rule(&self, arn: &str, content: &RuleContent) -> CloudResult<()> {
-        self.begin("ModifyRule", true)?.modify_rule(arn, content)
+        self.write("ModifyRule", |state| state.modify_rule(arn, content))
     }
 
     async fn set_rule_priorities(&self, priorities: &[(String, i32)]) -> CloudResult<()> {
-        self.begin("SetRulePriorities", true)?
-            .set_rule_priorities(priorities)
+        self.write("SetRulePriorities", |state| {
+            state.set_rule_priorities(priorities)
+        })
     }
 
     async fn delete_rule(&self, arn: &str) -> CloudResult<()> {
-        self.begin("DeleteRule", true)?.delete_rule(arn)
+        self.write("DeleteRule", |state| state.delete_rule(arn))
     }
 
     async fn add_tags(&self, arns: &[String], tags: &Tags) -> CloudResult<()> {
-        self.begin("AddTags", true)?.add_tags(arns, tags)
+        self.write("AddTags", |state| state.add_tags(arns, tags))
     }
 
     async fn remove_tags(&self, arns: &[String], keys: &[String]) -> CloudResult<()> {
-        self.begin("RemoveTags", true)?.remove_tags(arns, keys)
+        self.write("RemoveTags", |state| state.remove_tags(arns, keys))
     }
 }
 
@@ -425,23 +448,27 @@ impl Ec2 for Simulator {
     }
 
     async fn create_security_group(&self, input: &SecurityGroupInput) -> CloudResult<String> {
-        self.begin("CreateSecurityGroup", true)?
-            .create_security_group(input)
+        self.write("CreateSecurityGroup", |state| {
+            state.create_security_group(input)
+        })
     }
 
     async fn authorize_ingress(&self, group_id: &str, rules: &[IngressRule]) -> CloudResult<()> {
-        self.begin("AuthorizeSecurityGroupIngress", true)?
-            .authorize_ingress(group_id, rules)
+        self.write("AuthorizeSecurityGroupIngress", |state| {
+            state.authorize_ingress(group_id, rules)
+        })
     }
 
     async fn revoke_ingress(&self, group_id: &str, rules: &[IngressRule]) -> CloudResult<()> {
-        self.begin("RevokeSecurityGroupIngress", true)?
-            .revoke_ingress(group_id, rules)
+        self.write("RevokeSecurityGroupIngress", |state| {
+            state.revoke_ingress(group_id, rules)
+        })
     }
 
     async fn delete_security_group(&self, group_id: &str) -> CloudResult<()> {
-        self.begin("DeleteSecurityGroup", true)?
-            .delete_security_group(group_id)
+        self.write("DeleteSecurityGroup", |state| {
+            state.delete_security_group(group_id)
+        })
     }
 
     async fn describe_instance_interfaces(
@@ -483,8 +510,9 @@ impl Ec2 for Simulator {
         group_id: &str,
         permissions: &[crate::target_rules::Permission],
     ) -> CloudResult<()> {
-        self.begin("AuthorizeSecurityGroupIngress", true)?
-            .authorize_target_permissions(group_id, permissions)
+        self.write("AuthorizeSecurityGroupIngress", |state| {
+            state.authorize_target_permissions(group_id, permissions)
+        })
     }
 
     async fn revoke_target_permissions(
@@ -492,7 +520,8 @@ impl Ec2 for Simulator {
         group_id: &str,
         permissions: &[crate::target_rules::Permission],
     ) -> CloudResult<()> {
-        self.begin("RevokeSecurityGroupIngress", true)?
-            .revoke_target_permissions(group_id, permissions)
+        self.write("RevokeSecurityGroupIngress", |state| {
+            state.revoke_target_permissions(group_id, permissions)
+        })
     }
 }

@@ -14,7 +14,9 @@ impl State {
             .map(|(arn, tg)| (arn, &tg.tags, TaggedKind::TargetGroup));
         Ok(load_balancers
             .chain(target_groups)
-            .filter(|(_, resource_tags, _)| has_all_tags(resource_tags, tags))
+            .filter(|(arn, resource_tags, _)| {
+                has_all_tags(resource_tags, tags) && !self.hidden_from_tag_lookups(arn)
+            })
             .map(|(arn, resource_tags, kind)| TaggedResource {
                 arn: arn.clone(),
                 kind,
@@ -67,7 +69,11 @@ impl State {
         Ok(self
             .security_groups
             .values()
-            .filter(|g| g.vpc_id == vpc_id && has_all_tags(&g.observed.tags, tags))
+            .filter(|g| {
+                g.vpc_id == vpc_id
+                    && has_all_tags(&g.observed.tags, tags)
+                    && !self.hidden_from_tag_lookups(&g.observed.id)
+            })
             .map(Self::observed_group)
             .collect())
     }

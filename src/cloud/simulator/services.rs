@@ -32,8 +32,7 @@ impl CertificateManager for Simulator {
     }
 
     async fn delete_certificate(&self, arn: &str) -> CloudResult<()> {
-        self.begin("DeleteCertificate", true)?
-            .delete_certificate(arn)
+        self.write("DeleteCertificate", |state| state.delete_certificate(arn))
     }
 
     async fn describe_certificate(&self, arn: &str) -> CloudResult<(Vec<String>, Option<String>)> {
@@ -44,8 +43,9 @@ impl CertificateManager for Simulator {
 
 impl Dns for Simulator {
     async fn write_validation_records(&self, records: &[ValidationRecord]) -> CloudResult<()> {
-        self.begin("ChangeResourceRecordSets", true)?
-            .write_validation_records(records)
+        self.write("ChangeResourceRecordSets", |state| {
+            state.write_validation_records(records)
+        })
     }
 }
 
@@ -60,8 +60,9 @@ impl WebAcls for Simulator {
         web_acl_id: &str,
         resource_arn: &str,
     ) -> CloudResult<()> {
-        self.begin("AssociateWebACL", true)?
-            .associate_classic_web_acl(web_acl_id, resource_arn)
+        self.write("AssociateWebACL", |state| {
+            state.associate_classic_web_acl(web_acl_id, resource_arn)
+        })
     }
 
     async fn disassociate_classic_web_acl(&self, resource_arn: &str) -> CloudResult<()> {
@@ -80,8 +81,9 @@ impl WebAcls for Simulator {
     }
 
     async fn associate_web_acl(&self, web_acl_arn: &str, resource_arn: &str) -> CloudResult<()> {
-        self.begin("AssociateWebACL", true)?
-            .associate_web_acl(web_acl_arn, resource_arn)
+        self.write("AssociateWebACL", |state| {
+            state.associate_web_acl(web_acl_arn, resource_arn)
+        })
     }
 
     async fn disassociate_web_acl(&self, resource_arn: &str) -> CloudResult<()> {
@@ -105,11 +107,12 @@ impl ShieldAdvanced for Simulator {
     }
 
     async fn create_protection(&self, name: &str, resource_arn: &str) -> CloudResult<()> {
-        self.begin("CreateProtection", true)?
-            .create_protection(name, resource_arn)
+        self.write("CreateProtection", |state| {
+            state.create_protection(name, resource_arn)
+        })
     }
 
     async fn delete_protection(&self, id: &str) -> CloudResult<()> {
-        self.begin("DeleteProtection", true)?.delete_protection(id)
+        self.write("DeleteProtection", |state| state.delete_protection(id))
     }
 }
