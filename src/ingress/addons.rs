@@ -11,7 +11,7 @@
 //! `--enable-shield`) or gate (`LBCapacityReservation`).
 
 use super::member::{Member, MemberSettings};
-use super::settings::{agreed, choices, member_settings};
+use super::settings::{agreed, asked_by, choices, member_settings};
 use crate::config::ControllerConfig;
 use crate::facts::CloudFacts;
 use crate::model::NO_WEB_ACL;
@@ -45,7 +45,12 @@ pub(super) fn web_acl(
             .iter()
             .find(|acl| acl.name == name)
             .map(|acl| Some(acl.arn.clone()))
-            .ok_or_else(|| format!("no regional WAFv2 web ACL is named {name}")),
+            .ok_or_else(|| {
+                format!(
+                    "no regional WAFv2 web ACL is named {name}{}",
+                    asked_by(settings, "wafv2-acl-name", |s| s.wafv2_acl_name.is_some())
+                )
+            }),
         None => agreed(
             "WAFv2 web ACL ARN",
             &choices(settings, |s| s.wafv2_acl_arn.clone()),

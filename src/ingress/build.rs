@@ -33,7 +33,7 @@ use super::listen::{
 use super::member::{annotations, problem, Member, MemberSettings};
 use super::mtls::listener_mutual_authentication;
 use super::optimize::{keeps, RuleShape};
-use super::settings::{agreed, choices, member_settings, resolve_security_groups};
+use super::settings::{agreed, asked_by, choices, member_settings, resolve_security_groups};
 use crate::cloud::{FixedResponseConfig, RedirectConfig};
 use crate::model::{
     AddressPools, IngressRule, IpAddressType, ListenerAction, ListenerSpec, LoadBalancerSpec,
@@ -225,7 +225,22 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
                 cluster_tag_check: input.config.feature_gates.subnets_cluster_tag_check,
             },
         )
-        .map_err(|e| e.to_string())?
+        .map_err(|e| match explicit_subnets {
+            Some(_) => e.to_string() + &asked_by(&settings, "subnets", |s| s.subnets.is_some()),
+            // Discovery follows the scheme and the address type: name who set them.
+            None => {
+                let mut error = e.to_string();
+                if settings.iter().any(|(_, s)| s.scheme.is_some()) {
+                    error += &asked_by(&settings, "scheme", |s| s.scheme.is_some());
+                }
+                if settings.iter().any(|(_, s)| s.ip_address_type.is_some()) {
+                    error += &asked_by(&settings, "ip-address-type", |s| {
+                        s.ip_address_type.is_some()
+                    });
+                }
+                error
+            }
+        })?
         .into_iter()
         .map(|s| s.subnet_id)
         .collect(),
@@ -422,7 +437,12 @@ pub fn build_ingress_stack(input: &IngressBuildInput) -> Result<BuiltIngressStac
         }
         Some(joined) => {
             let entries: Vec<String> = joined.split(',').map(str::to_string).collect();
-            let mut groups = resolve_security_groups(input.facts, &input.config.vpc_id, &entries)?;
+            let mut groups = resolve_security_groups(input.facts, &input.config.vpc_id, &entries)
+                .map_err(|e| {
+                e + &asked_by(&settings, "security-groups", |s| {
+                    s.security_groups.is_some()
+                })
+            })?;
             let manage = pick("manage-backend-security-group-rules", &|s| {
                 s.manage_backend_rules.map(|b| b.to_string())
             })?;

@@ -13,7 +13,7 @@ use super::listen::listen_ports;
 use super::member::{
     annotations, problem, HealthCheckWishes, Member, MemberFrontend, MemberProblem, INGRESS_PREFIX,
 };
-use super::settings::{agreed, choices, resolve_security_groups};
+use super::settings::{agreed, asked_by, choices, resolve_security_groups};
 use crate::model::{
     FrontendNlb, HealthCheck, ListenerAction, ListenerSpec, LoadBalancerSpec, LoadBalancerType,
     Protocol, Scheme, SubnetMapping, Tags, TargetGroupSpec, TargetType, FRONTEND_NLB_ID,
@@ -274,7 +274,13 @@ pub(super) fn frontend_nlb(
             cluster_tag_check: input.config.feature_gates.subnets_cluster_tag_check,
         },
     )
-    .map_err(|e| format!("frontend NLB: {e}"))?;
+    .map_err(|e| match explicit_subnets {
+        Some(_) => format!(
+            "frontend NLB: {e}{}",
+            asked_by(&wishes, "frontend-nlb-subnets", |w| w.subnets.is_some())
+        ),
+        None => format!("frontend NLB: {e}"),
+    })?;
     agreed(
         "frontend NLB Elastic IP allocations",
         &choices(&wishes, |w| w.eip_allocations.as_ref().map(unordered)),
@@ -298,8 +304,14 @@ pub(super) fn frontend_nlb(
     )? {
         Some(joined) => {
             let entries: Vec<String> = joined.split(',').map(str::to_string).collect();
-            resolve_security_groups(input.facts, &input.config.vpc_id, &entries)
-                .map_err(|e| format!("frontend NLB: {e}"))?
+            resolve_security_groups(input.facts, &input.config.vpc_id, &entries).map_err(|e| {
+                format!(
+                    "frontend NLB: {e}{}",
+                    asked_by(&wishes, "frontend-nlb-security-groups", |w| {
+                        w.security_groups.is_some()
+                    })
+                )
+            })?
         }
         None => alb.security_groups.clone(),
     };

@@ -39,6 +39,18 @@ pub(super) fn choices<T>(
         .collect()
 }
 
+/// Who asked for a group setting, to end an error about it:
+/// ` (alb.ingress.kubernetes.io/<key> of ns/a, ns/b)`. A value from IngressClassParams is
+/// named by the same key (the params stand in for the annotation).
+pub(super) fn asked_by<T>(wishes: &[(String, T)], key: &str, asks: impl Fn(&T) -> bool) -> String {
+    let who: Vec<&str> = wishes
+        .iter()
+        .filter(|(_, wish)| asks(wish))
+        .map(|(member, _)| member.as_str())
+        .collect();
+    format!(" ({INGRESS_PREFIX}{key} of {})", who.join(", "))
+}
+
 /// The single value members agree on, or an error naming who disagrees.
 pub(super) fn agreed(what: &str, choices: &[(String, String)]) -> Result<Option<String>, String> {
     let distinct: BTreeSet<&str> = choices.iter().map(|(v, _)| v.as_str()).collect();
@@ -98,7 +110,7 @@ fn parse_member_settings(member: &Member) -> Result<MemberSettings, MemberProble
     if name.as_ref().is_some_and(|n| n.len() > 32) {
         return Err(problem(
             member,
-            "the load balancer name is longer than 32 characters",
+            format!("{INGRESS_PREFIX}load-balancer-name: the name is longer than 32 characters"),
         ));
     }
     let mut tags = annotations(member)
@@ -167,6 +179,10 @@ fn parse_member_settings(member: &Member) -> Result<MemberSettings, MemberProble
         .or_else(|| annotations(member).string("web-acl-id"))
         .filter(|id| !id.is_empty())
         .map(str::to_string);
+    // Read by the group (its redirect port); checked here, so a bad value holds its member only.
+    annotations(member)
+        .integer("ssl-redirect")
+        .map_err(|e| problem(member, e.to_string()))?;
     let shield = annotations(member)
         .boolean("shield-advanced-protection")
         .map_err(|e| problem(member, e.to_string()))?;

@@ -430,7 +430,27 @@ pub fn build_service_stack(input: &ServiceBuildInput) -> Result<BuiltStack, Vec<
     } else if reused_subnets.is_some() {
         "subnets of the existing load balancer".to_string()
     } else {
-        "subnet discovery".to_string()
+        // Discovery follows the scheme and the address type: name the annotations that set them.
+        let shaping: Vec<String> = [
+            "aws-load-balancer-scheme",
+            "aws-load-balancer-internal",
+            "aws-load-balancer-ip-address-type",
+        ]
+        .iter()
+        .map(|suffix| key(suffix))
+        .filter(|full| {
+            input
+                .service
+                .metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|annotations| annotations.contains_key(full))
+        })
+        .collect();
+        match shaping.as_slice() {
+            [] => "subnet discovery".to_string(),
+            keys => format!("subnet discovery (for {})", keys.join(", ")),
+        }
     };
     let subnets = choose_subnets(input.facts, &request).unwrap_or_else(|error| {
         problems.push(Problem::new(location, error.to_string()));
