@@ -10,6 +10,7 @@
 
 use super::facts;
 use crate::config::ControllerConfig;
+use crate::crd::ingress_class_params::IngressClassParams;
 use crate::ingress::class::ClassContext;
 use crate::ingress::group::{load_group, GroupId};
 use crate::pipeline::ingress::{run_group, GroupOutcome, GroupRun};
@@ -291,12 +292,39 @@ fn check_service(fuzzed: &BTreeMap<String, String>) {
 
 /// Checks the group's outcome; the members it holds (`None`: the group failed).
 fn check_group(fuzzed: &BTreeMap<String, String>) -> Option<Vec<String>> {
+    check_group_with(fuzzed, None)
+}
+
+/// `check_group`, the bad member's class carrying `params` when given (then its rejections
+/// are not required to name an annotation).
+fn check_group_with(
+    fuzzed: &BTreeMap<String, String>,
+    params: Option<IngressClassParams>,
+) -> Option<Vec<String>> {
     let facts = facts();
     let config = config();
-    let classes: Vec<IngressClass> = vec![serde_json::from_value(
+    let mut classes: Vec<IngressClass> = vec![serde_json::from_value(
         json!({"metadata": {"name": "alb"}, "spec": {"controller": "ingress.k8s.aws/alb"}}),
     )
     .unwrap()];
+    let keys_named = params.is_none();
+    let all_params: Vec<IngressClassParams> = params.into_iter().collect();
+    if !all_params.is_empty() {
+        classes.push(
+            serde_json::from_value(json!({"metadata": {"name": "fuzzed"}, "spec": {
+                "controller": "ingress.k8s.aws/alb",
+                "parameters": {"apiGroup": "elbv2.k8s.aws", "kind": "IngressClassParams", "name": "fuzzed"}
+            }}))
+            .unwrap(),
+        );
+    }
+    let mut bad = member("bad", fuzzed);
+    if let Some(spec) = bad.spec.as_mut().filter(|_| !keys_named) {
+        spec.ingress_class_name = Some("fuzzed".into());
+    }
+    let names_a_key = |problem: &str, fuzzed: &BTreeMap<String, String>| {
+        !keys_named || names_a_key(problem, fuzzed)
+    };
     let ingresses = [
         member(
             "good",
@@ -306,13 +334,13 @@ fn check_group(fuzzed: &BTreeMap<String, String>) -> Option<Vec<String>> {
                     .to_string(),
             )]),
         ),
-        member("bad", fuzzed),
+        bad,
     ];
     let namespaces = BTreeMap::new();
     let context = ClassContext {
         ingress_class_flag: "alb",
         classes: &classes,
-        params: &[],
+        params: &all_params,
         namespace_labels: &namespaces,
     };
     let id = GroupId::Explicit("mixed".into());
@@ -379,6 +407,53 @@ fn check_group(fuzzed: &BTreeMap<String, String>) -> Option<Vec<String>> {
     }
 }
 
+/// IngressClassParams with 1–4 of their fields set to edge values (shapes that deserialize;
+/// others are skipped).
+fn class_params() -> impl Strategy<Value = serde_json::Value> {
+    let text = || value().prop_map(serde_json::Value::from);
+    let number = || {
+        prop_oneof![
+            Just(0i64),
+            Just(-1),
+            Just(80),
+            Just(65536),
+            Just(i64::from(i32::MAX))
+        ]
+    };
+    let field = prop_oneof![
+        proptest::sample::select(vec!["internal", "internet-facing"]).prop_map(|v| ("scheme", json!(v))),
+        proptest::sample::select(vec!["ipv4", "dualstack", "dualstack-without-public-ipv4"])
+            .prop_map(|v| ("ipAddressType", json!(v))),
+        proptest::sample::select(vec!["ip", "instance"]).prop_map(|v| ("targetType", json!(v))),
+        text().prop_map(|v| ("loadBalancerName", v)),
+        text().prop_map(|v| ("sslPolicy", v)),
+        text().prop_map(|v| ("sslRedirectPort", v)),
+        text().prop_map(|v| ("certificateArn", json!([v]))),
+        text().prop_map(|v| ("subnets", json!({"ids": [v]}))),
+        text().prop_map(|v| ("subnets", json!({"tags": {"Name": [v]}}))),
+        text().prop_map(|v| ("inboundCIDRs", json!([v]))),
+        (text(), text()).prop_map(|(k, v)| ("loadBalancerAttributes", json!([{"key": k, "value": v}]))),
+        (text(), text()).prop_map(|(k, v)| ("tags", json!([{"key": k, "value": v}]))),
+        (text(), number(), text(), text()).prop_map(|(protocol, port, k, v)| (
+            "listeners",
+            json!([{"protocol": protocol, "port": port, "listenerAttributes": [{"key": k, "value": v}]}])
+        )),
+        number().prop_map(|units| ("minimumLoadBalancerCapacity", json!({"capacityUnits": units}))),
+        text().prop_map(|v| ("ipamConfiguration", json!({"ipv4IPAMPoolId": v}))),
+        text().prop_map(|v| ("wafv2AclArn", v)),
+        text().prop_map(|v| ("wafv2AclName", v)),
+        text().prop_map(|v| ("prefixListsIDs", json!([v]))),
+    ];
+    prop::collection::vec(field, 1..5).prop_map(|fields| {
+        let spec: serde_json::Map<String, serde_json::Value> = fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        json!({"apiVersion": "elbv2.k8s.aws/v1beta1", "kind": "IngressClassParams",
+               "metadata": {"name": "fuzzed"}, "spec": spec})
+    })
+}
+
 /// Mangles `text`: a cut, a byte-range deletion and a few replaced characters.
 fn mangled(text: &'static str) -> impl Strategy<Value = String> {
     (
@@ -431,6 +506,13 @@ proptest! {
     #[test]
     fn a_fuzzed_member_never_panics_names_its_key_and_spares_the_good_member(fuzzed in annotations(INGRESS_KEYS)) {
         let _held = check_group(&fuzzed);
+    }
+
+    #[test]
+    fn fuzzed_class_params_never_panic_and_spare_the_good_member(params in class_params()) {
+        let parsed: Result<IngressClassParams, _> = serde_json::from_value(params);
+        prop_assume!(parsed.is_ok());
+        let _held = check_group_with(&BTreeMap::new(), parsed.ok());
     }
 
     #[test]
