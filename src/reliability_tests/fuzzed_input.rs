@@ -8,7 +8,7 @@
 //! The key lists are upstream's annotations (the specification's), not read from our code: a
 //! key we forgot is fuzzed too.
 
-use super::facts;
+use super::{alb_class, backend_services, facts};
 use crate::config::ControllerConfig;
 use crate::crd::ingress_class_params::IngressClassParams;
 use crate::ingress::class::ClassContext;
@@ -303,10 +303,7 @@ fn check_group_with(
 ) -> Option<Vec<String>> {
     let facts = facts();
     let config = config();
-    let mut classes: Vec<IngressClass> = vec![serde_json::from_value(
-        json!({"metadata": {"name": "alb"}, "spec": {"controller": "ingress.k8s.aws/alb"}}),
-    )
-    .unwrap()];
+    let mut classes: Vec<IngressClass> = vec![alb_class()];
     let keys_named = params.is_none();
     let all_params: Vec<IngressClassParams> = params.into_iter().collect();
     if !all_params.is_empty() {
@@ -352,11 +349,7 @@ fn check_group_with(
             "held at load naming no key: {problem}"
         );
     }
-    let services: Vec<Service> = vec![serde_json::from_value(json!({
-        "metadata": {"namespace": "shop", "name": "app", "uid": "00000000-0000-4000-8000-000000000001"},
-        "spec": {"type": "NodePort", "ports": [{"port": 80, "targetPort": 8080, "nodePort": 30080}]}
-    }))
-    .unwrap()];
+    let services = backend_services();
     let oidc_clients = Default::default();
     let previous = BTreeMap::new();
     let run = GroupRun {

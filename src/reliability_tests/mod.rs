@@ -100,6 +100,15 @@ pub(super) fn grouped_ingress(name: &str, group: &str, paths: &[&str]) -> Ingres
     .unwrap()
 }
 
+/// The class `alb`, ours.
+fn alb_class() -> IngressClass {
+    serde_json::from_value(
+        json!({"metadata": {"name": "alb"}, "spec": {"controller": "ingress.k8s.aws/alb"}}),
+    )
+    .unwrap()
+}
+
+/// The members' backend `app` (NodePort 30080).
 fn backend_services() -> Vec<Service> {
     vec![serde_json::from_value(json!({
         "metadata": {"namespace": NAMESPACE, "name": "app", "uid": "00000000-0000-4000-8000-000000000001"},
@@ -135,10 +144,7 @@ impl World {
         let mut world = Self {
             cloud,
             config: ControllerConfig::new(CLUSTER, VPC),
-            classes: vec![serde_json::from_value(
-                json!({"metadata": {"name": "alb"}, "spec": {"controller": "ingress.k8s.aws/alb"}}),
-            )
-            .unwrap()],
+            classes: vec![alb_class()],
             services: BTreeMap::new(),
             ingresses: BTreeMap::new(),
             seen_services: BTreeSet::new(),
@@ -260,6 +266,16 @@ impl World {
 
     pub(super) fn delete_ingress(&mut self, name: &str) {
         self.ingresses.remove(name);
+    }
+
+    /// How many target groups of Service `name` AWS holds.
+    pub(super) fn target_groups_of_service(&self, name: &str) -> usize {
+        let prefix = format!("k8s-{NAMESPACE}-{name}-");
+        self.cloud
+            .target_group_names()
+            .iter()
+            .filter(|group| group.starts_with(&prefix))
+            .count()
     }
 
     /// The process restarts: what the loops remembered is gone.
@@ -486,18 +502,13 @@ impl World {
             assert_eq!(load_balancers, 1, "the load balancer of {stack:?}");
         }
         // Foreign resources are as they were.
-        let all = self.cloud.load_balancer_tags();
         for (arn, tags) in &self.foreign {
             let found = self
                 .cloud
                 .describe_tags(std::slice::from_ref(arn))
                 .await
                 .unwrap();
-            assert_eq!(
-                found.get(arn),
-                Some(tags),
-                "foreign {arn} changed ({all:?})"
-            );
+            assert_eq!(found.get(arn), Some(tags), "foreign {arn} changed");
         }
         // Protected load balancers of deleted Services are still protected.
         for name in &self.protected_when_deleted {

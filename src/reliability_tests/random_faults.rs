@@ -169,12 +169,7 @@ async fn a_replacement_cut_short_leaves_two_target_groups_with_one_id_and_still_
         .fail_call("CreateListener", 1, crate::cloud::ErrorKind::Throttled);
     assert!(world.reconcile_service("api").await.is_err());
     assert_eq!(
-        world
-            .cloud
-            .target_group_names()
-            .iter()
-            .filter(|name| name.starts_with("k8s-shop-api-"))
-            .count(),
+        world.target_groups_of_service("api"),
         3,
         "the old ip group and the two new instance groups"
     );
@@ -182,12 +177,7 @@ async fn a_replacement_cut_short_leaves_two_target_groups_with_one_id_and_still_
     assert_eq!(rounds, 1, "the next reconcile converges");
     world.check_invariants().await;
     assert_eq!(
-        world
-            .cloud
-            .target_group_names()
-            .iter()
-            .filter(|name| name.starts_with("k8s-shop-api-"))
-            .count(),
+        world.target_groups_of_service("api"),
         2,
         "the old ip group is gone"
     );
