@@ -267,24 +267,23 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
         arn: &str,
         desired: &BTreeSet<Target>,
     ) -> CloudResult<TargetSync> {
-        let shared = binding.spec.multi_cluster_target_group == Some(true);
-        let sync = if shared {
-            let ours = self
-                .registered_by_us
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(arn)
-                .cloned()
-                .unwrap_or_default();
-            sync_shared_targets(&self.cloud, arn, desired, &ours).await?
-        } else {
-            sync_targets(&self.cloud, arn, desired).await?
-        };
+        if binding.spec.multi_cluster_target_group != Some(true) {
+            return sync_targets(&self.cloud, arn, desired).await;
+        }
+        let mut ours = self
+            .registered_by_us
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(arn)
+            .cloned()
+            .unwrap_or_default();
+        let sync = sync_shared_targets(&self.cloud, arn, desired, &mut ours).await;
+        // Kept whether or not the sync succeeded: a failed one may still have registered.
         self.registered_by_us
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(arn.to_string(), desired.clone());
-        Ok(sync)
+            .insert(arn.to_string(), ours);
+        sync
     }
 
     /// A Warning event on the binding (nothing else).

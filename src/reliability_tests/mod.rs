@@ -11,6 +11,7 @@
 mod crashes;
 mod fuzzed_input;
 mod random_faults;
+mod registration_faults;
 
 use crate::cloud::ports::*;
 use crate::cloud::simulator::{FaultTally, Simulator};

@@ -125,7 +125,7 @@ async fn a_protected_load_balancer_that_must_be_replaced_is_refused_before_any_w
 /// 48 scenarios from a fixed seed in CI; `RELIABILITY_CASES` and `RELIABILITY_SEED` change
 /// them for a longer run on demand. A failure prints the smallest scenario found (it is not
 /// saved: its regression test is written by hand, named after it).
-fn config() -> ProptestConfig {
+pub(super) fn config() -> ProptestConfig {
     let number = |name: &str, default: u64| {
         std::env::var(name)
             .ok()

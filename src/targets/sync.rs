@@ -25,13 +25,21 @@ pub async fn sync_targets(
 /// For a target group shared with other clusters (`multiClusterTargetGroup`): registers
 /// `desired` and deregisters only targets of `ours` (what this controller registered) that are
 /// no longer wanted; targets it does not know belong to another cluster and are left alone.
+///
+/// `ours` is kept up to date here, failures included: the wanted targets count as ours before
+/// the first write (a register whose answer is lost may still have taken effect, and its
+/// targets must be deregistered once unwanted), and once every call succeeded `ours` is
+/// exactly `desired`.
 pub async fn sync_shared_targets(
     cloud: &impl Cloud,
     target_group_arn: &str,
     desired: &BTreeSet<Target>,
-    ours: &BTreeSet<Target>,
+    ours: &mut BTreeSet<Target>,
 ) -> CloudResult<TargetSync> {
-    sync(cloud, target_group_arn, desired, Some(ours)).await
+    ours.extend(desired.iter().cloned());
+    let sync = sync(cloud, target_group_arn, desired, Some(ours)).await?;
+    ours.clone_from(desired);
+    Ok(sync)
 }
 
 async fn sync(

@@ -474,13 +474,16 @@ async fn a_shared_target_group_loses_only_the_targets_this_cluster_registered() 
         .await
         .unwrap();
     let first: BTreeSet<Target> = [target("10.0.1.1", 8080), target("10.0.1.2", 8080)].into();
-    crate::targets::sync_shared_targets(&cloud, &arn, &first, &BTreeSet::new())
+    let mut ours = BTreeSet::new();
+    crate::targets::sync_shared_targets(&cloud, &arn, &first, &mut ours)
         .await
         .unwrap();
+    assert_eq!(ours, first, "what this cluster registered is remembered");
     let scaled_down: BTreeSet<Target> = [target("10.0.1.1", 8080)].into();
-    crate::targets::sync_shared_targets(&cloud, &arn, &scaled_down, &first)
+    crate::targets::sync_shared_targets(&cloud, &arn, &scaled_down, &mut ours)
         .await
         .unwrap();
+    assert_eq!(ours, scaled_down);
     let registered: BTreeSet<Target> = cloud
         .targets_of("k8s-shop-web-0000000000")
         .into_iter()
