@@ -69,7 +69,7 @@ pub fn binding_permissions(
                     })?;
                     sources.push(RuleSource::Cidr(cidr.trunc().to_string()));
                 }
-                (None, Some(group)) if group.group_id.starts_with("sg-") => {
+                (None, Some(group)) if is_security_group_id(&group.group_id) => {
                     sources.push(RuleSource::SecurityGroup(group.group_id.clone()));
                 }
                 (None, Some(group)) => {
@@ -89,14 +89,21 @@ pub fn binding_permissions(
         if rule.ports.is_empty() {
             ranges.push(("tcp".into(), ALL_PORTS.0, ALL_PORTS.1));
         }
-        for port in &rule.ports {
+        for (port_index, port) in rule.ports.iter().enumerate() {
             let protocol = match port.protocol {
                 Some(NetworkingProtocol::Udp) => "udp",
                 _ => "tcp",
             };
             match &port.port {
                 None => ranges.push((protocol.into(), ALL_PORTS.0, ALL_PORTS.1)),
-                Some(IntOrString::Int(number)) => ranges.push((protocol.into(), *number, *number)),
+                Some(IntOrString::Int(number)) if (ALL_PORTS.0..=ALL_PORTS.1).contains(number) => {
+                    ranges.push((protocol.into(), *number, *number))
+                }
+                Some(IntOrString::Int(number)) => {
+                    return Err(format!(
+                        "spec.networking.ingress[{index}].ports[{port_index}].port: {number} is not a port (0-65535)"
+                    ))
+                }
                 Some(IntOrString::String(name)) => {
                     let numbers = named_ports
                         .map(|ports| ports.get(name).cloned().unwrap_or_default())
@@ -119,6 +126,16 @@ pub fn binding_permissions(
         }
     }
     Ok(permissions)
+}
+
+/// `sg-` and hexadecimal digits, as EC2 names security groups.
+fn is_security_group_id(id: &str) -> bool {
+    id.strip_prefix("sg-").is_some_and(|digits| {
+        !digits.is_empty()
+            && digits
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 /// What one target security group must hold, from the permissions every binding asks of it.

@@ -25,15 +25,15 @@ fn from_cidr(cidr: &str, protocol: &str, port: i32) -> Permission {
 #[test]
 fn every_peer_on_every_port_with_named_ports_resolved_per_pod() {
     let rules = networking(serde_json::json!({"ingress": [
-        {"from": [{"securityGroup": {"groupID": "sg-backend"}}, {"ipBlock": {"cidr": "10.0.0.5/16"}}],
+        {"from": [{"securityGroup": {"groupID": "sg-0bac"}}, {"ipBlock": {"cidr": "10.0.0.5/16"}}],
          "ports": [{"protocol": "TCP", "port": 8080}, {"protocol": "UDP", "port": "dns"}, {"protocol": "TCP"}]}
     ]}));
     let pods = BTreeMap::from([("dns".to_string(), vec![53, 5353])]);
     let permissions = binding_permissions(&rules, Some(&pods)).unwrap();
     assert_eq!(permissions.len(), 8, "{permissions:?}");
-    assert!(permissions.contains(&from_group("sg-backend", "tcp", 8080, 8080)));
-    assert!(permissions.contains(&from_group("sg-backend", "udp", 5353, 5353)));
-    assert!(permissions.contains(&from_group("sg-backend", "tcp", 0, 65535)));
+    assert!(permissions.contains(&from_group("sg-0bac", "tcp", 8080, 8080)));
+    assert!(permissions.contains(&from_group("sg-0bac", "udp", 5353, 5353)));
+    assert!(permissions.contains(&from_group("sg-0bac", "tcp", 0, 65535)));
     assert!(
         permissions.contains(&from_cidr("10.0.0.0/16", "udp", 53)),
         "CIDRs normalised"
@@ -60,10 +60,31 @@ fn bad_peers_are_refused_with_their_field() {
             serde_json::json!({}),
             "exactly one of ipBlock and securityGroup",
         ),
+        // Found by the fuzzed bindings: EC2 refused these on every retry.
+        (
+            serde_json::json!({"securityGroup": {"groupID": "sg-1, sg-2"}}),
+            "groupID: \"sg-1, sg-2\" is not a security group id",
+        ),
     ] {
         let rules = networking(serde_json::json!({"ingress": [{"from": [peer], "ports": []}]}));
         let error = binding_permissions(&rules, None).unwrap_err();
         assert!(error.contains(expected), "{error}");
+    }
+}
+
+/// Found by the fuzzed bindings: a port number out of range went to EC2, refused on every retry.
+#[test]
+fn a_port_number_out_of_range_is_refused_with_its_field() {
+    for number in [-1, 65536, i32::MAX] {
+        let rules = networking(serde_json::json!({"ingress": [
+            {"from": [{"securityGroup": {"groupID": "sg-1"}}], "ports": [{"port": 80}, {"port": number}]}
+        ]}));
+        let error = binding_permissions(&rules, None).unwrap_err();
+        assert!(
+            error.starts_with("spec.networking.ingress[0].ports[1].port: ")
+                && error.contains("is not a port"),
+            "{error}"
+        );
     }
 }
 

@@ -149,7 +149,7 @@ const SERVICE_KEYS: &[&str] = &[
 ];
 
 /// Values that sit on the edges of the formats, and random text.
-fn value() -> impl Strategy<Value = String> {
+pub(super) fn value() -> impl Strategy<Value = String> {
     let edges: Vec<&'static str> = vec![
         "",
         " ",
@@ -471,7 +471,7 @@ fn mangled(text: &'static str) -> impl Strategy<Value = String> {
 const EXAMPLE_FACTS: &str = include_str!("../../examples/aws-facts.json");
 const EXAMPLE_MANIFESTS: &str = include_str!("../../examples/ingresses.yaml");
 
-fn bounded() -> ProptestConfig {
+pub(super) fn bounded() -> ProptestConfig {
     ProptestConfig {
         cases: std::env::var("RELIABILITY_CASES")
             .ok()

@@ -9,6 +9,7 @@
 //! with what the loops remember kept in memory — and dropped on a crash.
 
 mod crashes;
+mod fuzzed_bindings;
 mod fuzzed_input;
 mod random_faults;
 mod registration_faults;

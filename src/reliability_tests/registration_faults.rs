@@ -103,15 +103,25 @@ async fn run_rollout(shared: bool, steps: &[BTreeSet<u8>], faults: Vec<Option<Fa
         }
     }
     cloud.stop_faults();
-    assert!(binding.sync(&cloud, &arn, &wanted).await, "settles once faults stop");
+    assert!(
+        binding.sync(&cloud, &arn, &wanted).await,
+        "settles once faults stop"
+    );
     let mut expected = wanted.clone();
     if shared {
         expected.extend(foreign_targets());
     }
-    assert_eq!(registered(&cloud), expected, "the group holds what is wanted");
+    assert_eq!(
+        registered(&cloud),
+        expected,
+        "the group holds what is wanted"
+    );
     cloud.calls.clear();
     binding.sync(&cloud, &arn, &wanted).await;
-    assert!(cloud.calls.writes().is_empty(), "a settled binding writes nothing");
+    assert!(
+        cloud.calls.writes().is_empty(),
+        "a settled binding writes nothing"
+    );
 }
 
 /// One call's fault: none 75 % of the time.
@@ -161,7 +171,10 @@ async fn a_shared_group_deregisters_a_target_whose_register_answer_was_lost() {
         hidden_for_calls: 0,
     });
     let first: BTreeSet<Target> = [pod(1), pod(2)].into();
-    assert!(!binding.sync(&cloud, &arn, &first).await, "the answer is lost");
+    assert!(
+        !binding.sync(&cloud, &arn, &first).await,
+        "the answer is lost"
+    );
     assert_eq!(registered(&cloud), first, "the register took effect");
     cloud.stop_faults();
     let scaled_down: BTreeSet<Target> = [pod(1)].into();
