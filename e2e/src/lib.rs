@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cluster;
+pub mod fault_proxy;
 pub mod kubectl;
 pub mod moto;
 pub mod process;

@@ -2,6 +2,7 @@
 //! the Kubernetes API emulator as kube-rs and kubectl see it, its answers to bad input, and the
 //! moto harness.
 
+mod chaos;
 mod controller_process;
 mod deploy_moto;
 mod emulator_http;
