@@ -1,6 +1,13 @@
 //! Watched stores, shared by every loop and the webhooks: one watch of a kind filling a
 //! reflector store with objects slimmed on arrival, the task that keeps it polled, and a
 //! readiness wait that works with several waiters. No decision, no kind-specific logic.
+//!
+//! A watch's failures stay inside its stream. A `410 Gone` (the API server compacted its
+//! history, which happens to every watch at once) is a desync, not a failure: the watcher
+//! lists again at once, without backing off. Other failures back that one stream off and are
+//! logged, and no stream yields an error: kube-runtime's `Controller` backs off *every*
+//! trigger stream together on any error of any of them, so the 410s of one compaction used to
+//! stall a loop's reconciles for up to 30 s (found by the reliability tests).
 
 use futures::{Stream, StreamExt};
 use kube::runtime::reflector::{self, Store};
@@ -24,14 +31,32 @@ where
 {
     let (reader, writer) = reflector::store();
     let api: Api<K> = Api::all(client.clone());
-    let stream = reflector::reflector(
-        writer,
-        watcher(api, watcher::Config::default())
-            .default_backoff()
-            .modify(slim),
-    )
-    .applied_objects();
+    let watch = watcher(api, watcher::Config::default())
+        .filter(|event| std::future::ready(!is_desync(event)))
+        .default_backoff()
+        .modify(slim);
+    let stream = reflector::reflector(writer, watch)
+        .applied_objects()
+        .filter_map(|item| async move {
+            match item {
+                Ok(object) => Some(Ok(object)),
+                Err(error) => {
+                    tracing::warn!(%error, kind = std::any::type_name::<K>(), "watch failed; retrying");
+                    None
+                }
+            }
+        });
     (reader, Box::pin(stream))
+}
+
+/// The API server no longer has the history the watch resumes from (`410 Gone`): the watcher
+/// has already gone back to listing.
+pub fn is_desync<T>(event: &Result<T, watcher::Error>) -> bool {
+    let desynced = matches!(event, Err(watcher::Error::WatchError(status)) if status.code == 410);
+    if desynced {
+        tracing::debug!("watch history compacted; listing again");
+    }
+    desynced
 }
 
 /// Resolves once `store` holds its first full list (`Err`: its writer is gone).
@@ -55,14 +80,7 @@ where
     }
 }
 
-/// Polls a cache's stream for as long as it runs (the store fills as it goes); a failed watch is
-/// logged, and retried by the stream's backoff.
+/// Polls a cache's stream for as long as it runs (the store fills as it goes).
 pub async fn drain<K>(stream: CacheStream<K>) {
-    stream
-        .for_each(|item| async move {
-            if let Err(error) = item {
-                tracing::warn!(%error, kind = std::any::type_name::<K>(), "watch failed; retrying");
-            }
-        })
-        .await;
+    stream.for_each(|_| async {}).await;
 }

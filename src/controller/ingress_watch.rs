@@ -70,6 +70,7 @@ where
     let stream = reflector::reflector(
         writer,
         watcher(api, watcher::Config::default())
+            .filter(|event| std::future::ready(!crate::watched::is_desync(event)))
             .default_backoff()
             .modify(slim),
     )

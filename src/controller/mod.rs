@@ -41,7 +41,7 @@ use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
-use kube::runtime::{watcher, Controller};
+use kube::runtime::Controller;
 use kube::ResourceExt;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -422,8 +422,12 @@ pub async fn run_service_controller<C: Cloud + 'static>(reconciler: Arc<ServiceR
         });
     tokio::spawn(crate::watched::drain(binding_stream));
     let _ = reconciler.bindings.set(bindings);
-    let services: Api<Service> = Api::all(reconciler.client.clone());
-    let controller = Controller::new(services, watcher::Config::default());
+    // Services through a watched store too, so a compaction's 410 costs no backoff.
+    let (services, service_stream) =
+        crate::watched::cached(&reconciler.client, |service: &mut Service| {
+            service.metadata.managed_fields = None
+        });
+    let controller = Controller::for_stream(service_stream, services);
     let store = controller.store();
     tokio::spawn(async move {
         if crate::watched::store_ready(&store).await.is_ok() {

@@ -12,10 +12,9 @@ use crate::targets::SERVICE_NAME_LABEL;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{watcher, Controller};
+use kube::runtime::Controller;
 use kube::ResourceExt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,8 +53,12 @@ pub async fn run_registration_loop<C: Cloud + 'static>(
         cache,
         networking,
     ));
-    let bindings: Api<TargetGroupBinding> = Api::all(client);
-    let controller = Controller::new(bindings, watcher::Config::default());
+    // The bindings' own watch is one of ours too, so its failures never back off the others.
+    let (binding_store, binding_stream) =
+        crate::watched::cached(&client, |binding: &mut TargetGroupBinding| {
+            binding.metadata.managed_fields = None
+        });
+    let controller = Controller::for_stream(binding_stream, binding_store);
     let (binding_store, synced) = (controller.store(), reconciler.cache.clone());
     // Ready (for `/readyz`) once the bindings and the cache hold their first lists.
     tokio::spawn(async move {

@@ -13,6 +13,7 @@ use e2e::moto::{create_ip_target_group, create_vpc_with_subnets, registered_targ
 use serde_json::Value;
 use std::collections::BTreeSet;
 
+mod kubernetes_faults;
 mod readiness_gates;
 
 pub(super) fn slice(endpoints: &[(&str, bool)]) -> String {
