@@ -1,6 +1,7 @@
 //! Support for the end-to-end tier: a moto server per test binary ([`moto`]), kubectl run as a
 //! real client against the Kubernetes API emulator ([`kubectl`]), and an emulator with a kube
-//! client pointed at it ([`cluster`]), and the controller binary as a process ([`process`]).
+//! client pointed at it ([`cluster`]), the controller binary as a process ([`process`]), and a
+//! fault-injecting proxy to put in front of moto ([`fault_proxy`]).
 //!
 //! Nothing here installs anything: the test command (`e2e/run-tests`) prepares the virtualenv
 //! with the pinned moto, and kubectl is the machine's own.
