@@ -129,7 +129,8 @@ impl Emulator {
         self.with_store(Store::compact);
     }
 
-    /// Makes the next create, replace, patch or delete of `(api_version, plural)` fail with `error`.
+    /// Makes the next create, replace, patch or delete of `(api_version, plural)` fail with
+    /// `error` (`plural/status`: the next write of a status).
     pub fn fail_next_write(
         &self,
         api_version: &str,
@@ -139,6 +140,11 @@ impl Emulator {
         let failure = server::injected_failure(self, api_version, plural, error)?;
         self.with_store(|store| store.inject_failure(failure));
         Ok(())
+    }
+
+    /// How many injected failures no write has met yet.
+    pub fn pending_failures(&self) -> usize {
+        self.with_store(|store| store.pending_failures())
     }
 
     /// The stored object, for assertions (`namespace` is ignored for cluster-scoped kinds).

@@ -538,17 +538,26 @@ fn control(emulator: &Emulator, action: &str, body: &[u8]) -> Result<Response, A
     }
 }
 
-/// Queues `error` for the next write of the kind `(api_version, plural)`.
+/// Queues `error` for the next write of the kind `(api_version, plural)`; `plural/status`: for
+/// the next write of a status only.
 pub(crate) fn injected_failure(
     emulator: &Emulator,
     api_version: &str,
     plural: &str,
     error: ApiError,
 ) -> Result<InjectedFailure, ApiError> {
+    let (plural, status_only) = match plural.strip_suffix("/status") {
+        Some(plural) => (plural, true),
+        None => (plural, false),
+    };
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
     let resource = emulator
         .table
         .find(group, version, plural)
         .ok_or_else(|| ApiError::bad_request(format!("no resource {plural} in {api_version}")))?;
-    Ok(InjectedFailure { resource, error })
+    Ok(InjectedFailure {
+        resource,
+        status_only,
+        error,
+    })
 }

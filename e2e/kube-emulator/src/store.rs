@@ -125,6 +125,8 @@ pub struct Subscription {
 #[derive(Debug, Clone)]
 pub struct InjectedFailure {
     pub resource: usize,
+    /// Only a write of the status subresource meets it.
+    pub status_only: bool,
     pub error: ApiError,
 }
 
@@ -268,9 +270,15 @@ impl Store {
         self.injected.push(failure);
     }
 
-    /// Takes the failure queued for the next write of `resource`, if any.
-    pub fn take_injected_failure(&mut self, resource: usize) -> Result<(), ApiError> {
-        match self.injected.iter().position(|f| f.resource == resource) {
+    pub fn pending_failures(&self) -> usize {
+        self.injected.len()
+    }
+
+    /// Takes the failure queued for the next write of `resource` (of its status when `status`),
+    /// if any.
+    pub fn take_injected_failure(&mut self, resource: usize, status: bool) -> Result<(), ApiError> {
+        let meets = |f: &InjectedFailure| f.resource == resource && (status || !f.status_only);
+        match self.injected.iter().position(meets) {
             Some(index) => Err(self.injected.remove(index).error),
             None => Ok(()),
         }
@@ -346,13 +354,30 @@ mod tests {
         let (mut store, services) = store_with_services();
         store.inject_failure(InjectedFailure {
             resource: services,
+            status_only: false,
             error: ApiError::new(500, "InternalError", "boom"),
         });
-        assert!(store.take_injected_failure(services + 1).is_ok());
+        assert!(store.take_injected_failure(services + 1, false).is_ok());
         assert_eq!(
-            store.take_injected_failure(services).err().map(|e| e.code),
+            store
+                .take_injected_failure(services, false)
+                .err()
+                .map(|e| e.code),
             Some(500)
         );
-        assert!(store.take_injected_failure(services).is_ok());
+        assert!(store.take_injected_failure(services, false).is_ok());
+        store.inject_failure(InjectedFailure {
+            resource: services,
+            status_only: true,
+            error: ApiError::new(500, "InternalError", "boom"),
+        });
+        assert!(
+            store.take_injected_failure(services, false).is_ok(),
+            "not for the object"
+        );
+        assert!(
+            store.take_injected_failure(services, true).is_err(),
+            "for its status"
+        );
     }
 }

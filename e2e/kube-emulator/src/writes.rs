@@ -247,7 +247,7 @@ pub fn create(
         },
         &name,
     );
-    store.take_injected_failure(resource)?;
+    store.take_injected_failure(resource, false)?;
     if store.contains(resource, &key) {
         return Err(ApiError::already_exists(&plural, &name));
     }
@@ -311,7 +311,7 @@ pub fn replace(
             )));
         }
     }
-    store.take_injected_failure(resource)?;
+    store.take_injected_failure(resource, target == Target::Status)?;
     update(store, resource, key, body, target)
 }
 
@@ -451,7 +451,7 @@ pub fn patch(
     if kind == PatchKind::Apply {
         check_kind(store, resource, patch_body)?;
     }
-    store.take_injected_failure(resource)?;
+    store.take_injected_failure(resource, target == Target::Status)?;
     update(store, resource, key, patched, target)
 }
 
@@ -482,7 +482,7 @@ pub fn delete(
             return Err(ApiError::conflict(&plural, &key.name));
         }
     }
-    store.take_injected_failure(resource)?;
+    store.take_injected_failure(resource, false)?;
     if resource_type.plural == "namespaces" && resource_type.group.is_empty() {
         delete_namespace_contents(store, &key.name);
     }

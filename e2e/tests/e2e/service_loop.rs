@@ -68,3 +68,101 @@ async fn a_service_edit_is_reconciled_without_a_list() {
     );
     loop_task.abort();
 }
+
+/// The Service's first status hostname (empty when none).
+async fn hostname(kubectl: &Kubectl) -> String {
+    kubectl
+        .ok(&[
+            "get",
+            "service",
+            "echo",
+            "-o",
+            "jsonpath={.status.loadBalancer.ingress[0].hostname}",
+        ])
+        .await
+        .trim()
+        .to_string()
+}
+
+/// Issue: reliability, the Kubernetes side. A scheme change replaces the load balancer while
+/// the API server compacts its history (every watch gets `410 Expired`) and fails the next two
+/// status writes (a 500, then a 409): the status ends with the new load balancer's hostname, never the
+/// old one's.
+#[tokio::test]
+async fn a_replaced_load_balancer_under_kubernetes_api_faults_leaves_no_stale_hostname() {
+    use kube_emulator::ApiError;
+    let facts_path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/aws-facts.json");
+    let facts = CloudFacts::from_documents(&std::fs::read_to_string(facts_path).unwrap()).unwrap();
+    let cloud = Simulator::with_subnets(facts.subnets);
+    let cluster = TestCluster::start().await;
+    let kubectl = Kubectl::new(&cluster.url());
+    let reconciler = Arc::new(ServiceReconciler::new(
+        cluster.client.clone(),
+        cloud.clone(),
+        ControllerConfig::new("e2e-cluster", "vpc-0example"),
+        Duration::from_secs(600),
+    ));
+    let loop_task = tokio::spawn(run_service_controller(reconciler.clone()));
+    kubectl.apply(SERVICE).await;
+    let first = eventually("the internal load balancer's hostname", || async {
+        let names = cloud.load_balancer_names();
+        let shown = hostname(&kubectl).await;
+        (names.len() == 1 && shown.starts_with(&format!("{}-", names[0]))).then(|| names[0].clone())
+    })
+    .await;
+
+    let emulator = &cluster.server.emulator;
+    emulator.compact();
+    for error in [
+        ApiError::new(500, "InternalError", "injected"),
+        ApiError::conflict("services", "echo"),
+    ] {
+        emulator
+            .fail_next_write("v1", "services/status", error)
+            .unwrap();
+    }
+
+    // Only the controller writes the status: kubectl's annotate meets no fault.
+    let attempts = std::sync::atomic::AtomicUsize::new(0);
+    eventually("the scheme changed", || async {
+        attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        kubectl
+            .run(&[
+                "annotate",
+                "--overwrite",
+                "service",
+                "echo",
+                "service.beta.kubernetes.io/aws-load-balancer-scheme=internet-facing",
+            ])
+            .await
+            .success
+            .then_some(())
+    })
+    .await;
+    emulator.compact();
+    let replaced = eventually("the new load balancer's hostname in the status", || async {
+        let names = cloud.load_balancer_names();
+        let shown = hostname(&kubectl).await;
+        (names.len() == 1 && names[0] != first && shown.starts_with(&format!("{}-", names[0])))
+            .then(|| names[0].clone())
+    })
+    .await;
+    let condition = kubectl
+        .ok(&[
+            "get",
+            "service",
+            "echo",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"service.k8s.aws/Reconciled\")].status}",
+        ])
+        .await;
+    assert_eq!(condition.trim(), "True", "reconciled, on {replaced}");
+    assert_eq!(attempts.into_inner(), 1, "kubectl writes no status");
+    assert_eq!(
+        emulator.pending_failures(),
+        0,
+        "the controller met both failed status writes"
+    );
+    loop_task.abort();
+}
