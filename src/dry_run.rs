@@ -95,11 +95,15 @@ pub(super) fn typed<T: serde::de::DeserializeOwned>(
         .filter(|o| o["kind"] == kind && o["apiVersion"] == api_version)
     {
         let mut object = object.clone();
-        if kind != "IngressClass"
-            && kind != "IngressClassParams"
-            && object["metadata"]["namespace"].is_null()
-        {
-            object["metadata"]["namespace"] = Value::from("default");
+        if kind != "IngressClass" && kind != "IngressClassParams" {
+            // A `metadata` that is not a map is left as it is: it fails to parse below.
+            if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                if metadata.get("namespace").is_none_or(Value::is_null) {
+                    metadata.insert("namespace".into(), Value::from("default"));
+                }
+            } else if object.get("metadata").is_none() {
+                object["metadata"] = serde_json::json!({"namespace": "default"});
+            }
         }
         match serde_json::from_value(object.clone()) {
             Ok(typed) => found.push(typed),

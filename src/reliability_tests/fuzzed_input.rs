@@ -560,3 +560,22 @@ fn an_unresolvable_group_setting_names_its_key_and_member() {
         assert_eq!(check_group(&fuzzed), None, "{key} fails the group");
     }
 }
+
+/// Found by the cargo-fuzz target `plan` (seeded with the examples): an Ingress manifest cut
+/// short so that `metadata` is a string panicked in `plan` while defaulting its namespace. It is
+/// now reported as not a valid Ingress, and the rest is still planned.
+#[test]
+fn an_ingress_whose_metadata_is_not_a_map_is_reported_not_a_panic() {
+    let text = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: nam\n---\n\
+                apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {type: ClusterIP, ports: [{port: 80}]}\n";
+    let objects = crate::manifests::read_manifests("cut.yaml", text).unwrap();
+    let report = crate::dry_run::dry_run(&objects, &config(), &facts());
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|problem| problem.message.starts_with("not a valid Ingress")),
+        "{:?}",
+        report.problems
+    );
+}
