@@ -1,0 +1,266 @@
+//! Scale benchmark (issue: scale), run on demand with
+//! `cargo build --release --bin aws-load-balancer-controller && cargo bench -p e2e --bench scale`
+//! (after the test command has prepared the moto virtualenv). Figures go to
+//! `docs/performance.md`, each beside its goal.
+//!
+//! The release binary (`run`, every loop) against the Kubernetes API emulator and moto:
+//!
+//! 1. Unrelated objects: resident memory with an empty cluster, then after 10,000 Secrets,
+//!    10,000 ConfigMaps and 10,000 ClusterIP Services (realistic sizes) — measured once the
+//!    controller has reconciled a LoadBalancer Service created after them (its watches deliver
+//!    in order, so its stores hold everything before it).
+//! 2. Startup: the process restarted with all of that in the cluster; its peak resident memory
+//!    while filling its stores, against its steady memory once settled.
+//! 3. Kubernetes API requests per reconcile: LIST requests served while the LoadBalancer
+//!    Service is edited and reconciled again.
+//!
+//! Not measured yet (see `docs/performance.md`): 50 stacks × 1,000 targets, the resync of 900
+//! Ingresses after a restart, Ingress create → ALB latency, a 5,000-pod rollout.
+
+use e2e::cluster::TestCluster;
+use e2e::moto::{create_vpc_with_subnets, MotoServer};
+use e2e::process::{controller_binary, free_port, memory_of, write_kubeconfig, WEBHOOK_SECRET};
+use futures::{stream, StreamExt};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const UNRELATED: usize = 10_000;
+
+async fn create_all<K>(api: &Api<K>, objects: impl Iterator<Item = Value>)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    stream::iter(objects)
+        .map(|object| async move {
+            let typed: K = serde_json::from_value(object).expect("a valid object");
+            api.create(&PostParams::default(), &typed)
+                .await
+                .expect("the emulator stores the object");
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await;
+}
+
+/// About 1 KiB of text, as `kubectl apply` leaves in `last-applied-configuration`.
+fn filler(index: usize) -> String {
+    format!("{index:08}-").repeat(100)
+}
+
+fn secret(index: usize) -> Value {
+    json!({"apiVersion": "v1", "kind": "Secret",
+           "metadata": {"name": format!("secret-{index}"), "namespace": "bench", "labels": {"app": "unrelated"}},
+           "type": "Opaque", "stringData": {"password": filler(index)}, "data": {"token": "c2VjcmV0"}})
+}
+
+fn config_map(index: usize) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"name": format!("config-{index}"), "namespace": "bench", "labels": {"app": "unrelated"}},
+           "data": {"settings.yaml": filler(index)}})
+}
+
+fn cluster_ip_service(index: usize) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service",
+           "metadata": {"name": format!("internal-{index}"), "namespace": "bench",
+                        "labels": {"app": format!("app-{index}"), "team": "unrelated"},
+                        "annotations": {"kubectl.kubernetes.io/last-applied-configuration": filler(index)}},
+           "spec": {"type": "ClusterIP", "selector": {"app": format!("app-{index}")},
+                    "clusterIP": format!("172.20.{}.{}", index / 250, index % 250 + 1),
+                    "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"},
+                              {"name": "metrics", "port": 9090, "targetPort": 9090, "protocol": "TCP"}]}})
+}
+
+const LOAD_BALANCER: &str = "edge";
+
+fn load_balancer_service() -> Value {
+    json!({"apiVersion": "v1", "kind": "Service",
+           "metadata": {"name": LOAD_BALANCER, "namespace": "bench",
+                        "annotations": {"service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip"}},
+           "spec": {"type": "LoadBalancer", "loadBalancerClass": "service.k8s.aws/nlb",
+                    "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}})
+}
+
+struct Controller {
+    child: tokio::process::Child,
+    health_port: u16,
+}
+
+impl Controller {
+    fn start(binary: &Path, kubeconfig: &Path, vpc_id: &str, endpoint: &str) -> Self {
+        let health_port = free_port();
+        let child = tokio::process::Command::new(binary)
+            .args([
+                "run",
+                "--cluster-name=bench",
+                &format!("--aws-vpc-id={vpc_id}"),
+                "--aws-region=us-west-2",
+                &format!("--aws-endpoint={endpoint}"),
+                "--enable-leader-election=false",
+                "--metrics-bind-addr=127.0.0.1:0",
+                &format!("--health-probe-bind-addr=127.0.0.1:{health_port}"),
+                // The webhooks with a certificate the process makes itself, as the e2e tests run it.
+                &format!("--webhook-bind-port={}", free_port()),
+                &format!("--webhook-tls-secret={WEBHOOK_SECRET}"),
+            ])
+            .env("KUBECONFIG", kubeconfig)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("RUST_LOG", "error")
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the controller binary");
+        Self { child, health_port }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id().expect("a running controller")
+    }
+
+    async fn wait_ready(&self) -> Duration {
+        let started = Instant::now();
+        loop {
+            let url = format!("http://127.0.0.1:{}/readyz", self.health_port);
+            if reqwest::get(&url)
+                .await
+                .is_ok_and(|response| response.status().is_success())
+            {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "the controller gets ready"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The LoadBalancer Service's hostname once the controller has reported it, waiting up to 2 min.
+async fn wait_hostname(services: &Api<Service>) -> String {
+    let started = Instant::now();
+    loop {
+        let service = services.get(LOAD_BALANCER).await.expect("the Service");
+        let hostname = service
+            .status
+            .and_then(|status| status.load_balancer?.ingress?.into_iter().next()?.hostname);
+        if let Some(hostname) = hostname {
+            return hostname;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the controller reconciles the LoadBalancer Service"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let Some(binary) = controller_binary() else {
+        println!("scale: skipped; build the binary first: cargo build --release --bin aws-load-balancer-controller");
+        return;
+    };
+    let moto = MotoServer::lease().await;
+    let aws = moto.clients().await;
+    let (vpc_id, _) = create_vpc_with_subnets(
+        &aws.ec2,
+        1,
+        &["us-west-2a", "us-west-2b"],
+        "kubernetes.io/role/internal-elb",
+    )
+    .await;
+    let cluster = TestCluster::start().await;
+    let home = tempfile::tempdir().expect("a temporary directory");
+    let kubeconfig = write_kubeconfig(home.path(), &cluster.url());
+    let client = cluster.client.clone();
+    create_all::<k8s_openapi::api::core::v1::Namespace>(
+        &Api::all(client.clone()),
+        std::iter::once(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}}),
+        ),
+    )
+    .await;
+
+    // 1. Unrelated objects.
+    let controller = Controller::start(&binary, &kubeconfig, &vpc_id, &moto.endpoint);
+    let ready_after = controller.wait_ready().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (empty_rss, _) = memory_of(controller.pid());
+    let started = Instant::now();
+    create_all::<Secret>(
+        &Api::namespaced(client.clone(), "bench"),
+        (0..UNRELATED).map(secret),
+    )
+    .await;
+    create_all::<ConfigMap>(
+        &Api::namespaced(client.clone(), "bench"),
+        (0..UNRELATED).map(config_map),
+    )
+    .await;
+    let services: Api<Service> = Api::namespaced(client.clone(), "bench");
+    create_all::<Service>(&services, (0..UNRELATED).map(cluster_ip_service)).await;
+    let written = started.elapsed();
+    create_all::<Service>(&services, std::iter::once(load_balancer_service())).await;
+    wait_hostname(&services).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (full_rss, _) = memory_of(controller.pid());
+    println!(
+        "unrelated objects: RSS {empty_rss} MiB with an empty cluster (ready after {:.1} s); {full_rss} MiB with 10,000 Secrets, 10,000 ConfigMaps and 10,000 ClusterIP Services (written in {:.1} s): growth {} MiB",
+        ready_after.as_secs_f64(),
+        written.as_secs_f64(),
+        full_rss as i64 - empty_rss as i64
+    );
+
+    // 3. Requests per reconcile.
+    let lists_before = cluster.lists();
+    services
+        .patch(
+            LOAD_BALANCER,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"service.beta.kubernetes.io/aws-load-balancer-healthcheck-interval": "20"}}})),
+        )
+        .await
+        .expect("the edit");
+    let edited = Instant::now();
+    loop {
+        let groups = aws
+            .elbv2
+            .describe_target_groups()
+            .send()
+            .await
+            .expect("moto lists target groups");
+        if groups
+            .target_groups()
+            .iter()
+            .any(|group| group.health_check_interval_seconds() == Some(20))
+        {
+            break;
+        }
+        assert!(
+            edited.elapsed() < Duration::from_secs(60),
+            "the edit is reconciled"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "requests per reconcile: {} LIST while an edit of the LoadBalancer Service was reconciled ({:.2} s)",
+        cluster.lists() - lists_before,
+        edited.elapsed().as_secs_f64()
+    );
+    drop(controller);
+
+    // 2. Startup with everything present.
+    let controller = Controller::start(&binary, &kubeconfig, &vpc_id, &moto.endpoint);
+    let ready_after = controller.wait_ready().await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (steady, peak) = memory_of(controller.pid());
+    println!(
+        "startup with 30,001 objects: ready after {:.1} s; peak RSS {peak} MiB, steady {steady} MiB: peak/steady {:.2}",
+        ready_after.as_secs_f64(),
+        peak as f64 / steady.max(1) as f64
+    );
+}
