@@ -17,33 +17,16 @@
 //! Not measured yet (see `docs/performance.md`): 50 stacks × 1,000 targets, the resync of 900
 //! Ingresses after a restart, Ingress create → ALB latency, a 5,000-pod rollout.
 
-use e2e::cluster::TestCluster;
+use e2e::cluster::{create_all, TestCluster};
 use e2e::moto::{create_vpc_with_subnets, MotoServer};
 use e2e::process::{controller_binary, free_port, memory_of, write_kubeconfig, WEBHOOK_SECRET};
-use futures::{stream, StreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 const UNRELATED: usize = 10_000;
-
-async fn create_all<K>(api: &Api<K>, objects: impl Iterator<Item = Value>)
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
-{
-    stream::iter(objects)
-        .map(|object| async move {
-            let typed: K = serde_json::from_value(object).expect("a valid object");
-            api.create(&PostParams::default(), &typed)
-                .await
-                .expect("the emulator stores the object");
-        })
-        .buffer_unordered(32)
-        .collect::<Vec<_>>()
-        .await;
-}
 
 /// About 1 KiB of text, as `kubectl apply` leaves in `last-applied-configuration`.
 fn filler(index: usize) -> String {

@@ -20,15 +20,15 @@ use aws_load_balancer_controller::cloud::sdk::SdkCloud;
 use aws_load_balancer_controller::cloud::throttle::{rules_with_overrides, ThrottleRule};
 use aws_load_balancer_controller::crd::target_group_binding::TargetGroupBinding;
 use aws_load_balancer_controller::registration::run_registration_loop;
-use e2e::cluster::TestCluster;
+use e2e::cluster::{create_all, TestCluster};
 use e2e::moto::{
     create_ip_target_group, create_vpc_with_subnets, registered_targets, MotoLease, MotoServer,
 };
 use e2e::process::{controller_binary, memory_of, write_kubeconfig};
-use futures::{stream, StreamExt};
+
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -117,22 +117,6 @@ fn binding(index: usize, arn: &str) -> Value {
     })
 }
 
-async fn create_all<K>(api: &Api<K>, objects: Vec<Value>)
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
-{
-    stream::iter(objects)
-        .map(|object| async move {
-            let typed: K = serde_json::from_value(object).expect("a valid object");
-            api.create(&PostParams::default(), &typed)
-                .await
-                .expect("the emulator stores the object");
-        })
-        .buffer_unordered(32)
-        .collect::<Vec<_>>()
-        .await;
-}
-
 async fn apply_slice(api: &Api<EndpointSlice>, service: usize, ready: usize) {
     let object = slice(service, ready);
     api.patch(
@@ -167,10 +151,10 @@ async fn rollout_round(moto: &MotoLease, budget: &str, throttle: Vec<ThrottleRul
         &pods,
         (0..SERVICES)
             .flat_map(|s| (0..PODS_PER_SERVICE).map(move |p| realistic_pod(s, p)))
-            .collect(),
+            .collect::<Vec<_>>(),
     )
     .await;
-    create_all(&services, (0..SERVICES).map(service).collect()).await;
+    create_all(&services, (0..SERVICES).map(service)).await;
     for index in 0..SERVICES {
         apply_slice(&slices, index, 0).await;
     }
@@ -185,7 +169,7 @@ async fn rollout_round(moto: &MotoLease, budget: &str, throttle: Vec<ThrottleRul
         arns.iter()
             .enumerate()
             .map(|(i, arn)| binding(i, arn))
-            .collect(),
+            .collect::<Vec<_>>(),
     )
     .await;
     // Every binding reconciled once (finalizer set, nothing to register yet).
@@ -324,7 +308,7 @@ async fn memory_round(moto: &MotoLease) {
             .map(|n| json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": format!("node-{n}"), "labels": {"topology.kubernetes.io/zone": "us-west-2a"}},
                             "spec": {"providerID": format!("aws:///us-west-2a/i-{n:017x}")},
                             "status": {"conditions": [{"type": "Ready", "status": "True"}]}}))
-            .collect(),
+            .collect::<Vec<_>>(),
     )
     .await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "bench");
@@ -332,11 +316,11 @@ async fn memory_round(moto: &MotoLease) {
         &pods,
         (0..100)
             .flat_map(|s| (0..100).map(move |p| realistic_pod(s, p)))
-            .collect(),
+            .collect::<Vec<_>>(),
     )
     .await;
     let services: Api<Service> = Api::namespaced(client.clone(), "bench");
-    create_all(&services, (0..100).map(service).collect()).await;
+    create_all(&services, (0..100).map(service)).await;
     let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), "bench");
     for index in 0..100 {
         apply_slice(&slices, index, 100).await;

@@ -1,4 +1,5 @@
-//! A Kubernetes API emulator on a loopback port, with a kube client pointed at it.
+//! A Kubernetes API emulator on a loopback port, with a kube client pointed at it, and a way
+//! to fill it quickly.
 
 use kube_emulator::{ResourceTable, RunningEmulator};
 
@@ -34,4 +35,22 @@ impl TestCluster {
             .map(|(_, count)| count)
             .sum()
     }
+}
+
+/// Creates every object (32 at a time) through `api`. Panics if one is refused (test setup).
+pub async fn create_all<K>(api: &kube::Api<K>, objects: impl IntoIterator<Item = serde_json::Value>)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    use futures::StreamExt;
+    futures::stream::iter(objects)
+        .map(|object| async move {
+            let typed: K = serde_json::from_value(object).expect("a valid object");
+            api.create(&kube::api::PostParams::default(), &typed)
+                .await
+                .expect("the emulator stores the object");
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await;
 }

@@ -10,11 +10,10 @@
 //!
 //! Seeded like the other reliability tests (`RELIABILITY_CASES`, `RELIABILITY_SEED`).
 
-use super::random_faults::config;
+use super::random_faults::{config, fault_weighted};
 use crate::cloud::ports::*;
 use crate::cloud::simulator::{Fault, FaultScript, Simulator};
-use crate::cloud::{Target, TargetGroupInput};
-use crate::model::{HealthCheck, Protocol, Tags, TargetType};
+use crate::cloud::Target;
 use crate::targets::{sync_shared_targets, sync_targets};
 use proptest::prelude::*;
 use std::collections::BTreeSet;
@@ -38,19 +37,7 @@ fn foreign_targets() -> BTreeSet<Target> {
 }
 
 async fn target_group(cloud: &Simulator) -> String {
-    let input = TargetGroupInput {
-        name: TARGET_GROUP.into(),
-        target_type: TargetType::Ip,
-        protocol: Protocol::Tcp,
-        protocol_version: None,
-        target_control_port: None,
-        port: 8080,
-        ip_address_type: "ipv4".into(),
-        vpc_id: "vpc-1".into(),
-        health_check: HealthCheck::nlb_default(),
-        tags: Tags::new(),
-    };
-    cloud.create_target_group(&input).await.unwrap().arn
+    cloud.create_ip_target_group(TARGET_GROUP).await.unwrap()
 }
 
 fn registered(cloud: &Simulator) -> BTreeSet<Target> {
@@ -124,16 +111,6 @@ async fn run_rollout(shared: bool, steps: &[BTreeSet<u8>], faults: Vec<Option<Fa
     );
 }
 
-/// One call's fault: none 75 % of the time.
-fn fault() -> impl Strategy<Value = Option<Fault>> {
-    prop_oneof![
-        12 => Just(None),
-        2 => Just(Some(Fault::Throttled)),
-        1 => Just(Some(Fault::ServerError)),
-        1 => Just(Some(Fault::LostAnswer)),
-    ]
-}
-
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -148,7 +125,8 @@ proptest! {
     fn a_rollout_under_random_aws_faults_loses_no_registration_and_leaves_no_stale_target(
         shared in any::<bool>(),
         steps in prop::collection::vec(prop::collection::btree_set(1u8..9, 0..6), 1..12),
-        faults in prop::collection::vec(fault(), 40),
+        // None 75 % of the time.
+        faults in prop::collection::vec(fault_weighted(12), 40),
     ) {
         runtime().block_on(run_rollout(shared, &steps, faults));
     }

@@ -1,8 +1,6 @@
 use super::*;
 use crate::cloud::ports::*;
 use crate::cloud::simulator::Simulator;
-use crate::cloud::TargetGroupInput;
-use crate::model::{HealthCheck, Protocol, Tags, TargetType};
 use serde_json::json;
 
 fn service() -> Service {
@@ -157,19 +155,10 @@ fn draining_targets_wanted_again_are_registered_again() {
 }
 
 async fn ip_target_group(cloud: &Simulator) -> String {
-    let input = TargetGroupInput {
-        name: "k8s-shop-web-0000000000".into(),
-        target_type: TargetType::Ip,
-        protocol: Protocol::Tcp,
-        protocol_version: None,
-        target_control_port: None,
-        port: 8080,
-        ip_address_type: "ipv4".into(),
-        vpc_id: "vpc-1".into(),
-        health_check: HealthCheck::nlb_default(),
-        tags: Tags::new(),
-    };
-    cloud.create_target_group(&input).await.unwrap().arn
+    cloud
+        .create_ip_target_group("k8s-shop-web-0000000000")
+        .await
+        .unwrap()
 }
 
 fn pods(count: usize) -> Vec<EndpointSlice> {

@@ -14,8 +14,14 @@ use std::time::Duration;
 
 const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: echo\n  namespace: default\n  annotations: {service.beta.kubernetes.io/aws-load-balancer-nlb-target-type: ip}\nspec:\n  type: LoadBalancer\n  loadBalancerClass: service.k8s.aws/nlb\n  ports: [{name: http, port: 80, targetPort: 8080, protocol: TCP}]\n";
 
-#[tokio::test]
-async fn a_service_edit_is_reconciled_without_a_list() {
+/// The Service loop against the emulator and the simulator (the example VPC's subnets).
+async fn simulated_service_loop() -> (
+    Simulator,
+    TestCluster,
+    Kubectl,
+    Arc<ServiceReconciler<Simulator>>,
+    tokio::task::JoinHandle<()>,
+) {
     let facts_path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/aws-facts.json");
     let facts = CloudFacts::from_documents(&std::fs::read_to_string(facts_path).unwrap()).unwrap();
@@ -29,6 +35,12 @@ async fn a_service_edit_is_reconciled_without_a_list() {
         Duration::from_secs(600),
     ));
     let loop_task = tokio::spawn(run_service_controller(reconciler.clone()));
+    (cloud, cluster, kubectl, reconciler, loop_task)
+}
+
+#[tokio::test]
+async fn a_service_edit_is_reconciled_without_a_list() {
+    let (cloud, cluster, kubectl, reconciler, loop_task) = simulated_service_loop().await;
     kubectl.apply(SERVICE).await;
     let first = eventually("the Service reconciled with its binding", || async {
         let bindings = kubectl
@@ -91,19 +103,7 @@ async fn hostname(kubectl: &Kubectl) -> String {
 #[tokio::test]
 async fn a_replaced_load_balancer_under_kubernetes_api_faults_leaves_no_stale_hostname() {
     use kube_emulator::ApiError;
-    let facts_path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/aws-facts.json");
-    let facts = CloudFacts::from_documents(&std::fs::read_to_string(facts_path).unwrap()).unwrap();
-    let cloud = Simulator::with_subnets(facts.subnets);
-    let cluster = TestCluster::start().await;
-    let kubectl = Kubectl::new(&cluster.url());
-    let reconciler = Arc::new(ServiceReconciler::new(
-        cluster.client.clone(),
-        cloud.clone(),
-        ControllerConfig::new("e2e-cluster", "vpc-0example"),
-        Duration::from_secs(600),
-    ));
-    let loop_task = tokio::spawn(run_service_controller(reconciler.clone()));
+    let (cloud, cluster, kubectl, _reconciler, loop_task) = simulated_service_loop().await;
     kubectl.apply(SERVICE).await;
     let first = eventually("the internal load balancer's hostname", || async {
         let names = cloud.load_balancer_names();

@@ -364,11 +364,10 @@ async fn an_instance_binding_registers_the_nodes_holding_ready_endpoints_under_l
 
 #[tokio::test]
 async fn a_binding_that_cannot_serve_does_not_hold_back_the_removal_of_stale_rules() {
-    use aws_load_balancer_controller::cloud::ports::*;
     use aws_load_balancer_controller::cloud::simulator::Simulator;
-    use aws_load_balancer_controller::cloud::{NetworkInterface, TargetGroupInput};
+    use aws_load_balancer_controller::cloud::NetworkInterface;
     use aws_load_balancer_controller::crd::target_group_binding::TargetGroupBinding;
-    use aws_load_balancer_controller::model::{HealthCheck, Protocol, Tags, TargetType};
+    use aws_load_balancer_controller::model::Tags;
     use aws_load_balancer_controller::target_rules::{
         ObservedPermission, Permission, RuleSource, MANAGED_RULE_DESCRIPTION,
     };
@@ -397,22 +396,7 @@ async fn a_binding_that_cannot_serve_does_not_hold_back_the_removal_of_stale_rul
     };
     // A rule of ours left from before the restart that no binding wants any more.
     cloud.add_foreign_permission(&nodes, from_backend(9000), Some(MANAGED_RULE_DESCRIPTION));
-    let ip_arn = cloud
-        .create_target_group(&TargetGroupInput {
-            name: "ip-tg".into(),
-            target_type: TargetType::Ip,
-            protocol: Protocol::Tcp,
-            protocol_version: None,
-            target_control_port: None,
-            port: 8080,
-            ip_address_type: "ipv4".into(),
-            vpc_id: "vpc-1".into(),
-            health_check: HealthCheck::nlb_default(),
-            tags: Tags::new(),
-        })
-        .await
-        .unwrap()
-        .arn;
+    let ip_arn = cloud.create_ip_target_group("ip-tg").await.unwrap();
     let cluster = TestCluster::start().await;
     cluster
         .server

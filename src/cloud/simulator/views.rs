@@ -4,6 +4,25 @@
 use super::*;
 
 impl Simulator {
+    /// Creates an ip-type TCP target group `name` on port 8080 in `vpc-1` (as a user's own tooling
+    /// would, with no tags) and returns its ARN.
+    pub async fn create_ip_target_group(&self, name: &str) -> CloudResult<String> {
+        use crate::cloud::LoadBalancing;
+        let input = crate::cloud::TargetGroupInput {
+            name: name.into(),
+            target_type: TargetType::Ip,
+            protocol: crate::model::Protocol::Tcp,
+            protocol_version: None,
+            target_control_port: None,
+            port: 8080,
+            ip_address_type: "ipv4".into(),
+            vpc_id: "vpc-1".into(),
+            health_check: crate::model::HealthCheck::nlb_default(),
+            tags: crate::model::Tags::new(),
+        };
+        Ok(self.create_target_group(&input).await?.arn)
+    }
+
     /// Adds an ELBv2 trust store.
     pub fn add_trust_store(&self, name: &str, arn: &str) {
         self.lock().trust_stores.push(crate::facts::TrustStore {

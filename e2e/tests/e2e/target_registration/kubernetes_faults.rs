@@ -9,10 +9,8 @@
 
 use super::{binding, parse, pods, slice, SERVICE};
 use crate::waiting::{eventually, eventually_within};
-use aws_load_balancer_controller::cloud::ports::*;
 use aws_load_balancer_controller::cloud::simulator::Simulator;
-use aws_load_balancer_controller::cloud::{Target, TargetGroupInput};
-use aws_load_balancer_controller::model::{HealthCheck, Protocol, Tags, TargetType};
+use aws_load_balancer_controller::cloud::Target;
 use aws_load_balancer_controller::registration::networking::NetworkingSettings;
 use aws_load_balancer_controller::registration::run_registration_loop;
 use e2e::cluster::TestCluster;
@@ -70,22 +68,7 @@ fn inject(cluster: &TestCluster, step: usize) {
 #[tokio::test]
 async fn a_rollout_under_kubernetes_api_faults_loses_no_registration_and_leaves_no_stale_status() {
     let cloud = Simulator::default();
-    let arn = cloud
-        .create_target_group(&TargetGroupInput {
-            name: "rollout-tg".into(),
-            target_type: TargetType::Ip,
-            protocol: Protocol::Tcp,
-            protocol_version: None,
-            target_control_port: None,
-            port: 8080,
-            ip_address_type: "ipv4".into(),
-            vpc_id: "vpc-1".into(),
-            health_check: HealthCheck::nlb_default(),
-            tags: Tags::new(),
-        })
-        .await
-        .unwrap()
-        .arn;
+    let arn = cloud.create_ip_target_group("rollout-tg").await.unwrap();
     let cluster = TestCluster::start().await;
     let kubectl = Kubectl::new(&cluster.url());
     kubectl.apply(SERVICE).await;

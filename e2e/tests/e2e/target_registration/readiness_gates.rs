@@ -10,27 +10,10 @@ use e2e::kubectl::Kubectl;
 
 #[tokio::test]
 async fn a_readiness_gate_turns_true_only_once_the_target_is_healthy() {
-    use aws_load_balancer_controller::cloud::ports::*;
     use aws_load_balancer_controller::cloud::simulator::Simulator;
-    use aws_load_balancer_controller::cloud::{Target, TargetGroupInput, TargetState};
-    use aws_load_balancer_controller::model::{HealthCheck, Protocol, Tags, TargetType};
+    use aws_load_balancer_controller::cloud::{Target, TargetState};
     let cloud = Simulator::default();
-    let arn = cloud
-        .create_target_group(&TargetGroupInput {
-            name: "gated-tg".into(),
-            target_type: TargetType::Ip,
-            protocol: Protocol::Tcp,
-            protocol_version: None,
-            target_control_port: None,
-            port: 8080,
-            ip_address_type: "ipv4".into(),
-            vpc_id: "vpc-1".into(),
-            health_check: HealthCheck::nlb_default(),
-            tags: Tags::new(),
-        })
-        .await
-        .unwrap()
-        .arn;
+    let arn = cloud.create_ip_target_group("gated-tg").await.unwrap();
     let cluster = TestCluster::start().await;
     let kubectl = Kubectl::new(&cluster.url());
     kubectl.apply(SERVICE).await;
