@@ -16,6 +16,7 @@ use aws_load_balancer_controller::ingress::class::ClassContext;
 use aws_load_balancer_controller::ingress::group::{load_group, GroupId};
 use aws_load_balancer_controller::pipeline::ingress::{run_group, GroupOutcome, GroupRun};
 use aws_load_balancer_controller::pipeline::{NoCluster, Online};
+use aws_load_balancer_controller::watched::services::WatchedServices;
 use e2e::cluster::TestCluster;
 use e2e::moto::{create_vpc_with_subnets, MotoServer};
 use k8s_openapi::api::core::v1::Service;
@@ -187,7 +188,10 @@ async fn kubernetes_requests() {
         "alb",
     ));
     let started = Instant::now();
-    let task = tokio::spawn(run_ingress_controller(reconciler.clone()));
+    let task = tokio::spawn(run_ingress_controller(
+        reconciler.clone(),
+        WatchedServices::spawn(&cluster.client),
+    ));
     wait_for("the group deployed", || {
         cloud.rule_paths().len() == 2 * MEMBERS
     })

@@ -13,9 +13,12 @@
 //!    while filling its stores, against its steady memory once settled.
 //! 3. Kubernetes API requests per reconcile: LIST requests served while the LoadBalancer
 //!    Service is edited and reconciled again.
+//! 4. Ingress create → ALB: for Ingresses created one after the other (each its own ALB, two
+//!    paths to two of the ClusterIP Services in ip mode), the time from the create to moto
+//!    holding the ALB, its listener, both rules and both target groups (polled every 20 ms).
 //!
 //! Not measured yet (see `docs/performance.md`): 50 stacks × 1,000 targets, the resync of 900
-//! Ingresses after a restart, Ingress create → ALB latency, a 5,000-pod rollout.
+//! Ingresses after a restart, a 5,000-pod rollout.
 
 use e2e::cluster::{create_all, TestCluster};
 use e2e::moto::{create_vpc_with_subnets, MotoServer};
@@ -64,6 +67,90 @@ fn load_balancer_service() -> Value {
                         "annotations": {"service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip"}},
            "spec": {"type": "LoadBalancer", "loadBalancerClass": "service.k8s.aws/nlb",
                     "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}})
+}
+
+const INGRESSES: usize = 5;
+
+fn alb_class() -> Value {
+    json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+           "metadata": {"name": "alb"}, "spec": {"controller": "ingress.k8s.aws/alb"}})
+}
+
+fn ingress(index: usize) -> Value {
+    let path = |path: &str, service: usize| {
+        json!({"path": path, "pathType": "Prefix",
+               "backend": {"service": {"name": format!("internal-{service}"), "port": {"number": 80}}}})
+    };
+    json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+           "metadata": {"name": format!("shop{index}"), "namespace": "bench",
+                        "annotations": {"alb.ingress.kubernetes.io/target-type": "ip",
+                                        "alb.ingress.kubernetes.io/scheme": "internal"}},
+           "spec": {"ingressClassName": "alb", "rules": [{"http": {"paths": [
+               path("/cart", 2 * index), path("/api", 2 * index + 1)]}}]}})
+}
+
+/// Waits until moto holds the ALB of Ingress `shop{index}` with its listener, both rules and both
+/// target groups (up to 2 min).
+async fn wait_alb(elbv2: &aws_sdk_elasticloadbalancingv2::Client, index: usize) {
+    let prefix = format!("k8s-bench-shop{index}-");
+    let started = Instant::now();
+    loop {
+        if alb_complete(elbv2, &prefix).await {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the controller builds the ALB of shop{index}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn alb_complete(elbv2: &aws_sdk_elasticloadbalancingv2::Client, prefix: &str) -> bool {
+    let Ok(balancers) = elbv2.describe_load_balancers().send().await else {
+        return false;
+    };
+    let Some(arn) = balancers
+        .load_balancers()
+        .iter()
+        .find(|lb| {
+            lb.load_balancer_name()
+                .unwrap_or_default()
+                .starts_with(prefix)
+        })
+        .and_then(|lb| lb.load_balancer_arn())
+    else {
+        return false;
+    };
+    let Ok(listeners) = elbv2
+        .describe_listeners()
+        .load_balancer_arn(arn)
+        .send()
+        .await
+    else {
+        return false;
+    };
+    let Some(listener) = listeners.listeners().first().and_then(|l| l.listener_arn()) else {
+        return false;
+    };
+    let rules = match elbv2.describe_rules().listener_arn(listener).send().await {
+        Ok(rules) => rules
+            .rules()
+            .iter()
+            .filter(|r| r.is_default() != Some(true))
+            .count(),
+        Err(_) => 0,
+    };
+    let groups = match elbv2
+        .describe_target_groups()
+        .load_balancer_arn(arn)
+        .send()
+        .await
+    {
+        Ok(groups) => groups.target_groups().len(),
+        Err(_) => 0,
+    };
+    rules == 2 && groups == 2
 }
 
 struct Controller {
@@ -234,6 +321,29 @@ async fn main() {
         cluster.lists() - lists_before,
         edited.elapsed().as_secs_f64()
     );
+
+    // 4. Ingress create → ALB.
+    create_all::<k8s_openapi::api::networking::v1::IngressClass>(
+        &Api::all(client.clone()),
+        std::iter::once(alb_class()),
+    )
+    .await;
+    let ingresses: Api<k8s_openapi::api::networking::v1::Ingress> =
+        Api::namespaced(client.clone(), "bench");
+    let mut latencies = Vec::new();
+    for index in 0..INGRESSES {
+        let created = Instant::now();
+        create_all(&ingresses, std::iter::once(ingress(index))).await;
+        wait_alb(&aws.elbv2, index).await;
+        latencies.push(created.elapsed());
+    }
+    latencies.sort();
+    println!(
+        "Ingress create → ALB, listener, 2 rules, 2 target groups in moto: {} Ingresses one after the other, median {:.2} s, slowest {:.2} s",
+        INGRESSES,
+        latencies[INGRESSES / 2].as_secs_f64(),
+        latencies[INGRESSES - 1].as_secs_f64()
+    );
     drop(controller);
 
     // 2. Startup with everything present.
@@ -242,7 +352,7 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     let (steady, peak) = memory_of(controller.pid());
     println!(
-        "startup with 30,001 objects: ready after {:.1} s; peak RSS {peak} MiB, steady {steady} MiB: peak/steady {:.2}",
+        "startup with the 30,001 objects and the Ingresses: ready after {:.1} s; peak RSS {peak} MiB, steady {steady} MiB: peak/steady {:.2}",
         ready_after.as_secs_f64(),
         peak as f64 / steady.max(1) as f64
     );

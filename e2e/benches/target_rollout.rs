@@ -20,6 +20,7 @@ use aws_load_balancer_controller::cloud::sdk::SdkCloud;
 use aws_load_balancer_controller::cloud::throttle::{rules_with_overrides, ThrottleRule};
 use aws_load_balancer_controller::crd::target_group_binding::TargetGroupBinding;
 use aws_load_balancer_controller::registration::run_registration_loop;
+use aws_load_balancer_controller::watched::services::WatchedServices;
 use e2e::cluster::{create_all, TestCluster};
 use e2e::moto::{
     create_ip_target_group, create_vpc_with_subnets, registered_targets, MotoLease, MotoServer,
@@ -163,6 +164,7 @@ async fn rollout_round(moto: &MotoLease, budget: &str, throttle: Vec<ThrottleRul
         client.clone(),
         cloud.clone(),
         Default::default(),
+        WatchedServices::spawn(&client),
     ));
     create_all(
         &bindings,

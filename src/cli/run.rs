@@ -16,6 +16,7 @@ use crate::lifecycle;
 use crate::metrics::metrics;
 use crate::registration::networking::NetworkingSettings;
 use crate::registration::run_registration_loop;
+use crate::watched::services::WatchedServices;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -244,6 +245,8 @@ pub async fn run(arguments: &RunArguments) -> Result<(), String> {
     let client = kube::Client::try_default()
         .await
         .map_err(|e| format!("cannot reach the Kubernetes API: {e}"))?;
+    // The one watch of Services, for the webhooks (every replica) and the loops (the leader).
+    let watched_services = WatchedServices::spawn(&client);
     if let Some(webhook) = &settings.webhook {
         start_webhooks(
             &client,
@@ -251,6 +254,7 @@ pub async fn run(arguments: &RunArguments) -> Result<(), String> {
             &settings.config,
             &arguments.ingress_class,
             webhook,
+            &watched_services,
         )
         .await?;
     }
@@ -305,9 +309,9 @@ pub async fn run(arguments: &RunArguments) -> Result<(), String> {
     lifecycle::expect_cache_syncs(3);
     let loops = async {
         tokio::select! {
-            _ = run_service_controller(services) => "the Service watch ended",
-            _ = run_ingress_controller(ingresses) => "the Ingress watch ended",
-            _ = run_registration_loop(client, cloud, networking) => "the TargetGroupBinding watch ended",
+            _ = run_service_controller(services, watched_services.clone()) => "the Service watch ended",
+            _ = run_ingress_controller(ingresses, watched_services.clone()) => "the Ingress watch ended",
+            _ = run_registration_loop(client, cloud, networking, watched_services) => "the TargetGroupBinding watch ended",
         }
     };
     tokio::pin!(loops);

@@ -28,13 +28,13 @@
 
 use super::bindings::{apply_bindings, bindings_labelled, desired_bindings, ingress_stack_labels};
 use super::ingress_inputs::{inputs_hash, names_service};
+pub use super::ingress_loop::run_ingress_controller;
 use super::ingress_status::{
     plan_annotation_changes, publish_plan_annotations, publish_status, Addresses, Outcome,
     FAILED_BUILD, FAILED_DEPLOY,
 };
 use super::ingress_watch::IngressStores;
 use super::report::{add_finalizer, publish, remove_finalizer, EventReason};
-use super::work_queue::WorkQueue;
 use super::ReconcileError;
 use crate::cloud::Cloud;
 use crate::config::ControllerConfig;
@@ -47,7 +47,6 @@ use crate::ingress::group::{
 use crate::ingress::input::MemberContribution;
 use crate::pipeline::ingress::{run_group, GroupOutcome, GroupRun, RunError};
 use crate::pipeline::{ClusterHooks, Online};
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::api::Api;
@@ -55,11 +54,8 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::ResourceExt;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
-use tokio::time::Instant as TokioInstant;
-use tracing::Instrument;
 
 /// A group is re-checked against AWS this often without any change (`--sync-period`).
 const RESYNC: Duration = Duration::from_secs(10 * 60 * 60);
@@ -239,7 +235,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
     }
 
     /// How long a group that just failed with `error` waits before it is tried again.
-    fn backoff(&self, id: &GroupId, error: &ReconcileError) -> Duration {
+    pub(super) fn backoff(&self, id: &GroupId, error: &ReconcileError) -> Duration {
         if let ReconcileError::Deploy(deploy) = error {
             if deploy.waits_on_security_group_release() {
                 return crate::deploy::SECURITY_GROUP_RELEASE_RETRY;
@@ -529,72 +525,5 @@ impl ClusterHooks for RemoveBindings<'_> {
     async fn before_stack_removed(&self) -> Result<(), kube::Error> {
         let existing = bindings_labelled(self.bindings, &self.labels);
         apply_bindings(self.client, &existing, &[]).await
-    }
-}
-
-/// Runs the Ingress loop until its watches end: every group once the stores are filled, then
-/// the groups each change touches and each reconcile's requeue, `max_concurrent_reconciles` at
-/// a time, one group never twice at once.
-pub async fn run_ingress_controller<C: Cloud + 'static>(reconciler: Arc<IngressReconciler<C>>) {
-    let (stores, changes) = IngressStores::new(&reconciler.client);
-    let queue: WorkQueue<GroupId> = WorkQueue::default();
-    let ready = AtomicBool::new(false);
-    let flag = reconciler.ingress_class.as_str();
-    let watching = changes.for_each(|change| {
-        // Before the stores are filled, the first pass over every group covers the change.
-        if ready.load(Ordering::Acquire) {
-            for group in stores.groups_touched(&change, flag) {
-                queue.schedule_now(group);
-            }
-        }
-        async {}
-    });
-    let working = async {
-        if stores.wait_until_ready().await.is_err() {
-            return;
-        }
-        ready.store(true, Ordering::Release);
-        crate::lifecycle::cache_synced();
-        for group in stores.all_groups(flag) {
-            queue.schedule_now(group);
-        }
-        let workers = (0..reconciler.max_concurrent_reconciles.max(1))
-            .map(|_| work(&reconciler, &stores, &queue));
-        futures::future::join_all(workers).await;
-    };
-    tokio::select! {
-        _ = watching => {}
-        _ = working => {}
-    }
-}
-
-/// One worker: takes the next due group, reconciles it, schedules its next look.
-async fn work<C: Cloud + 'static>(
-    reconciler: &IngressReconciler<C>,
-    stores: &IngressStores,
-    queue: &WorkQueue<GroupId>,
-) {
-    let depth = crate::metrics::metrics()
-        .workqueue_depth
-        .with_label_values(&["ingress"]);
-    loop {
-        let id = queue.next().await;
-        depth.set(queue.waiting() as i64);
-        let span = tracing::info_span!("reconcile", controller = "ingress", stack = %id.stack_id());
-        let outcome =
-            crate::metrics::observe_reconcile("ingress", reconciler.reconcile(&id, stores))
-                .instrument(span)
-                .await;
-        match outcome {
-            Ok(GroupNext::After(wait)) => queue.schedule(id.clone(), TokioInstant::now() + wait),
-            Ok(GroupNext::Gone) => {}
-            Err(error) => {
-                tracing::warn!(stack = %id.stack_id(), %error, "reconcile failed");
-                let wait = reconciler.backoff(&id, &error);
-                queue.schedule(id.clone(), TokioInstant::now() + wait);
-            }
-        }
-        queue.done(&id);
-        depth.set(queue.waiting() as i64);
     }
 }

@@ -1,6 +1,7 @@
 //! The Ingress loop's view of the cluster and what wakes it: one watch each of Ingresses,
-//! Services, IngressClasses, IngressClassParams, Namespaces and TargetGroupBindings keeps a
-//! store current (managed fields dropped; Services also lose their status), and each change is
+//! IngressClasses, IngressClassParams, Namespaces and TargetGroupBindings keeps a store current
+//! (managed fields dropped), Services come from the process's shared watch
+//! (`crate::watched::services`, summarised), and each change is
 //! turned into the Ingress groups it touches (a binding's touches none). A reconcile reads these
 //! stores: it lists nothing.
 //!
@@ -19,10 +20,11 @@ use crate::crd::ingress_class_params::IngressClassParams;
 use crate::crd::target_group_binding::TargetGroupBinding;
 use crate::ingress::class::ClassContext;
 use crate::ingress::group::{groups_of, GroupId};
+use crate::watched::services::WatchedServices;
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Service};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, ResourceExt};
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,7 +35,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct IngressStores {
     pub ingresses: Store<Ingress>,
-    pub services: Store<Service>,
+    pub services: WatchedServices,
     pub classes: Store<IngressClass>,
     pub params: Store<IngressClassParams>,
     pub namespaces: Store<Namespace>,
@@ -44,10 +46,13 @@ pub struct IngressStores {
 /// One change seen by a watch.
 pub enum Change {
     Ingress(Ingress),
-    Service(Service),
+    /// A Service was created, changed or deleted.
+    Service(ObjectRef<Service>),
     Class(IngressClass),
-    Params(IngressClassParams),
-    Namespace(Namespace),
+    /// IngressClassParams, by name.
+    Params(String),
+    /// A Namespace (by name: its labels are read from the store).
+    Namespace(String),
     /// A binding: nothing to wake (the stores are what matters).
     Binding,
 }
@@ -93,19 +98,18 @@ fn slim_meta<K: kube::Resource>(object: &mut K) {
     object.meta_mut().managed_fields = None;
 }
 
-fn slim_service(service: &mut Service) {
-    service.metadata.managed_fields = None;
-    service.status = None;
-}
-
 impl IngressStores {
     /// The stores and the changes that fill them (not polled yet).
-    pub fn new(client: &kube::Client) -> (Self, Changes) {
+    pub fn new(client: &kube::Client, services: WatchedServices) -> (Self, Changes) {
         let (ingresses, a) = watched(client, slim_meta::<Ingress>, Change::Ingress);
-        let (services, b) = watched(client, slim_service, Change::Service);
+        let b: Changes = Box::pin(services.subscribe_changes().map(Change::Service));
         let (classes, c) = watched(client, slim_meta::<IngressClass>, Change::Class);
-        let (params, d) = watched(client, slim_meta::<IngressClassParams>, Change::Params);
-        let (namespaces, e) = watched(client, slim_meta::<Namespace>, Change::Namespace);
+        let (params, d) = watched(client, slim_meta::<IngressClassParams>, |params| {
+            Change::Params(params.name_any())
+        });
+        let (namespaces, e) = watched(client, slim_meta::<Namespace>, |namespace| {
+            Change::Namespace(namespace.name_any())
+        });
         let (bindings, f) = watched(client, slim_meta::<TargetGroupBinding>, |_| Change::Binding);
         let changes = futures::stream::select_all([a, b, c, d, e, f]);
         (
@@ -124,7 +128,7 @@ impl IngressStores {
     /// Every store has been filled once.
     pub async fn wait_until_ready(&self) -> Result<(), reflector::store::WriterDropped> {
         crate::watched::store_ready(&self.ingresses).await?;
-        crate::watched::store_ready(&self.services).await?;
+        self.services.wait_until_ready().await;
         crate::watched::store_ready(&self.classes).await?;
         crate::watched::store_ready(&self.params).await?;
         crate::watched::store_ready(&self.namespaces).await?;
@@ -153,11 +157,9 @@ impl IngressStores {
 
     /// The Services of `namespaces`.
     pub fn services_in(&self, namespaces: &BTreeSet<String>) -> Vec<Service> {
-        self.services
-            .state()
+        namespaces
             .iter()
-            .filter(|s| namespaces.contains(s.metadata.namespace.as_deref().unwrap_or_default()))
-            .map(|s| (**s).clone())
+            .flat_map(|namespace| self.services.services_in(namespace))
             .collect()
     }
 
@@ -182,14 +184,11 @@ impl IngressStores {
                     .into_iter()
                     .collect();
             }
-            Change::Service(service) => {
-                let name = service.name_any();
-                ingresses
-                    .iter()
-                    .filter(|i| i.metadata.namespace == service.metadata.namespace)
-                    .filter(|i| names_service(i, &name))
-                    .collect()
-            }
+            Change::Service(service) => ingresses
+                .iter()
+                .filter(|i| i.metadata.namespace == service.namespace)
+                .filter(|i| names_service(i, &service.name))
+                .collect(),
             Change::Class(class) => {
                 let classes = class_names_of(class);
                 ingresses
@@ -197,8 +196,7 @@ impl IngressStores {
                     .filter(|i| classes.contains(&class_name(i)))
                     .collect()
             }
-            Change::Params(params) => {
-                let name = params.name_any();
+            Change::Params(name) => {
                 let classes: BTreeSet<Option<String>> = self
                     .classes
                     .state()
@@ -208,7 +206,7 @@ impl IngressStores {
                             .spec
                             .as_ref()
                             .and_then(|s| s.parameters.as_ref())
-                            .is_some_and(|p| p.kind == "IngressClassParams" && p.name == name)
+                            .is_some_and(|p| p.kind == "IngressClassParams" && &p.name == name)
                     })
                     .flat_map(|class| class_names_of(class))
                     .collect();
@@ -218,13 +216,10 @@ impl IngressStores {
                     .collect()
             }
             Change::Binding => return BTreeSet::new(),
-            Change::Namespace(namespace) => {
-                let name = namespace.name_any();
-                ingresses
-                    .iter()
-                    .filter(|i| i.metadata.namespace.as_deref() == Some(name.as_str()))
-                    .collect()
-            }
+            Change::Namespace(name) => ingresses
+                .iter()
+                .filter(|i| i.metadata.namespace.as_deref() == Some(name.as_str()))
+                .collect(),
         };
         if concerned.is_empty() {
             return BTreeSet::new();
@@ -329,7 +324,7 @@ mod tests {
                 ingress("c", Some("alb"), None, "other"),
                 ingress("d", None, None, "app"),
             ]),
-            services: filled(Vec::new()),
+            services: WatchedServices::filled(Vec::new()),
             classes: filled(vec![class("alb", true, Some("tuned"))]),
             params: filled(vec![serde_json::from_value(
                 json!({"metadata": {"name": "tuned"}, "spec": {}}),
@@ -344,8 +339,8 @@ mod tests {
         groups.into_iter().map(|g| g.stack_id()).collect()
     }
 
-    fn service(namespace: &str, name: &str) -> Service {
-        serde_json::from_value(json!({"metadata": {"namespace": namespace, "name": name}})).unwrap()
+    fn service(namespace: &str, name: &str) -> ObjectRef<Service> {
+        ObjectRef::new(name).within(namespace)
     }
 
     #[test]
@@ -365,16 +360,12 @@ mod tests {
         let all = ["web", "shop/c", "shop/d"];
         let by_class = stores.groups_touched(&Change::Class(class("alb", true, None)), "alb");
         assert_eq!(names(by_class), all);
-        let params: IngressClassParams =
-            serde_json::from_value(json!({"metadata": {"name": "tuned"}, "spec": {}})).unwrap();
         assert_eq!(
-            names(stores.groups_touched(&Change::Params(params), "alb")),
+            names(stores.groups_touched(&Change::Params("tuned".into()), "alb")),
             all
         );
-        let unused: IngressClassParams =
-            serde_json::from_value(json!({"metadata": {"name": "unused"}, "spec": {}})).unwrap();
         assert!(stores
-            .groups_touched(&Change::Params(unused), "alb")
+            .groups_touched(&Change::Params("unused".into()), "alb")
             .is_empty());
     }
 

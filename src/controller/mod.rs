@@ -17,6 +17,7 @@
 pub(crate) mod bindings;
 pub mod ingress;
 mod ingress_inputs;
+mod ingress_loop;
 pub mod ingress_status;
 pub mod ingress_watch;
 pub(crate) mod report;
@@ -35,6 +36,7 @@ use crate::model::Stack;
 use crate::pipeline::service::{remove_service_stack, run_service, ServiceOutcome};
 use crate::pipeline::{ClusterHooks, Online, RunError};
 use crate::service::{is_managed, stack_id, SERVICE_FINALIZER};
+use crate::watched::services::WatchedServices;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::Api;
@@ -414,25 +416,25 @@ impl ClusterHooks for ServiceHooks<'_> {
     }
 }
 
-/// Runs the Service loop until the stream of Services ends.
-pub async fn run_service_controller<C: Cloud + 'static>(reconciler: Arc<ServiceReconciler<C>>) {
+/// Runs the Service loop until the stream of Services ends. `services` is the process's
+/// shared Service watch: the loop reads its whole load balancer Services there.
+pub async fn run_service_controller<C: Cloud + 'static>(
+    reconciler: Arc<ServiceReconciler<C>>,
+    services: WatchedServices,
+) {
     let (bindings, binding_stream) =
         crate::watched::cached(&reconciler.client, |binding: &mut TargetGroupBinding| {
             binding.metadata.managed_fields = None
         });
     tokio::spawn(crate::watched::drain(binding_stream));
     let _ = reconciler.bindings.set(bindings);
-    // Services through a watched store too, so a compaction's 410 costs no backoff.
-    let (services, service_stream) =
-        crate::watched::cached(&reconciler.client, |service: &mut Service| {
-            service.metadata.managed_fields = None
-        });
-    let controller = Controller::for_stream(service_stream, services);
-    let store = controller.store();
+    let controller = Controller::for_shared_stream(
+        services.subscribe_load_balancers(),
+        services.load_balancers(),
+    );
     tokio::spawn(async move {
-        if crate::watched::store_ready(&store).await.is_ok() {
-            crate::lifecycle::cache_synced();
-        }
+        services.wait_until_ready().await;
+        crate::lifecycle::cache_synced();
     });
     controller
         .run(

@@ -1,5 +1,6 @@
-//! The registration loop's view of the cluster: Services, EndpointSlices, Nodes and Pods, each
-//! kept up to date by one watch, holding only the fields target registration reads. A reconcile
+//! The registration loop's view of the cluster: EndpointSlices, Nodes and Pods, each kept up to
+//! date by one watch, and the Services of the process's shared watch (`crate::watched::services`),
+//! holding only the fields target registration reads. A reconcile
 //! reads these stores instead of listing, so a rollout costs the API server nothing beyond the
 //! watches, and the controller's memory grows with what it uses, not with whole pod specs.
 //!
@@ -8,7 +9,8 @@
 //!   `spec.readinessGates`, the containers' named ports, and the status conditions
 //!   `ContainersReady` and `target-health.*` (nothing else of spec or status).
 //! - Nodes: name, labels, uid, `spec.providerID`, `spec.taints`, the `Ready` condition.
-//! - EndpointSlices and Services: everything but annotations and managed fields.
+//! - EndpointSlices: everything but annotations and managed fields.
+//! - Services: the shared watch's summaries (ports, type, external traffic policy, …).
 //! - Namespaces: name and labels (whether pods there get readiness gates injected).
 //!
 //! It does not decide anything: the rules are in `crate::targets`.
@@ -16,6 +18,7 @@
 use super::networking::{branch_interface, PodNode, TargetEndpoint, POD_ENI_ANNOTATION};
 use crate::target_rules::NamedPorts;
 use crate::targets::{node_readiness, EndpointContext, NodeReadiness, PodFacts};
+use crate::watched::services::WatchedServices;
 pub use crate::watched::CacheStream;
 use crate::watched::{cached, drain, store_ready};
 use k8s_openapi::api::core::v1::{
@@ -29,7 +32,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 /// The stores; cheap to clone.
 #[derive(Clone)]
 pub struct ClusterCache {
-    pub services: Store<Service>,
+    pub services: WatchedServices,
     pub slices: Store<EndpointSlice>,
     pub nodes: Store<Node>,
     pub pods: Store<Pod>,
@@ -39,7 +42,6 @@ pub struct ClusterCache {
 /// The watch streams that fill a `ClusterCache`; whoever polls them (the registration loop's
 /// controller, or `ClusterCache::spawn`) keeps the cache current.
 pub struct CacheStreams {
-    pub services: CacheStream<Service>,
     pub slices: CacheStream<EndpointSlice>,
     pub nodes: CacheStream<Node>,
     pub pods: CacheStream<Pod>,
@@ -47,9 +49,9 @@ pub struct CacheStreams {
 }
 
 impl ClusterCache {
-    /// The stores and the streams that fill them (not polled yet).
-    pub fn new(client: &kube::Client) -> (Self, CacheStreams) {
-        let (services, service_stream) = cached(client, slim_service);
+    /// The stores and the streams that fill them (not polled yet); `services` is the shared
+    /// Service watch.
+    pub fn new(client: &kube::Client, services: WatchedServices) -> (Self, CacheStreams) {
         let (slices, slice_stream) = cached(client, slim_slice);
         let (nodes, node_stream) = cached(client, slim_node);
         let (pods, pod_stream) = cached(client, slim_pod);
@@ -63,7 +65,6 @@ impl ClusterCache {
                 namespaces,
             },
             CacheStreams {
-                services: service_stream,
                 slices: slice_stream,
                 nodes: node_stream,
                 pods: pod_stream,
@@ -72,10 +73,10 @@ impl ClusterCache {
         )
     }
 
-    /// A cache that fills itself on a task of its own (for reconciling outside the loop).
+    /// A cache that fills itself on tasks of its own, with a Service watch of its own (for
+    /// reconciling outside the loop).
     pub fn spawn(client: &kube::Client) -> Self {
-        let (cache, streams) = Self::new(client);
-        tokio::spawn(drain(streams.services));
+        let (cache, streams) = Self::new(client, WatchedServices::spawn(client));
         tokio::spawn(drain(streams.slices));
         tokio::spawn(drain(streams.nodes));
         tokio::spawn(drain(streams.pods));
@@ -86,7 +87,7 @@ impl ClusterCache {
     /// Waits until every store holds its first complete list.
     pub async fn wait_until_ready(&self) {
         // An error means the stream was dropped: there is nothing more to wait for.
-        let _ = store_ready(&self.services).await;
+        self.services.wait_until_ready().await;
         let _ = store_ready(&self.slices).await;
         let _ = store_ready(&self.nodes).await;
         let _ = store_ready(&self.pods).await;
@@ -114,9 +115,7 @@ impl ClusterCache {
     }
 
     pub fn service(&self, namespace: &str, name: &str) -> Option<Service> {
-        self.services
-            .get(&ObjectRef::new(name).within(namespace))
-            .map(|s| (*s).clone())
+        self.services.service(namespace, name)
     }
 
     /// The EndpointSlices of a Service.
@@ -330,11 +329,6 @@ pub fn slim_slice(slice: &mut EndpointSlice) {
         endpoint.hints = None;
         endpoint.deprecated_topology = None;
     }
-}
-
-pub fn slim_service(service: &mut Service) {
-    slim_metadata(&mut service.metadata, true);
-    service.status = None;
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The registration loop's wiring: one kube `Controller` over TargetGroupBindings, woken by the
-//! Services, EndpointSlices, Nodes and gated Pods of the cache's watches. The work of one
+//! Services of the shared Service watch and the EndpointSlices, Nodes and gated Pods of the
+//! cache's watches. The work of one
 //! reconcile is `BindingReconciler::reconcile`.
 
 use super::cache::ClusterCache;
@@ -9,8 +10,9 @@ use crate::cloud::Cloud;
 use crate::crd::target_group_binding::{BindingTargetType, TargetGroupBinding};
 use crate::targets::gates::GATE_PREFIX;
 use crate::targets::SERVICE_NAME_LABEL;
+use crate::watched::services::WatchedServices;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -38,13 +40,16 @@ fn bindings_of_service(
 }
 
 /// Runs the registration loop until the stream of bindings ends: one watch each for bindings,
-/// Services, EndpointSlices, Nodes and Pods, the latter four also filling the cache.
+/// EndpointSlices, Nodes and Pods, the latter three also filling the cache, and the process's
+/// shared Service watch (`services`).
 pub async fn run_registration_loop<C: Cloud + 'static>(
     client: kube::Client,
     cloud: C,
     networking: NetworkingSettings,
+    services: WatchedServices,
 ) {
-    let (cache, streams) = ClusterCache::new(&client);
+    let service_changes = services.subscribe_changes();
+    let (cache, streams) = ClusterCache::new(&client, services);
     // Namespace labels wake nothing: they are read when a binding syncs.
     tokio::spawn(crate::watched::drain(streams.namespaces));
     let reconciler = Arc::new(BindingReconciler::new(
@@ -70,10 +75,15 @@ pub async fn run_registration_loop<C: Cloud + 'static>(
     let by_service = controller.store();
     let by_slice = controller.store();
     let by_node = controller.store();
+    let by_service = service_changes.flat_map(move |service| {
+        futures::stream::iter(bindings_of_service(
+            &by_service,
+            service.namespace,
+            Some(service.name),
+        ))
+    });
     controller
-        .watches_stream(streams.services, move |service: Service| {
-            bindings_of_service(&by_service, service.namespace(), service.metadata.name)
-        })
+        .reconcile_on(by_service)
         .watches_stream(streams.slices, move |slice: EndpointSlice| {
             let service = slice.labels().get(SERVICE_NAME_LABEL).cloned();
             bindings_of_service(&by_slice, slice.namespace(), service)

@@ -1,12 +1,14 @@
 //! What the webhooks read, kept current by watches of their own (they run on every replica,
 //! also on standbys whose loops are not started): TargetGroupBindings, IngressClasses,
-//! IngressClassParams, Namespaces (labels), and Services reduced to their selector. Admission
-//! never calls the Kubernetes API.
+//! IngressClassParams, Namespaces (labels), and the Services of the process's shared watch
+//! (`crate::watched::services`, which the webhooks start before any loop). Admission never
+//! calls the Kubernetes API.
 
 use crate::crd::ingress_class_params::IngressClassParams;
 use crate::crd::target_group_binding::TargetGroupBinding;
+use crate::watched::services::WatchedServices;
 use crate::watched::{cached, drain, store_ready};
-use k8s_openapi::api::core::v1::{Namespace, Service, ServiceSpec};
+use k8s_openapi::api::core::v1::{Namespace, Service};
 use k8s_openapi::api::networking::v1::IngressClass;
 use kube::runtime::reflector::Store;
 use kube::Resource;
@@ -16,7 +18,7 @@ use std::collections::BTreeMap;
 #[derive(Clone)]
 pub struct WebhookCaches {
     pub bindings: Store<TargetGroupBinding>,
-    pub services: Store<Service>,
+    pub services: WatchedServices,
     pub classes: Store<IngressClass>,
     pub params: Store<IngressClassParams>,
     pub namespaces: Store<Namespace>,
@@ -24,18 +26,6 @@ pub struct WebhookCaches {
 
 fn slim_meta<K: Resource>(object: &mut K) {
     object.meta_mut().managed_fields = None;
-}
-
-fn slim_service(service: &mut Service) {
-    let selector = service.spec.as_ref().and_then(|s| s.selector.clone());
-    service.metadata.managed_fields = None;
-    service.metadata.annotations = None;
-    service.metadata.labels = None;
-    service.spec = Some(ServiceSpec {
-        selector,
-        ..ServiceSpec::default()
-    });
-    service.status = None;
 }
 
 fn slim_namespace(namespace: &mut Namespace) {
@@ -47,15 +37,13 @@ fn slim_namespace(namespace: &mut Namespace) {
 
 impl WebhookCaches {
     /// Starts the watches on tasks of their own and returns their stores (not yet filled: see
-    /// [`WebhookCaches::wait_until_ready`]).
-    pub fn spawn(client: &kube::Client) -> Self {
+    /// [`WebhookCaches::wait_until_ready`]); `services` is the shared Service watch.
+    pub fn spawn(client: &kube::Client, services: WatchedServices) -> Self {
         let (bindings, binding_stream) = cached(client, slim_meta::<TargetGroupBinding>);
-        let (services, service_stream) = cached(client, slim_service);
         let (classes, class_stream) = cached(client, slim_meta::<IngressClass>);
         let (params, params_stream) = cached(client, slim_meta::<IngressClassParams>);
         let (namespaces, namespace_stream) = cached(client, slim_namespace);
         tokio::spawn(drain(binding_stream));
-        tokio::spawn(drain(service_stream));
         tokio::spawn(drain(class_stream));
         tokio::spawn(drain(params_stream));
         tokio::spawn(drain(namespace_stream));
@@ -90,7 +78,7 @@ impl WebhookCaches {
         }
         Self {
             bindings: filled(bindings),
-            services: filled(services),
+            services: WatchedServices::filled(services),
             classes: filled(classes),
             params: filled(params),
             namespaces: filled(namespaces),
@@ -101,7 +89,7 @@ impl WebhookCaches {
     pub async fn wait_until_ready(&self) -> Result<(), String> {
         let failed = |e: kube::runtime::reflector::store::WriterDropped| e.to_string();
         store_ready(&self.bindings).await.map_err(failed)?;
-        store_ready(&self.services).await.map_err(failed)?;
+        self.services.wait_until_ready().await;
         store_ready(&self.classes).await.map_err(failed)?;
         store_ready(&self.params).await.map_err(failed)?;
         store_ready(&self.namespaces).await.map_err(failed)
@@ -112,7 +100,7 @@ impl WebhookCaches {
     }
 
     pub fn services_in(&self, namespace: &str) -> Vec<Service> {
-        in_namespace(&self.services, namespace)
+        self.services.services_in(namespace)
     }
 
     pub fn namespace_labels(&self) -> BTreeMap<String, BTreeMap<String, String>> {

@@ -134,6 +134,13 @@ async fn one_leader_works_a_standby_takes_over_and_sigterm_releases_the_lease() 
         leader.get(false, "/healthz").await.map(|(s, _)| s),
         Some(200)
     );
+    // Each process lists Services once: its loops and webhooks share one watch.
+    assert_eq!(
+        cluster.server.emulator.requests("list", "services"),
+        2,
+        "{:?}",
+        cluster.server.emulator.request_counts()
+    );
 
     // The standby serves the webhooks with the certificate the processes keep and publish.
     cluster.server.emulator.route_service(

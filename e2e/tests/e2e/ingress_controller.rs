@@ -13,6 +13,7 @@ use aws_load_balancer_controller::controller::ingress::{
 };
 use aws_load_balancer_controller::registration::networking::NetworkingSettings;
 use aws_load_balancer_controller::registration::run_registration_loop;
+use aws_load_balancer_controller::watched::services::WatchedServices;
 use aws_sdk_elasticloadbalancingv2::Client as Elbv2;
 use e2e::cluster::TestCluster;
 use e2e::kubectl::Kubectl;
@@ -132,7 +133,10 @@ async fn the_2048_sample_and_a_group_become_albs_in_moto() {
         ControllerConfig::new("e2e-cluster", &vpc_id),
         "alb",
     ));
-    let loop_task = tokio::spawn(run_ingress_controller(reconciler));
+    let loop_task = tokio::spawn(run_ingress_controller(
+        reconciler,
+        WatchedServices::spawn(&cluster.client),
+    ));
 
     kubectl.apply(ALB_CLASS).await;
     kubectl.apply(e2e::samples::GAME_2048).await;
@@ -287,16 +291,20 @@ async fn an_instance_mode_ingress_opens_the_node_group_to_the_backend_group_on_i
         .unwrap();
     let kubectl = Kubectl::new(&cluster.url());
     let config = ControllerConfig::new("e2e-cluster", &vpc_id);
-    let loop_task = tokio::spawn(run_ingress_controller(Arc::new(IngressReconciler::new(
-        cluster.client.clone(),
-        moto.cloud().await,
-        config.clone(),
-        "alb",
-    ))));
+    let loop_task = tokio::spawn(run_ingress_controller(
+        Arc::new(IngressReconciler::new(
+            cluster.client.clone(),
+            moto.cloud().await,
+            config.clone(),
+            "alb",
+        )),
+        WatchedServices::spawn(&cluster.client),
+    ));
     let registration_task = tokio::spawn(run_registration_loop(
         cluster.client.clone(),
         moto.cloud().await,
         NetworkingSettings::from_config(&config),
+        WatchedServices::spawn(&cluster.client),
     ));
     kubectl.apply(ALB_CLASS).await;
     kubectl

@@ -9,6 +9,7 @@ use aws_load_balancer_controller::config::ControllerConfig;
 use aws_load_balancer_controller::controller::ingress::{
     run_ingress_controller, IngressReconciler,
 };
+use aws_load_balancer_controller::watched::services::WatchedServices;
 use e2e::cluster::TestCluster;
 use e2e::kubectl::Kubectl;
 use e2e::moto::{create_vpc_with_subnets, MotoLease, MotoServer};
@@ -99,7 +100,10 @@ pub async fn start(
     tune(&mut config);
     let mut reconciler = IngressReconciler::new(cluster.client.clone(), cloud, config, "alb");
     reconciler.drift_check_interval = std::time::Duration::ZERO;
-    let task = tokio::spawn(run_ingress_controller(Arc::new(reconciler)));
+    let task = tokio::spawn(run_ingress_controller(
+        Arc::new(reconciler),
+        WatchedServices::spawn(&cluster.client),
+    ));
     MotoIngressLoop {
         aws,
         vpc_id,

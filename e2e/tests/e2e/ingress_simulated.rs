@@ -8,6 +8,7 @@ use aws_load_balancer_controller::controller::ingress::{
     run_ingress_controller, IngressReconciler,
 };
 use aws_load_balancer_controller::ingress::group::GroupId;
+use aws_load_balancer_controller::watched::services::WatchedServices;
 use e2e::cluster::TestCluster;
 use e2e::kubectl::Kubectl;
 use serde_json::Value;
@@ -35,7 +36,10 @@ async fn simulated_ingress_loop() -> (
         ControllerConfig::new("e2e-cluster", "vpc-0example"),
         "alb",
     ));
-    let loop_task = tokio::spawn(run_ingress_controller(reconciler.clone()));
+    let loop_task = tokio::spawn(run_ingress_controller(
+        reconciler.clone(),
+        WatchedServices::spawn(&cluster.client),
+    ));
     (cloud, cluster, kubectl, loop_task, reconciler)
 }
 

@@ -12,6 +12,7 @@ use aws_load_balancer_controller::controller::{
     run_service_controller, ServiceReconciler, CONDITION_TYPE,
 };
 use aws_load_balancer_controller::registration::networking::NetworkingSettings;
+use aws_load_balancer_controller::watched::services::WatchedServices;
 use e2e::cluster::TestCluster;
 use e2e::kubectl::Kubectl;
 use e2e::moto::{create_vpc_with_subnets, MotoServer, NodeGroup};
@@ -114,9 +115,13 @@ async fn kubectl_drives_a_service_through_its_whole_life_in_moto() {
             cluster.client.clone(),
             moto.cloud().await,
             NetworkingSettings::from_config(&config),
+            WatchedServices::spawn(&cluster.client),
         ),
     );
-    let loop_task = tokio::spawn(run_service_controller(reconciler));
+    let loop_task = tokio::spawn(run_service_controller(
+        reconciler,
+        WatchedServices::spawn(&cluster.client),
+    ));
 
     kubectl.apply(SERVICE).await;
     let dns_name = eventually("the NLB in moto", || async {

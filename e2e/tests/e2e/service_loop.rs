@@ -7,6 +7,7 @@ use aws_load_balancer_controller::cloud::simulator::Simulator;
 use aws_load_balancer_controller::config::ControllerConfig;
 use aws_load_balancer_controller::controller::{run_service_controller, ServiceReconciler};
 use aws_load_balancer_controller::facts::CloudFacts;
+use aws_load_balancer_controller::watched::services::WatchedServices;
 use e2e::cluster::TestCluster;
 use e2e::kubectl::Kubectl;
 use std::sync::Arc;
@@ -34,7 +35,10 @@ async fn simulated_service_loop() -> (
         ControllerConfig::new("e2e-cluster", "vpc-0example"),
         Duration::from_secs(600),
     ));
-    let loop_task = tokio::spawn(run_service_controller(reconciler.clone()));
+    let loop_task = tokio::spawn(run_service_controller(
+        reconciler.clone(),
+        WatchedServices::spawn(&cluster.client),
+    ));
     (cloud, cluster, kubectl, reconciler, loop_task)
 }
 

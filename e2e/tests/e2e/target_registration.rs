@@ -7,6 +7,7 @@ use crate::waiting::eventually;
 use aws_load_balancer_controller::registration::cache::ClusterCache;
 use aws_load_balancer_controller::registration::networking::NetworkingSettings;
 use aws_load_balancer_controller::registration::{run_registration_loop, BindingReconciler};
+use aws_load_balancer_controller::watched::services::WatchedServices;
 use e2e::cluster::TestCluster;
 use e2e::kubectl::Kubectl;
 use e2e::moto::{create_ip_target_group, create_vpc_with_subnets, registered_targets, MotoServer};
@@ -60,6 +61,7 @@ async fn a_binding_follows_its_endpoints_and_deregisters_on_delete() {
         cluster.client.clone(),
         cloud,
         NetworkingSettings::default(),
+        WatchedServices::spawn(&cluster.client),
     ));
 
     kubectl.apply(SERVICE).await;

@@ -10,6 +10,7 @@ use super::waiting::eventually;
 use aws_load_balancer_controller::cloud::simulator::Simulator;
 use aws_load_balancer_controller::registration::networking::NetworkingSettings;
 use aws_load_balancer_controller::registration::run_registration_loop;
+use aws_load_balancer_controller::watched::services::WatchedServices;
 use aws_load_balancer_controller::webhook::caches::WebhookCaches;
 use aws_load_balancer_controller::webhook::certificates::{ManagedCertificate, ServingCertificate};
 use aws_load_balancer_controller::webhook::server::{router, serve, Admission};
@@ -96,7 +97,7 @@ async fn the_emulator_calls_the_webhooks_and_a_stopped_server_never_blocks_pods(
     let cluster = TestCluster::start().await;
     let kubectl = Kubectl::new(&cluster.url());
     kubectl.apply(&workload(&arn)).await;
-    let caches = WebhookCaches::spawn(&cluster.client);
+    let caches = WebhookCaches::spawn(&cluster.client, WatchedServices::spawn(&cluster.client));
     caches
         .wait_until_ready()
         .await
@@ -247,6 +248,7 @@ async fn the_emulator_calls_the_webhooks_and_a_stopped_server_never_blocks_pods(
         cluster.client.clone(),
         moto.cloud().await,
         NetworkingSettings::default(),
+        WatchedServices::spawn(&cluster.client),
     ));
     let (note, regarding) = eventually("the ungated pod reported on its binding", || async {
         let events: serde_json::Value = serde_json::from_str(

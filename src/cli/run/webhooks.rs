@@ -4,6 +4,7 @@
 use crate::cloud::sdk::SdkCloud;
 use crate::config::ControllerConfig;
 use crate::lifecycle;
+use crate::watched::services::WatchedServices;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -116,10 +117,11 @@ pub(super) async fn start_webhooks(
     config: &ControllerConfig,
     ingress_class: &str,
     webhook: &WebhookServerSettings,
+    services: &WatchedServices,
 ) -> Result<(), String> {
     use crate::webhook::{caches::WebhookCaches, certificates, server};
     lifecycle::set_webhooks_pending(true);
-    let caches = WebhookCaches::spawn(client);
+    let caches = WebhookCaches::spawn(client, services.clone());
     let serving = certificates::ServingCertificate::default();
     match &webhook.certificate {
         WebhookCertificateSource::Files {

@@ -13,6 +13,7 @@ use aws_load_balancer_controller::cloud::simulator::Simulator;
 use aws_load_balancer_controller::cloud::Target;
 use aws_load_balancer_controller::registration::networking::NetworkingSettings;
 use aws_load_balancer_controller::registration::run_registration_loop;
+use aws_load_balancer_controller::watched::services::WatchedServices;
 use e2e::cluster::TestCluster;
 use e2e::kubectl::Kubectl;
 use kube_emulator::ApiError;
@@ -79,6 +80,7 @@ async fn a_rollout_under_kubernetes_api_faults_loses_no_registration_and_leaves_
         cluster.client.clone(),
         cloud.clone(),
         NetworkingSettings::default(),
+        WatchedServices::spawn(&cluster.client),
     ));
     kubectl.apply(&binding("web", &arn)).await;
 

@@ -5,6 +5,7 @@ use super::{binding, parse, slice, SERVICE};
 use crate::waiting::eventually;
 use aws_load_balancer_controller::registration::networking::NetworkingSettings;
 use aws_load_balancer_controller::registration::run_registration_loop;
+use aws_load_balancer_controller::watched::services::WatchedServices;
 use e2e::cluster::TestCluster;
 use e2e::kubectl::Kubectl;
 
@@ -50,6 +51,7 @@ async fn a_readiness_gate_turns_true_only_once_the_target_is_healthy() {
         cluster.client.clone(),
         cloud.clone(),
         NetworkingSettings::default(),
+        WatchedServices::spawn(&cluster.client),
     ));
     kubectl.apply(&binding("gated", &arn)).await;
 

@@ -8,6 +8,11 @@
 //! logged, and no stream yields an error: kube-runtime's `Controller` backs off *every*
 //! trigger stream together on any error of any of them, so the 410s of one compaction used to
 //! stall a loop's reconciles for up to 30 s (found by the reliability tests).
+//!
+//! Services are the exception to one-watch-per-loop: [`services`] is the process's one watch of
+//! them, shared by every loop and the webhooks.
+
+pub mod services;
 
 use futures::{Stream, StreamExt};
 use kube::runtime::reflector::{self, Store};
