@@ -16,14 +16,19 @@
 //! 4. Ingress create → ALB: for Ingresses created one after the other (each its own ALB, two
 //!    paths to two of the ClusterIP Services in ip mode), the time from the create to moto
 //!    holding the ALB, its listener, both rules and both target groups (polled every 20 ms).
+//! 5. Targets: 50 NLB Services (ip targets) with 1,000 ready pods each (realistic pod specs,
+//!    one EndpointSlice per Service), added to the cluster of 2.; resident memory once moto
+//!    holds all 50,000 targets, and how long that took.
 //!
-//! Not measured yet (see `docs/performance.md`): 50 stacks × 1,000 targets, the resync of 900
-//! Ingresses after a restart, a 5,000-pod rollout.
+//! Not measured yet (see `docs/performance.md`): the resync of 900 Ingresses after a restart,
+//! a 5,000-pod rollout.
 
 use e2e::cluster::{create_all, TestCluster};
-use e2e::moto::{create_vpc_with_subnets, MotoServer};
+use e2e::moto::{create_vpc_with_subnets, registered_targets, MotoServer};
 use e2e::process::{controller_binary, free_port, memory_of, write_kubeconfig, WEBHOOK_SECRET};
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use e2e::workload::{realistic_pod, slice};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -70,6 +75,40 @@ fn load_balancer_service() -> Value {
 }
 
 const INGRESSES: usize = 5;
+const STACKS: usize = 50;
+const TARGETS: usize = 1_000;
+
+fn target_service(index: usize) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service",
+           "metadata": {"name": format!("svc-{index}"), "namespace": "bench",
+                        "annotations": {"service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip"}},
+           "spec": {"type": "LoadBalancer", "loadBalancerClass": "service.k8s.aws/nlb",
+                    "selector": {"app": format!("svc-{index}")},
+                    "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]}})
+}
+
+/// How many of the 50 stacks' target groups hold all their targets in moto.
+async fn complete_target_groups(elbv2: &aws_sdk_elasticloadbalancingv2::Client) -> usize {
+    let Ok(groups) = elbv2.describe_target_groups().send().await else {
+        return 0;
+    };
+    let mut complete = 0;
+    for group in groups.target_groups() {
+        if group.target_type() != Some(&aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum::Ip)
+            || !group
+                .target_group_name()
+                .unwrap_or_default()
+                .starts_with("k8s-bench-svc")
+        {
+            continue;
+        }
+        let arn = group.target_group_arn().unwrap_or_default();
+        if registered_targets(elbv2, arn).await.len() == TARGETS {
+            complete += 1;
+        }
+    }
+    complete
+}
 
 fn alb_class() -> Value {
     json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
@@ -355,5 +394,39 @@ async fn main() {
         "startup with the 30,001 objects and the Ingresses: ready after {:.1} s; peak RSS {peak} MiB, steady {steady} MiB: peak/steady {:.2}",
         ready_after.as_secs_f64(),
         peak as f64 / steady.max(1) as f64
+    );
+
+    // 5. 50 stacks × 1,000 targets.
+    let started = Instant::now();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "bench");
+    create_all(
+        &pods,
+        (0..STACKS)
+            .flat_map(|s| (0..TARGETS).map(move |p| realistic_pod(s, p)))
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), "bench");
+    create_all(&slices, (0..STACKS).map(|s| slice(s, TARGETS))).await;
+    create_all(&services, (0..STACKS).map(target_service)).await;
+    let written = started.elapsed();
+    loop {
+        let complete = complete_target_groups(&aws.elbv2).await;
+        if complete == STACKS {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "every target registered ({complete} of {STACKS} target groups complete)"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let registered = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (rss, peak) = memory_of(controller.pid());
+    println!(
+        "{STACKS} NLB stacks × {TARGETS} targets (beside the objects above): RSS {rss} MiB (peak {peak} MiB); pods, slices and Services written in {:.1} s, every target registered after {:.1} s",
+        written.as_secs_f64(),
+        registered.as_secs_f64()
     );
 }

@@ -190,11 +190,7 @@ impl<C: Cloud + 'static> IngressReconciler<C> {
             }
         };
         drop(ingresses);
-        let namespaces: BTreeSet<String> = group
-            .ingresses()
-            .map(|i| i.namespace().unwrap_or_default())
-            .collect();
-        let services = stores.services_in(&namespaces);
+        let services = stores.services_named_by(&group);
         let view = ClusterView {
             classes: &classes.classes,
             params: &classes.params,

@@ -9,7 +9,7 @@ use std::hash::{Hash, Hasher};
 
 /// A hash of everything a group's reconcile reads from Kubernetes: its members' and leaving
 /// Ingresses' annotations and spec (and a leaving one's finalizers and deletion); the Services
-/// of their namespaces; the IngressClasses and their params. Statuses, labels and resource
+/// they name; the IngressClasses and their params. Statuses, labels and resource
 /// versions are left out, so the controller's own writes do not count as a change.
 pub(super) fn inputs_hash(group: &crate::ingress::group::Group, view: &ClusterView<'_>) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -77,14 +77,17 @@ pub(super) fn inputs_hash(group: &crate::ingress::group::Group, view: &ClusterVi
 
 /// The Ingress names Service `name` in a backend or in an `actions.*` annotation.
 pub(super) fn names_service(ingress: &Ingress, name: &str) -> bool {
-    let spec = ingress.spec.clone().unwrap_or_default();
-    let in_backend = spec
-        .rules
+    let in_backend = ingress
+        .spec
         .iter()
-        .flatten()
-        .filter_map(|rule| rule.http.as_ref())
-        .flat_map(|http| http.paths.iter().map(|p| &p.backend))
-        .chain(spec.default_backend.as_ref())
+        .flat_map(|spec| {
+            spec.rules
+                .iter()
+                .flatten()
+                .filter_map(|rule| rule.http.as_ref())
+                .flat_map(|http| http.paths.iter().map(|p| &p.backend))
+                .chain(spec.default_backend.as_ref())
+        })
         .any(|backend| backend.service.as_ref().is_some_and(|s| s.name == name));
     let quoted = format!("\"{name}\"");
     in_backend

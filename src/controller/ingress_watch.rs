@@ -155,11 +155,22 @@ impl IngressStores {
         }
     }
 
-    /// The Services of `namespaces`.
-    pub fn services_in(&self, namespaces: &BTreeSet<String>) -> Vec<Service> {
+    /// The Services the Ingresses of `group` name (backends and actions), in their namespaces.
+    pub fn services_named_by(&self, group: &crate::ingress::group::Group) -> Vec<Service> {
+        let namespaces: BTreeSet<String> = group
+            .ingresses()
+            .map(|i| i.namespace().unwrap_or_default())
+            .collect();
         namespaces
             .iter()
-            .flat_map(|namespace| self.services.services_in(namespace))
+            .flat_map(|namespace| {
+                self.services.services_in_named(namespace, |name| {
+                    group.ingresses().any(|i| {
+                        i.namespace().as_deref() == Some(namespace.as_str())
+                            && names_service(i, name)
+                    })
+                })
+            })
             .collect()
     }
 

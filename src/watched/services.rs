@@ -296,11 +296,22 @@ impl WatchedServices {
 
     /// Every Service of `namespace`, summarised.
     pub fn services_in(&self, namespace: &str) -> Vec<Service> {
+        self.services_in_named(namespace, |_| true)
+    }
+
+    /// The Services of `namespace` whose name `wanted` keeps, summarised (only those are
+    /// turned back into `Service`s).
+    pub fn services_in_named(
+        &self,
+        namespace: &str,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Vec<Service> {
         self.summaries()
             .get(namespace)
             .into_iter()
-            .flat_map(|services| services.values())
-            .map(|summary| summary.to_service(namespace))
+            .flat_map(|services| services.iter())
+            .filter(|(name, _)| wanted(name))
+            .map(|(_, summary)| summary.to_service(namespace))
             .collect()
     }
 

@@ -9,7 +9,7 @@
 use crate::patch::PatchKind;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::{success_status, ApiError};
-use crate::store::{InjectedFailure, ObjectKey, WatchStart};
+use crate::store::{InjectedFailure, ObjectKey, StoredObject, WatchStart};
 use crate::watch::{refused_watch_body, stream_events, WatchFilter, WatchOptions};
 use crate::writes::{self, Target};
 use crate::Emulator;
@@ -379,6 +379,29 @@ fn selectors(query: &HashMap<String, String>) -> Result<(LabelSelector, FieldSel
     Ok((labels, fields))
 }
 
+/// Where a paged list goes on: the list's resourceVersion (every page reports the first one's,
+/// as an API server's snapshot does) and the key of the last object served.
+fn parse_continue(token: &str) -> Result<(u64, String, String), ApiError> {
+    let invalid = || ApiError::bad_request(format!("invalid continue token {token:?}"));
+    let mut parts = token.splitn(3, '/');
+    let version = parts
+        .next()
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(invalid)?;
+    let namespace = parts.next().ok_or_else(invalid)?.to_string();
+    let name = parts.next().ok_or_else(invalid)?.to_string();
+    Ok((version, namespace, name))
+}
+
+fn listed_key(object: &StoredObject) -> (&str, &str) {
+    let metadata = &object.value["metadata"];
+    (
+        metadata["namespace"].as_str().unwrap_or_default(),
+        metadata["name"].as_str().unwrap_or_default(),
+    )
+}
+
+/// A list, in pages of `limit` when asked (`continue` resumes after the last object served).
 fn list(
     emulator: &Emulator,
     resource: usize,
@@ -386,31 +409,56 @@ fn list(
     query: &HashMap<String, String>,
 ) -> Result<Response, ApiError> {
     let (labels, fields) = selectors(query)?;
-    let (objects, version) = emulator.with_store(|store| {
+    let limit = query
+        .get("limit")
+        .and_then(|limit| limit.parse::<usize>().ok())
+        .filter(|limit| *limit > 0);
+    let resume = match query.get("continue").filter(|token| !token.is_empty()) {
+        Some(token) => Some(parse_continue(token)?),
+        None => None,
+    };
+    let (objects, current) = emulator.with_store(|store| {
         (
             store.list(resource, namespace),
             store.current_resource_version(),
         )
     });
+    let version = resume.as_ref().map_or(current, |(version, _, _)| *version);
+    let mut matching = objects
+        .iter()
+        .filter(|o| match &resume {
+            Some((_, after_namespace, after_name)) => {
+                listed_key(o) > (after_namespace.as_str(), after_name.as_str())
+            }
+            None => true,
+        })
+        .filter(|o| labels.matches(&o.value) && fields.matches(&o.value))
+        .peekable();
+    let mut page = Vec::new();
+    while let Some(object) = matching.next_if(|_| limit.is_none_or(|limit| page.len() < limit)) {
+        page.push(object);
+    }
+    let continue_token = match (matching.peek(), page.last()) {
+        (Some(_), Some(last)) => {
+            let (last_namespace, last_name) = listed_key(last);
+            format!(",\"continue\":\"{version}/{last_namespace}/{last_name}\"")
+        }
+        _ => String::new(),
+    };
     let resource_type = emulator.table.get(resource);
     let header = format!(
-        "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{version}\"}},\"items\":[",
+        "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{version}\"{continue_token}}},\"items\":[",
         resource_type.kind,
         resource_type.api_version()
     );
     let mut body = BytesMut::with_capacity(
-        header.len() + objects.iter().map(|o| o.json.len() + 1).sum::<usize>() + 2,
+        header.len() + page.iter().map(|o| o.json.len() + 1).sum::<usize>() + 2,
     );
     body.put_slice(header.as_bytes());
-    let mut first = true;
-    for object in objects
-        .iter()
-        .filter(|o| labels.matches(&o.value) && fields.matches(&o.value))
-    {
-        if !first {
+    for (index, object) in page.iter().enumerate() {
+        if index > 0 {
             body.put_u8(b',');
         }
-        first = false;
         body.put_slice(&object.json);
     }
     body.put_slice(b"]}");

@@ -261,3 +261,53 @@ async fn an_injected_failure_hits_the_next_write_of_its_kind_only() {
         "seeding keeps status"
     );
 }
+
+#[tokio::test]
+async fn a_list_comes_in_pages_of_its_limit_at_one_resource_version() {
+    use kube::api::ListParams;
+    let cluster = TestCluster::start().await;
+    let maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), "default");
+    for index in 0..5 {
+        let map: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": format!("map-{index}")}})).unwrap();
+        maps.create(&PostParams::default(), &map).await.unwrap();
+    }
+    let first = maps.list(&ListParams::default().limit(2)).await.unwrap();
+    let version = first.metadata.resource_version.clone();
+    let mut names: Vec<String> = first.items.iter().map(|m| m.name_any()).collect();
+    assert_eq!(names, ["map-0", "map-1"]);
+    // A write between pages moves the store on, not the list's version.
+    let late: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "map-9"}})).unwrap();
+    maps.create(&PostParams::default(), &late).await.unwrap();
+    let mut token = first.metadata.continue_;
+    let mut pages = 1;
+    while let Some(next) = token.filter(|t| !t.is_empty()) {
+        let page = maps
+            .list(&ListParams::default().limit(2).continue_token(&next))
+            .await
+            .unwrap();
+        assert_eq!(page.metadata.resource_version, version, "page {pages}");
+        names.extend(page.items.iter().map(|m| m.name_any()));
+        token = page.metadata.continue_;
+        pages += 1;
+    }
+    assert_eq!(
+        names,
+        ["map-0", "map-1", "map-2", "map-3", "map-4", "map-9"]
+    );
+    assert_eq!(pages, 3);
+    let whole = maps.list(&ListParams::default()).await.unwrap();
+    assert_eq!(whole.items.len(), 6);
+    assert!(whole.metadata.continue_.is_none());
+    let (code, _) = send(
+        reqwest::Method::GET,
+        &format!(
+            "{}/api/v1/namespaces/default/configmaps?limit=2&continue=nonsense",
+            cluster.url()
+        ),
+        None,
+        "",
+    )
+    .await;
+    assert_eq!(code, 400, "a malformed continue token is refused");
+}
