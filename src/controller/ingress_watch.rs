@@ -25,8 +25,8 @@ use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Service};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{watcher, WatchStreamExt};
-use kube::{Api, ResourceExt};
+use kube::runtime::watcher;
+use kube::ResourceExt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -62,24 +62,10 @@ pub type Changes = Pin<Box<dyn Stream<Item = Change> + Send>>;
 
 fn watched<K>(client: &kube::Client, slim: fn(&mut K), wrap: fn(K) -> Change) -> (Store<K>, Changes)
 where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    K: crate::watched::Watchable,
 {
-    let (reader, writer) = reflector::store();
-    let api: Api<K> = Api::all(client.clone());
-    let stream = reflector::reflector(
-        writer,
-        watcher(api, watcher::Config::default())
-            .filter(|event| std::future::ready(!crate::watched::is_desync(event)))
-            .default_backoff()
-            .modify(slim),
-    )
-    .filter_map(move |event| async move {
+    let (reader, events) = crate::watched::reflected(client, slim);
+    let stream = events.filter_map(move |event| async move {
         match event {
             Ok(watcher::Event::Apply(object))
             | Ok(watcher::Event::InitApply(object))

@@ -20,19 +20,44 @@ use kube::runtime::{watcher, WatchStreamExt};
 use kube::Api;
 use std::pin::Pin;
 
-/// A stream of changed objects that also keeps a store current while it is polled.
-pub type CacheStream<K> = Pin<Box<dyn Stream<Item = Result<K, watcher::Error>> + Send>>;
+/// What a watched kind must be: a static Kubernetes kind the watcher can decode and share.
+pub trait Watchable:
+    kube::Resource<DynamicType = ()>
+    + Clone
+    + std::fmt::Debug
+    + serde::de::DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+}
 
-/// A store of every object of kind `K` (slimmed by `slim`), and the stream that fills it.
-pub fn cached<K>(client: &kube::Client, slim: fn(&mut K)) -> (Store<K>, CacheStream<K>)
-where
+impl<K> Watchable for K where
     K: kube::Resource<DynamicType = ()>
         + Clone
         + std::fmt::Debug
         + serde::de::DeserializeOwned
         + Send
         + Sync
-        + 'static,
+        + 'static
+{
+}
+
+/// A stream of changed objects that also keeps a store current while it is polled.
+pub type CacheStream<K> = Pin<Box<dyn Stream<Item = Result<K, watcher::Error>> + Send>>;
+
+/// A store of every object of kind `K` (slimmed by `slim`), and the watch events that fill it
+/// while they are polled: a `410 Gone` relists without an event, other failures come out after
+/// a backoff of this stream alone.
+pub fn reflected<K>(
+    client: &kube::Client,
+    slim: fn(&mut K),
+) -> (
+    Store<K>,
+    impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+)
+where
+    K: Watchable,
 {
     let (reader, writer) = reflector::store();
     let api: Api<K> = Api::all(client.clone());
@@ -40,17 +65,24 @@ where
         .filter(|event| std::future::ready(!is_desync(event)))
         .default_backoff()
         .modify(slim);
-    let stream = reflector::reflector(writer, watch)
-        .applied_objects()
-        .filter_map(|item| async move {
-            match item {
-                Ok(object) => Some(Ok(object)),
-                Err(error) => {
-                    tracing::warn!(%error, kind = std::any::type_name::<K>(), "watch failed; retrying");
-                    None
-                }
+    (reader, reflector::reflector(writer, watch))
+}
+
+/// A store of every object of kind `K` (slimmed by `slim`), and the stream that fills it.
+pub fn cached<K>(client: &kube::Client, slim: fn(&mut K)) -> (Store<K>, CacheStream<K>)
+where
+    K: Watchable,
+{
+    let (reader, events) = reflected(client, slim);
+    let stream = events.applied_objects().filter_map(|item| async move {
+        match item {
+            Ok(object) => Some(Ok(object)),
+            Err(error) => {
+                tracing::warn!(%error, kind = std::any::type_name::<K>(), "watch failed; retrying");
+                None
             }
-        });
+        }
+    });
     (reader, Box::pin(stream))
 }
 
