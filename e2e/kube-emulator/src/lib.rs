@@ -17,6 +17,7 @@
 
 pub mod admission;
 mod event_mirror;
+mod listing;
 pub mod patch;
 pub mod resources;
 pub mod selectors;
