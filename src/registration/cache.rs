@@ -7,7 +7,8 @@
 //! What is kept:
 //! - Pods: name, namespace, uid, the `vpc.amazonaws.com/pod-eni` annotation, `spec.nodeName`,
 //!   `spec.readinessGates`, the containers' named ports, and the status conditions
-//!   `ContainersReady` and `target-health.*` (nothing else of spec or status).
+//!   `ContainersReady` and `target-health.*` (nothing else of spec or status), kept as
+//!   summaries (`pod_summary`), not as `Pod`s.
 //! - Nodes: name, labels, uid, `spec.providerID`, `spec.taints`, the `Ready` condition.
 //! - EndpointSlices: everything but annotations and managed fields.
 //! - Services: the shared watch's summaries (ports, type, external traffic policy, …).
@@ -16,9 +17,11 @@
 //! It does not decide anything: the rules are in `crate::targets`.
 
 use super::networking::{branch_interface, PodNode, TargetEndpoint, POD_ENI_ANNOTATION};
+use super::pod_summary::PodSummary;
 use crate::target_rules::NamedPorts;
 use crate::targets::{node_readiness, EndpointContext, NodeReadiness, PodFacts};
 use crate::watched::services::WatchedServices;
+use crate::watched::summaries::{summarised, Summaries};
 pub use crate::watched::CacheStream;
 use crate::watched::{cached, drain, store_ready};
 use k8s_openapi::api::core::v1::{
@@ -35,7 +38,7 @@ pub struct ClusterCache {
     pub services: WatchedServices,
     pub slices: Store<EndpointSlice>,
     pub nodes: Store<Node>,
-    pub pods: Store<Pod>,
+    pub pods: Summaries<PodSummary>,
     pub namespaces: Store<Namespace>,
 }
 
@@ -54,7 +57,7 @@ impl ClusterCache {
     pub fn new(client: &kube::Client, services: WatchedServices) -> (Self, CacheStreams) {
         let (slices, slice_stream) = cached(client, slim_slice);
         let (nodes, node_stream) = cached(client, slim_node);
-        let (pods, pod_stream) = cached(client, slim_pod);
+        let (pods, pod_stream) = summarised(client, slim_managed_fields, PodSummary::of);
         let (namespaces, namespace_stream) = cached(client, slim_namespace);
         (
             Self {
@@ -90,7 +93,7 @@ impl ClusterCache {
         self.services.wait_until_ready().await;
         let _ = store_ready(&self.slices).await;
         let _ = store_ready(&self.nodes).await;
-        let _ = store_ready(&self.pods).await;
+        self.pods.wait_until_ready().await;
         let _ = store_ready(&self.namespaces).await;
     }
 
@@ -110,8 +113,8 @@ impl ClusterCache {
     /// The pod is cached and lacks the readiness gate `condition_type`.
     pub fn pod_lacks_gate(&self, namespace: &str, pod: &str, condition_type: &str) -> bool {
         self.pods
-            .get(&ObjectRef::new(pod).within(namespace))
-            .is_some_and(|pod| !has_gate(&pod, condition_type))
+            .get(namespace, pod)
+            .is_some_and(|pod| !pod.has_gate(condition_type))
     }
 
     pub fn service(&self, namespace: &str, name: &str) -> Option<Service> {
@@ -137,7 +140,7 @@ impl ClusterCache {
 
     /// Where the traffic of the pod `name` at `ip` arrives (`None` when the cache lacks it).
     pub fn pod_endpoint(&self, namespace: &str, name: &str, ip: &str) -> Option<TargetEndpoint> {
-        let pod = self.pods.get(&ObjectRef::new(name).within(namespace))?;
+        let pod = self.pods.get(namespace, name)?.to_pod(namespace, name);
         let annotation = pod
             .metadata
             .annotations
@@ -181,21 +184,26 @@ impl ClusterCache {
     }
 
     /// The pods of a namespace that declare a readiness gate of `condition_type`.
-    pub fn gated_pods(&self, namespace: &str, condition_type: &str) -> Vec<std::sync::Arc<Pod>> {
+    pub fn gated_pods(&self, namespace: &str, condition_type: &str) -> Vec<Pod> {
         self.pods
-            .state()
+            .in_namespace(namespace)
             .into_iter()
-            .filter(|pod| {
-                pod.metadata.namespace.as_deref() == Some(namespace)
-                    && has_gate(pod, condition_type)
-            })
+            .filter(|(_, pod)| pod.has_gate(condition_type))
+            .map(|(name, pod)| pod.to_pod(namespace, &name))
             .collect()
+    }
+
+    /// The cached (slim) pod `namespace/name`.
+    pub fn pod(&self, namespace: &str, name: &str) -> Option<Pod> {
+        self.pods
+            .get(namespace, name)
+            .map(|pod| pod.to_pod(namespace, name))
     }
 }
 
 impl EndpointContext for ClusterCache {
     fn pod(&self, namespace: &str, name: &str) -> Option<PodFacts> {
-        let pod = self.pods.get(&ObjectRef::new(name).within(namespace))?;
+        let pod = self.pods.get(namespace, name)?.to_pod(namespace, name);
         let containers_ready = pod
             .status
             .as_ref()
@@ -223,6 +231,11 @@ pub fn has_gate(pod: &Pod, condition_type: &str) -> bool {
         .as_ref()
         .and_then(|s| s.readiness_gates.as_ref())
         .is_some_and(|gates| gates.iter().any(|g| g.condition_type == condition_type))
+}
+
+/// What the pod watch drops before the pods wake the loop (their summaries keep less).
+fn slim_managed_fields(pod: &mut Pod) {
+    pod.metadata.managed_fields = None;
 }
 
 fn slim_metadata(metadata: &mut ObjectMeta, keep_labels: bool) {

@@ -33,6 +33,7 @@ pub use binding_status::BindingReason;
 pub mod cache;
 mod gate_gaps;
 pub mod networking;
+mod pod_summary;
 mod watches;
 
 pub use watches::run_registration_loop;

@@ -13,6 +13,7 @@
 //! them, shared by every loop and the webhooks.
 
 pub mod services;
+pub mod summaries;
 
 use futures::{Stream, StreamExt};
 use kube::runtime::reflector::{self, Store};

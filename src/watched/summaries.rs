@@ -1,0 +1,182 @@
+//! A store of summaries: one watch of a kind whose objects are kept only as a summary `S` of
+//! what the readers use, where a reflector store would keep the Kubernetes struct itself (for a
+//! pod, 4.8 KiB even once slimmed: its structs are mostly empty fields). Readers get a summary
+//! back by namespace and name, or every summary of a namespace.
+//!
+//! The stream that fills the store yields the objects as they arrive (slimmed), so a
+//! controller can still be woken by them; nothing of them is kept beyond the summary. Like
+//! `watched::cached`, a `410 Gone` relists at once and no error leaves the stream. It decides
+//! nothing.
+
+use super::{is_desync, CacheStream, Watchable};
+use futures::StreamExt;
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::Api;
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+type Keyed<S> = HashMap<Box<str>, HashMap<Box<str>, Arc<S>>>;
+
+/// The summaries of every object of a kind; cheap to clone.
+pub struct Summaries<S> {
+    by_namespace: Arc<RwLock<Keyed<S>>>,
+    ready: tokio::sync::watch::Receiver<bool>,
+}
+
+impl<S> Clone for Summaries<S> {
+    fn clone(&self) -> Self {
+        Self {
+            by_namespace: self.by_namespace.clone(),
+            ready: self.ready.clone(),
+        }
+    }
+}
+
+impl<S> Summaries<S> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Keyed<S>> {
+        self.by_namespace
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The summary of `namespace/name`.
+    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<S>> {
+        self.read().get(namespace)?.get(name).cloned()
+    }
+
+    /// Every summary of `namespace`, with its object's name.
+    pub fn in_namespace(&self, namespace: &str) -> Vec<(String, Arc<S>)> {
+        self.read()
+            .get(namespace)
+            .into_iter()
+            .flat_map(|objects| objects.iter())
+            .map(|(name, summary)| (name.to_string(), summary.clone()))
+            .collect()
+    }
+
+    /// Resolves once the first full list is in (never, if the stream was dropped before).
+    pub async fn wait_until_ready(&self) {
+        let mut ready = self.ready.clone();
+        if ready.wait_for(|ready| *ready).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// What the stream owns: the writing end and a relist under way.
+struct Writer<S> {
+    store: Summaries<S>,
+    ready: tokio::sync::watch::Sender<bool>,
+    relisting: Option<Keyed<S>>,
+}
+
+impl<S> Writer<S> {
+    fn apply<K: Watchable>(&mut self, event: &watcher::Event<K>, summarise: fn(&K) -> S) {
+        let key = |object: &K| -> (Box<str>, Box<str>) {
+            let meta = object.meta();
+            (
+                meta.namespace.clone().unwrap_or_default().into(),
+                meta.name.clone().unwrap_or_default().into(),
+            )
+        };
+        let write = || {
+            self.store
+                .by_namespace
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+        };
+        match event {
+            watcher::Event::Apply(object) => {
+                let (namespace, name) = key(object);
+                write()
+                    .entry(namespace)
+                    .or_default()
+                    .insert(name, Arc::new(summarise(object)));
+            }
+            watcher::Event::Delete(object) => {
+                let (namespace, name) = key(object);
+                let mut store = write();
+                if let Some(objects) = store.get_mut(&namespace) {
+                    objects.remove(&name);
+                    if objects.is_empty() {
+                        store.remove(&namespace);
+                    }
+                }
+            }
+            watcher::Event::Init => self.relisting = Some(Keyed::default()),
+            watcher::Event::InitApply(object) => {
+                let (namespace, name) = key(object);
+                self.relisting
+                    .get_or_insert_with(Keyed::default)
+                    .entry(namespace)
+                    .or_default()
+                    .insert(name, Arc::new(summarise(object)));
+            }
+            watcher::Event::InitDone => {
+                *write() = self.relisting.take().unwrap_or_default();
+                let _ = self.ready.send(true);
+            }
+        }
+    }
+}
+
+/// A store of summaries of every object of kind `K` (slimmed by `slim`, then summarised by
+/// `summarise`), and the stream of slimmed objects that fills it.
+pub fn summarised<K, S>(
+    client: &kube::Client,
+    slim: fn(&mut K),
+    summarise: fn(&K) -> S,
+) -> (Summaries<S>, CacheStream<K>)
+where
+    K: Watchable,
+    S: Send + Sync + 'static,
+{
+    let (store, mut writer) = empty();
+    let api: Api<K> = Api::all(client.clone());
+    let stream = watcher(api, watcher::Config::default())
+        .filter(|event| std::future::ready(!is_desync(event)))
+        .default_backoff()
+        .modify(slim)
+        .map(move |event| {
+            if let Ok(event) = &event {
+                writer.apply(event, summarise);
+            }
+            event
+        })
+        .applied_objects()
+        .filter_map(|item| async move {
+            match item {
+                Ok(object) => Some(Ok(object)),
+                Err(error) => {
+                    tracing::warn!(%error, kind = std::any::type_name::<K>(), "watch failed; retrying");
+                    None
+                }
+            }
+        });
+    (store, Box::pin(stream))
+}
+
+fn empty<S>() -> (Summaries<S>, Writer<S>) {
+    let (ready_sender, ready) = tokio::sync::watch::channel(false);
+    let store = Summaries {
+        by_namespace: Arc::default(),
+        ready,
+    };
+    let writer = Writer {
+        store: store.clone(),
+        ready: ready_sender,
+        relisting: None,
+    };
+    (store, writer)
+}
+
+/// A store that already listed `objects` and follows nothing more (for tests).
+pub fn filled<K: Watchable, S>(objects: Vec<K>, summarise: fn(&K) -> S) -> Summaries<S> {
+    let (store, mut writer) = empty();
+    writer.apply(&watcher::Event::<K>::Init, summarise);
+    for object in objects {
+        writer.apply(&watcher::Event::InitApply(object), summarise);
+    }
+    writer.apply(&watcher::Event::<K>::InitDone, summarise);
+    store
+}
