@@ -180,3 +180,58 @@ pub fn filled<K: Watchable, S>(objects: Vec<K>, summarise: fn(&K) -> S) -> Summa
     writer.apply(&watcher::Event::<K>::InitDone, summarise);
     store
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::ConfigMap;
+
+    fn map(namespace: &str, name: &str, value: &str) -> ConfigMap {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "namespace": namespace}, "data": {"v": value}
+        }))
+        .unwrap()
+    }
+
+    fn value(map: &ConfigMap) -> String {
+        map.data.as_ref().unwrap()["v"].clone()
+    }
+
+    #[tokio::test]
+    async fn changes_and_a_relist_replace_the_summaries() {
+        let (store, mut writer) = empty::<String>();
+        writer.apply(&watcher::Event::<ConfigMap>::Init, value);
+        writer.apply(&watcher::Event::InitApply(map("a", "one", "1")), value);
+        writer.apply(&watcher::Event::InitApply(map("a", "gone", "0")), value);
+        assert!(
+            store.get("a", "one").is_none(),
+            "a relist shows once complete"
+        );
+        writer.apply(&watcher::Event::<ConfigMap>::InitDone, value);
+        store.wait_until_ready().await;
+        assert_eq!(
+            store.get("a", "one").as_deref().map(String::as_str),
+            Some("1")
+        );
+
+        writer.apply(&watcher::Event::Apply(map("a", "one", "2")), value);
+        writer.apply(&watcher::Event::Apply(map("b", "two", "3")), value);
+        assert_eq!(
+            store.get("a", "one").as_deref().map(String::as_str),
+            Some("2")
+        );
+        writer.apply(&watcher::Event::Delete(map("b", "two", "3")), value);
+        assert!(store.in_namespace("b").is_empty());
+
+        // A relist after a desync drops what it no longer lists.
+        writer.apply(&watcher::Event::<ConfigMap>::Init, value);
+        writer.apply(&watcher::Event::InitApply(map("a", "one", "4")), value);
+        writer.apply(&watcher::Event::<ConfigMap>::InitDone, value);
+        let listed: Vec<(String, String)> = store
+            .in_namespace("a")
+            .into_iter()
+            .map(|(name, summary)| (name, (*summary).clone()))
+            .collect();
+        assert_eq!(listed, [("one".to_string(), "4".to_string())]);
+    }
+}
