@@ -61,12 +61,35 @@ where
     K: Watchable,
 {
     let (reader, writer) = reflector::store();
+    (reader, reflector::reflector(writer, events(client, slim)))
+}
+
+/// The watch events of every object of kind `K`, slimmed by `slim`: a `410 Gone` relists
+/// without an event, other failures come out after a backoff of this stream alone.
+pub(crate) fn events<K: Watchable>(
+    client: &kube::Client,
+    slim: fn(&mut K),
+) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static {
     let api: Api<K> = Api::all(client.clone());
-    let watch = watcher(api, watcher::Config::default())
+    watcher(api, watcher::Config::default())
         .filter(|event| std::future::ready(!is_desync(event)))
         .default_backoff()
-        .modify(slim);
-    (reader, reflector::reflector(writer, watch))
+        .modify(slim)
+}
+
+/// The objects of `stream`, its failures logged and left out (see the module doc).
+pub(crate) fn logging_failures<K: Watchable>(
+    stream: impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+) -> CacheStream<K> {
+    Box::pin(stream.filter_map(|item| async move {
+        match item {
+            Ok(object) => Some(Ok(object)),
+            Err(error) => {
+                tracing::warn!(%error, kind = std::any::type_name::<K>(), "watch failed; retrying");
+                None
+            }
+        }
+    }))
 }
 
 /// A store of every object of kind `K` (slimmed by `slim`), and the stream that fills it.
@@ -75,16 +98,7 @@ where
     K: Watchable,
 {
     let (reader, events) = reflected(client, slim);
-    let stream = events.applied_objects().filter_map(|item| async move {
-        match item {
-            Ok(object) => Some(Ok(object)),
-            Err(error) => {
-                tracing::warn!(%error, kind = std::any::type_name::<K>(), "watch failed; retrying");
-                None
-            }
-        }
-    });
-    (reader, Box::pin(stream))
+    (reader, logging_failures(events.applied_objects()))
 }
 
 /// The API server no longer has the history the watch resumes from (`410 Gone`): the watcher

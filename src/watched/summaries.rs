@@ -8,10 +8,9 @@
 //! `watched::cached`, a `410 Gone` relists at once and no error leaves the stream. It decides
 //! nothing.
 
-use super::{is_desync, CacheStream, Watchable};
+use super::{events, logging_failures, CacheStream, Watchable};
 use futures::StreamExt;
 use kube::runtime::{watcher, WatchStreamExt};
-use kube::Api;
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -132,28 +131,15 @@ where
     S: Send + Sync + 'static,
 {
     let (store, mut writer) = empty();
-    let api: Api<K> = Api::all(client.clone());
-    let stream = watcher(api, watcher::Config::default())
-        .filter(|event| std::future::ready(!is_desync(event)))
-        .default_backoff()
-        .modify(slim)
+    let stream = events(client, slim)
         .map(move |event| {
             if let Ok(event) = &event {
                 writer.apply(event, summarise);
             }
             event
         })
-        .applied_objects()
-        .filter_map(|item| async move {
-            match item {
-                Ok(object) => Some(Ok(object)),
-                Err(error) => {
-                    tracing::warn!(%error, kind = std::any::type_name::<K>(), "watch failed; retrying");
-                    None
-                }
-            }
-        });
-    (store, Box::pin(stream))
+        .applied_objects();
+    (store, logging_failures(stream))
 }
 
 fn empty<S>() -> (Summaries<S>, Writer<S>) {
