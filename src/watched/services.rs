@@ -15,7 +15,8 @@
 //!
 //! It decides nothing: which Services matter to a load balancer is each loop's business.
 
-use super::is_desync;
+use super::events;
+use super::summaries::{self, Summaries, Writer as SummaryWriter};
 use crate::ingress::member::INGRESS_PREFIX;
 use crate::service::SERVICE_FINALIZER;
 use futures::channel::mpsc::{unbounded, UnboundedSender};
@@ -24,10 +25,9 @@ use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{watcher, WatchStreamExt};
-use kube::Api;
+use kube::runtime::watcher;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// The annotation kubectl leaves on every object it applies: a copy of the whole manifest.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -183,8 +183,6 @@ fn slim_whole(mut service: Service) -> Service {
     service
 }
 
-type Summaries = HashMap<Box<str>, HashMap<Box<str>, Arc<ServiceSummary>>>;
-
 #[derive(Default)]
 struct Subscribers {
     changes: Vec<UnboundedSender<ObjectRef<Service>>>,
@@ -207,19 +205,18 @@ impl Subscribers {
 /// The shared watch's stores; cheap to clone.
 #[derive(Clone)]
 pub struct WatchedServices {
-    summaries: Arc<RwLock<Summaries>>,
+    summaries: Summaries<ServiceSummary>,
     load_balancers: Store<Service>,
     subscribers: Arc<Mutex<Subscribers>>,
-    ready: tokio::sync::watch::Receiver<bool>,
 }
 
 /// What the watch task owns: the writing ends.
 struct Follower {
     shared: WatchedServices,
+    summaries: SummaryWriter<ServiceSummary>,
     writer: reflector::store::Writer<Service>,
-    ready: tokio::sync::watch::Sender<bool>,
-    /// The summaries of a relist under way (`None` between relists).
-    relisting: Option<Summaries>,
+    /// The first full list is in.
+    listed_once: bool,
     /// The whole Services of a relist under way.
     relisted_whole: Vec<Arc<Service>>,
 }
@@ -227,29 +224,24 @@ struct Follower {
 impl WatchedServices {
     /// Starts the watch of every Service on a task of its own.
     pub fn spawn(client: &kube::Client) -> Self {
-        let api: Api<Service> = Api::all(client.clone());
-        let events = watcher(api, watcher::Config::default())
-            .filter(|event| std::future::ready(!is_desync(event)))
-            .default_backoff();
         let (follower, shared) = Self::empty_with_writer();
-        tokio::spawn(follower.follow(events));
+        tokio::spawn(follower.follow(events(client, |_: &mut Service| {})));
         shared
     }
 
     fn empty_with_writer() -> (Follower, Self) {
         let (load_balancers, writer) = reflector::store();
-        let (ready_sender, ready) = tokio::sync::watch::channel(false);
+        let (summaries, summary_writer) = summaries::empty();
         let shared = Self {
-            summaries: Arc::default(),
+            summaries,
             load_balancers,
             subscribers: Arc::default(),
-            ready,
         };
         let follower = Follower {
             shared: shared.clone(),
+            summaries: summary_writer,
             writer,
-            ready: ready_sender,
-            relisting: None,
+            listed_once: false,
             relisted_whole: Vec::new(),
         };
         (follower, shared)
@@ -269,10 +261,7 @@ impl WatchedServices {
 
     /// Resolves once the first full list is in (never, if the watch task is gone before).
     pub async fn wait_until_ready(&self) {
-        let mut ready = self.ready.clone();
-        if ready.wait_for(|ready| *ready).await.is_err() {
-            std::future::pending::<()>().await;
-        }
+        self.summaries.wait_until_ready().await;
     }
 
     /// The whole Services the Service loop may act on.
@@ -280,17 +269,10 @@ impl WatchedServices {
         self.load_balancers.clone()
     }
 
-    fn summaries(&self) -> std::sync::RwLockReadGuard<'_, Summaries> {
-        self.summaries
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// The Service `namespace/name`, summarised.
     pub fn service(&self, namespace: &str, name: &str) -> Option<Service> {
-        self.summaries()
-            .get(namespace)?
-            .get(name)
+        self.summaries
+            .get(namespace, name)
             .map(|summary| summary.to_service(namespace))
     }
 
@@ -306,11 +288,9 @@ impl WatchedServices {
         namespace: &str,
         wanted: impl Fn(&str) -> bool,
     ) -> Vec<Service> {
-        self.summaries()
-            .get(namespace)
+        self.summaries
+            .in_namespace_where(namespace, wanted)
             .into_iter()
-            .flat_map(|services| services.iter())
-            .filter(|(name, _)| wanted(name))
             .map(|(_, summary)| summary.to_service(namespace))
             .collect()
     }
@@ -356,22 +336,30 @@ impl Follower {
     }
 
     fn apply(&mut self, event: watcher::Event<Service>) {
+        // Under the subscribers' lock, so a subscriber's snapshot and its notifications meet.
+        let mut subscribers = self.shared.lock_subscribers();
+        let changed = self.summaries.apply(&event, ServiceSummary::of);
         match event {
-            watcher::Event::Apply(service) => self.applied(service),
-            watcher::Event::Delete(service) => self.deleted(&service),
+            watcher::Event::Apply(service) => {
+                if concerns_service_loop(&service) {
+                    let whole = slim_whole(service);
+                    self.writer
+                        .apply_watcher_event(&watcher::Event::Apply(whole.clone()));
+                    subscribers.whole_changed(&Arc::new(whole));
+                } else {
+                    self.writer
+                        .apply_watcher_event(&watcher::Event::Delete(service));
+                }
+            }
+            watcher::Event::Delete(service) => {
+                self.writer
+                    .apply_watcher_event(&watcher::Event::Delete(service));
+            }
             watcher::Event::Init => {
-                self.relisting = Some(Summaries::default());
                 self.relisted_whole.clear();
                 self.writer.apply_watcher_event(&watcher::Event::Init);
             }
             watcher::Event::InitApply(service) => {
-                let (namespace, name) = key_of(&service);
-                let summary = Arc::new(ServiceSummary::of(&service));
-                self.relisting
-                    .get_or_insert_with(Summaries::default)
-                    .entry(namespace)
-                    .or_default()
-                    .insert(name, summary);
                 if concerns_service_loop(&service) {
                     let whole = slim_whole(service);
                     self.writer
@@ -379,132 +367,34 @@ impl Follower {
                     self.relisted_whole.push(Arc::new(whole));
                 }
             }
-            watcher::Event::InitDone => self.relisted(),
-        }
-    }
-
-    fn applied(&mut self, service: Service) {
-        let (namespace, name) = key_of(&service);
-        let summary = Arc::new(ServiceSummary::of(&service));
-        self.shared
-            .summaries
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(namespace.clone())
-            .or_default()
-            .insert(name.clone(), summary);
-        let mut subscribers = self.shared.lock_subscribers();
-        if concerns_service_loop(&service) {
-            let whole = slim_whole(service);
-            self.writer
-                .apply_watcher_event(&watcher::Event::Apply(whole.clone()));
-            subscribers.whole_changed(&Arc::new(whole));
-        } else {
-            self.writer
-                .apply_watcher_event(&watcher::Event::Delete(service));
-        }
-        subscribers.changed(&namespace, &name);
-    }
-
-    fn deleted(&mut self, service: &Service) {
-        let (namespace, name) = key_of(service);
-        {
-            let mut summaries = self
-                .shared
-                .summaries
-                .write()
-                .unwrap_or_else(PoisonError::into_inner);
-            if let Some(services) = summaries.get_mut(&namespace) {
-                services.remove(&name);
-                if services.is_empty() {
-                    summaries.remove(&namespace);
+            watcher::Event::InitDone => {
+                let old_versions: HashMap<ObjectRef<Service>, Option<String>> = self
+                    .shared
+                    .load_balancers
+                    .state()
+                    .iter()
+                    .map(|s| {
+                        (
+                            ObjectRef::from_obj(s.as_ref()),
+                            s.metadata.resource_version.clone(),
+                        )
+                    })
+                    .collect();
+                self.writer.apply_watcher_event(&watcher::Event::InitDone);
+                for whole in self.relisted_whole.drain(..) {
+                    let key = ObjectRef::from_obj(whole.as_ref());
+                    let version = &whole.metadata.resource_version;
+                    if !self.listed_once || old_versions.get(&key) != Some(version) {
+                        subscribers.whole_changed(&whole);
+                    }
                 }
-            }
-        }
-        let mut subscribers = self.shared.lock_subscribers();
-        self.writer
-            .apply_watcher_event(&watcher::Event::Delete(service.clone()));
-        subscribers.changed(&namespace, &name);
-    }
-
-    /// A relist is complete: it replaces the stores, and what differs is announced.
-    fn relisted(&mut self) {
-        let first = !*self.ready.borrow();
-        let listed = self.relisting.take().unwrap_or_default();
-        let changed = differences(&self.shared.summaries(), &listed);
-        *self
-            .shared
-            .summaries
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = listed;
-        let old_versions: HashMap<ObjectRef<Service>, Option<String>> = self
-            .shared
-            .load_balancers
-            .state()
-            .iter()
-            .map(|s| {
-                (
-                    ObjectRef::from_obj(s.as_ref()),
-                    s.metadata.resource_version.clone(),
-                )
-            })
-            .collect();
-        let mut subscribers = self.shared.lock_subscribers();
-        self.writer.apply_watcher_event(&watcher::Event::InitDone);
-        for whole in self.relisted_whole.drain(..) {
-            let key = ObjectRef::from_obj(whole.as_ref());
-            if first || old_versions.get(&key) != Some(&whole.metadata.resource_version) {
-                subscribers.whole_changed(&whole);
+                self.listed_once = true;
             }
         }
         for (namespace, name) in changed {
             subscribers.changed(&namespace, &name);
         }
-        drop(subscribers);
-        let _ = self.ready.send(true);
     }
-}
-
-fn key_of(service: &Service) -> (Box<str>, Box<str>) {
-    (
-        service
-            .metadata
-            .namespace
-            .clone()
-            .unwrap_or_default()
-            .into(),
-        service.metadata.name.clone().unwrap_or_default().into(),
-    )
-}
-
-/// The Services added, changed or gone between two full lists.
-fn differences(before: &Summaries, after: &Summaries) -> Vec<(Box<str>, Box<str>)> {
-    let lookup = |summaries: &Summaries, namespace: &str, name: &str| {
-        summaries
-            .get(namespace)
-            .and_then(|services| services.get(name))
-            .cloned()
-    };
-    let keys = |summaries: &Summaries| -> Vec<(Box<str>, Box<str>)> {
-        summaries
-            .iter()
-            .flat_map(|(namespace, services)| {
-                services
-                    .keys()
-                    .map(move |name| (namespace.clone(), name.clone()))
-            })
-            .collect()
-    };
-    let mut changed: Vec<(Box<str>, Box<str>)> = keys(after)
-        .into_iter()
-        .filter(|(ns, name)| lookup(before, ns, name) != lookup(after, ns, name))
-        .collect();
-    changed.extend(
-        keys(before)
-            .into_iter()
-            .filter(|(ns, name)| lookup(after, ns, name).is_none()),
-    );
-    changed
 }
 
 #[cfg(test)]

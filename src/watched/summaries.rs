@@ -5,8 +5,9 @@
 //!
 //! The stream that fills the store yields the objects as they arrive (slimmed), so a
 //! controller can still be woken by them; nothing of them is kept beyond the summary. Like
-//! `watched::cached`, a `410 Gone` relists at once and no error leaves the stream. It decides
-//! nothing.
+//! `watched::cached`, a `410 Gone` relists at once and no error leaves the stream. Its writer
+//! also tells what each event changed (a relist: only what differs), which the shared Service
+//! watch (`watched::services`) announces to its subscribers. It decides nothing.
 
 use super::{events, logging_failures, CacheStream, Watchable};
 use futures::StreamExt;
@@ -45,10 +46,20 @@ impl<S> Summaries<S> {
 
     /// Every summary of `namespace`, with its object's name.
     pub fn in_namespace(&self, namespace: &str) -> Vec<(String, Arc<S>)> {
+        self.in_namespace_where(namespace, |_| true)
+    }
+
+    /// The summaries of `namespace` whose object's name `wanted` keeps, with that name.
+    pub fn in_namespace_where(
+        &self,
+        namespace: &str,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Vec<(String, Arc<S>)> {
         self.read()
             .get(namespace)
             .into_iter()
             .flat_map(|objects| objects.iter())
+            .filter(|(name, _)| wanted(name))
             .map(|(name, summary)| (name.to_string(), summary.clone()))
             .collect()
     }
@@ -62,16 +73,25 @@ impl<S> Summaries<S> {
     }
 }
 
-/// What the stream owns: the writing end and a relist under way.
-struct Writer<S> {
+/// The namespace and name of a changed object.
+pub(crate) type Changed = (Box<str>, Box<str>);
+
+/// The writing end of a [`Summaries`], and a relist under way.
+pub(crate) struct Writer<S> {
     store: Summaries<S>,
     ready: tokio::sync::watch::Sender<bool>,
     relisting: Option<Keyed<S>>,
 }
 
-impl<S> Writer<S> {
-    fn apply<K: Watchable>(&mut self, event: &watcher::Event<K>, summarise: fn(&K) -> S) {
-        let key = |object: &K| -> (Box<str>, Box<str>) {
+impl<S: PartialEq> Writer<S> {
+    /// Applies one watch event and returns the objects it changed: the object of an `Apply` or
+    /// a `Delete`; at the end of a relist, those added, changed or gone since the last list.
+    pub(crate) fn apply<K: Watchable>(
+        &mut self,
+        event: &watcher::Event<K>,
+        summarise: impl Fn(&K) -> S,
+    ) -> Vec<Changed> {
+        let key = |object: &K| -> Changed {
             let meta = object.meta();
             (
                 meta.namespace.clone().unwrap_or_default().into(),
@@ -88,9 +108,10 @@ impl<S> Writer<S> {
             watcher::Event::Apply(object) => {
                 let (namespace, name) = key(object);
                 write()
-                    .entry(namespace)
+                    .entry(namespace.clone())
                     .or_default()
-                    .insert(name, Arc::new(summarise(object)));
+                    .insert(name.clone(), Arc::new(summarise(object)));
+                vec![(namespace, name)]
             }
             watcher::Event::Delete(object) => {
                 let (namespace, name) = key(object);
@@ -101,8 +122,12 @@ impl<S> Writer<S> {
                         store.remove(&namespace);
                     }
                 }
+                vec![(namespace, name)]
             }
-            watcher::Event::Init => self.relisting = Some(Keyed::default()),
+            watcher::Event::Init => {
+                self.relisting = Some(Keyed::default());
+                Vec::new()
+            }
             watcher::Event::InitApply(object) => {
                 let (namespace, name) = key(object);
                 self.relisting
@@ -110,13 +135,47 @@ impl<S> Writer<S> {
                     .entry(namespace)
                     .or_default()
                     .insert(name, Arc::new(summarise(object)));
+                Vec::new()
             }
             watcher::Event::InitDone => {
-                *write() = self.relisting.take().unwrap_or_default();
+                let listed = self.relisting.take().unwrap_or_default();
+                let changed = differences(&self.store.read(), &listed);
+                *write() = listed;
                 let _ = self.ready.send(true);
+                changed
             }
         }
     }
+}
+
+/// The objects added, changed or gone between two full lists.
+fn differences<S: PartialEq>(before: &Keyed<S>, after: &Keyed<S>) -> Vec<Changed> {
+    let lookup = |keyed: &Keyed<S>, namespace: &str, name: &str| {
+        keyed
+            .get(namespace)
+            .and_then(|objects| objects.get(name))
+            .cloned()
+    };
+    let keys = |keyed: &Keyed<S>| -> Vec<Changed> {
+        keyed
+            .iter()
+            .flat_map(|(namespace, objects)| {
+                objects
+                    .keys()
+                    .map(move |name| (namespace.clone(), name.clone()))
+            })
+            .collect()
+    };
+    let mut changed: Vec<Changed> = keys(after)
+        .into_iter()
+        .filter(|(ns, name)| lookup(before, ns, name) != lookup(after, ns, name))
+        .collect();
+    changed.extend(
+        keys(before)
+            .into_iter()
+            .filter(|(ns, name)| lookup(after, ns, name).is_none()),
+    );
+    changed
 }
 
 /// A store of summaries of every object of kind `K` (slimmed by `slim`, then summarised by
@@ -128,7 +187,7 @@ pub fn summarised<K, S>(
 ) -> (Summaries<S>, CacheStream<K>)
 where
     K: Watchable,
-    S: Send + Sync + 'static,
+    S: PartialEq + Send + Sync + 'static,
 {
     let (store, mut writer) = empty();
     let stream = events(client, slim)
@@ -142,7 +201,7 @@ where
     (store, logging_failures(stream))
 }
 
-fn empty<S>() -> (Summaries<S>, Writer<S>) {
+pub(crate) fn empty<S>() -> (Summaries<S>, Writer<S>) {
     let (ready_sender, ready) = tokio::sync::watch::channel(false);
     let store = Summaries {
         by_namespace: Arc::default(),
@@ -157,7 +216,7 @@ fn empty<S>() -> (Summaries<S>, Writer<S>) {
 }
 
 /// A store that already listed `objects` and follows nothing more (for tests).
-pub fn filled<K: Watchable, S>(objects: Vec<K>, summarise: fn(&K) -> S) -> Summaries<S> {
+pub fn filled<K: Watchable, S: PartialEq>(objects: Vec<K>, summarise: fn(&K) -> S) -> Summaries<S> {
     let (store, mut writer) = empty();
     writer.apply(&watcher::Event::<K>::Init, summarise);
     for object in objects {
