@@ -50,7 +50,7 @@ impl<C: Cloud + 'static> BindingReconciler<C> {
     /// `awslbc_readiness_gate_ready_seconds`: from the gate's last change (its `False`), else
     /// the pod's creation, to now.
     fn observe_gate_ready(&self, namespace: &str, binding: &str, pod: &str, now: jiff::Timestamp) {
-        let Some(cached) = self.cache.pod(namespace, pod) else {
+        let Some(cached) = self.cache.cached_pod(namespace, pod) else {
             return;
         };
         let gate = gate_condition_type(binding);

@@ -140,7 +140,7 @@ impl ClusterCache {
 
     /// Where the traffic of the pod `name` at `ip` arrives (`None` when the cache lacks it).
     pub fn pod_endpoint(&self, namespace: &str, name: &str, ip: &str) -> Option<TargetEndpoint> {
-        let pod = self.pods.get(namespace, name)?.to_pod(namespace, name);
+        let pod = self.cached_pod(namespace, name)?;
         let annotation = pod
             .metadata
             .annotations
@@ -194,7 +194,7 @@ impl ClusterCache {
     }
 
     /// The cached (slim) pod `namespace/name`.
-    pub fn pod(&self, namespace: &str, name: &str) -> Option<Pod> {
+    pub fn cached_pod(&self, namespace: &str, name: &str) -> Option<Pod> {
         self.pods
             .get(namespace, name)
             .map(|pod| pod.to_pod(namespace, name))
@@ -203,7 +203,7 @@ impl ClusterCache {
 
 impl EndpointContext for ClusterCache {
     fn pod(&self, namespace: &str, name: &str) -> Option<PodFacts> {
-        let pod = self.pods.get(namespace, name)?.to_pod(namespace, name);
+        let pod = self.cached_pod(namespace, name)?;
         let containers_ready = pod
             .status
             .as_ref()
